@@ -1,0 +1,658 @@
+//! The Engine.IO v4 layer: sessions over HTTP long-polling and WebSocket, the upgrade between them, the
+//! server heartbeat and the limits. It knows nothing of Socket.IO: it hands text and binary messages to an
+//! [`EngineHandler`] and sends what it is given, as the `engine.io` package does in Node.
+//!
+//! Every session owns one bounded outgoing queue. Whatever transport is active drains it, so packets leave
+//! in the order they were queued, also across a polling → WebSocket upgrade. A full queue is reported to
+//! the sender ([`SendError::Full`]) instead of growing, and the sender decides (Socket.IO drops volatile
+//! packets and disconnects the socket otherwise).
+
+pub mod packet;
+pub mod sid;
+
+pub(crate) mod polling;
+pub(crate) mod websocket;
+
+use bytes::Bytes;
+use parking_lot::{Mutex, RwLock};
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicU8, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, SystemTime};
+use tokio::sync::{mpsc, Notify};
+use tokio_tungstenite::tungstenite::Utf8Bytes;
+use tokio_util::sync::CancellationToken;
+
+pub use sid::Sid;
+
+/// The transports a client may use.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TransportKind {
+    /// HTTP long-polling.
+    Polling,
+    /// WebSocket.
+    WebSocket,
+}
+
+impl TransportKind {
+    /// The name used on the wire (`transport=` query parameter).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            TransportKind::Polling => "polling",
+            TransportKind::WebSocket => "websocket",
+        }
+    }
+}
+
+/// Who may connect from which origin (Cross-Origin Resource Sharing for the polling transport).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub enum CorsOrigins {
+    /// No CORS headers at all (same-origin only), as socket.io's default.
+    #[default]
+    Disabled,
+    /// Any origin; the request's origin is echoed back.
+    Any,
+    /// Only these exact origins, e.g. `https://example.com`.
+    List(Vec<String>),
+}
+
+/// CORS settings.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Cors {
+    /// Which origins are allowed.
+    pub origins: CorsOrigins,
+    /// Whether `Access-Control-Allow-Credentials: true` is sent.
+    pub credentials: bool,
+}
+
+/// What a handshake request looked like; kept for the life of the session.
+#[derive(Debug, Clone)]
+pub struct RequestInfo {
+    /// The request headers.
+    pub headers: http::HeaderMap,
+    /// The request target (path and query).
+    pub uri: http::Uri,
+    /// The peer's address.
+    pub remote_addr: SocketAddr,
+    /// Whether the connection was over TLS (ferrio's own listener is plain TCP; a TLS-terminating proxy
+    /// in front sets `X-Forwarded-Proto`).
+    pub secure: bool,
+    /// When the handshake happened.
+    pub issued: SystemTime,
+}
+
+impl RequestInfo {
+    /// One query parameter, percent-decoded.
+    pub fn query_param(&self, name: &str) -> Option<String> {
+        query_pairs(self.uri.query().unwrap_or("")).find_map(|(k, v)| (k == name).then_some(v))
+    }
+}
+
+/// Splits and percent-decodes a query string.
+pub(crate) fn query_pairs(query: &str) -> impl Iterator<Item = (String, String)> + '_ {
+    query.split('&').filter(|p| !p.is_empty()).map(|pair| {
+        let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
+        (percent_decode(k), percent_decode(v))
+    })
+}
+
+fn percent_decode(text: &str) -> String {
+    let bytes = text.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        match bytes[i] {
+            b'+' => out.push(b' '),
+            b'%' if i + 2 < bytes.len() => {
+                let hex = std::str::from_utf8(&bytes[i + 1..i + 3]).unwrap_or("");
+                match u8::from_str_radix(hex, 16) {
+                    Ok(b) => {
+                        out.push(b);
+                        i += 2;
+                    }
+                    Err(_) => out.push(b'%'),
+                }
+            }
+            b => out.push(b),
+        }
+        i += 1;
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+/// A hook deciding whether a handshake may proceed; `Err(message)` answers 403 with that message.
+pub type AllowRequest = Arc<dyn Fn(&RequestInfo) -> Result<(), String> + Send + Sync>;
+
+/// Engine.IO options. The defaults are socket.io's.
+#[derive(Clone)]
+pub struct EngineConfig {
+    /// The HTTP path the engine answers on (default `/socket.io/`).
+    pub path: String,
+    /// How often the server pings (default 25 s).
+    pub ping_interval: Duration,
+    /// How long the server waits for the pong before closing with "ping timeout" (default 20 s).
+    pub ping_timeout: Duration,
+    /// How long a started polling → WebSocket upgrade may take (default 10 s).
+    pub upgrade_timeout: Duration,
+    /// The largest accepted HTTP body or WebSocket message, in bytes (default 1e6, `maxHttpBufferSize`).
+    pub max_payload: usize,
+    /// Whether clients may use HTTP long-polling (default true).
+    pub polling: bool,
+    /// Whether clients may use WebSocket (default true).
+    pub websocket: bool,
+    /// Whether a polling session may upgrade to WebSocket (default true).
+    pub allow_upgrades: bool,
+    /// Packets (messages, pings) queued per session before [`SendError::Full`] (default 1024).
+    pub max_queued_packets: usize,
+    /// CORS for the polling transport (default: disabled, same origin only).
+    pub cors: Cors,
+    /// Optional handshake hook (socket.io's `allowRequest`).
+    pub allow_request: Option<AllowRequest>,
+}
+
+impl Default for EngineConfig {
+    fn default() -> Self {
+        EngineConfig {
+            path: "/socket.io/".to_owned(),
+            ping_interval: Duration::from_millis(25_000),
+            ping_timeout: Duration::from_millis(20_000),
+            upgrade_timeout: Duration::from_millis(10_000),
+            max_payload: 1_000_000,
+            polling: true,
+            websocket: true,
+            allow_upgrades: true,
+            max_queued_packets: 1024,
+            cors: Cors::default(),
+            allow_request: None,
+        }
+    }
+}
+
+impl std::fmt::Debug for EngineConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("EngineConfig")
+            .field("path", &self.path)
+            .field("ping_interval", &self.ping_interval)
+            .field("ping_timeout", &self.ping_timeout)
+            .field("upgrade_timeout", &self.upgrade_timeout)
+            .field("max_payload", &self.max_payload)
+            .field("polling", &self.polling)
+            .field("websocket", &self.websocket)
+            .field("allow_upgrades", &self.allow_upgrades)
+            .field("max_queued_packets", &self.max_queued_packets)
+            .field("cors", &self.cors)
+            .field("allow_request", &self.allow_request.is_some())
+            .finish()
+    }
+}
+
+impl EngineConfig {
+    pub(crate) fn allows(&self, transport: TransportKind) -> bool {
+        match transport {
+            TransportKind::Polling => self.polling,
+            TransportKind::WebSocket => self.websocket,
+        }
+    }
+}
+
+/// Why a session ended. The strings are the reasons socket.io reports.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CloseReason {
+    /// The client closed the connection, or sent a close packet.
+    TransportClose,
+    /// The connection failed (I/O error, overlapping polling requests, oversized message).
+    TransportError,
+    /// No pong within `ping_timeout`.
+    PingTimeout,
+    /// The client sent something that is not Engine.IO or Socket.IO.
+    ParseError,
+    /// The server closed the session.
+    ForcedClose,
+    /// The session joined no namespace within the connect timeout.
+    ForcedServerClose,
+    /// The server is shutting down.
+    ServerShuttingDown,
+    /// The client did not read fast enough: its bounded outgoing queue filled up.
+    SendBufferFull,
+}
+
+impl CloseReason {
+    /// The reason as socket.io spells it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            CloseReason::TransportClose => "transport close",
+            CloseReason::TransportError => "transport error",
+            CloseReason::PingTimeout => "ping timeout",
+            CloseReason::ParseError => "parse error",
+            CloseReason::ForcedClose => "forced close",
+            CloseReason::ForcedServerClose => "forced server close",
+            CloseReason::ServerShuttingDown => "server shutting down",
+            CloseReason::SendBufferFull => "send buffer full",
+        }
+    }
+
+    /// Whether the server chose to close (so what it queued last should still reach the client).
+    fn server_initiated(self) -> bool {
+        matches!(
+            self,
+            CloseReason::ForcedClose
+                | CloseReason::ForcedServerClose
+                | CloseReason::ServerShuttingDown
+        )
+    }
+}
+
+impl std::fmt::Display for CloseReason {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// A message received from a client.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Message<'a> {
+    /// A text message (the data of a `4` packet).
+    Text(&'a str),
+    /// A binary message.
+    Binary(Bytes),
+}
+
+/// Why a message could not be queued.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum SendError {
+    /// The session's outgoing queue is full: the client is not reading fast enough.
+    #[error("the session's outgoing queue is full")]
+    Full,
+    /// The session is closed.
+    #[error("the session is closed")]
+    Closed,
+}
+
+/// Receives what happens on the sessions of an [`Engine`].
+///
+/// Calls for one session come in wire order, from the task that reads its transport; they must not
+/// block (queue work elsewhere if it is slow).
+pub trait EngineHandler: Send + Sync + 'static {
+    /// Per-session state owned by the handler (Socket.IO keeps its sockets of the connection there).
+    type Data: Default + Send + Sync + 'static;
+    /// A session was opened (the open packet is already queued).
+    fn on_open(&self, session: &Arc<Session<Self>>);
+    /// A message arrived.
+    fn on_message(&self, session: &Arc<Session<Self>>, message: Message<'_>);
+    /// The session ended; called once.
+    fn on_close(&self, session: &Arc<Session<Self>>, reason: CloseReason);
+}
+
+/// One frame of the wire: a whole Engine.IO text packet (type digit included) or a binary message.
+#[derive(Debug, Clone)]
+pub(crate) enum Frame {
+    Text(Utf8Bytes),
+    Binary(Bytes),
+}
+
+/// One entry of a session's outgoing queue: frames that must leave together, in order, never interleaved
+/// with another entry (a Socket.IO packet and its binary attachments).
+#[derive(Debug, Clone)]
+pub(crate) enum Outgoing {
+    One(Frame),
+    Many(Arc<[Frame]>),
+}
+
+const TRANSPORT_POLLING: u8 = 0;
+const TRANSPORT_UPGRADING: u8 = 1;
+const TRANSPORT_WEBSOCKET: u8 = 2;
+
+/// One Engine.IO session (a client connection, whichever transport carries it).
+pub struct Session<H: EngineHandler + ?Sized> {
+    sid: Sid,
+    request: RequestInfo,
+    transport: AtomicU8,
+    tx: mpsc::Sender<Outgoing>,
+    /// Held by whichever transport drains the queue: a pending polling GET, or the WebSocket task.
+    rx: tokio::sync::Mutex<mpsc::Receiver<Outgoing>>,
+    /// Held while a polling POST is read, so overlapping POSTs are detected.
+    post_lock: tokio::sync::Mutex<()>,
+    cancel: CancellationToken,
+    close_reason: Mutex<Option<CloseReason>>,
+    /// A pong arrived (wakes the heartbeat task of polling sessions).
+    pong: Notify,
+    /// The upgrade probe succeeded: a pending polling GET must return a noop.
+    upgrade_started: Notify,
+    /// The last polling response (with the close packet) was written.
+    final_flush: Notify,
+    /// The handler's per-session state.
+    pub data: H::Data,
+}
+
+impl<H: EngineHandler> std::fmt::Debug for Session<H> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Session")
+            .field("sid", &self.sid)
+            .field("transport", &self.transport())
+            .finish_non_exhaustive()
+    }
+}
+
+impl<H: EngineHandler> Session<H> {
+    fn new(request: RequestInfo, transport: TransportKind, queue: usize) -> Session<H> {
+        let (tx, rx) = mpsc::channel(queue.max(1));
+        Session {
+            sid: Sid::generate(),
+            request,
+            transport: AtomicU8::new(match transport {
+                TransportKind::Polling => TRANSPORT_POLLING,
+                TransportKind::WebSocket => TRANSPORT_WEBSOCKET,
+            }),
+            tx,
+            rx: tokio::sync::Mutex::new(rx),
+            post_lock: tokio::sync::Mutex::new(()),
+            cancel: CancellationToken::new(),
+            close_reason: Mutex::new(None),
+            pong: Notify::new(),
+            upgrade_started: Notify::new(),
+            final_flush: Notify::new(),
+            data: H::Data::default(),
+        }
+    }
+
+    /// The session id.
+    pub fn sid(&self) -> Sid {
+        self.sid
+    }
+
+    /// The handshake request.
+    pub fn request(&self) -> &RequestInfo {
+        &self.request
+    }
+
+    /// The transport currently carrying the session (polling until an upgrade completes).
+    pub fn transport(&self) -> TransportKind {
+        match self.transport.load(Ordering::Acquire) {
+            TRANSPORT_WEBSOCKET => TransportKind::WebSocket,
+            _ => TransportKind::Polling,
+        }
+    }
+
+    fn set_transport(&self, state: u8) {
+        self.transport.store(state, Ordering::Release);
+    }
+
+    fn upgrading(&self) -> bool {
+        self.transport.load(Ordering::Acquire) == TRANSPORT_UPGRADING
+    }
+
+    /// Queues a text message (sent as a `4` packet).
+    pub fn send_text(&self, text: &str) -> Result<(), SendError> {
+        let mut packet = String::with_capacity(text.len() + 1);
+        packet.push('4');
+        packet.push_str(text);
+        self.push(Outgoing::One(Frame::Text(packet.into())))
+    }
+
+    /// Queues a binary message.
+    pub fn send_binary(&self, data: Bytes) -> Result<(), SendError> {
+        self.push(Outgoing::One(Frame::Binary(data)))
+    }
+
+    pub(crate) fn push(&self, item: Outgoing) -> Result<(), SendError> {
+        if self.cancel.is_cancelled() {
+            return Err(SendError::Closed);
+        }
+        self.tx.try_send(item).map_err(|e| match e {
+            mpsc::error::TrySendError::Full(_) => SendError::Full,
+            mpsc::error::TrySendError::Closed(_) => SendError::Closed,
+        })
+    }
+
+    /// Whether the session has been closed.
+    pub fn is_closed(&self) -> bool {
+        self.cancel.is_cancelled()
+    }
+
+    /// Closes the session: what is already queued is still flushed to the client, then the transport
+    /// closes and [`EngineHandler::on_close`] runs with `reason`. Later calls do nothing.
+    pub fn close(&self, reason: CloseReason) {
+        {
+            let mut slot = self.close_reason.lock();
+            if slot.is_some() {
+                return;
+            }
+            *slot = Some(reason);
+        }
+        self.cancel.cancel();
+    }
+
+    fn reason(&self) -> CloseReason {
+        self.close_reason
+            .lock()
+            .unwrap_or(CloseReason::TransportClose)
+    }
+}
+
+/// An Engine.IO server: the session table and the handler. Mount it with [`crate::http`] or use it
+/// through [`crate::Server`].
+pub struct Engine<H: EngineHandler> {
+    pub(crate) config: EngineConfig,
+    pub(crate) handler: H,
+    sessions: RwLock<HashMap<Sid, Arc<Session<H>>>>,
+    /// Tracks the sessions' tasks so shutdown can wait for them.
+    pub(crate) tasks: tokio_util::task::TaskTracker,
+}
+
+impl<H: EngineHandler> std::fmt::Debug for Engine<H> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Engine")
+            .field("config", &self.config)
+            .field("sessions", &self.sessions.read().len())
+            .finish()
+    }
+}
+
+impl<H: EngineHandler> Engine<H> {
+    /// An engine with these options, handing events to `handler`.
+    pub fn new(config: EngineConfig, handler: H) -> Arc<Engine<H>> {
+        Arc::new(Engine {
+            config,
+            handler,
+            sessions: RwLock::new(HashMap::new()),
+            tasks: tokio_util::task::TaskTracker::new(),
+        })
+    }
+
+    /// The options.
+    pub fn config(&self) -> &EngineConfig {
+        &self.config
+    }
+
+    /// The handler.
+    pub fn handler(&self) -> &H {
+        &self.handler
+    }
+
+    /// A live session by id.
+    pub fn session(&self, sid: &Sid) -> Option<Arc<Session<H>>> {
+        self.sessions.read().get(sid).cloned()
+    }
+
+    /// How many sessions are open.
+    pub fn session_count(&self) -> usize {
+        self.sessions.read().len()
+    }
+
+    /// Closes every session with `reason`.
+    pub fn close_all(&self, reason: CloseReason) {
+        let sessions: Vec<_> = self.sessions.read().values().cloned().collect();
+        for session in sessions {
+            session.close(reason);
+        }
+    }
+
+    /// The open packet for a new session.
+    fn open_packet(&self, session: &Session<H>, transport: TransportKind) -> String {
+        let upgrades: &[&str] = if transport == TransportKind::Polling
+            && self.config.websocket
+            && self.config.allow_upgrades
+        {
+            &["websocket"]
+        } else {
+            &[]
+        };
+        format!(
+            "0{}",
+            serde_json::json!({
+                "sid": session.sid.as_str(),
+                "upgrades": upgrades,
+                "pingInterval": self.config.ping_interval.as_millis() as u64,
+                "pingTimeout": self.config.ping_timeout.as_millis() as u64,
+                "maxPayload": self.config.max_payload,
+            })
+        )
+    }
+
+    /// Creates and registers a session; the open packet is queued first.
+    fn open_session(
+        self: &Arc<Self>,
+        request: RequestInfo,
+        transport: TransportKind,
+    ) -> Arc<Session<H>> {
+        // One slot more than configured so the open packet never counts against the user's budget.
+        let session = Arc::new(Session::new(
+            request,
+            transport,
+            self.config.max_queued_packets + 1,
+        ));
+        let open = self.open_packet(&session, transport);
+        // A fresh queue has room.
+        let _ = session.push(Outgoing::One(Frame::Text(open.into())));
+        self.sessions.write().insert(session.sid, session.clone());
+        tracing::debug!(sid = %session.sid, transport = transport.as_str(), "session opened");
+        self.handler.on_open(&session);
+        session
+    }
+
+    /// Delivers one decoded packet from a client, in order. Returns false when the session must stop
+    /// reading (it was closed).
+    fn on_packet(&self, session: &Arc<Session<H>>, packet: packet::Packet<'_>) -> bool {
+        use packet::Packet;
+        match packet {
+            Packet::Message(text) => self.handler.on_message(session, Message::Text(text)),
+            Packet::Binary(data) => self.handler.on_message(session, Message::Binary(data)),
+            Packet::Pong(_) => session.pong.notify_one(),
+            Packet::Close => {
+                session.close(CloseReason::TransportClose);
+                return false;
+            }
+            Packet::Noop => {}
+            Packet::Open | Packet::Ping(_) | Packet::Upgrade => {
+                tracing::debug!(sid = %session.sid, "unexpected packet from the client");
+                session.close(CloseReason::ParseError);
+                return false;
+            }
+        }
+        !session.is_closed()
+    }
+
+    /// Removes a closed session and tells the handler; called once by the task that owns the session.
+    fn finish(&self, session: &Arc<Session<H>>) {
+        let reason = session.reason();
+        self.sessions.write().remove(&session.sid);
+        tracing::debug!(sid = %session.sid, %reason, "session closed");
+        self.handler.on_close(session, reason);
+    }
+
+    /// The polling heartbeat: runs for a session that started on polling (also after it upgrades), and
+    /// owns its end.
+    async fn polling_heartbeat(self: Arc<Self>, session: Arc<Session<H>>) {
+        let ping = Outgoing::One(Frame::Text(Utf8Bytes::from_static("2")));
+        loop {
+            tokio::select! {
+                _ = session.cancel.cancelled() => break,
+                _ = tokio::time::sleep(self.config.ping_interval) => {}
+            }
+            if session.push(ping.clone()).is_err() {
+                break;
+            }
+            tokio::select! {
+                _ = session.cancel.cancelled() => break,
+                _ = session.pong.notified() => {}
+                _ = tokio::time::sleep(self.config.ping_timeout) => {
+                    session.close(CloseReason::PingTimeout);
+                    break;
+                }
+            }
+        }
+        // Whatever stopped the loop, the session is closed from here on.
+        session.close(CloseReason::TransportClose);
+        let reason = session.reason();
+        if reason.server_initiated() && session.transport() == TransportKind::Polling {
+            // Let the client's next GET collect the last packets and the close packet.
+            let grace = self.config.ping_interval.min(Duration::from_secs(5));
+            tokio::select! {
+                _ = session.final_flush.notified() => {}
+                _ = tokio::time::sleep(grace) => {}
+            }
+        }
+        self.finish(&session);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn query_strings_are_percent_decoded() {
+        let pairs: Vec<_> = query_pairs("EIO=4&transport=polling&x=a%20b+c&y=%zz&z").collect();
+        assert_eq!(
+            pairs,
+            vec![
+                ("EIO".into(), "4".into()),
+                ("transport".into(), "polling".into()),
+                ("x".into(), "a b c".into()),
+                ("y".into(), "%zz".into()),
+                ("z".into(), "".into()),
+            ]
+        );
+    }
+}
+
+/// An Engine.IO server listening on its own port (the Engine.IO layer used alone).
+#[derive(Debug)]
+pub struct EngineListener<H: EngineHandler> {
+    engine: Arc<Engine<H>>,
+    listener: crate::http::Listener,
+}
+
+impl<H: EngineHandler> EngineListener<H> {
+    /// The bound address.
+    pub fn local_addr(&self) -> SocketAddr {
+        self.listener.local_addr
+    }
+
+    /// Stops accepting, closes every session ("forced close") and waits at most `grace`.
+    pub async fn shutdown(self, grace: Duration) {
+        self.listener.stop.cancel();
+        self.engine.close_all(CloseReason::ForcedClose);
+        self.engine.tasks.close();
+        let _ = tokio::time::timeout(grace, async {
+            self.engine.tasks.wait().await;
+            self.listener.connections.wait().await;
+        })
+        .await;
+    }
+}
+
+/// Serves `engine` alone on `addr` (no client bundle, no static files).
+pub async fn listen<H: EngineHandler>(
+    engine: Arc<Engine<H>>,
+    addr: impl tokio::net::ToSocketAddrs,
+) -> std::io::Result<EngineListener<H>> {
+    let state = Arc::new(crate::http::HttpState {
+        engine: engine.clone(),
+        client: None,
+        static_dir: None,
+    });
+    let listener = crate::http::listen(state, addr).await?;
+    Ok(EngineListener { engine, listener })
+}

@@ -1,0 +1,146 @@
+//! HTTP long-polling: a GET waits for queued packets and returns them as one payload; a POST delivers a
+//! payload of packets from the client. One GET and one POST at a time per session: an overlapping request
+//! closes the session, as the official server does.
+
+use super::packet::{decode_payload, encode_binary_for_polling, SEPARATOR};
+use super::{
+    CloseReason, Engine, EngineHandler, Frame, Outgoing, RequestInfo, Session, TransportKind,
+};
+use crate::http::{engine_error, EngineErrorCode, Response};
+use bytes::Bytes;
+use http_body_util::BodyExt;
+use std::sync::Arc;
+
+/// Opens a session over polling and answers the handshake GET with the open packet.
+pub(crate) async fn handshake<H: EngineHandler>(
+    engine: &Arc<Engine<H>>,
+    request: RequestInfo,
+) -> Response {
+    let session = engine.open_session(request, TransportKind::Polling);
+    engine
+        .tasks
+        .spawn(engine.clone().polling_heartbeat(session.clone()));
+    poll(engine, &session).await
+}
+
+fn append(payload: &mut String, item: Outgoing) {
+    let mut push = |frame: &Frame| {
+        if !payload.is_empty() {
+            payload.push(SEPARATOR);
+        }
+        match frame {
+            Frame::Text(text) => payload.push_str(text.as_str()),
+            Frame::Binary(data) => encode_binary_for_polling(payload, data),
+        }
+    };
+    match item {
+        Outgoing::One(frame) => push(&frame),
+        Outgoing::Many(frames) => frames.iter().for_each(push),
+    }
+}
+
+/// A GET: waits until something is queued (or the session closes, or an upgrade needs the request
+/// released), then flushes the queue as one payload.
+pub(crate) async fn poll<H: EngineHandler>(engine: &Engine<H>, session: &Session<H>) -> Response {
+    let Ok(mut rx) = session.rx.try_lock() else {
+        tracing::debug!(sid = %session.sid, "overlapping polling GET");
+        session.close(CloseReason::TransportError);
+        return engine_error(EngineErrorCode::BadRequest);
+    };
+    let mut payload = String::new();
+    if !session.is_closed() && !session.upgrading() {
+        let first = tokio::select! {
+            biased;
+            item = rx.recv() => item,
+            _ = session.cancel.cancelled() => None,
+            _ = session.upgrade_started.notified() => None,
+        };
+        if let Some(item) = first {
+            append(&mut payload, item);
+        }
+    }
+    let closed = session.is_closed();
+    while closed || payload.len() < engine.config.max_payload {
+        match rx.try_recv() {
+            Ok(item) => append(&mut payload, item),
+            Err(_) => break,
+        }
+    }
+    if closed {
+        if !payload.is_empty() {
+            payload.push(SEPARATOR);
+        }
+        payload.push('1');
+        session.final_flush.notify_one();
+    } else if payload.is_empty() {
+        // Released for an upgrade: the client expects a noop.
+        payload.push('6');
+    }
+    drop(rx);
+    http::Response::builder()
+        .status(200)
+        .header(http::header::CONTENT_TYPE, "text/plain; charset=UTF-8")
+        .header(http::header::CACHE_CONTROL, "no-store")
+        .body(payload.into())
+        .unwrap_or_else(|_| engine_error(EngineErrorCode::BadRequest))
+}
+
+/// A POST: reads the payload (up to `max_payload` bytes) and delivers its packets in order.
+pub(crate) async fn post<H: EngineHandler>(
+    engine: &Engine<H>,
+    session: &Arc<Session<H>>,
+    body: hyper::body::Incoming,
+) -> Response {
+    let Ok(_guard) = session.post_lock.try_lock() else {
+        tracing::debug!(sid = %session.sid, "overlapping polling POST");
+        session.close(CloseReason::TransportError);
+        return engine_error(EngineErrorCode::BadRequest);
+    };
+    let body: Bytes = match http_body_util::Limited::new(body, engine.config.max_payload)
+        .collect()
+        .await
+    {
+        Ok(collected) => collected.to_bytes(),
+        Err(error) => {
+            let too_large = error
+                .downcast_ref::<http_body_util::LengthLimitError>()
+                .is_some();
+            session.close(CloseReason::TransportError);
+            if too_large {
+                return http::Response::builder()
+                    .status(413)
+                    .header(http::header::CONTENT_TYPE, "application/json")
+                    .body(
+                        Bytes::from_static(b"{\"code\":3,\"message\":\"Payload too large\"}")
+                            .into(),
+                    )
+                    .unwrap_or_else(|_| engine_error(EngineErrorCode::BadRequest));
+            }
+            return engine_error(EngineErrorCode::BadRequest);
+        }
+    };
+    let Ok(text) = std::str::from_utf8(&body) else {
+        session.close(CloseReason::ParseError);
+        return engine_error(EngineErrorCode::BadRequest);
+    };
+    for packet in decode_payload(text) {
+        match packet {
+            Ok(packet) => {
+                if !engine.on_packet(session, packet) {
+                    break;
+                }
+            }
+            Err(error) => {
+                tracing::debug!(sid = %session.sid, %error, "bad polling payload");
+                session.close(CloseReason::ParseError);
+                return engine_error(EngineErrorCode::BadRequest);
+            }
+        }
+    }
+    http::Response::builder()
+        .status(200)
+        .header(http::header::CONTENT_TYPE, "text/html")
+        .header(http::header::CACHE_CONTROL, "no-store")
+        .body(Bytes::from_static(b"ok").into())
+        .unwrap_or_else(|_| engine_error(EngineErrorCode::BadRequest))
+}

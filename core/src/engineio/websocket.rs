@@ -1,0 +1,278 @@
+//! The WebSocket transport: one task per connection reads frames, drains the session's queue (batching
+//! every ready entry into one flush) and, for sessions opened over WebSocket, keeps the heartbeat itself
+//! so a connection costs one task and no extra timer task.
+
+use super::packet::Packet;
+use super::{
+    CloseReason, Engine, EngineHandler, Frame, Outgoing, RequestInfo, Session, TransportKind,
+    TRANSPORT_POLLING, TRANSPORT_UPGRADING, TRANSPORT_WEBSOCKET,
+};
+use futures_util::{SinkExt, StreamExt};
+use hyper::upgrade::Upgraded;
+use hyper_util::rt::TokioIo;
+use std::sync::Arc;
+use tokio::time::{sleep_until, Instant};
+use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
+use tokio_tungstenite::tungstenite::protocol::{CloseFrame, Role, WebSocketConfig};
+use tokio_tungstenite::tungstenite::{Error as WsError, Message as WsMessage, Utf8Bytes};
+use tokio_tungstenite::WebSocketStream;
+
+type Ws = WebSocketStream<TokioIo<Upgraded>>;
+
+/// Buffers sized for many idle connections: tungstenite's 128 KiB default read buffer is allocated
+/// eagerly, per connection.
+pub(crate) fn ws_config(max_payload: usize) -> WebSocketConfig {
+    WebSocketConfig::default()
+        .read_buffer_size(4 * 1024)
+        .write_buffer_size(0)
+        .max_write_buffer_size(max_payload.saturating_mul(4).max(1 << 20))
+        .max_message_size(Some(max_payload))
+        .max_frame_size(Some(max_payload))
+}
+
+pub(crate) async fn accept(upgraded: Upgraded, max_payload: usize) -> Ws {
+    WebSocketStream::from_raw_socket(
+        TokioIo::new(upgraded),
+        Role::Server,
+        Some(ws_config(max_payload)),
+    )
+    .await
+}
+
+/// A session opened directly over WebSocket.
+pub(crate) async fn serve_new<H: EngineHandler>(
+    engine: Arc<Engine<H>>,
+    request: RequestInfo,
+    upgraded: Upgraded,
+) {
+    let ws = accept(upgraded, engine.config.max_payload).await;
+    let session = engine.open_session(request, TransportKind::WebSocket);
+    let mut rx = session.rx.lock().await;
+    run(&engine, &session, ws, &mut rx, true).await;
+    drop(rx);
+    engine.finish(&session);
+}
+
+/// A polling session upgrading to WebSocket: the probe exchange, then the switch.
+pub(crate) async fn serve_upgrade<H: EngineHandler>(
+    engine: Arc<Engine<H>>,
+    session: Arc<Session<H>>,
+    upgraded: Upgraded,
+) {
+    let mut ws = accept(upgraded, engine.config.max_payload).await;
+    let deadline = Instant::now() + engine.config.upgrade_timeout;
+    let upgraded = tokio::select! {
+        done = probe(&session, &mut ws) => done,
+        _ = sleep_until(deadline) => false,
+        _ = session.cancel.cancelled() => false,
+    };
+    if !upgraded {
+        tracing::debug!(sid = %session.sid, "upgrade failed or timed out");
+        if session.upgrading() {
+            session.set_transport(TRANSPORT_POLLING);
+        }
+        let _ = ws.close(None).await;
+        return;
+    }
+    // The noop released the pending GET; the queue is ours once that request lets go of it.
+    let mut rx = tokio::select! {
+        rx = session.rx.lock() => rx,
+        _ = sleep_until(deadline) => {
+            session.close(CloseReason::TransportError);
+            return;
+        }
+    };
+    session.set_transport(TRANSPORT_WEBSOCKET);
+    tracing::debug!(sid = %session.sid, "upgraded to websocket");
+    // The polling heartbeat task keeps running and owns the session's end.
+    run(&engine, &session, ws, &mut rx, false).await;
+}
+
+/// `2probe` → `3probe`, noop to the pending GET, then wait for `5`.
+async fn probe<H: EngineHandler>(session: &Session<H>, ws: &mut Ws) -> bool {
+    let mut probed = false;
+    while let Some(Ok(message)) = ws.next().await {
+        let WsMessage::Text(text) = message else {
+            continue;
+        };
+        match Packet::decode(text.as_str()) {
+            Ok(Packet::Ping("probe")) if !probed => {
+                if ws
+                    .send(WsMessage::Text(Utf8Bytes::from_static("3probe")))
+                    .await
+                    .is_err()
+                {
+                    return false;
+                }
+                probed = true;
+                session.set_transport(TRANSPORT_UPGRADING);
+                session.upgrade_started.notify_one();
+            }
+            Ok(Packet::Upgrade) if probed => return true,
+            Ok(Packet::Noop) => {}
+            _ => return false,
+        }
+    }
+    false
+}
+
+fn to_ws(frame: &Frame) -> WsMessage {
+    match frame {
+        Frame::Text(text) => WsMessage::Text(text.clone()),
+        Frame::Binary(data) => WsMessage::Binary(data.clone()),
+    }
+}
+
+async fn feed(ws: &mut Ws, item: Outgoing) -> Result<(), WsError> {
+    match item {
+        Outgoing::One(Frame::Text(text)) => ws.feed(WsMessage::Text(text)).await,
+        Outgoing::One(Frame::Binary(data)) => ws.feed(WsMessage::Binary(data)).await,
+        Outgoing::Many(frames) => {
+            for frame in frames.iter() {
+                ws.feed(to_ws(frame)).await?;
+            }
+            Ok(())
+        }
+    }
+}
+
+/// The heartbeat of a session opened over WebSocket: ping every interval, expect the pong in time.
+struct Heartbeat {
+    awaiting_pong: bool,
+    deadline: Instant,
+}
+
+/// Reads, writes and (optionally) pings until the session closes.
+async fn run<H: EngineHandler>(
+    engine: &Arc<Engine<H>>,
+    session: &Arc<Session<H>>,
+    mut ws: Ws,
+    rx: &mut tokio::sync::mpsc::Receiver<Outgoing>,
+    own_heartbeat: bool,
+) {
+    let config = &engine.config;
+    let mut heartbeat = Heartbeat {
+        awaiting_pong: false,
+        deadline: Instant::now() + config.ping_interval,
+    };
+    let timer = sleep_until(heartbeat.deadline);
+    tokio::pin!(timer);
+    let mut close_frame: Option<CloseFrame> = None;
+    loop {
+        tokio::select! {
+            biased;
+            _ = session.cancel.cancelled() => break,
+            _ = &mut timer, if own_heartbeat => {
+                if heartbeat.awaiting_pong {
+                    session.close(CloseReason::PingTimeout);
+                    break;
+                }
+                heartbeat.awaiting_pong = true;
+                heartbeat.deadline = Instant::now() + config.ping_timeout;
+                timer.as_mut().reset(heartbeat.deadline);
+                if ws.send(WsMessage::Text(Utf8Bytes::from_static("2"))).await.is_err() {
+                    session.close(CloseReason::TransportError);
+                    break;
+                }
+            }
+            item = rx.recv() => {
+                let Some(item) = item else { break };
+                let mut result = feed(&mut ws, item).await;
+                while result.is_ok() {
+                    match rx.try_recv() {
+                        Ok(item) => result = feed(&mut ws, item).await,
+                        Err(_) => break,
+                    }
+                }
+                if result.is_ok() {
+                    result = ws.flush().await;
+                }
+                if result.is_err() {
+                    session.close(CloseReason::TransportError);
+                    break;
+                }
+            }
+            incoming = ws.next() => {
+                match incoming {
+                    Some(Ok(WsMessage::Text(text))) => match Packet::decode(text.as_str()) {
+                        Ok(Packet::Pong(_)) => {
+                            if own_heartbeat && heartbeat.awaiting_pong {
+                                heartbeat.awaiting_pong = false;
+                                heartbeat.deadline = Instant::now() + config.ping_interval;
+                                timer.as_mut().reset(heartbeat.deadline);
+                            }
+                            session.pong.notify_one();
+                        }
+                        Ok(packet) => {
+                            if !engine.on_packet(session, packet) {
+                                break;
+                            }
+                        }
+                        Err(error) => {
+                            tracing::debug!(sid = %session.sid, %error, "bad websocket frame");
+                            session.close(CloseReason::ParseError);
+                            break;
+                        }
+                    },
+                    Some(Ok(WsMessage::Binary(data))) => {
+                        if !engine.on_packet(session, Packet::Binary(data)) {
+                            break;
+                        }
+                    }
+                    Some(Ok(WsMessage::Close(_))) | None => {
+                        session.close(CloseReason::TransportClose);
+                        break;
+                    }
+                    Some(Ok(_)) => {}
+                    Some(Err(WsError::Capacity(error))) => {
+                        tracing::debug!(sid = %session.sid, %error, "websocket message too large");
+                        close_frame = Some(CloseFrame { code: CloseCode::Size, reason: "Max payload size exceeded".into() });
+                        session.close(CloseReason::TransportError);
+                        break;
+                    }
+                    Some(Err(WsError::Utf8(_))) => {
+                        close_frame = Some(CloseFrame { code: CloseCode::Invalid, reason: "invalid UTF-8".into() });
+                        session.close(CloseReason::TransportError);
+                        break;
+                    }
+                    Some(Err(WsError::Protocol(_))) => {
+                        close_frame = Some(CloseFrame { code: CloseCode::Protocol, reason: "protocol error".into() });
+                        session.close(CloseReason::TransportError);
+                        break;
+                    }
+                    Some(Err(_)) => {
+                        session.close(CloseReason::TransportError);
+                        break;
+                    }
+                }
+            }
+        }
+    }
+    // Flush what was queued before the close (a DISCONNECT packet, say), then close the socket when the
+    // server ended the session; a client that went away gets nothing more.
+    let reason = session
+        .close_reason
+        .lock()
+        .unwrap_or(CloseReason::TransportClose);
+    if matches!(
+        reason,
+        CloseReason::ForcedClose
+            | CloseReason::ForcedServerClose
+            | CloseReason::ServerShuttingDown
+            | CloseReason::PingTimeout
+            | CloseReason::ParseError
+            | CloseReason::SendBufferFull
+    ) {
+        let mut result = Ok(());
+        while result.is_ok() {
+            match rx.try_recv() {
+                Ok(item) => result = feed(&mut ws, item).await,
+                Err(_) => break,
+            }
+        }
+        if result.is_ok() {
+            let _ = ws.flush().await;
+        }
+    }
+    let _ = tokio::time::timeout(config.ping_timeout, ws.close(close_frame)).await;
+}

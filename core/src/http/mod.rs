@@ -1,0 +1,387 @@
+//! The HTTP front: routes requests under the engine path to Engine.IO (polling, WebSocket upgrades, the
+//! official error answers), serves the browser client bundle and an optional static directory, applies
+//! CORS, and runs the listener with graceful shutdown.
+
+mod files;
+
+pub use files::{ClientBundle, StaticDir};
+
+use crate::engineio::{polling, websocket, CorsOrigins, Engine, EngineHandler, RequestInfo};
+use crate::engineio::{Sid, TransportKind};
+use bytes::Bytes;
+use http::{header, HeaderValue, Method, Request, StatusCode};
+use http_body_util::Full;
+use hyper::body::Incoming;
+use std::convert::Infallible;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::SystemTime;
+use tokio::net::TcpListener;
+use tokio_util::sync::CancellationToken;
+
+/// The response type of every route.
+pub type Response = http::Response<Full<Bytes>>;
+
+/// The error codes of the official Engine.IO server, answered as `{"code":N,"message":"..."}`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum EngineErrorCode {
+    /// 0: the transport is unknown or disabled.
+    UnknownTransport = 0,
+    /// 1: no session with this id.
+    UnknownSid = 1,
+    /// 2: a handshake must be a GET.
+    BadHandshakeMethod = 2,
+    /// 3: anything else malformed.
+    BadRequest = 3,
+    /// 4: refused by the `allow_request` hook (HTTP 403).
+    Forbidden = 4,
+    /// 5: the `EIO` query parameter is not 4.
+    UnsupportedProtocolVersion = 5,
+}
+
+impl EngineErrorCode {
+    /// The message the official server sends with the code.
+    pub fn message(self) -> &'static str {
+        match self {
+            EngineErrorCode::UnknownTransport => "Transport unknown",
+            EngineErrorCode::UnknownSid => "Session ID unknown",
+            EngineErrorCode::BadHandshakeMethod => "Bad handshake method",
+            EngineErrorCode::BadRequest => "Bad request",
+            EngineErrorCode::Forbidden => "Forbidden",
+            EngineErrorCode::UnsupportedProtocolVersion => "Unsupported protocol version",
+        }
+    }
+}
+
+/// An Engine.IO error answer: HTTP 400 (403 for `Forbidden`) with the official JSON body.
+pub(crate) fn engine_error(code: EngineErrorCode) -> Response {
+    engine_error_with(code, code.message())
+}
+
+fn engine_error_with(code: EngineErrorCode, message: &str) -> Response {
+    let status = if code == EngineErrorCode::Forbidden {
+        StatusCode::FORBIDDEN
+    } else {
+        StatusCode::BAD_REQUEST
+    };
+    let body = serde_json::json!({ "code": code as u8, "message": message }).to_string();
+    let mut response = http::Response::new(Full::from(body));
+    *response.status_mut() = status;
+    response.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json"),
+    );
+    response
+}
+
+fn plain(status: StatusCode, body: &'static str) -> Response {
+    let mut response = http::Response::new(Full::from(body));
+    *response.status_mut() = status;
+    response
+}
+
+/// Everything the HTTP front needs.
+pub(crate) struct HttpState<H: EngineHandler> {
+    pub(crate) engine: Arc<Engine<H>>,
+    pub(crate) client: Option<ClientBundle>,
+    pub(crate) static_dir: Option<StaticDir>,
+}
+
+fn is_websocket_upgrade<B>(req: &Request<B>) -> bool {
+    let has_token = |name: header::HeaderName, token: &str| {
+        req.headers().get_all(name).iter().any(|v| {
+            v.to_str()
+                .map(|s| s.split(',').any(|t| t.trim().eq_ignore_ascii_case(token)))
+                .unwrap_or(false)
+        })
+    };
+    req.method() == Method::GET
+        && has_token(header::CONNECTION, "upgrade")
+        && has_token(header::UPGRADE, "websocket")
+}
+
+fn request_info<B>(req: &Request<B>, remote_addr: SocketAddr) -> RequestInfo {
+    let secure = req
+        .headers()
+        .get("x-forwarded-proto")
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.eq_ignore_ascii_case("https"));
+    RequestInfo {
+        headers: req.headers().clone(),
+        uri: req.uri().clone(),
+        remote_addr,
+        secure,
+        issued: SystemTime::now(),
+    }
+}
+
+/// Adds the CORS headers to an engine response.
+fn apply_cors<H: EngineHandler>(
+    engine: &Engine<H>,
+    origin: Option<&HeaderValue>,
+    response: &mut Response,
+) {
+    let cors = &engine.config.cors;
+    let allowed = match (&cors.origins, origin) {
+        (CorsOrigins::Disabled, _) | (_, None) => None,
+        (CorsOrigins::Any, Some(origin)) => Some(origin.clone()),
+        (CorsOrigins::List(list), Some(origin)) => origin
+            .to_str()
+            .ok()
+            .filter(|o| list.iter().any(|allowed| allowed == o))
+            .map(|_| origin.clone()),
+    };
+    let headers = response.headers_mut();
+    if cors.origins != CorsOrigins::Disabled {
+        headers.append(header::VARY, HeaderValue::from_static("Origin"));
+    }
+    if let Some(origin) = allowed {
+        headers.insert(header::ACCESS_CONTROL_ALLOW_ORIGIN, origin);
+        if cors.credentials {
+            headers.insert(
+                header::ACCESS_CONTROL_ALLOW_CREDENTIALS,
+                HeaderValue::from_static("true"),
+            );
+        }
+    }
+}
+
+/// Answers one HTTP request.
+pub(crate) async fn handle<H: EngineHandler>(
+    state: Arc<HttpState<H>>,
+    req: Request<Incoming>,
+    remote_addr: SocketAddr,
+) -> Result<Response, Infallible> {
+    let engine_path = state.engine.config.path.as_str();
+    let path = req.uri().path();
+    let trimmed = engine_path.trim_end_matches('/');
+    if path == engine_path || path == trimmed {
+        let origin = req.headers().get(header::ORIGIN).cloned();
+        let preflight = req.method() == Method::OPTIONS
+            && state.engine.config.cors.origins != CorsOrigins::Disabled;
+        let mut response = if preflight {
+            preflight_response(&req)
+        } else {
+            engine_request(&state.engine, req, remote_addr).await
+        };
+        if response.status() != StatusCode::SWITCHING_PROTOCOLS {
+            apply_cors(&state.engine, origin.as_ref(), &mut response);
+        }
+        return Ok(response);
+    }
+    if let Some(file) = path.strip_prefix(engine_path) {
+        if let Some(client) = &state.client {
+            if let Some(response) = client.serve(file, &req) {
+                return Ok(response);
+            }
+        }
+        return Ok(engine_error(EngineErrorCode::BadRequest));
+    }
+    if let Some(dir) = &state.static_dir {
+        if let Some(response) = dir.serve(path, &req).await {
+            return Ok(response);
+        }
+    }
+    Ok(plain(StatusCode::NOT_FOUND, "Not Found"))
+}
+
+fn preflight_response<B>(req: &Request<B>) -> Response {
+    let mut response = plain(StatusCode::NO_CONTENT, "");
+    let headers = response.headers_mut();
+    headers.insert(
+        header::ACCESS_CONTROL_ALLOW_METHODS,
+        HeaderValue::from_static("GET,HEAD,PUT,PATCH,POST,DELETE"),
+    );
+    if let Some(requested) = req.headers().get(header::ACCESS_CONTROL_REQUEST_HEADERS) {
+        headers.insert(header::ACCESS_CONTROL_ALLOW_HEADERS, requested.clone());
+        headers.append(
+            header::VARY,
+            HeaderValue::from_static("Access-Control-Request-Headers"),
+        );
+    }
+    headers.insert(header::CONTENT_LENGTH, HeaderValue::from_static("0"));
+    response
+}
+
+/// The Engine.IO request checks, in the official server's order, then the transport.
+async fn engine_request<H: EngineHandler>(
+    engine: &Arc<Engine<H>>,
+    req: Request<Incoming>,
+    remote_addr: SocketAddr,
+) -> Response {
+    let mut eio = None;
+    let mut transport = None;
+    let mut sid = None;
+    for (key, value) in crate::engineio::query_pairs(req.uri().query().unwrap_or("")) {
+        match key.as_str() {
+            "EIO" => eio = Some(value),
+            "transport" => transport = Some(value),
+            "sid" => sid = Some(value),
+            _ => {}
+        }
+    }
+    let transport = match transport.as_deref() {
+        Some("polling") if engine.config.allows(TransportKind::Polling) => TransportKind::Polling,
+        Some("websocket") if engine.config.allows(TransportKind::WebSocket) => {
+            TransportKind::WebSocket
+        }
+        _ => return engine_error(EngineErrorCode::UnknownTransport),
+    };
+    let upgrade = is_websocket_upgrade(&req);
+
+    if let Some(sid) = sid {
+        let Some(session) = Sid::parse(&sid).and_then(|sid| engine.session(&sid)) else {
+            return engine_error(EngineErrorCode::UnknownSid);
+        };
+        return match transport {
+            TransportKind::Polling => {
+                if session.transport() != TransportKind::Polling {
+                    return engine_error(EngineErrorCode::BadRequest);
+                }
+                match *req.method() {
+                    Method::GET => polling::poll(engine, &session).await,
+                    Method::POST => polling::post(engine, &session, req.into_body()).await,
+                    _ => engine_error(EngineErrorCode::BadRequest),
+                }
+            }
+            TransportKind::WebSocket => {
+                if !upgrade
+                    || !engine.config.allow_upgrades
+                    || session.transport() != TransportKind::Polling
+                    || session.is_closed()
+                {
+                    return engine_error(EngineErrorCode::BadRequest);
+                }
+                let tasks = engine.tasks.clone();
+                let engine = engine.clone();
+                accept_websocket(req, &tasks, move |upgraded| {
+                    websocket::serve_upgrade(engine, session, upgraded)
+                })
+            }
+        };
+    }
+
+    if req.method() != Method::GET {
+        return engine_error(EngineErrorCode::BadHandshakeMethod);
+    }
+    if transport == TransportKind::WebSocket && !upgrade {
+        return engine_error(EngineErrorCode::BadRequest);
+    }
+    let info = request_info(&req, remote_addr);
+    if let Some(allow) = &engine.config.allow_request {
+        if let Err(message) = allow(&info) {
+            return engine_error_with(EngineErrorCode::Forbidden, &message);
+        }
+    }
+    if eio.as_deref() != Some("4") {
+        return engine_error(EngineErrorCode::UnsupportedProtocolVersion);
+    }
+    match transport {
+        TransportKind::Polling => polling::handshake(engine, info).await,
+        TransportKind::WebSocket => {
+            let tasks = engine.tasks.clone();
+            let engine = engine.clone();
+            accept_websocket(req, &tasks, move |upgraded| {
+                websocket::serve_new(engine, info, upgraded)
+            })
+        }
+    }
+}
+
+/// Answers 101 and runs `serve` on the upgraded connection.
+fn accept_websocket<F, Fut>(
+    req: Request<Incoming>,
+    tasks: &tokio_util::task::TaskTracker,
+    serve: F,
+) -> Response
+where
+    F: FnOnce(hyper::upgrade::Upgraded) -> Fut + Send + 'static,
+    Fut: std::future::Future<Output = ()> + Send + 'static,
+{
+    let Some(key) = req.headers().get(header::SEC_WEBSOCKET_KEY).cloned() else {
+        return engine_error(EngineErrorCode::BadRequest);
+    };
+    let version_ok = req
+        .headers()
+        .get(header::SEC_WEBSOCKET_VERSION)
+        .is_some_and(|v| v == "13");
+    if !version_ok {
+        return engine_error(EngineErrorCode::BadRequest);
+    }
+    let accept = tokio_tungstenite::tungstenite::handshake::derive_accept_key(key.as_bytes());
+    tasks.spawn(async move {
+        match hyper::upgrade::on(req).await {
+            Ok(upgraded) => serve(upgraded).await,
+            Err(error) => tracing::debug!(%error, "websocket upgrade failed"),
+        }
+    });
+    let mut response = plain(StatusCode::SWITCHING_PROTOCOLS, "");
+    let headers = response.headers_mut();
+    headers.insert(header::CONNECTION, HeaderValue::from_static("Upgrade"));
+    headers.insert(header::UPGRADE, HeaderValue::from_static("websocket"));
+    if let Ok(value) = HeaderValue::from_str(&accept) {
+        headers.insert(header::SEC_WEBSOCKET_ACCEPT, value);
+    }
+    response
+}
+
+/// A running listener.
+#[derive(Debug)]
+pub(crate) struct Listener {
+    pub(crate) local_addr: SocketAddr,
+    pub(crate) stop: CancellationToken,
+    pub(crate) connections: tokio_util::task::TaskTracker,
+}
+
+/// Binds `addr` and serves `state` until `stop` is cancelled.
+pub(crate) async fn listen<H: EngineHandler>(
+    state: Arc<HttpState<H>>,
+    addr: impl tokio::net::ToSocketAddrs,
+) -> std::io::Result<Listener> {
+    let listener = TcpListener::bind(addr).await?;
+    let local_addr = listener.local_addr()?;
+    let stop = CancellationToken::new();
+    let connections = tokio_util::task::TaskTracker::new();
+    let accept_stop = stop.clone();
+    let tracker = connections.clone();
+    tokio::spawn(async move {
+        loop {
+            let (stream, remote) = tokio::select! {
+                _ = accept_stop.cancelled() => break,
+                accepted = listener.accept() => match accepted {
+                    Ok(pair) => pair,
+                    Err(error) => {
+                        // Out of file descriptors and the like: back off instead of spinning.
+                        tracing::warn!(%error, "accept failed");
+                        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+                        continue;
+                    }
+                },
+            };
+            let _ = stream.set_nodelay(true);
+            let state = state.clone();
+            let stop = accept_stop.clone();
+            tracker.spawn(async move {
+                let service =
+                    hyper::service::service_fn(move |req| handle(state.clone(), req, remote));
+                let conn = hyper::server::conn::http1::Builder::new()
+                    .serve_connection(hyper_util::rt::TokioIo::new(stream), service)
+                    .with_upgrades();
+                tokio::pin!(conn);
+                tokio::select! {
+                    _ = conn.as_mut() => {}
+                    _ = stop.cancelled() => {
+                        conn.as_mut().graceful_shutdown();
+                        let _ = conn.await;
+                    }
+                }
+            });
+        }
+        tracker.close();
+    });
+    Ok(Listener {
+        local_addr,
+        stop,
+        connections,
+    })
+}

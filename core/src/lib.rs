@@ -1,0 +1,39 @@
+//! # ferrio
+//!
+//! A Socket.IO v5 / Engine.IO v4 server engine: the wire protocol exactly as the official socket.io 4.x
+//! server speaks it (HTTP long-polling, WebSocket and the upgrade between them, heartbeats, binary
+//! attachments), namespaces with middlewares, acknowledgements both ways, rooms and broadcasts, and an
+//! adapter interface for multi-process deployments.
+//!
+//! The Rust API below is a thin layer over the object-safe handler traits of [`socketio`], the same path
+//! the C, Python and Node bindings use.
+//!
+//! ```no_run
+//! use ferrio::{Payload, Server};
+//!
+//! #[tokio::main]
+//! async fn main() -> std::io::Result<()> {
+//!     let io = Server::builder().build();
+//!     io.on_connection(|socket| {
+//!         socket.on("echo", |socket, event| async move {
+//!             let _ = socket.emit("echo", event.payload);
+//!         });
+//!     });
+//!     let handle = io.listen("127.0.0.1:3000").await?;
+//!     tokio::signal::ctrl_c().await?;
+//!     handle.shutdown(std::time::Duration::from_secs(5)).await;
+//!     Ok(())
+//! }
+//! ```
+
+pub mod adapter;
+pub mod engineio;
+pub mod http;
+pub mod socketio;
+
+pub use adapter::{Adapter, AdapterFactory, MemoryAdapter, Room};
+pub use engineio::{CloseReason, Cors, CorsOrigins, Sid, TransportKind};
+pub use socketio::{
+    AckError, AckSender, BroadcastOperator, ConnectError, DisconnectReason, EmitError, Event,
+    Namespace, Payload, Server, ServerBuilder, ServerConfig, ServerHandle, Socket,
+};

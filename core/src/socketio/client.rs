@@ -1,0 +1,222 @@
+//! The Socket.IO side of one Engine.IO connection: decodes packets (reassembling binary attachments),
+//! routes them to the connection's socket in each namespace, and closes the connection when it joins no
+//! namespace in time.
+
+use super::packet::{self, PacketKind};
+use super::server::ServerInner;
+use super::{DisconnectReason, Payload, Socket};
+use crate::engineio::{CloseReason, EngineHandler, Message, Session};
+use bytes::Bytes;
+use parking_lot::Mutex;
+use serde_json::Value;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Weak};
+
+/// An Engine.IO session carrying Socket.IO.
+pub(crate) type Conn = Session<SioHandler>;
+
+/// A binary packet waiting for its attachments.
+struct PendingBinary {
+    kind: PacketKind,
+    nsp: String,
+    id: Option<u64>,
+    name: String,
+    args: String,
+    expected: usize,
+    attachments: Vec<Bytes>,
+}
+
+/// Per-connection Socket.IO state.
+#[derive(Default)]
+pub struct ClientState {
+    /// One socket per joined namespace; a handful at most, so a vector beats a map.
+    sockets: Mutex<Vec<Socket>>,
+    pending: Mutex<Option<PendingBinary>>,
+    joined_any: AtomicBool,
+}
+
+pub(crate) fn remember_socket(conn: &Conn, socket: &Socket) {
+    conn.data.joined_any.store(true, Ordering::Release);
+    conn.data.sockets.lock().push(socket.clone());
+}
+
+pub(crate) fn forget_socket(conn: &Conn, socket: &Socket) {
+    conn.data.sockets.lock().retain(|s| s != socket);
+}
+
+fn socket_for(conn: &Conn, nsp: &str) -> Option<Socket> {
+    conn.data
+        .sockets
+        .lock()
+        .iter()
+        .find(|s| s.nsp() == nsp)
+        .cloned()
+}
+
+/// Disconnects every socket of the connection from its namespace (sending DISCONNECT to each).
+pub(crate) fn disconnect_all(conn: &Conn) {
+    let sockets: Vec<Socket> = conn.data.sockets.lock().clone();
+    for socket in sockets {
+        socket.disconnect(false);
+    }
+}
+
+pub(crate) fn joined_any(conn: &Conn) -> bool {
+    conn.data.joined_any.load(Ordering::Acquire)
+}
+
+/// The engine handler of a Socket.IO server.
+pub struct SioHandler {
+    pub(crate) server: Weak<ServerInner>,
+}
+
+impl SioHandler {
+    fn parse_error(&self, conn: &Arc<Conn>, error: impl std::fmt::Display) {
+        tracing::debug!(sid = %conn.sid(), %error, "socket.io parse error");
+        conn.close(CloseReason::ParseError);
+    }
+
+    fn on_text(&self, server: &Arc<ServerInner>, conn: &Arc<Conn>, text: &str) {
+        if conn.data.pending.lock().is_some() {
+            return self.parse_error(conn, "text packet while attachments were expected");
+        }
+        let packet = match packet::decode(text, server.config.max_attachments) {
+            Ok(packet) => packet,
+            Err(error) => return self.parse_error(conn, error),
+        };
+        match packet.kind {
+            PacketKind::Connect => {
+                let auth = if packet.data.is_empty() {
+                    Value::Object(Default::default())
+                } else {
+                    match serde_json::from_str::<Value>(packet.data) {
+                        Ok(auth @ Value::Object(_)) => auth,
+                        _ => return self.parse_error(conn, "CONNECT payload must be an object"),
+                    }
+                };
+                if socket_for(conn, packet.nsp).is_some() {
+                    tracing::debug!(nsp = packet.nsp, "already connected to this namespace");
+                    return;
+                }
+                match server.namespace_for(packet.nsp, &auth) {
+                    Some(nsp) => nsp.connect(conn, auth),
+                    None => {
+                        let text =
+                            packet::encode_connect_error(packet.nsp, "Invalid namespace", None);
+                        let _ = conn.push(super::socket::frames(text, Vec::new()));
+                    }
+                }
+            }
+            PacketKind::Disconnect => {
+                if let Some(socket) = socket_for(conn, packet.nsp) {
+                    socket.on_close(DisconnectReason::ClientNamespaceDisconnect);
+                }
+            }
+            PacketKind::Event => {
+                let (name, args) = match packet::split_event(packet.data) {
+                    Ok(parts) => parts,
+                    Err(error) => return self.parse_error(conn, error),
+                };
+                if let Some(socket) = socket_for(conn, packet.nsp) {
+                    socket.dispatch_event(name, Payload::from_parts(args, Vec::new()), packet.id);
+                }
+            }
+            PacketKind::Ack => {
+                let (Some(id), Ok(args)) = (packet.id, packet::ack_args(packet.data)) else {
+                    return self.parse_error(conn, "invalid ACK");
+                };
+                if let Some(socket) = socket_for(conn, packet.nsp) {
+                    socket.dispatch_ack(id, Payload::from_parts(args, Vec::new()));
+                }
+            }
+            PacketKind::BinaryEvent | PacketKind::BinaryAck => {
+                let (name, args) = if packet.kind == PacketKind::BinaryEvent {
+                    match packet::split_event(packet.data) {
+                        Ok(parts) => parts,
+                        Err(error) => return self.parse_error(conn, error),
+                    }
+                } else {
+                    match (packet.id, packet::ack_args(packet.data)) {
+                        (Some(_), Ok(args)) => (String::new(), args),
+                        _ => return self.parse_error(conn, "invalid BINARY_ACK"),
+                    }
+                };
+                let pending = PendingBinary {
+                    kind: packet.kind,
+                    nsp: packet.nsp.to_owned(),
+                    id: packet.id,
+                    name,
+                    args,
+                    expected: packet.attachments,
+                    attachments: Vec::with_capacity(packet.attachments),
+                };
+                if pending.expected == 0 {
+                    self.complete(conn, pending);
+                } else {
+                    *conn.data.pending.lock() = Some(pending);
+                }
+            }
+            PacketKind::ConnectError => self.parse_error(conn, "CONNECT_ERROR from a client"),
+        }
+    }
+
+    fn on_binary(&self, conn: &Arc<Conn>, data: Bytes) {
+        let done = {
+            let mut slot = conn.data.pending.lock();
+            let Some(pending) = slot.as_mut() else {
+                drop(slot);
+                return self.parse_error(conn, "unexpected binary message");
+            };
+            pending.attachments.push(data);
+            if pending.attachments.len() == pending.expected {
+                slot.take()
+            } else {
+                None
+            }
+        };
+        if let Some(pending) = done {
+            self.complete(conn, pending);
+        }
+    }
+
+    fn complete(&self, conn: &Arc<Conn>, pending: PendingBinary) {
+        let Some(socket) = socket_for(conn, &pending.nsp) else {
+            return;
+        };
+        let payload = Payload::from_parts(pending.args, pending.attachments);
+        match pending.kind {
+            PacketKind::BinaryEvent => socket.dispatch_event(pending.name, payload, pending.id),
+            _ => socket.dispatch_ack(pending.id.unwrap_or_default(), payload),
+        }
+    }
+}
+
+impl EngineHandler for SioHandler {
+    type Data = ClientState;
+
+    fn on_open(&self, session: &Arc<Conn>) {
+        if let Some(server) = self.server.upgrade() {
+            server.watch_connect_timeout(session);
+        }
+    }
+
+    fn on_message(&self, session: &Arc<Conn>, message: Message<'_>) {
+        match message {
+            Message::Text(text) => {
+                if let Some(server) = self.server.upgrade() {
+                    self.on_text(&server, session, text);
+                }
+            }
+            Message::Binary(data) => self.on_binary(session, data),
+        }
+    }
+
+    fn on_close(&self, session: &Arc<Conn>, reason: CloseReason) {
+        let sockets: Vec<Socket> = std::mem::take(&mut *session.data.sockets.lock());
+        let reason = DisconnectReason::from(reason);
+        for socket in sockets {
+            socket.on_close(reason);
+        }
+        session.data.pending.lock().take();
+    }
+}

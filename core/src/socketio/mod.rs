@@ -1,0 +1,93 @@
+//! The Socket.IO v5 layer on top of Engine.IO: namespaces, sockets, events with JSON and binary
+//! arguments, acknowledgements, rooms and broadcasts.
+
+mod client;
+mod handler;
+mod namespace;
+mod operators;
+pub mod packet;
+mod payload;
+mod server;
+mod socket;
+
+pub use client::{ClientState, SioHandler};
+pub use handler::{
+    AnyHandler, ConnectError, ConnectionHandler, DisconnectHandler, EventHandler, Middleware,
+    PacketMiddleware,
+};
+pub use namespace::{Namespace, NamespaceRef};
+pub use operators::{AckResponses, BroadcastOperator, IntoRooms};
+pub use payload::{Payload, PayloadBuilder, PayloadError};
+pub use server::{DynamicNamespaceParent, Server, ServerBuilder, ServerConfig, ServerHandle};
+pub use socket::{AckSender, Event, Socket};
+
+use crate::adapter::AdapterError;
+use crate::engineio::CloseReason;
+
+/// Why a socket left its namespace; the strings are socket.io's.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DisconnectReason {
+    /// The client sent DISCONNECT for the namespace.
+    ClientNamespaceDisconnect,
+    /// The server called `disconnect`.
+    ServerNamespaceDisconnect,
+    /// The connection ended: see [`CloseReason`].
+    Connection(CloseReason),
+}
+
+impl DisconnectReason {
+    /// The reason as socket.io spells it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            DisconnectReason::ClientNamespaceDisconnect => "client namespace disconnect",
+            DisconnectReason::ServerNamespaceDisconnect => "server namespace disconnect",
+            DisconnectReason::Connection(reason) => reason.as_str(),
+        }
+    }
+}
+
+impl From<CloseReason> for DisconnectReason {
+    fn from(reason: CloseReason) -> Self {
+        DisconnectReason::Connection(reason)
+    }
+}
+
+impl std::fmt::Display for DisconnectReason {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// Why an emit failed.
+#[derive(Debug, Clone, thiserror::Error)]
+pub enum EmitError {
+    /// The client's outgoing queue was full: it has been disconnected as a slow consumer.
+    #[error("the client's outgoing queue is full; it was disconnected")]
+    Full,
+    /// The socket is disconnected.
+    #[error("the socket is disconnected")]
+    Closed,
+    /// The event name is reserved (`connect`, `disconnect`, …).
+    #[error("\"{0}\" is a reserved event name")]
+    Reserved(String),
+    /// The adapter failed.
+    #[error(transparent)]
+    Adapter(#[from] AdapterError),
+}
+
+/// Why an acknowledgement did not come.
+#[derive(Debug, Clone, thiserror::Error)]
+pub enum AckError {
+    /// Not in time. For a broadcast, `answers` holds those that came.
+    #[error("operation has timed out")]
+    Timeout {
+        /// Answers received before the deadline (broadcasts only).
+        answers: Vec<(crate::engineio::Sid, Payload)>,
+    },
+    /// The socket disconnected before answering.
+    #[error("the socket disconnected before acknowledging")]
+    Disconnected,
+    /// The emit itself failed.
+    #[error(transparent)]
+    Emit(EmitError),
+}

@@ -1,0 +1,278 @@
+//! [`Namespace`]: a channel multiplexed over connections, with its middlewares, its connection handlers,
+//! its sockets and its adapter (rooms and fan-out).
+
+use super::client::Conn;
+use super::handler::{
+    AsyncMiddlewareFn, ConnectError, ConnectionFn, ConnectionHandler, EventHandler, Middleware,
+    NamespaceHandlers,
+};
+use super::{packet, BroadcastOperator, EmitError, IntoRooms, Payload, Socket};
+use crate::adapter::{Adapter, AdapterFactory, Room, RoomEvent};
+use crate::engineio::Sid;
+use parking_lot::RwLock;
+use serde_json::Value;
+use std::collections::HashMap;
+use std::future::Future;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Weak};
+
+type RoomListener = Arc<dyn Fn(&RoomEvent) + Send + Sync>;
+
+pub(crate) struct NamespaceInner {
+    name: Arc<str>,
+    pub(crate) handlers: Arc<NamespaceHandlers>,
+    sockets: RwLock<HashMap<Sid, Socket>>,
+    adapter: Arc<dyn Adapter>,
+    ack_ids: AtomicU64,
+    room_listeners: RwLock<Vec<RoomListener>>,
+}
+
+impl NamespaceInner {
+    pub(crate) fn name(&self) -> &str {
+        &self.name
+    }
+
+    pub(crate) fn adapter(&self) -> &Arc<dyn Adapter> {
+        &self.adapter
+    }
+
+    /// Ack ids are unique per namespace, as in socket.io, so a broadcast can share one id.
+    pub(crate) fn next_ack_id(&self) -> u64 {
+        self.ack_ids.fetch_add(1, Ordering::Relaxed)
+    }
+
+    pub(crate) fn remove_socket(&self, sid: Sid) {
+        self.sockets.write().remove(&sid);
+    }
+
+    pub(crate) fn fallback_handler(&self) -> Option<Arc<dyn EventHandler>> {
+        self.handlers.fallback.read().clone()
+    }
+}
+
+/// A weak handle on a namespace, given to its adapter (which the namespace owns).
+#[derive(Clone)]
+pub struct NamespaceRef(Weak<NamespaceInner>);
+
+impl std::fmt::Debug for NamespaceRef {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("NamespaceRef")
+    }
+}
+
+impl NamespaceRef {
+    /// The namespace, unless it is gone.
+    pub fn upgrade(&self) -> Option<Namespace> {
+        self.0.upgrade().map(Namespace)
+    }
+
+    /// Tells the namespace's room listeners about room changes.
+    pub fn room_events(&self, events: Vec<RoomEvent>) {
+        if events.is_empty() {
+            return;
+        }
+        if let Some(inner) = self.0.upgrade() {
+            let listeners = inner.room_listeners.read().clone();
+            for event in &events {
+                for listener in &listeners {
+                    listener(event);
+                }
+            }
+        }
+    }
+}
+
+/// A namespace. Cheap to clone.
+#[derive(Clone)]
+pub struct Namespace(pub(crate) Arc<NamespaceInner>);
+
+impl std::fmt::Debug for Namespace {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Namespace")
+            .field("name", &self.name())
+            .finish()
+    }
+}
+
+impl Namespace {
+    pub(crate) fn new(
+        name: &str,
+        handlers: Arc<NamespaceHandlers>,
+        factory: &dyn AdapterFactory,
+    ) -> Namespace {
+        Namespace(Arc::new_cyclic(|weak| NamespaceInner {
+            name: name.into(),
+            handlers,
+            sockets: RwLock::new(HashMap::new()),
+            adapter: factory.create(NamespaceRef(weak.clone())),
+            ack_ids: AtomicU64::new(0),
+            room_listeners: RwLock::new(Vec::new()),
+        }))
+    }
+
+    /// The name, e.g. `/` or `/chat`.
+    pub fn name(&self) -> &str {
+        self.0.name()
+    }
+
+    /// The adapter.
+    pub fn adapter(&self) -> &Arc<dyn Adapter> {
+        self.0.adapter()
+    }
+
+    /// Adds a connect middleware (socket.io's `use`): async, may refuse with a [`ConnectError`].
+    pub fn use_middleware<F, Fut>(&self, middleware: F)
+    where
+        F: Fn(Socket) -> Fut + Send + Sync + 'static,
+        Fut: Future<Output = Result<(), ConnectError>> + Send + 'static,
+    {
+        self.use_handler(Arc::new(AsyncMiddlewareFn(middleware)));
+    }
+
+    /// Adds an object-safe connect middleware.
+    pub fn use_handler(&self, middleware: Arc<dyn Middleware>) {
+        self.0.handlers.middlewares.write().push(middleware);
+    }
+
+    /// Runs `handler` for every socket that joins (socket.io's `connection` event).
+    pub fn on_connection<F>(&self, handler: F)
+    where
+        F: Fn(Socket) + Send + Sync + 'static,
+    {
+        self.on_connection_handler(Arc::new(ConnectionFn(handler)));
+    }
+
+    /// Adds an object-safe connection handler.
+    pub fn on_connection_handler(&self, handler: Arc<dyn ConnectionHandler>) {
+        self.0.handlers.connection.write().push(handler);
+    }
+
+    /// Handles events that have no handler of their own on their socket. Bindings whose handlers live in
+    /// another language use it to receive every event in order.
+    pub fn set_fallback_handler(&self, handler: Arc<dyn EventHandler>) {
+        *self.0.handlers.fallback.write() = Some(handler);
+    }
+
+    /// Listens to room changes (socket.io's adapter events `create-room`, `delete-room`, `join-room`,
+    /// `leave-room`).
+    pub fn on_room_event<F>(&self, listener: F)
+    where
+        F: Fn(&RoomEvent) + Send + Sync + 'static,
+    {
+        self.0.room_listeners.write().push(Arc::new(listener));
+    }
+
+    /// A local socket by id.
+    pub fn socket(&self, sid: &Sid) -> Option<Socket> {
+        self.0.sockets.read().get(sid).cloned()
+    }
+
+    /// The local sockets.
+    pub fn sockets(&self) -> Vec<Socket> {
+        self.0.sockets.read().values().cloned().collect()
+    }
+
+    /// How many local sockets are connected.
+    pub fn socket_count(&self) -> usize {
+        self.0.sockets.read().len()
+    }
+
+    /// Runs `f` over the local sockets under the read lock (adapters use it on the broadcast path).
+    pub fn with_sockets<R>(&self, f: impl FnOnce(&HashMap<Sid, Socket>) -> R) -> R {
+        f(&self.0.sockets.read())
+    }
+
+    /// Targets every socket of the namespace.
+    pub fn broadcast_operator(&self) -> BroadcastOperator {
+        BroadcastOperator::new(self.clone())
+    }
+
+    /// Targets the sockets in `rooms` (a socket id targets that socket).
+    pub fn to(&self, rooms: impl IntoRooms) -> BroadcastOperator {
+        self.broadcast_operator().to(rooms)
+    }
+
+    /// Same as [`Namespace::to`].
+    pub fn within(&self, rooms: impl IntoRooms) -> BroadcastOperator {
+        self.to(rooms)
+    }
+
+    /// Targets every socket except those in `rooms`.
+    pub fn except(&self, rooms: impl IntoRooms) -> BroadcastOperator {
+        self.broadcast_operator().except(rooms)
+    }
+
+    /// Emits to every socket of the namespace.
+    pub fn emit(&self, event: &str, payload: Payload) -> Result<(), EmitError> {
+        self.broadcast_operator().emit(event, payload)
+    }
+
+    /// The local rooms and their sizes. With `include_private`, also the rooms named by socket ids.
+    pub fn rooms(&self, include_private: bool) -> Vec<(Room, usize)> {
+        let sockets = self.0.sockets.read();
+        let mut rooms: Vec<_> = self
+            .adapter()
+            .local_rooms()
+            .into_iter()
+            .filter(|(room, _)| {
+                include_private || Sid::parse(room).is_none_or(|sid| !sockets.contains_key(&sid))
+            })
+            .collect();
+        rooms.sort();
+        rooms
+    }
+
+    /// The number of sockets in a room, cluster-wide.
+    pub async fn room_size(
+        &self,
+        room: impl Into<Room>,
+    ) -> Result<usize, crate::adapter::AdapterError> {
+        Ok(self.to(room.into()).socket_ids().await?.len())
+    }
+
+    /// Starts a socket's connection: middlewares, then the CONNECT answer and the connection handlers.
+    pub(crate) fn connect(&self, conn: &Arc<Conn>, auth: Value) {
+        let socket = Socket::new(self.0.clone(), conn.clone(), auth);
+        let middlewares = self.0.handlers.middlewares.read().clone();
+        if middlewares.is_empty() {
+            self.finish_connect(socket);
+            return;
+        }
+        let nsp = self.clone();
+        tokio::spawn(async move {
+            for middleware in middlewares {
+                if let Err(error) = middleware.call(socket.clone()).await {
+                    let text = packet::encode_connect_error(
+                        nsp.name(),
+                        &error.message,
+                        error.data.as_ref(),
+                    );
+                    let _ = socket.0.conn.push(super::socket::frames(text, Vec::new()));
+                    return;
+                }
+            }
+            nsp.finish_connect(socket);
+        });
+    }
+
+    fn finish_connect(&self, socket: Socket) {
+        let conn = socket.0.conn.clone();
+        if conn.is_closed() {
+            return;
+        }
+        socket.mark_connected();
+        self.0.sockets.write().insert(socket.id(), socket.clone());
+        super::client::remember_socket(&conn, &socket);
+        self.adapter()
+            .add_all(socket.id(), &[Room::from(socket.id().as_str())]);
+        let text = packet::encode_connect(self.name(), socket.id().as_str());
+        if socket.send_frames(text, Vec::new(), false).is_err() {
+            return;
+        }
+        tracing::debug!(socket = %socket.id(), nsp = self.name(), "socket connected");
+        let handlers = self.0.handlers.connection.read().clone();
+        for handler in handlers {
+            handler.call(socket.clone());
+        }
+    }
+}

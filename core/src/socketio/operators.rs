@@ -1,0 +1,262 @@
+//! [`BroadcastOperator`]: socket.io's `to` / `in` / `except` / `local` / `volatile` / `timeout`, then an
+//! operation on the targeted sockets. A broadcast encodes its packet once; every target shares the bytes.
+
+use super::{packet, AckError, EmitError, Namespace, Payload};
+use crate::adapter::{
+    AckCollector, AdapterError, BroadcastOptions, BroadcastPacket, RemoteSocket, Room,
+};
+use crate::engineio::Sid;
+use std::collections::HashSet;
+use std::time::Duration;
+
+/// Things that name one or more rooms: `"room"`, `String`, a [`Room`], or arrays and vectors of them.
+pub trait IntoRooms {
+    /// The rooms.
+    fn into_rooms(self) -> Vec<Room>;
+}
+
+impl IntoRooms for &str {
+    fn into_rooms(self) -> Vec<Room> {
+        vec![Room::from(self)]
+    }
+}
+
+impl IntoRooms for String {
+    fn into_rooms(self) -> Vec<Room> {
+        vec![Room::from(self)]
+    }
+}
+
+impl IntoRooms for &String {
+    fn into_rooms(self) -> Vec<Room> {
+        vec![Room::from(self.as_str())]
+    }
+}
+
+impl IntoRooms for Room {
+    fn into_rooms(self) -> Vec<Room> {
+        vec![self]
+    }
+}
+
+impl IntoRooms for Sid {
+    fn into_rooms(self) -> Vec<Room> {
+        vec![Room::from(self.as_str())]
+    }
+}
+
+impl<T: IntoRooms> IntoRooms for Vec<T> {
+    fn into_rooms(self) -> Vec<Room> {
+        self.into_iter().flat_map(IntoRooms::into_rooms).collect()
+    }
+}
+
+impl<T: IntoRooms + Clone> IntoRooms for &[T] {
+    fn into_rooms(self) -> Vec<Room> {
+        self.iter()
+            .cloned()
+            .flat_map(IntoRooms::into_rooms)
+            .collect()
+    }
+}
+
+impl<T: IntoRooms, const N: usize> IntoRooms for [T; N] {
+    fn into_rooms(self) -> Vec<Room> {
+        self.into_iter().flat_map(IntoRooms::into_rooms).collect()
+    }
+}
+
+/// A set of targeted sockets and the flags of what is sent to them.
+#[derive(Debug, Clone)]
+pub struct BroadcastOperator {
+    nsp: Namespace,
+    opts: BroadcastOptions,
+    timeout: Option<Duration>,
+}
+
+/// The answers of a broadcast with acks.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AckResponses {
+    /// One answer per socket that answered, with its id.
+    pub answers: Vec<(Sid, Payload)>,
+    /// How many sockets were targeted.
+    pub expected: usize,
+}
+
+impl BroadcastOperator {
+    pub(crate) fn new(nsp: Namespace) -> BroadcastOperator {
+        BroadcastOperator {
+            nsp,
+            opts: BroadcastOptions::default(),
+            timeout: None,
+        }
+    }
+
+    /// Adds rooms to the target union.
+    pub fn to(mut self, rooms: impl IntoRooms) -> BroadcastOperator {
+        for room in rooms.into_rooms() {
+            if !self.opts.rooms.contains(&room) {
+                self.opts.rooms.push(room);
+            }
+        }
+        self
+    }
+
+    /// Same as [`BroadcastOperator::to`].
+    pub fn within(self, rooms: impl IntoRooms) -> BroadcastOperator {
+        self.to(rooms)
+    }
+
+    /// Excludes the sockets in these rooms (a socket id excludes that socket).
+    pub fn except(mut self, rooms: impl IntoRooms) -> BroadcastOperator {
+        for room in rooms.into_rooms() {
+            if !self.opts.except.contains(&room) {
+                self.opts.except.push(room);
+            }
+        }
+        self
+    }
+
+    /// This process only, even with a multi-process adapter.
+    pub fn local(mut self) -> BroadcastOperator {
+        self.opts.local = true;
+        self
+    }
+
+    /// The packet may be dropped for sockets that cannot take it now.
+    pub fn volatile(mut self) -> BroadcastOperator {
+        self.opts.volatile = true;
+        self
+    }
+
+    /// The deadline of [`BroadcastOperator::emit_with_ack`].
+    pub fn timeout(mut self, timeout: Duration) -> BroadcastOperator {
+        self.timeout = Some(timeout);
+        self
+    }
+
+    /// The options the adapter receives.
+    pub fn options(&self) -> &BroadcastOptions {
+        &self.opts
+    }
+
+    fn packet(
+        &self,
+        event: &str,
+        payload: Payload,
+        ack_id: Option<u64>,
+    ) -> Result<BroadcastPacket, EmitError> {
+        if super::socket::is_reserved(event) {
+            return Err(EmitError::Reserved(event.to_owned()));
+        }
+        let text = packet::encode_event(
+            self.nsp.name(),
+            event,
+            payload.args_json(),
+            payload.attachments().len(),
+            ack_id,
+        );
+        let encoded = super::socket::frames(text, payload.attachments().to_vec());
+        Ok(BroadcastPacket {
+            event: event.to_owned(),
+            payload,
+            ack_id,
+            encoded,
+        })
+    }
+
+    /// Emits to every targeted socket. Never waits; slow sockets are dropped from volatile broadcasts and
+    /// disconnected otherwise (see [`crate::adapter::BroadcastReport`]).
+    pub fn emit(&self, event: &str, payload: Payload) -> Result<(), EmitError> {
+        let packet = self.packet(event, payload, None)?;
+        self.nsp
+            .adapter()
+            .broadcast(&packet, &self.opts)
+            .map(|_| ())
+            .map_err(EmitError::Adapter)
+    }
+
+    /// Emits to every targeted socket and gathers one answer per socket until the timeout (default 5 s).
+    /// Errs with [`AckError::Timeout`] when some socket did not answer in time.
+    pub async fn emit_with_ack(
+        &self,
+        event: &str,
+        payload: Payload,
+    ) -> Result<AckResponses, AckError> {
+        let timeout = self.timeout.unwrap_or(Duration::from_secs(5));
+        let id = self.nsp.0.next_ack_id();
+        let packet = self
+            .packet(event, payload, Some(id))
+            .map_err(AckError::Emit)?;
+        let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
+        let count = self
+            .nsp
+            .adapter()
+            .broadcast_with_ack(&packet, &self.opts, AckCollector { tx });
+        let deadline = tokio::time::Instant::now() + timeout;
+        let expected = match tokio::time::timeout_at(deadline, count).await {
+            Ok(Ok(n)) => n,
+            Ok(Err(error)) => return Err(AckError::Emit(EmitError::Adapter(error))),
+            Err(_) => {
+                return Err(AckError::Timeout {
+                    answers: Vec::new(),
+                })
+            }
+        };
+        let mut answers = Vec::with_capacity(expected);
+        while answers.len() < expected {
+            match tokio::time::timeout_at(deadline, rx.recv()).await {
+                Ok(Some(answer)) => answers.push(answer),
+                // Every waiter is gone (sockets left) or time is up: what came is all there is.
+                Ok(None) | Err(_) => break,
+            }
+        }
+        if answers.len() < expected {
+            // Late answers must not pile up in the sockets that never answered.
+            for socket in self.nsp.sockets() {
+                socket.forget_ack(id);
+            }
+            return Err(AckError::Timeout { answers });
+        }
+        Ok(AckResponses { answers, expected })
+    }
+
+    /// The ids of the targeted sockets.
+    pub async fn socket_ids(&self) -> Result<HashSet<Sid>, AdapterError> {
+        self.nsp.adapter().sockets(&self.opts).await
+    }
+
+    /// The targeted sockets, with handles that can emit, join, leave and disconnect.
+    pub async fn fetch_sockets(&self) -> Result<Vec<RemoteSocket>, AdapterError> {
+        self.nsp.adapter().fetch_sockets(&self.opts).await
+    }
+
+    /// Makes the targeted sockets join rooms.
+    pub fn sockets_join(&self, rooms: impl IntoRooms) {
+        if let Err(error) = self
+            .nsp
+            .adapter()
+            .add_sockets(&self.opts, &rooms.into_rooms())
+        {
+            tracing::warn!(%error, "sockets_join failed");
+        }
+    }
+
+    /// Makes the targeted sockets leave rooms.
+    pub fn sockets_leave(&self, rooms: impl IntoRooms) {
+        if let Err(error) = self
+            .nsp
+            .adapter()
+            .del_sockets(&self.opts, &rooms.into_rooms())
+        {
+            tracing::warn!(%error, "sockets_leave failed");
+        }
+    }
+
+    /// Disconnects the targeted sockets (and their connections when `close`).
+    pub fn disconnect_sockets(&self, close: bool) {
+        if let Err(error) = self.nsp.adapter().disconnect_sockets(&self.opts, close) {
+            tracing::warn!(%error, "disconnect_sockets failed");
+        }
+    }
+}

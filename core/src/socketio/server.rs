@@ -1,0 +1,528 @@
+//! [`Server`]: the Socket.IO server — its options, its namespaces (static and dynamic), the connect
+//! timeout, listening and graceful shutdown.
+
+use super::client::{joined_any, Conn, SioHandler};
+use super::handler::NamespaceHandlers;
+use super::{BroadcastOperator, EmitError, IntoRooms, Namespace, Payload};
+use crate::adapter::{AdapterFactory, MemoryAdapterFactory};
+use crate::engineio::{AllowRequest, CloseReason, Cors, Engine, EngineConfig, RequestInfo};
+use crate::http::{ClientBundle, HttpState, StaticDir};
+use parking_lot::{Mutex, RwLock};
+use serde_json::Value;
+use std::collections::{HashMap, VecDeque};
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::{Arc, Weak};
+use std::time::Duration;
+use tokio::sync::Notify;
+use tokio::time::Instant;
+
+/// Socket.IO options on top of the Engine.IO ones.
+#[derive(Clone)]
+pub struct ServerConfig {
+    /// The Engine.IO options.
+    pub engine: EngineConfig,
+    /// A connection that joins no namespace within this delay is closed (default 45 s).
+    pub connect_timeout: Duration,
+    /// The most binary attachments one packet may announce (default 10).
+    pub max_attachments: usize,
+    /// Where the `socket.io-client` bundle (`dist/`) is, to serve `<path>/socket.io.js` and friends.
+    pub client_dir: Option<PathBuf>,
+    /// A directory of the application's own static files, served outside the engine path.
+    pub static_dir: Option<PathBuf>,
+    /// Makes each namespace's adapter (default: in memory).
+    pub adapter: Arc<dyn AdapterFactory>,
+}
+
+impl Default for ServerConfig {
+    fn default() -> Self {
+        ServerConfig {
+            engine: EngineConfig::default(),
+            connect_timeout: Duration::from_millis(45_000),
+            max_attachments: 10,
+            client_dir: None,
+            static_dir: None,
+            adapter: Arc::new(MemoryAdapterFactory),
+        }
+    }
+}
+
+impl std::fmt::Debug for ServerConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ServerConfig")
+            .field("engine", &self.engine)
+            .field("connect_timeout", &self.connect_timeout)
+            .field("max_attachments", &self.max_attachments)
+            .field("client_dir", &self.client_dir)
+            .field("static_dir", &self.static_dir)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Builds a [`Server`]; every option has socket.io's default.
+#[derive(Debug, Default, Clone)]
+pub struct ServerBuilder {
+    config: ServerConfig,
+}
+
+impl ServerBuilder {
+    /// The engine path (default `/socket.io/`).
+    pub fn path(mut self, path: impl Into<String>) -> Self {
+        let mut path = path.into();
+        if !path.starts_with('/') {
+            path.insert(0, '/');
+        }
+        if !path.ends_with('/') {
+            path.push('/');
+        }
+        self.config.engine.path = path;
+        self
+    }
+
+    /// The ping interval (default 25 s).
+    pub fn ping_interval(mut self, interval: Duration) -> Self {
+        self.config.engine.ping_interval = interval;
+        self
+    }
+
+    /// The ping timeout (default 20 s).
+    pub fn ping_timeout(mut self, timeout: Duration) -> Self {
+        self.config.engine.ping_timeout = timeout;
+        self
+    }
+
+    /// The upgrade timeout (default 10 s).
+    pub fn upgrade_timeout(mut self, timeout: Duration) -> Self {
+        self.config.engine.upgrade_timeout = timeout;
+        self
+    }
+
+    /// The connect timeout (default 45 s).
+    pub fn connect_timeout(mut self, timeout: Duration) -> Self {
+        self.config.connect_timeout = timeout;
+        self
+    }
+
+    /// The largest HTTP body or WebSocket message (default 1e6 bytes; socket.io's `maxHttpBufferSize`).
+    pub fn max_payload(mut self, bytes: usize) -> Self {
+        self.config.engine.max_payload = bytes;
+        self
+    }
+
+    /// Which transports clients may use (default both).
+    pub fn transports(mut self, polling: bool, websocket: bool) -> Self {
+        self.config.engine.polling = polling;
+        self.config.engine.websocket = websocket;
+        self
+    }
+
+    /// Whether polling sessions may upgrade to WebSocket (default true).
+    pub fn allow_upgrades(mut self, allow: bool) -> Self {
+        self.config.engine.allow_upgrades = allow;
+        self
+    }
+
+    /// Packets queued per connection before it counts as a slow consumer (default 1024).
+    pub fn max_queued_packets(mut self, packets: usize) -> Self {
+        self.config.engine.max_queued_packets = packets;
+        self
+    }
+
+    /// CORS for cross-origin polling clients.
+    pub fn cors(mut self, cors: Cors) -> Self {
+        self.config.engine.cors = cors;
+        self
+    }
+
+    /// A hook accepting or refusing handshakes (socket.io's `allowRequest`).
+    pub fn allow_request<F>(mut self, hook: F) -> Self
+    where
+        F: Fn(&RequestInfo) -> Result<(), String> + Send + Sync + 'static,
+    {
+        let hook: AllowRequest = Arc::new(hook);
+        self.config.engine.allow_request = Some(hook);
+        self
+    }
+
+    /// The most binary attachments per packet (default 10).
+    pub fn max_attachments(mut self, count: usize) -> Self {
+        self.config.max_attachments = count;
+        self
+    }
+
+    /// Serves the browser client from this `socket.io-client/dist` directory.
+    pub fn client_dir(mut self, dir: impl Into<PathBuf>) -> Self {
+        self.config.client_dir = Some(dir.into());
+        self
+    }
+
+    /// Serves the application's static files from this directory.
+    pub fn static_dir(mut self, dir: impl Into<PathBuf>) -> Self {
+        self.config.static_dir = Some(dir.into());
+        self
+    }
+
+    /// Uses another adapter (the default keeps everything in memory).
+    pub fn adapter(mut self, factory: Arc<dyn AdapterFactory>) -> Self {
+        self.config.adapter = factory;
+        self
+    }
+
+    /// The whole configuration, for callers (bindings) that fill it field by field.
+    pub fn config(mut self, config: ServerConfig) -> Self {
+        self.config = config;
+        self
+    }
+
+    /// Builds the server.
+    pub fn build(self) -> Server {
+        Server::with_config(self.config)
+    }
+}
+
+type NamespaceMatcher = Arc<dyn Fn(&str, &Value) -> bool + Send + Sync>;
+
+struct DynamicNamespace {
+    matcher: NamespaceMatcher,
+    handlers: Arc<NamespaceHandlers>,
+}
+
+pub(crate) struct ServerInner {
+    pub(crate) config: ServerConfig,
+    pub(crate) engine: Arc<Engine<SioHandler>>,
+    namespaces: RwLock<HashMap<String, Namespace>>,
+    dynamic: RwLock<Vec<DynamicNamespace>>,
+    pending_connects: Mutex<VecDeque<(Instant, Weak<Conn>)>>,
+    sweeper: Arc<Notify>,
+    sweeper_started: std::sync::Once,
+}
+
+impl ServerInner {
+    /// The namespace a CONNECT names: an existing one, or a new child of a matching dynamic namespace.
+    pub(crate) fn namespace_for(&self, name: &str, auth: &Value) -> Option<Namespace> {
+        if let Some(nsp) = self.namespaces.read().get(name) {
+            return Some(nsp.clone());
+        }
+        let handlers = self
+            .dynamic
+            .read()
+            .iter()
+            .find(|d| (d.matcher)(name, auth))
+            .map(|d| d.handlers.clone())?;
+        let mut namespaces = self.namespaces.write();
+        Some(
+            namespaces
+                .entry(name.to_owned())
+                .or_insert_with(|| Namespace::new(name, handlers, self.config.adapter.as_ref()))
+                .clone(),
+        )
+    }
+
+    pub(crate) fn watch_connect_timeout(self: &Arc<Self>, conn: &Arc<Conn>) {
+        let deadline = Instant::now() + self.config.connect_timeout;
+        self.pending_connects
+            .lock()
+            .push_back((deadline, Arc::downgrade(conn)));
+        self.sweeper_started.call_once(|| {
+            tokio::spawn(sweep_connect_timeouts(
+                Arc::downgrade(self),
+                self.sweeper.clone(),
+            ));
+        });
+        self.sweeper.notify_one();
+    }
+}
+
+/// One task per server closes connections that joined no namespace in time; deadlines are queued in
+/// order because the timeout is the same for all.
+async fn sweep_connect_timeouts(server: Weak<ServerInner>, wake: Arc<Notify>) {
+    loop {
+        let next = {
+            let Some(inner) = server.upgrade() else {
+                return;
+            };
+            let now = Instant::now();
+            let mut queue = inner.pending_connects.lock();
+            while let Some((deadline, _)) = queue.front() {
+                if *deadline > now {
+                    break;
+                }
+                if let Some((_, conn)) = queue.pop_front() {
+                    if let Some(conn) = conn.upgrade() {
+                        if !joined_any(&conn) && !conn.is_closed() {
+                            tracing::debug!(sid = %conn.sid(), "no namespace joined in time");
+                            conn.close(CloseReason::ForcedServerClose);
+                        }
+                    }
+                }
+            }
+            queue.front().map(|(deadline, _)| *deadline)
+        };
+        match next {
+            Some(deadline) => {
+                tokio::select! {
+                    _ = tokio::time::sleep_until(deadline) => {}
+                    _ = wake.notified() => {}
+                }
+            }
+            None => wake.notified().await,
+        }
+    }
+}
+
+/// A Socket.IO server. Cheap to clone; every clone is the same server.
+///
+/// ```no_run
+/// use ferrio::{Payload, Server};
+///
+/// # async fn run() -> std::io::Result<()> {
+/// let io = Server::builder().build();
+/// io.of("/").on_connection(|socket| {
+///     socket.on("chat", |socket, event| async move {
+///         // Relay to everybody else, then acknowledge.
+///         let _ = socket.broadcast().emit("chat", event.payload);
+///         if let Some(ack) = event.ack {
+///             let _ = ack.send(Payload::one(&"ok").unwrap());
+///         }
+///     });
+/// });
+/// let handle = io.listen("127.0.0.1:3000").await?;
+/// handle.shutdown(std::time::Duration::from_secs(5)).await;
+/// # Ok(()) }
+/// ```
+#[derive(Clone)]
+pub struct Server(pub(crate) Arc<ServerInner>);
+
+impl std::fmt::Debug for Server {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Server")
+            .field("config", &self.0.config)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Default for Server {
+    fn default() -> Self {
+        Server::builder().build()
+    }
+}
+
+impl Server {
+    /// A builder with socket.io's defaults.
+    pub fn builder() -> ServerBuilder {
+        ServerBuilder::default()
+    }
+
+    /// A server with this configuration.
+    pub fn with_config(config: ServerConfig) -> Server {
+        let inner = Arc::new_cyclic(|weak: &Weak<ServerInner>| ServerInner {
+            engine: Engine::new(
+                config.engine.clone(),
+                SioHandler {
+                    server: weak.clone(),
+                },
+            ),
+            config,
+            namespaces: RwLock::new(HashMap::new()),
+            dynamic: RwLock::new(Vec::new()),
+            pending_connects: Mutex::new(VecDeque::new()),
+            sweeper: Arc::new(Notify::new()),
+            sweeper_started: std::sync::Once::new(),
+        });
+        let server = Server(inner);
+        // The main namespace always exists, as in socket.io.
+        server.of("/");
+        server
+    }
+
+    /// The configuration.
+    pub fn config(&self) -> &ServerConfig {
+        &self.0.config
+    }
+
+    /// The namespace `name`, created if needed (`"chat"` and `"/chat"` are the same).
+    pub fn of(&self, name: &str) -> Namespace {
+        let name = if name.starts_with('/') {
+            name.to_owned()
+        } else {
+            format!("/{name}")
+        };
+        if let Some(nsp) = self.0.namespaces.read().get(&name) {
+            return nsp.clone();
+        }
+        self.0
+            .namespaces
+            .write()
+            .entry(name.clone())
+            .or_insert_with(|| {
+                Namespace::new(&name, Arc::default(), self.0.config.adapter.as_ref())
+            })
+            .clone()
+    }
+
+    /// Dynamic namespaces: every name `matcher` accepts (given the name and the client's auth) is created
+    /// on first connect, sharing the returned parent's middlewares and connection handlers.
+    pub fn of_dynamic<F>(&self, matcher: F) -> DynamicNamespaceParent
+    where
+        F: Fn(&str, &Value) -> bool + Send + Sync + 'static,
+    {
+        let handlers: Arc<NamespaceHandlers> = Arc::default();
+        self.0.dynamic.write().push(DynamicNamespace {
+            matcher: Arc::new(matcher),
+            handlers: handlers.clone(),
+        });
+        DynamicNamespaceParent {
+            handlers,
+            server: self.clone(),
+        }
+    }
+
+    /// Dynamic namespaces whose names match a regular expression.
+    pub fn of_regex(&self, regex: regex::Regex) -> DynamicNamespaceParent {
+        self.of_dynamic(move |name, _| regex.is_match(name))
+    }
+
+    /// The namespaces that exist now.
+    pub fn namespaces(&self) -> Vec<Namespace> {
+        self.0.namespaces.read().values().cloned().collect()
+    }
+
+    /// Shorthand for `of("/").on_connection(handler)`.
+    pub fn on_connection<F>(&self, handler: F)
+    where
+        F: Fn(super::Socket) + Send + Sync + 'static,
+    {
+        self.of("/").on_connection(handler);
+    }
+
+    /// Emits to every socket of the main namespace.
+    pub fn emit(&self, event: &str, payload: Payload) -> Result<(), EmitError> {
+        self.of("/").emit(event, payload)
+    }
+
+    /// Targets rooms of the main namespace.
+    pub fn to(&self, rooms: impl IntoRooms) -> BroadcastOperator {
+        self.of("/").to(rooms)
+    }
+
+    /// Targets the main namespace except some rooms.
+    pub fn except(&self, rooms: impl IntoRooms) -> BroadcastOperator {
+        self.of("/").except(rooms)
+    }
+
+    /// How many Engine.IO connections are open.
+    pub fn connection_count(&self) -> usize {
+        self.0.engine.session_count()
+    }
+
+    /// Disconnects every client with "server shutting down".
+    pub fn close(&self) {
+        self.0.engine.close_all(CloseReason::ServerShuttingDown);
+    }
+
+    /// Binds `addr` and serves until the returned handle is shut down.
+    pub async fn listen(
+        &self,
+        addr: impl tokio::net::ToSocketAddrs,
+    ) -> std::io::Result<ServerHandle> {
+        let client = match &self.0.config.client_dir {
+            Some(dir) => Some(ClientBundle::load(dir).map_err(|e| {
+                std::io::Error::new(
+                    e.kind(),
+                    format!("cannot load the client bundle from {}: {e}", dir.display()),
+                )
+            })?),
+            None => None,
+        };
+        let state = Arc::new(HttpState {
+            engine: self.0.engine.clone(),
+            client,
+            static_dir: self.0.config.static_dir.clone().map(StaticDir::new),
+        });
+        let listener = crate::http::listen(state, addr).await?;
+        tracing::info!(addr = %listener.local_addr, path = %self.0.config.engine.path, "listening");
+        Ok(ServerHandle {
+            server: self.clone(),
+            listener,
+        })
+    }
+}
+
+/// The parent of dynamic namespaces: what is registered here applies to every child.
+pub struct DynamicNamespaceParent {
+    handlers: Arc<NamespaceHandlers>,
+    server: Server,
+}
+
+impl std::fmt::Debug for DynamicNamespaceParent {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("DynamicNamespaceParent")
+    }
+}
+
+impl DynamicNamespaceParent {
+    /// Adds a connect middleware to every child.
+    pub fn use_middleware<F, Fut>(&self, middleware: F)
+    where
+        F: Fn(super::Socket) -> Fut + Send + Sync + 'static,
+        Fut: std::future::Future<Output = Result<(), super::ConnectError>> + Send + 'static,
+    {
+        self.handlers
+            .middlewares
+            .write()
+            .push(Arc::new(super::handler::AsyncMiddlewareFn(middleware)));
+    }
+
+    /// Runs `handler` for every socket joining any child.
+    pub fn on_connection<F>(&self, handler: F)
+    where
+        F: Fn(super::Socket) + Send + Sync + 'static,
+    {
+        self.handlers
+            .connection
+            .write()
+            .push(Arc::new(super::handler::ConnectionFn(handler)));
+    }
+
+    /// The children created so far.
+    pub fn children(&self) -> Vec<Namespace> {
+        self.server
+            .namespaces()
+            .into_iter()
+            .filter(|n| Arc::ptr_eq(&n.0.handlers, &self.handlers))
+            .collect()
+    }
+}
+
+/// A listening server.
+#[derive(Debug)]
+pub struct ServerHandle {
+    server: Server,
+    listener: crate::http::Listener,
+}
+
+impl ServerHandle {
+    /// The bound address (useful with port 0).
+    pub fn local_addr(&self) -> SocketAddr {
+        self.listener.local_addr
+    }
+
+    /// The server.
+    pub fn server(&self) -> &Server {
+        &self.server
+    }
+
+    /// Graceful shutdown: stop accepting, disconnect every socket with "server shutting down", flush what
+    /// is queued, and wait at most `grace` for connections to finish.
+    pub async fn shutdown(self, grace: Duration) {
+        self.listener.stop.cancel();
+        self.server.close();
+        let engine = &self.server.0.engine;
+        engine.tasks.close();
+        let _ = tokio::time::timeout(grace, async {
+            engine.tasks.wait().await;
+            self.listener.connections.wait().await;
+        })
+        .await;
+    }
+}

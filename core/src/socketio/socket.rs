@@ -1,0 +1,545 @@
+//! [`Socket`]: one client's membership of one namespace — its handlers, rooms, data and acks. Events are
+//! dispatched here in wire order; emits are encoded here and queued on the connection.
+
+use super::handler::{AnyHandler, DisconnectHandler, EventHandler, PacketMiddleware};
+use super::namespace::NamespaceInner;
+use super::{
+    packet, AckError, BroadcastOperator, DisconnectReason, EmitError, IntoRooms, Namespace, Payload,
+};
+use crate::adapter::{AckCollector, RemoteSocket, Room};
+use crate::engineio::{CloseReason, Frame, Outgoing, RequestInfo, SendError, Sid, TransportKind};
+use parking_lot::{Mutex, RwLock};
+use serde_json::Value;
+use std::collections::HashMap;
+use std::future::Future;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, SystemTime};
+use tokio::sync::oneshot;
+
+use super::client::Conn;
+
+/// Event names a server may not emit: the client gives them a meaning of their own.
+const RESERVED_EVENTS: &[&str] = &[
+    "connect",
+    "connect_error",
+    "disconnect",
+    "disconnecting",
+    "newListener",
+    "removeListener",
+];
+
+pub(crate) fn is_reserved(event: &str) -> bool {
+    RESERVED_EVENTS.contains(&event)
+}
+
+/// An event received from a client.
+#[derive(Debug)]
+pub struct Event {
+    /// The event name.
+    pub name: String,
+    /// The arguments.
+    pub payload: Payload,
+    /// Present when the client asked for an acknowledgement.
+    pub ack: Option<AckSender>,
+}
+
+/// Answers one client event's acknowledgement; consumed by [`AckSender::send`]. Dropping it unsent means
+/// no answer.
+#[derive(Debug)]
+pub struct AckSender {
+    socket: Socket,
+    id: u64,
+}
+
+impl AckSender {
+    /// Sends the acknowledgement with these arguments.
+    pub fn send(self, payload: Payload) -> Result<(), EmitError> {
+        let (args, attachments) = payload.into_parts();
+        let text = packet::encode_ack(self.socket.nsp(), self.id, &args, attachments.len());
+        self.socket.send_frames(text, attachments, false)
+    }
+}
+
+enum AckWaiter {
+    One(oneshot::Sender<Payload>),
+    Broadcast(AckCollector),
+}
+
+#[derive(Clone, Default)]
+pub(crate) struct SocketHandlers {
+    events: HashMap<String, Arc<dyn EventHandler>>,
+    any: Vec<Arc<dyn AnyHandler>>,
+    any_outgoing: Vec<Arc<dyn AnyHandler>>,
+    disconnecting: Vec<Arc<dyn DisconnectHandler>>,
+    disconnect: Vec<Arc<dyn DisconnectHandler>>,
+    middlewares: Vec<Arc<dyn PacketMiddleware>>,
+}
+
+pub(crate) struct SocketInner {
+    id: Sid,
+    ns: Arc<NamespaceInner>,
+    pub(crate) conn: Arc<Conn>,
+    auth: Value,
+    handlers: RwLock<Arc<SocketHandlers>>,
+    data: Mutex<Value>,
+    acks: Mutex<HashMap<u64, AckWaiter>>,
+    connected: AtomicBool,
+}
+
+/// A client's socket in one namespace. Cheap to clone.
+#[derive(Clone)]
+pub struct Socket(pub(crate) Arc<SocketInner>);
+
+impl std::fmt::Debug for Socket {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Socket")
+            .field("id", &self.0.id)
+            .field("nsp", &self.nsp())
+            .finish()
+    }
+}
+
+impl PartialEq for Socket {
+    fn eq(&self, other: &Self) -> bool {
+        Arc::ptr_eq(&self.0, &other.0)
+    }
+}
+
+impl Socket {
+    pub(crate) fn new(ns: Arc<NamespaceInner>, conn: Arc<Conn>, auth: Value) -> Socket {
+        Socket(Arc::new(SocketInner {
+            id: Sid::generate(),
+            ns,
+            conn,
+            auth,
+            handlers: RwLock::new(Arc::default()),
+            data: Mutex::new(Value::Null),
+            acks: Mutex::new(HashMap::new()),
+            connected: AtomicBool::new(false),
+        }))
+    }
+
+    /// The socket id (also the name of its private room).
+    pub fn id(&self) -> Sid {
+        self.0.id
+    }
+
+    /// The namespace name.
+    pub fn nsp(&self) -> &str {
+        self.0.ns.name()
+    }
+
+    /// The namespace.
+    pub fn namespace(&self) -> Namespace {
+        Namespace(self.0.ns.clone())
+    }
+
+    /// The client's `auth` payload from its CONNECT packet (`{}` when it sent none).
+    pub fn auth(&self) -> &Value {
+        &self.0.auth
+    }
+
+    /// The handshake HTTP request of the connection.
+    pub fn request(&self) -> &RequestInfo {
+        self.0.conn.request()
+    }
+
+    /// The Engine.IO session id of the connection (shared by its sockets of every namespace).
+    pub fn conn_id(&self) -> Sid {
+        self.0.conn.sid()
+    }
+
+    /// The transport in use now.
+    pub fn transport(&self) -> TransportKind {
+        self.0.conn.transport()
+    }
+
+    /// Whether the socket is still connected to its namespace.
+    pub fn connected(&self) -> bool {
+        self.0.connected.load(Ordering::Acquire)
+    }
+
+    /// The handshake as socket.io describes it: `headers`, `query`, `address`, `time`, `issued`, `url`,
+    /// `secure`, `xdomain`, `auth`.
+    pub fn handshake(&self) -> Value {
+        let request = self.request();
+        let headers: serde_json::Map<String, Value> = request
+            .headers
+            .keys()
+            .map(|name| {
+                let joined = request
+                    .headers
+                    .get_all(name)
+                    .iter()
+                    .map(|v| String::from_utf8_lossy(v.as_bytes()).into_owned())
+                    .collect::<Vec<_>>()
+                    .join(", ");
+                (name.as_str().to_owned(), Value::String(joined))
+            })
+            .collect();
+        let query: serde_json::Map<String, Value> =
+            crate::engineio::query_pairs(request.uri.query().unwrap_or(""))
+                .map(|(k, v)| (k, Value::String(v)))
+                .collect();
+        let issued = request
+            .issued
+            .duration_since(SystemTime::UNIX_EPOCH)
+            .map(|d| d.as_millis() as u64)
+            .unwrap_or(0);
+        serde_json::json!({
+            "headers": headers,
+            "time": httpdate::fmt_http_date(request.issued),
+            "address": request.remote_addr.ip().to_string(),
+            "xdomain": request.headers.contains_key(http::header::ORIGIN),
+            "secure": request.secure,
+            "issued": issued,
+            "url": request.uri.to_string(),
+            "query": query,
+            "auth": self.0.auth,
+        })
+    }
+
+    /// A copy of the socket's `data`.
+    pub fn data(&self) -> Value {
+        self.0.data.lock().clone()
+    }
+
+    /// Replaces the socket's `data`.
+    pub fn set_data(&self, value: Value) {
+        *self.0.data.lock() = value;
+    }
+
+    /// Reads or changes `data` in place.
+    pub fn with_data<R>(&self, f: impl FnOnce(&mut Value) -> R) -> R {
+        f(&mut self.0.data.lock())
+    }
+
+    fn handlers(&self) -> Arc<SocketHandlers> {
+        self.0.handlers.read().clone()
+    }
+
+    fn update_handlers(&self, f: impl FnOnce(&mut SocketHandlers)) {
+        let mut guard = self.0.handlers.write();
+        f(Arc::make_mut(&mut guard));
+    }
+
+    /// Registers the handler of an event (replacing any previous one). Async handlers are started in wire
+    /// order and run concurrently: the next event does not wait for this one to finish.
+    pub fn on<F, Fut>(&self, event: impl Into<String>, handler: F)
+    where
+        F: Fn(Socket, Event) -> Fut + Send + Sync + 'static,
+        Fut: Future<Output = ()> + Send + 'static,
+    {
+        self.on_handler(event, Arc::new(super::handler::AsyncEventFn(handler)));
+    }
+
+    /// Registers an object-safe event handler (the path the language bindings use).
+    pub fn on_handler(&self, event: impl Into<String>, handler: Arc<dyn EventHandler>) {
+        let event = event.into();
+        self.update_handlers(|h| {
+            h.events.insert(event, handler);
+        });
+    }
+
+    /// Removes the handler of an event.
+    pub fn off(&self, event: &str) {
+        self.update_handlers(|h| {
+            h.events.remove(event);
+        });
+    }
+
+    /// Calls `handler` for every incoming event, before the event's own handler.
+    pub fn on_any<F>(&self, handler: F)
+    where
+        F: Fn(&Socket, &str, &Payload) + Send + Sync + 'static,
+    {
+        let handler: Arc<dyn AnyHandler> = Arc::new(handler);
+        self.update_handlers(|h| h.any.push(handler));
+    }
+
+    /// Calls `handler` for every event emitted to this socket.
+    pub fn on_any_outgoing<F>(&self, handler: F)
+    where
+        F: Fn(&Socket, &str, &Payload) + Send + Sync + 'static,
+    {
+        let handler: Arc<dyn AnyHandler> = Arc::new(handler);
+        self.update_handlers(|h| h.any_outgoing.push(handler));
+    }
+
+    /// Calls `handler` when the socket is about to leave (its rooms are still visible).
+    pub fn on_disconnecting<F>(&self, handler: F)
+    where
+        F: Fn(&Socket, DisconnectReason) + Send + Sync + 'static,
+    {
+        let handler: Arc<dyn DisconnectHandler> = Arc::new(handler);
+        self.update_handlers(|h| h.disconnecting.push(handler));
+    }
+
+    /// Calls `handler` once the socket has left.
+    pub fn on_disconnect<F>(&self, handler: F)
+    where
+        F: Fn(&Socket, DisconnectReason) + Send + Sync + 'static,
+    {
+        let handler: Arc<dyn DisconnectHandler> = Arc::new(handler);
+        self.update_handlers(|h| h.disconnect.push(handler));
+    }
+
+    /// Adds a per-packet middleware (socket.io's `socket.use`): an `Err` drops the event.
+    pub fn use_middleware<F>(&self, middleware: F)
+    where
+        F: Fn(&Socket, &str, &Payload) -> Result<(), String> + Send + Sync + 'static,
+    {
+        let middleware: Arc<dyn PacketMiddleware> = Arc::new(middleware);
+        self.update_handlers(|h| h.middlewares.push(middleware));
+    }
+
+    /// Dispatches an event from the client, in wire order.
+    pub(crate) fn dispatch_event(&self, name: String, payload: Payload, ack_id: Option<u64>) {
+        let handlers = self.handlers();
+        for middleware in &handlers.middlewares {
+            if let Err(error) = middleware.call(self, &name, &payload) {
+                tracing::debug!(socket = %self.id(), event = %name, %error, "event refused by a middleware");
+                return;
+            }
+        }
+        for any in &handlers.any {
+            any.call(self, &name, &payload);
+        }
+        if let Some(handler) = handlers.events.get(&name) {
+            let ack = ack_id.map(|id| AckSender {
+                socket: self.clone(),
+                id,
+            });
+            handler.call(self, Event { name, payload, ack });
+        } else if let Some(fallback) = self.0.ns.fallback_handler() {
+            let ack = ack_id.map(|id| AckSender {
+                socket: self.clone(),
+                id,
+            });
+            fallback.call(self, Event { name, payload, ack });
+        }
+    }
+
+    /// An acknowledgement from the client.
+    pub(crate) fn dispatch_ack(&self, id: u64, payload: Payload) {
+        let waiter = self.0.acks.lock().remove(&id);
+        match waiter {
+            Some(AckWaiter::One(tx)) => {
+                let _ = tx.send(payload);
+            }
+            Some(AckWaiter::Broadcast(collector)) => collector.answer(self.id(), payload),
+            // Unsolicited or duplicate ack ids are ignored.
+            None => {}
+        }
+    }
+
+    pub(crate) fn push_raw(&self, item: Outgoing) -> Result<(), SendError> {
+        if !self.connected() {
+            return Err(SendError::Closed);
+        }
+        self.0.conn.push(item)
+    }
+
+    pub(crate) fn close_slow_consumer(&self) {
+        tracing::warn!(socket = %self.id(), "outgoing queue full: disconnecting the slow client");
+        self.0.conn.close(CloseReason::SendBufferFull);
+    }
+
+    pub(crate) fn send_frames(
+        &self,
+        text: String,
+        attachments: Vec<bytes::Bytes>,
+        volatile: bool,
+    ) -> Result<(), EmitError> {
+        let item = frames(text, attachments);
+        match self.push_raw(item) {
+            Ok(()) => Ok(()),
+            Err(SendError::Full) if volatile => Ok(()),
+            Err(SendError::Full) => {
+                self.close_slow_consumer();
+                Err(EmitError::Full)
+            }
+            Err(SendError::Closed) => Err(EmitError::Closed),
+        }
+    }
+
+    fn emit_inner(
+        &self,
+        event: &str,
+        payload: Payload,
+        ack_id: Option<u64>,
+        volatile: bool,
+    ) -> Result<(), EmitError> {
+        if is_reserved(event) {
+            return Err(EmitError::Reserved(event.to_owned()));
+        }
+        let handlers = self.handlers();
+        for any in &handlers.any_outgoing {
+            any.call(self, event, &payload);
+        }
+        let (args, attachments) = payload.into_parts();
+        let text = packet::encode_event(self.nsp(), event, &args, attachments.len(), ack_id);
+        self.send_frames(text, attachments, volatile)
+    }
+
+    /// Emits an event to this client.
+    pub fn emit(&self, event: &str, payload: Payload) -> Result<(), EmitError> {
+        self.emit_inner(event, payload, None, false)
+    }
+
+    /// Emits an event that may be dropped if the client cannot take it now (socket.io's `volatile`).
+    pub fn emit_volatile(&self, event: &str, payload: Payload) -> Result<(), EmitError> {
+        self.emit_inner(event, payload, None, true)
+    }
+
+    /// Emits an event and waits for the client's acknowledgement, at most `timeout`. The packet is
+    /// queued before this returns, so emits keep their order whether or not the future is awaited.
+    pub fn emit_with_ack(
+        &self,
+        event: &str,
+        payload: Payload,
+        timeout: Duration,
+    ) -> impl Future<Output = Result<Payload, AckError>> + Send + 'static {
+        let id = self.0.ns.next_ack_id();
+        let (tx, rx) = oneshot::channel();
+        self.0.acks.lock().insert(id, AckWaiter::One(tx));
+        let sent = self.emit_inner(event, payload, Some(id), false);
+        let socket = self.clone();
+        async move {
+            if let Err(error) = sent {
+                socket.0.acks.lock().remove(&id);
+                return Err(AckError::Emit(error));
+            }
+            match tokio::time::timeout(timeout, rx).await {
+                Ok(Ok(payload)) => Ok(payload),
+                Ok(Err(_)) => Err(AckError::Disconnected),
+                Err(_) => {
+                    socket.0.acks.lock().remove(&id);
+                    Err(AckError::Timeout {
+                        answers: Vec::new(),
+                    })
+                }
+            }
+        }
+    }
+
+    pub(crate) fn expect_ack_for_broadcast(&self, id: u64, collector: AckCollector) {
+        if self.connected() {
+            self.0
+                .acks
+                .lock()
+                .insert(id, AckWaiter::Broadcast(collector));
+        }
+    }
+
+    pub(crate) fn forget_ack(&self, id: u64) {
+        self.0.acks.lock().remove(&id);
+    }
+
+    /// Joins one or more rooms.
+    pub fn join(&self, rooms: impl IntoRooms) {
+        if !self.connected() {
+            return;
+        }
+        self.0.ns.adapter().add_all(self.id(), &rooms.into_rooms());
+    }
+
+    /// Leaves a room.
+    pub fn leave(&self, room: impl Into<Room>) {
+        self.0.ns.adapter().del(self.id(), &room.into());
+    }
+
+    /// The rooms the socket is in (its own id room included).
+    pub fn rooms(&self) -> Vec<Room> {
+        self.0.ns.adapter().socket_rooms(self.id())
+    }
+
+    fn own_room(&self) -> Room {
+        Room::from(self.id().as_str())
+    }
+
+    /// Targets the members of `rooms` except this socket.
+    pub fn to(&self, rooms: impl IntoRooms) -> BroadcastOperator {
+        self.broadcast().to(rooms)
+    }
+
+    /// Same as [`Socket::to`].
+    pub fn within(&self, rooms: impl IntoRooms) -> BroadcastOperator {
+        self.to(rooms)
+    }
+
+    /// Targets every socket of the namespace but this one, minus `rooms`.
+    pub fn except(&self, rooms: impl IntoRooms) -> BroadcastOperator {
+        self.broadcast().except(rooms)
+    }
+
+    /// Targets every socket of the namespace but this one.
+    pub fn broadcast(&self) -> BroadcastOperator {
+        self.namespace().except(self.own_room())
+    }
+
+    /// Disconnects from the namespace (sending DISCONNECT), or closes the whole connection when `close`.
+    pub fn disconnect(&self, close: bool) {
+        if close {
+            super::client::disconnect_all(&self.0.conn);
+            self.0.conn.close(CloseReason::ForcedClose);
+            return;
+        }
+        if !self.connected() {
+            return;
+        }
+        let _ = self
+            .0
+            .conn
+            .push(frames(packet::encode_disconnect(self.nsp()), Vec::new()));
+        self.on_close(DisconnectReason::ServerNamespaceDisconnect);
+    }
+
+    /// Leaves the namespace: `disconnecting` (rooms visible), then rooms and acks cleared, then
+    /// `disconnect`. Runs once.
+    pub(crate) fn on_close(&self, reason: DisconnectReason) {
+        if !self.0.connected.swap(false, Ordering::AcqRel) {
+            return;
+        }
+        let handlers = self.handlers();
+        for handler in &handlers.disconnecting {
+            handler.call(self, reason);
+        }
+        self.0.ns.adapter().del_all(self.id());
+        self.0.ns.remove_socket(self.id());
+        super::client::forget_socket(&self.0.conn, self);
+        // Dropping the waiters fails pending emit_with_ack futures with `Disconnected`.
+        self.0.acks.lock().clear();
+        for handler in &handlers.disconnect {
+            handler.call(self, reason);
+        }
+        tracing::debug!(socket = %self.id(), nsp = self.nsp(), %reason, "socket disconnected");
+    }
+
+    pub(crate) fn mark_connected(&self) {
+        self.0.connected.store(true, Ordering::Release);
+    }
+
+    pub(crate) fn to_remote(&self) -> RemoteSocket {
+        RemoteSocket {
+            id: self.id(),
+            handshake: self.handshake(),
+            rooms: self.rooms(),
+            data: self.data(),
+            nsp: self.namespace(),
+        }
+    }
+}
+
+/// One outgoing queue entry: the text frame alone, or with its attachments.
+pub(crate) fn frames(text: String, attachments: Vec<bytes::Bytes>) -> Outgoing {
+    if attachments.is_empty() {
+        Outgoing::One(Frame::Text(text.into()))
+    } else {
+        let mut all = Vec::with_capacity(attachments.len() + 1);
+        all.push(Frame::Text(text.into()));
+        all.extend(attachments.into_iter().map(Frame::Binary));
+        Outgoing::Many(all.into())
+    }
+}
