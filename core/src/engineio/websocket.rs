@@ -24,7 +24,7 @@ type Ws = WebSocketStream<TokioIo<Upgraded>>;
 pub(crate) fn ws_config(max_payload: usize) -> WebSocketConfig {
     WebSocketConfig::default()
         .read_buffer_size(4 * 1024)
-        .write_buffer_size(0)
+        .write_buffer_size(16 * 1024)
         .max_write_buffer_size(max_payload.saturating_mul(4).max(1 << 20))
         .max_message_size(Some(max_payload))
         .max_frame_size(Some(max_payload))
