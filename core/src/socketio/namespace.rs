@@ -209,10 +209,11 @@ impl Namespace {
 
     /// The local rooms and their sizes. With `include_private`, also the rooms named by socket ids.
     pub fn rooms(&self, include_private: bool) -> Vec<(Room, usize)> {
+        // The adapter's lock first and released before the sockets' lock: the broadcast path takes them
+        // in the other order, and holding both here could deadlock against it.
+        let all = self.adapter().local_rooms();
         let sockets = self.0.sockets.read();
-        let mut rooms: Vec<_> = self
-            .adapter()
-            .local_rooms()
+        let mut rooms: Vec<_> = all
             .into_iter()
             .filter(|(room, _)| {
                 include_private || Sid::parse(room).is_none_or(|sid| !sockets.contains_key(&sid))
