@@ -4,7 +4,8 @@
 use ferrio::engineio::{CloseReason, Engine, EngineConfig, EngineHandler, Message, Session};
 use std::sync::Arc;
 
-struct Echo;
+/// Sends every message back to the session it came from.
+pub struct Echo;
 
 impl EngineHandler for Echo {
     type Data = ();

@@ -1,30 +1,19 @@
-//! The raw Engine.IO API (no Socket.IO): an echo handler like `examples/engineio_echo.rs`, driven over
+//! The raw Engine.IO API (no Socket.IO): the handler of `examples/engineio_echo.rs`, driven over
 //! WebSocket and HTTP long-polling with text and binary messages.
 
 mod common;
 
 use common::*;
-use ferrio::engineio::{CloseReason, Engine, EngineConfig, EngineHandler, Message, Session};
-use std::sync::Arc;
+use ferrio::engineio::{Engine, EngineConfig};
 use std::time::Duration;
 use tokio_tungstenite::tungstenite::Message as WsMessage;
 
-struct Echo;
+/// The example itself, so the test exercises exactly the handler it ships.
+#[path = "../examples/engineio_echo.rs"]
+#[allow(dead_code)]
+mod example;
 
-impl EngineHandler for Echo {
-    type Data = ();
-
-    fn on_open(&self, _session: &Arc<Session<Self>>) {}
-
-    fn on_message(&self, session: &Arc<Session<Self>>, message: Message<'_>) {
-        let _ = match message {
-            Message::Text(text) => session.send_text(text),
-            Message::Binary(data) => session.send_binary(data),
-        };
-    }
-
-    fn on_close(&self, _session: &Arc<Session<Self>>, _reason: CloseReason) {}
-}
+use example::Echo;
 
 async fn start() -> ferrio::engineio::EngineListener<Echo> {
     let engine = Engine::new(EngineConfig::default(), Echo);
