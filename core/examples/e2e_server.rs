@@ -120,12 +120,17 @@ fn setup(socket: Socket) {
         let answer = socket
             .emit_with_ack("question", question, Duration::from_millis(timeout))
             .await;
+        // `{"ok": [answer args]}` keeps the answer's binary attachments.
         let reply = match answer {
-            Ok(payload) => json!({"ok": payload.values().unwrap_or_default()}),
-            Err(_) => json!({"error": "timeout"}),
+            Ok(payload) => Payload::from_json(
+                format!("[{{\"ok\":{}}}]", payload.args_json()),
+                payload.attachments().to_vec(),
+            )
+            .expect("an array"),
+            Err(_) => ok(&json!({"error": "timeout"})),
         };
         if let Some(ack) = event.ack {
-            let _ = ack.send(ok(&reply));
+            let _ = ack.send(reply);
         }
     });
     socket.on("ask-all", |socket, event| async move {
@@ -139,7 +144,7 @@ fn setup(socket: Socket) {
         let values = |answers: &[(ferrio::Sid, Payload)]| -> Vec<Value> {
             answers
                 .iter()
-                .map(|(_, p)| Value::Array(p.values().unwrap_or_default()))
+                .map(|(_, p)| p.first::<Value>().unwrap_or(Value::Null))
                 .collect()
         };
         let reply = match result {

@@ -11,16 +11,18 @@ pub mod packet;
 pub mod sid;
 
 pub(crate) mod polling;
+mod queue;
 pub(crate) mod websocket;
 
 use bytes::Bytes;
 use parking_lot::{Mutex, RwLock};
 use std::collections::HashMap;
+use std::collections::VecDeque;
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicU8, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
-use tokio::sync::{mpsc, Notify};
+use tokio::sync::Notify;
 use tokio_tungstenite::tungstenite::Utf8Bytes;
 use tokio_util::sync::CancellationToken;
 
@@ -231,16 +233,6 @@ impl CloseReason {
             CloseReason::SendBufferFull => "send buffer full",
         }
     }
-
-    /// Whether the server chose to close (so what it queued last should still reach the client).
-    fn server_initiated(self) -> bool {
-        matches!(
-            self,
-            CloseReason::ForcedClose
-                | CloseReason::ForcedServerClose
-                | CloseReason::ServerShuttingDown
-        )
-    }
 }
 
 impl std::fmt::Display for CloseReason {
@@ -308,9 +300,10 @@ pub struct Session<H: EngineHandler + ?Sized> {
     sid: Sid,
     request: RequestInfo,
     transport: AtomicU8,
-    tx: mpsc::Sender<Outgoing>,
-    /// Held by whichever transport drains the queue: a pending polling GET, or the WebSocket task.
-    rx: tokio::sync::Mutex<mpsc::Receiver<Outgoing>>,
+    queue: queue::OutQueue,
+    /// The consumer's batch buffer, held by whichever transport drains the queue: a pending polling GET,
+    /// or the WebSocket task. Holding it is what makes a transport the consumer.
+    consumer: tokio::sync::Mutex<VecDeque<Outgoing>>,
     /// Held while a polling POST is read, so overlapping POSTs are detected.
     post_lock: tokio::sync::Mutex<()>,
     cancel: CancellationToken,
@@ -336,7 +329,6 @@ impl<H: EngineHandler> std::fmt::Debug for Session<H> {
 
 impl<H: EngineHandler> Session<H> {
     fn new(request: RequestInfo, transport: TransportKind, queue: usize) -> Session<H> {
-        let (tx, rx) = mpsc::channel(queue.max(1));
         Session {
             sid: Sid::generate(),
             request,
@@ -344,8 +336,8 @@ impl<H: EngineHandler> Session<H> {
                 TransportKind::Polling => TRANSPORT_POLLING,
                 TransportKind::WebSocket => TRANSPORT_WEBSOCKET,
             }),
-            tx,
-            rx: tokio::sync::Mutex::new(rx),
+            queue: queue::OutQueue::new(queue),
+            consumer: tokio::sync::Mutex::new(VecDeque::new()),
             post_lock: tokio::sync::Mutex::new(()),
             cancel: CancellationToken::new(),
             close_reason: Mutex::new(None),
@@ -399,10 +391,7 @@ impl<H: EngineHandler> Session<H> {
         if self.cancel.is_cancelled() {
             return Err(SendError::Closed);
         }
-        self.tx.try_send(item).map_err(|e| match e {
-            mpsc::error::TrySendError::Full(_) => SendError::Full,
-            mpsc::error::TrySendError::Closed(_) => SendError::Closed,
-        })
+        self.queue.push(item)
     }
 
     /// Whether the session has been closed.
@@ -585,7 +574,11 @@ impl<H: EngineHandler> Engine<H> {
         // Whatever stopped the loop, the session is closed from here on.
         session.close(CloseReason::TransportClose);
         let reason = session.reason();
-        if reason.server_initiated() && session.transport() == TransportKind::Polling {
+        let wait_for_client = matches!(
+            reason,
+            CloseReason::ForcedClose | CloseReason::ForcedServerClose
+        );
+        if wait_for_client && session.transport() == TransportKind::Polling {
             // Let the client's next GET collect the last packets and the close packet.
             let grace = self.config.ping_interval.min(Duration::from_secs(5));
             tokio::select! {

@@ -42,41 +42,44 @@ fn append(payload: &mut String, item: Outgoing) {
 /// A GET: waits until something is queued (or the session closes, or an upgrade needs the request
 /// released), then flushes the queue as one payload.
 pub(crate) async fn poll<H: EngineHandler>(engine: &Engine<H>, session: &Session<H>) -> Response {
-    let Ok(mut rx) = session.rx.try_lock() else {
+    let Ok(mut batch) = session.consumer.try_lock() else {
         tracing::debug!(sid = %session.sid, "overlapping polling GET");
         session.close(CloseReason::TransportError);
         return engine_error(EngineErrorCode::BadRequest);
     };
-    let mut payload = String::new();
-    if !session.is_closed() && !session.upgrading() {
-        let first = tokio::select! {
+    loop {
+        session.queue.take_all(&mut batch);
+        if !batch.is_empty() || session.is_closed() || session.upgrading() {
+            break;
+        }
+        tokio::select! {
             biased;
-            item = rx.recv() => item,
-            _ = session.cancel.cancelled() => None,
-            _ = session.upgrade_started.notified() => None,
-        };
-        if let Some(item) = first {
-            append(&mut payload, item);
+            // May be a stale wake-up for entries an earlier request took: look again.
+            _ = session.queue.ready() => {}
+            _ = session.cancel.cancelled() => break,
+            _ = session.upgrade_started.notified() => break,
         }
     }
-    let closed = session.is_closed();
-    while closed || payload.len() < engine.config.max_payload {
-        match rx.try_recv() {
-            Ok(item) => append(&mut payload, item),
-            Err(_) => break,
+    let mut payload = String::new();
+    while let Some(item) = batch.pop_front() {
+        append(&mut payload, item);
+        if payload.len() >= engine.config.max_payload {
+            break;
         }
     }
-    if closed {
-        if !payload.is_empty() {
-            payload.push(SEPARATOR);
-        }
+    // What did not fit goes back to the head of the queue for the next GET.
+    session.queue.put_back(&mut batch);
+    if session.is_closed() && payload.is_empty() {
+        // The close packet travels alone, after the last packets: the official client handles a close
+        // before the messages of the same payload, which would turn "io server disconnect" into
+        // "transport close".
         payload.push('1');
         session.final_flush.notify_one();
     } else if payload.is_empty() {
         // Released for an upgrade: the client expects a noop.
         payload.push('6');
     }
-    drop(rx);
+    drop(batch);
     http::Response::builder()
         .status(200)
         .header(http::header::CONTENT_TYPE, "text/plain; charset=UTF-8")

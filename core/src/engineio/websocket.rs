@@ -10,8 +10,10 @@ use super::{
 use futures_util::{SinkExt, StreamExt};
 use hyper::upgrade::Upgraded;
 use hyper_util::rt::TokioIo;
+use std::collections::VecDeque;
 use std::sync::Arc;
 use tokio::time::{sleep_until, Instant};
+use tokio_tungstenite::tungstenite::error::ProtocolError;
 use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
 use tokio_tungstenite::tungstenite::protocol::{CloseFrame, Role, WebSocketConfig};
 use tokio_tungstenite::tungstenite::{Error as WsError, Message as WsMessage, Utf8Bytes};
@@ -47,9 +49,9 @@ pub(crate) async fn serve_new<H: EngineHandler>(
 ) {
     let ws = accept(upgraded, engine.config.max_payload).await;
     let session = engine.open_session(request, TransportKind::WebSocket);
-    let mut rx = session.rx.lock().await;
-    run(&engine, &session, ws, &mut rx, true).await;
-    drop(rx);
+    let mut batch = session.consumer.lock().await;
+    run(&engine, &session, ws, &mut batch, true).await;
+    drop(batch);
     engine.finish(&session);
 }
 
@@ -75,8 +77,8 @@ pub(crate) async fn serve_upgrade<H: EngineHandler>(
         return;
     }
     // The noop released the pending GET; the queue is ours once that request lets go of it.
-    let mut rx = tokio::select! {
-        rx = session.rx.lock() => rx,
+    let mut batch = tokio::select! {
+        batch = session.consumer.lock() => batch,
         _ = sleep_until(deadline) => {
             session.close(CloseReason::TransportError);
             return;
@@ -85,7 +87,7 @@ pub(crate) async fn serve_upgrade<H: EngineHandler>(
     session.set_transport(TRANSPORT_WEBSOCKET);
     tracing::debug!(sid = %session.sid, "upgraded to websocket");
     // The polling heartbeat task keeps running and owns the session's end.
-    run(&engine, &session, ws, &mut rx, false).await;
+    run(&engine, &session, ws, &mut batch, false).await;
 }
 
 /// `2probe` → `3probe`, noop to the pending GET, then wait for `5`.
@@ -142,12 +144,23 @@ struct Heartbeat {
     deadline: Instant,
 }
 
+/// Writes every queued entry of `batch`, then flushes once.
+async fn write_batch(ws: &mut Ws, batch: &mut VecDeque<Outgoing>) -> Result<(), WsError> {
+    while let Some(item) = batch.pop_front() {
+        if let Err(error) = feed(ws, item).await {
+            batch.clear();
+            return Err(error);
+        }
+    }
+    ws.flush().await
+}
+
 /// Reads, writes and (optionally) pings until the session closes.
 async fn run<H: EngineHandler>(
     engine: &Arc<Engine<H>>,
     session: &Arc<Session<H>>,
     mut ws: Ws,
-    rx: &mut tokio::sync::mpsc::Receiver<Outgoing>,
+    batch: &mut VecDeque<Outgoing>,
     own_heartbeat: bool,
 ) {
     let config = &engine.config;
@@ -157,11 +170,20 @@ async fn run<H: EngineHandler>(
     };
     let timer = sleep_until(heartbeat.deadline);
     tokio::pin!(timer);
+    // Created once: re-creating it each turn would register and unregister a waiter every time.
+    let cancelled = session.cancel.cancelled();
+    tokio::pin!(cancelled);
     let mut close_frame: Option<CloseFrame> = None;
     loop {
+        // Everything queued so far leaves in one flush.
+        session.queue.take_all(batch);
+        if !batch.is_empty() && write_batch(&mut ws, batch).await.is_err() {
+            session.close(CloseReason::TransportError);
+            break;
+        }
         tokio::select! {
             biased;
-            _ = session.cancel.cancelled() => break,
+            _ = &mut cancelled => break,
             _ = &mut timer, if own_heartbeat => {
                 if heartbeat.awaiting_pong {
                     session.close(CloseReason::PingTimeout);
@@ -175,23 +197,7 @@ async fn run<H: EngineHandler>(
                     break;
                 }
             }
-            item = rx.recv() => {
-                let Some(item) = item else { break };
-                let mut result = feed(&mut ws, item).await;
-                while result.is_ok() {
-                    match rx.try_recv() {
-                        Ok(item) => result = feed(&mut ws, item).await,
-                        Err(_) => break,
-                    }
-                }
-                if result.is_ok() {
-                    result = ws.flush().await;
-                }
-                if result.is_err() {
-                    session.close(CloseReason::TransportError);
-                    break;
-                }
-            }
+            _ = session.queue.ready() => {}
             incoming = ws.next() => {
                 match incoming {
                     Some(Ok(WsMessage::Text(text))) => match Packet::decode(text.as_str()) {
@@ -235,6 +241,16 @@ async fn run<H: EngineHandler>(
                         session.close(CloseReason::TransportError);
                         break;
                     }
+                    // A connection dropped without a closing handshake is a close, as in socket.io.
+                    Some(Err(
+                        WsError::Io(_)
+                        | WsError::ConnectionClosed
+                        | WsError::AlreadyClosed
+                        | WsError::Protocol(ProtocolError::ResetWithoutClosingHandshake),
+                    )) => {
+                        session.close(CloseReason::TransportClose);
+                        break;
+                    }
                     Some(Err(WsError::Protocol(_))) => {
                         close_frame = Some(CloseFrame { code: CloseCode::Protocol, reason: "protocol error".into() });
                         session.close(CloseReason::TransportError);
@@ -263,16 +279,8 @@ async fn run<H: EngineHandler>(
             | CloseReason::ParseError
             | CloseReason::SendBufferFull
     ) {
-        let mut result = Ok(());
-        while result.is_ok() {
-            match rx.try_recv() {
-                Ok(item) => result = feed(&mut ws, item).await,
-                Err(_) => break,
-            }
-        }
-        if result.is_ok() {
-            let _ = ws.flush().await;
-        }
+        session.queue.take_all(batch);
+        let _ = write_batch(&mut ws, batch).await;
     }
     let _ = tokio::time::timeout(config.ping_timeout, ws.close(close_frame)).await;
 }
