@@ -25,7 +25,7 @@ type Ws = WebSocketStream<TokioIo<Upgraded>>;
 /// eagerly, per connection.
 pub(crate) fn ws_config(max_payload: usize) -> WebSocketConfig {
     WebSocketConfig::default()
-        .read_buffer_size(4 * 1024)
+        .read_buffer_size(2 * 1024)
         .write_buffer_size(16 * 1024)
         .max_write_buffer_size(max_payload.saturating_mul(4).max(1 << 20))
         .max_message_size(Some(max_payload))

@@ -106,9 +106,22 @@ fn request_info<B>(req: &Request<B>, remote_addr: SocketAddr) -> RequestInfo {
         .get("x-forwarded-proto")
         .and_then(|v| v.to_str().ok())
         .is_some_and(|v| v.eq_ignore_ascii_case("https"));
+    // Copies, not clones: hyper's header values and URI are slices of the connection's 8 KiB read buffer,
+    // and a clone kept for the session's life would keep that whole buffer alive with it.
+    let mut headers = http::HeaderMap::with_capacity(req.headers().len());
+    for (name, value) in req.headers() {
+        if let Ok(value) = HeaderValue::from_bytes(value.as_bytes()) {
+            headers.append(name.clone(), value);
+        }
+    }
+    let uri = req
+        .uri()
+        .to_string()
+        .parse()
+        .unwrap_or_else(|_| req.uri().clone());
     RequestInfo {
-        headers: req.headers().clone(),
-        uri: req.uri().clone(),
+        headers,
+        uri,
         remote_addr,
         secure,
         issued: SystemTime::now(),
