@@ -175,11 +175,26 @@ async fn run<H: EngineHandler>(
     tokio::pin!(cancelled);
     let mut close_frame: Option<CloseFrame> = None;
     loop {
-        // Everything queued so far leaves in one flush.
+        // Everything queued so far leaves in one flush. A client that stops reading blocks the write, so
+        // the write races the session's end: a slow consumer's close must not wait for it.
         session.queue.take_all(batch);
-        if !batch.is_empty() && write_batch(&mut ws, batch).await.is_err() {
-            session.close(CloseReason::TransportError);
-            break;
+        if !batch.is_empty() {
+            let written = tokio::select! {
+                biased;
+                result = write_batch(&mut ws, batch) => Some(result),
+                _ = &mut cancelled => None,
+            };
+            match written {
+                Some(Ok(())) => {}
+                Some(Err(_)) => {
+                    session.close(CloseReason::TransportError);
+                    break;
+                }
+                None => {
+                    batch.clear();
+                    break;
+                }
+            }
         }
         tokio::select! {
             biased;
@@ -265,22 +280,32 @@ async fn run<H: EngineHandler>(
         }
     }
     // Flush what was queued before the close (a DISCONNECT packet, say), then close the socket when the
-    // server ended the session; a client that went away gets nothing more.
+    // server ended the session; a client that went away gets nothing more. Bounded: a client that does not
+    // read must not hold the task.
     let reason = session
         .close_reason
         .lock()
         .unwrap_or(CloseReason::TransportClose);
-    if matches!(
-        reason,
-        CloseReason::ForcedClose
-            | CloseReason::ForcedServerClose
-            | CloseReason::ServerShuttingDown
-            | CloseReason::PingTimeout
-            | CloseReason::ParseError
-            | CloseReason::SendBufferFull
-    ) {
-        session.queue.take_all(batch);
-        let _ = write_batch(&mut ws, batch).await;
+    if reason == CloseReason::SendBufferFull {
+        // It does not read: nothing more can reach it, so the connection is simply dropped.
+        batch.clear();
+        return;
     }
-    let _ = tokio::time::timeout(config.ping_timeout, ws.close(close_frame)).await;
+    let bound = config.ping_timeout.min(std::time::Duration::from_secs(5));
+    let _ = tokio::time::timeout(bound, async {
+        if matches!(
+            reason,
+            CloseReason::ForcedClose
+                | CloseReason::ForcedServerClose
+                | CloseReason::ServerShuttingDown
+                | CloseReason::PingTimeout
+                | CloseReason::ParseError
+        ) {
+            session.queue.take_all(batch);
+            let _ = write_batch(&mut ws, batch).await;
+        }
+        let _ = ws.close(close_frame).await;
+    })
+    .await;
+    batch.clear();
 }

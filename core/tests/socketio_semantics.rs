@@ -1,0 +1,270 @@
+//! Socket.IO semantics that need the server's view: wire order into handlers, emit order out, slow
+//! consumers (bounded queues, volatile drops, never a silent loss), graceful shutdown, room events and the
+//! room list.
+
+mod common;
+
+use common::*;
+use ferrio::adapter::RoomEvent;
+use ferrio::{DisconnectReason, Payload, Server};
+use futures_util::SinkExt;
+use parking_lot::Mutex;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::sync::mpsc;
+use tokio_tungstenite::tungstenite::Message;
+
+/// Connects a raw websocket client to `/` and returns it with its socket id.
+async fn sio_connect(addr: std::net::SocketAddr) -> (Ws, String) {
+    let (mut ws, _) = ws_handshake(addr).await;
+    ws_send_text(&mut ws, "40").await;
+    let connect = ws_recv_text_skip_pings(&mut ws).await;
+    let sid = connect
+        .strip_prefix("40")
+        .and_then(|json| serde_json::from_str::<serde_json::Value>(json).ok())
+        .and_then(|v| v["sid"].as_str().map(str::to_owned))
+        .unwrap_or_else(|| panic!("not a CONNECT answer: {connect}"));
+    (ws, sid)
+}
+
+#[tokio::test]
+async fn pipelined_events_reach_handlers_in_wire_order_and_replies_leave_in_emit_order() {
+    let io = Server::builder().build();
+    let seen = Arc::new(Mutex::new(Vec::new()));
+    let record = seen.clone();
+    io.on_connection(move |socket| {
+        let record = record.clone();
+        socket.on("seq", move |socket, event| {
+            let record = record.clone();
+            async move {
+                let n: u64 = event.payload.first().unwrap();
+                // What runs before the first await runs in wire order…
+                record.lock().push(n);
+                let _ = socket.emit("seq", event.payload);
+                // …and a handler that then waits does not hold up the next event.
+                tokio::time::sleep(Duration::from_millis(if n.is_multiple_of(2) { 20 } else { 1 })).await;
+            }
+        });
+    });
+    let handle = io.listen("127.0.0.1:0").await.unwrap();
+    let (mut ws, _) = sio_connect(handle.local_addr()).await;
+    const N: u64 = 500;
+    for n in 0..N {
+        ws.feed(Message::text(format!("42[\"seq\",{n}]")))
+            .await
+            .unwrap();
+    }
+    ws.flush().await.unwrap();
+    for expected in 0..N {
+        let text = ws_recv_text_skip_pings(&mut ws).await;
+        assert_eq!(text, format!("42[\"seq\",{expected}]"));
+    }
+    assert_eq!(*seen.lock(), (0..N).collect::<Vec<_>>());
+    stop(handle).await;
+}
+
+#[tokio::test]
+async fn a_client_that_does_not_read_is_disconnected_with_a_reason_not_silently_dropped() {
+    let io = Server::builder().max_queued_packets(16).build();
+    let (tx, mut rx) = mpsc::unbounded_channel();
+    io.on_connection(move |socket| {
+        let tx = tx.clone();
+        socket.on_disconnect(move |_, reason| {
+            let _ = tx.send(reason);
+        });
+        socket.on("flood", |socket, _| async move {
+            let big = "x".repeat(64 * 1024);
+            let mut errors = 0;
+            // 64 MiB: far more than the kernel's socket buffers and the 16-entry queue hold.
+            for _ in 0..1024 {
+                if socket.emit("big", Payload::one(&big).unwrap()).is_err() {
+                    errors += 1;
+                }
+                tokio::task::yield_now().await;
+            }
+            assert!(errors > 0, "a full queue must be reported to the emitter");
+        });
+    });
+    let handle = io.listen("127.0.0.1:0").await.unwrap();
+    let (mut ws, _) = sio_connect(handle.local_addr()).await;
+    ws_send_text(&mut ws, "42[\"flood\"]").await;
+    // Never read again: the server must give up on this client with a clear reason.
+    let reason = tokio::time::timeout(WAIT, rx.recv())
+        .await
+        .expect("the slow client is disconnected in time")
+        .unwrap();
+    assert_eq!(reason.as_str(), "send buffer full");
+    drop(ws);
+    stop(handle).await;
+}
+
+#[tokio::test]
+async fn volatile_packets_are_dropped_for_a_slow_client_which_stays_connected() {
+    let io = Server::builder().max_queued_packets(16).build();
+    let (tx, mut rx) = mpsc::unbounded_channel::<&'static str>();
+    let disconnects = Arc::new(Mutex::new(Vec::<DisconnectReason>::new()));
+    let record = disconnects.clone();
+    io.on_connection(move |socket| {
+        let tx = tx.clone();
+        let record = record.clone();
+        socket.on_disconnect(move |_, reason| record.lock().push(reason));
+        socket.on("flood", move |socket, _| {
+            let tx = tx.clone();
+            async move {
+                let big = "v".repeat(64 * 1024);
+                for _ in 0..1024 {
+                    socket
+                        .emit_volatile("big", Payload::one(&big).unwrap())
+                        .expect("volatile emits never fail for a full queue");
+                    tokio::task::yield_now().await;
+                }
+                let _ = tx.send("done");
+            }
+        });
+        socket.on("still-there", |_, event| async move {
+            if let Some(ack) = event.ack {
+                let _ = ack.send(Payload::one(&true).unwrap());
+            }
+        });
+    });
+    let handle = io.listen("127.0.0.1:0").await.unwrap();
+    let (mut ws, _) = sio_connect(handle.local_addr()).await;
+    ws_send_text(&mut ws, "42[\"flood\"]").await;
+    tokio::time::timeout(WAIT, rx.recv())
+        .await
+        .expect("the flood finishes")
+        .unwrap();
+    assert!(
+        disconnects.lock().is_empty(),
+        "volatile drops do not disconnect"
+    );
+    // The client is still served: drain what was kept (until the line goes quiet), then a normal event
+    // gets its answer.
+    let mut received = 0;
+    while let Ok(Some(message)) = tokio::time::timeout(
+        Duration::from_millis(500),
+        futures_util::StreamExt::next(&mut ws),
+    )
+    .await
+    {
+        if let Ok(Message::Text(text)) = message {
+            if text.starts_with("42[\"big\"") {
+                received += 1;
+            }
+        }
+    }
+    assert!(received > 0, "what fitted was delivered");
+    assert!(
+        received < 1024,
+        "some volatile packets were dropped ({received} kept)"
+    );
+    ws_send_text(&mut ws, "421[\"still-there\"]").await;
+    assert_eq!(ws_recv_text_skip_pings(&mut ws).await, "431[true]");
+    assert!(disconnects.lock().is_empty());
+    stop(handle).await;
+}
+
+#[tokio::test]
+async fn graceful_shutdown_disconnects_every_socket_with_server_shutting_down() {
+    let io = Server::builder().build();
+    let (tx, mut rx) = mpsc::unbounded_channel();
+    io.on_connection(move |socket| {
+        let tx = tx.clone();
+        socket.on_disconnect(move |_, reason| {
+            let _ = tx.send(reason.as_str());
+        });
+    });
+    let handle = io.listen("127.0.0.1:0").await.unwrap();
+    let addr = handle.local_addr();
+    let (mut ws, _) = sio_connect(addr).await;
+    let polling_sid = polling_connect(addr).await;
+    assert!(!polling_sid.is_empty());
+    tokio::time::timeout(
+        Duration::from_secs(5),
+        handle.shutdown(Duration::from_secs(3)),
+    )
+    .await
+    .expect("shutdown completes within its grace period");
+    for _ in 0..2 {
+        let reason = tokio::time::timeout(WAIT, rx.recv())
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(reason, "server shutting down");
+    }
+    // The websocket is closed by the server.
+    let end = tokio::time::timeout(WAIT, async {
+        loop {
+            match ws_next(&mut ws).await {
+                None | Some(Message::Close(_)) => break,
+                Some(_) => {}
+            }
+        }
+    })
+    .await;
+    assert!(end.is_ok(), "the websocket closes");
+    assert!(
+        tokio::net::TcpStream::connect(addr).await.is_err(),
+        "no longer accepting"
+    );
+}
+
+#[tokio::test]
+async fn room_events_and_the_room_list() {
+    let io = Server::builder().build();
+    let events = Arc::new(Mutex::new(Vec::new()));
+    let record = events.clone();
+    io.of("/")
+        .on_room_event(move |event| record.lock().push(event.clone()));
+    io.on_connection(|socket| {
+        socket.on("join", |socket, event| async move {
+            socket.join(event.payload.first::<String>().unwrap());
+            if let Some(ack) = event.ack {
+                let _ = ack.send(Payload::empty());
+            }
+        });
+        socket.on("leave", |socket, event| async move {
+            socket.leave(event.payload.first::<String>().unwrap());
+            if let Some(ack) = event.ack {
+                let _ = ack.send(Payload::empty());
+            }
+        });
+    });
+    let handle = io.listen("127.0.0.1:0").await.unwrap();
+    let (mut a, a_id) = sio_connect(handle.local_addr()).await;
+    let (mut b, _) = sio_connect(handle.local_addr()).await;
+    ws_send_text(&mut a, "421[\"join\",\"lobby\"]").await;
+    assert_eq!(ws_recv_text_skip_pings(&mut a).await, "431[]");
+    ws_send_text(&mut b, "421[\"join\",\"lobby\"]").await;
+    assert_eq!(ws_recv_text_skip_pings(&mut b).await, "431[]");
+
+    let nsp = io.of("/");
+    assert_eq!(nsp.rooms(false), vec![("lobby".into(), 2)]);
+    assert_eq!(nsp.rooms(true).len(), 3, "lobby and the two id rooms");
+    assert_eq!(nsp.room_size("lobby").await.unwrap(), 2);
+
+    ws_send_text(&mut a, "422[\"leave\",\"lobby\"]").await;
+    assert_eq!(ws_recv_text_skip_pings(&mut a).await, "432[]");
+    ws_send_text(&mut b, "422[\"leave\",\"lobby\"]").await;
+    assert_eq!(ws_recv_text_skip_pings(&mut b).await, "432[]");
+    assert!(nsp.rooms(false).is_empty());
+
+    let lobby: Vec<RoomEvent> = events
+        .lock()
+        .iter()
+        .filter(|e| {
+            matches!(e, RoomEvent::CreateRoom(r) | RoomEvent::DeleteRoom(r)
+                | RoomEvent::JoinRoom(r, _) | RoomEvent::LeaveRoom(r, _) if &**r == "lobby")
+        })
+        .cloned()
+        .collect();
+    assert_eq!(
+        lobby.len(),
+        6,
+        "create, join, join, leave, leave, delete: {lobby:?}"
+    );
+    assert!(matches!(&lobby[0], RoomEvent::CreateRoom(_)));
+    assert!(matches!(&lobby[1], RoomEvent::JoinRoom(_, sid) if sid.as_str() == a_id));
+    assert!(matches!(&lobby[5], RoomEvent::DeleteRoom(_)));
+    stop(handle).await;
+}
