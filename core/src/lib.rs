@@ -37,3 +37,8 @@ pub use socketio::{
     AckError, AckSender, BroadcastOperator, ConnectError, DisconnectReason, EmitError, Event,
     Namespace, Payload, Server, ServerBuilder, ServerConfig, ServerHandle, Socket,
 };
+
+/// The README's Rust example, compiled as a doc test so it cannot drift from the API.
+#[cfg(doctest)]
+#[doc = include_str!("../../README.md")]
+pub struct ReadmeDoctests;
