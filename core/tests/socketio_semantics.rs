@@ -42,7 +42,12 @@ async fn pipelined_events_reach_handlers_in_wire_order_and_replies_leave_in_emit
                 record.lock().push(n);
                 let _ = socket.emit("seq", event.payload);
                 // …and a handler that then waits does not hold up the next event.
-                tokio::time::sleep(Duration::from_millis(if n.is_multiple_of(2) { 20 } else { 1 })).await;
+                tokio::time::sleep(Duration::from_millis(if n.is_multiple_of(2) {
+                    20
+                } else {
+                    1
+                }))
+                .await;
             }
         });
     });
@@ -266,5 +271,58 @@ async fn room_events_and_the_room_list() {
     assert!(matches!(&lobby[0], RoomEvent::CreateRoom(_)));
     assert!(matches!(&lobby[1], RoomEvent::JoinRoom(_, sid) if sid.as_str() == a_id));
     assert!(matches!(&lobby[5], RoomEvent::DeleteRoom(_)));
+    stop(handle).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_steady_stream_of_emits_does_not_starve_the_heartbeat() {
+    let io = Server::builder()
+        .ping_interval(Duration::from_millis(100))
+        .ping_timeout(Duration::from_millis(100))
+        .build();
+    let disconnects = Arc::new(Mutex::new(Vec::<DisconnectReason>::new()));
+    let record = disconnects.clone();
+    io.on_connection(move |socket| {
+        let record = record.clone();
+        socket.on_disconnect(move |_, reason| record.lock().push(reason));
+        socket.on("stream", |socket, _| async move {
+            // Packets for a whole second, several per millisecond: the outgoing side is never idle.
+            let until = tokio::time::Instant::now() + Duration::from_millis(1000);
+            let mut n = 0u64;
+            while tokio::time::Instant::now() < until {
+                if socket.emit("tick", Payload::one(&n).unwrap()).is_err() {
+                    break;
+                }
+                n += 1;
+                if n.is_multiple_of(64) {
+                    // Stay under the queue bound: this test is about reading, not slow consumers.
+                    tokio::time::sleep(Duration::from_micros(200)).await;
+                }
+            }
+            let _ = socket.emit("end", Payload::empty());
+        });
+    });
+    let handle = io.listen("127.0.0.1:0").await.unwrap();
+    let (mut ws, _) = sio_connect(handle.local_addr()).await;
+    ws_send_text(&mut ws, "42[\"stream\"]").await;
+    let mut pings = 0;
+    let ended = tokio::time::timeout(WAIT, async {
+        loop {
+            match ws_next(&mut ws).await {
+                Some(Message::Text(text)) if text.as_str() == "2" => {
+                    pings += 1;
+                    ws.send(Message::text("3")).await.unwrap();
+                }
+                Some(Message::Text(text)) if text.starts_with("42[\"end\"") => return true,
+                Some(Message::Text(_)) => {}
+                _ => return false,
+            }
+        }
+    })
+    .await
+    .expect("the stream ends in time");
+    assert!(ended, "the connection survived the stream");
+    assert!(pings >= 3, "pings kept flowing during the stream ({pings})");
+    assert!(disconnects.lock().is_empty(), "{:?}", disconnects.lock());
     stop(handle).await;
 }

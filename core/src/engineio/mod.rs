@@ -413,6 +413,8 @@ impl<H: EngineHandler> Session<H> {
             *slot = Some(reason);
         }
         self.closed.store(true, Ordering::Release);
+        // The queue's consumer (the WebSocket task or a pending GET) watches the queue, not the token.
+        self.queue.wake_consumer();
         self.cancel.cancel();
     }
 

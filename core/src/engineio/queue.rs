@@ -1,17 +1,23 @@
-//! The outgoing queue of a session: a bounded `VecDeque` under a `parking_lot` mutex plus a `Notify`.
+//! The outgoing queue of a session: a bounded `VecDeque` under a `parking_lot` mutex plus an
+//! `AtomicWaker` for its single consumer.
 //!
 //! Cheaper than a channel for this job: nothing is allocated until the first packet (an idle connection
 //! costs a few words), the consumer takes everything queued in one swap (so a burst of broadcasts leaves in
-//! one flush), and only a push into an empty queue wakes the consumer.
+//! one flush), and only a push into an empty queue wakes the consumer. Waiting costs an atomic exchange,
+//! not a mutex (as `tokio::sync::Notify` would) — this is polled once per delivery.
 
 use super::{Outgoing, SendError};
+use futures_util::task::AtomicWaker;
 use parking_lot::Mutex;
 use std::collections::VecDeque;
-use tokio::sync::Notify;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::task::{Context, Poll};
 
 pub(crate) struct OutQueue {
     items: Mutex<VecDeque<Outgoing>>,
-    ready: Notify,
+    /// Set when the consumer should look again (something was queued, or the session closed).
+    signal: AtomicBool,
+    consumer: AtomicWaker,
     capacity: usize,
 }
 
@@ -19,7 +25,8 @@ impl OutQueue {
     pub(crate) fn new(capacity: usize) -> OutQueue {
         OutQueue {
             items: Mutex::new(VecDeque::new()),
-            ready: Notify::new(),
+            signal: AtomicBool::new(false),
+            consumer: AtomicWaker::new(),
             capacity: capacity.max(1),
         }
     }
@@ -35,8 +42,7 @@ impl OutQueue {
             items.len() == 1
         };
         if was_empty {
-            // A permit is stored if the consumer is not waiting yet, so no wake-up is lost.
-            self.ready.notify_one();
+            self.wake_consumer();
         }
         Ok(())
     }
@@ -57,11 +63,31 @@ impl OutQueue {
             items.push_front(item);
         }
         drop(items);
-        self.ready.notify_one();
+        self.wake_consumer();
     }
 
-    /// Waits until something may have been queued since the last [`OutQueue::take_all`].
+    /// Makes the consumer look again; the signal stays set until it does, so no wake-up is lost.
+    pub(crate) fn wake_consumer(&self) {
+        self.signal.store(true, Ordering::Release);
+        self.consumer.wake();
+    }
+
+    /// Ready once something may have been queued (or the session closed) since the last time it was.
+    pub(crate) fn poll_ready(&self, cx: &mut Context<'_>) -> Poll<()> {
+        if self.signal.swap(false, Ordering::AcqRel) {
+            return Poll::Ready(());
+        }
+        self.consumer.register(cx.waker());
+        // Checked again after registering: a push in between would otherwise go unnoticed.
+        if self.signal.swap(false, Ordering::AcqRel) {
+            Poll::Ready(())
+        } else {
+            Poll::Pending
+        }
+    }
+
+    /// Waits for [`OutQueue::poll_ready`].
     pub(crate) async fn ready(&self) {
-        self.ready.notified().await
+        std::future::poll_fn(|cx| self.poll_ready(cx)).await
     }
 }

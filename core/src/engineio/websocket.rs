@@ -170,20 +170,37 @@ async fn run<H: EngineHandler>(
     };
     let timer = sleep_until(heartbeat.deadline);
     tokio::pin!(timer);
-    // Created once: re-creating it each turn would register and unregister a waiter every time.
-    let cancelled = session.cancel.cancelled();
-    tokio::pin!(cancelled);
     let mut close_frame: Option<CloseFrame> = None;
     loop {
+        // Closing wakes this task through the queue's signal.
+        if session.is_closed() {
+            break;
+        }
         // Everything queued so far leaves in one flush. A client that stops reading blocks the write, so
         // the write races the session's end: a slow consumer's close must not wait for it.
         session.queue.take_all(batch);
         if !batch.is_empty() {
-            let written = tokio::select! {
-                biased;
-                result = write_batch(&mut ws, batch) => Some(result),
-                _ = &mut cancelled => None,
+            let mut signal_taken = false;
+            let written = {
+                let write = write_batch(&mut ws, batch);
+                tokio::pin!(write);
+                loop {
+                    tokio::select! {
+                        biased;
+                        result = &mut write => break Some(result),
+                        _ = session.queue.ready() => {
+                            if session.is_closed() {
+                                break None;
+                            }
+                            signal_taken = true;
+                        }
+                    }
+                }
             };
+            if signal_taken {
+                // The wait above consumed the signal of entries queued meanwhile: raise it again.
+                session.queue.wake_consumer();
+            }
             match written {
                 Some(Ok(())) => {}
                 Some(Err(_)) => {
@@ -198,7 +215,6 @@ async fn run<H: EngineHandler>(
         }
         tokio::select! {
             biased;
-            _ = &mut cancelled => break,
             _ = &mut timer, if own_heartbeat => {
                 if heartbeat.awaiting_pong {
                     session.close(CloseReason::PingTimeout);
@@ -212,7 +228,6 @@ async fn run<H: EngineHandler>(
                     break;
                 }
             }
-            _ = session.queue.ready() => {}
             incoming = ws.next() => {
                 match incoming {
                     Some(Ok(WsMessage::Text(text))) => match Packet::decode(text.as_str()) {
@@ -277,6 +292,9 @@ async fn run<H: EngineHandler>(
                     }
                 }
             }
+            // Polled after the socket, so a stream of outgoing packets cannot starve reading (and the
+            // pongs in it); the queue itself is drained at the top of every turn.
+            _ = session.queue.ready() => {}
         }
     }
     // Flush what was queued before the close (a DISCONNECT packet, say), then close the socket when the
