@@ -632,3 +632,43 @@ async fn polling_client_that_never_connects_gets_the_close_packet() {
     assert_sid_becomes_unknown(addr, &sid, Duration::from_secs(1)).await;
     stop(handle).await;
 }
+
+#[tokio::test]
+async fn an_upgrade_that_never_probes_times_out_and_polling_goes_on() {
+    let builder = Server::builder().upgrade_timeout(Duration::from_millis(300));
+    let handle = echo_server(builder).await;
+    let addr = handle.local_addr();
+    let sid = polling_connect(addr).await;
+    let mut ws = ws_connect(addr, &format!("EIO=4&transport=websocket&sid={sid}")).await;
+    // No `2probe`: the server gives up on the upgrade and closes this websocket…
+    let start = Instant::now();
+    let closed = tokio::time::timeout(Duration::from_secs(3), async {
+        loop {
+            match ws_next(&mut ws).await {
+                None | Some(tokio_tungstenite::tungstenite::Message::Close(_)) => break,
+                Some(_) => {}
+            }
+        }
+    })
+    .await;
+    assert!(closed.is_ok(), "the abandoned upgrade is closed");
+    assert!(start.elapsed() >= Duration::from_millis(250));
+    // …and the session carries on over polling.
+    let response = post(addr, &polling(&sid), "42[\"echo\",\"still polling\"]").await;
+    assert_eq!(response.status, 200);
+    let response = get(addr, &polling(&sid)).await;
+    assert_eq!(response.text(), "42[\"echo\",\"still polling\"]");
+    stop(handle).await;
+}
+
+#[tokio::test]
+async fn a_custom_path_is_served_and_the_default_one_is_not() {
+    let handle = echo_server(Server::builder().path("/realtime")).await;
+    let addr = handle.local_addr();
+    let response = get(addr, "/realtime/?EIO=4&transport=polling").await;
+    assert_eq!(response.status, 200);
+    assert!(response.text().starts_with("0{"), "{}", response.text());
+    let response = get(addr, "/socket.io/?EIO=4&transport=polling").await;
+    assert_eq!(response.status, 404);
+    stop(handle).await;
+}
