@@ -326,3 +326,47 @@ async fn a_steady_stream_of_emits_does_not_starve_the_heartbeat() {
     assert!(disconnects.lock().is_empty(), "{:?}", disconnects.lock());
     stop(handle).await;
 }
+
+#[tokio::test]
+async fn middlewares_may_join_rooms_and_emit_and_a_refusal_leaves_nothing_behind() {
+    let io = Server::builder().build();
+    io.of("/").use_middleware(|socket| async move {
+        socket.join("from-middleware");
+        socket
+            .emit("early", Payload::one(&"hello").unwrap())
+            .expect("a connecting socket can emit");
+        if socket.auth().get("refuse").is_some() {
+            return Err(ferrio::ConnectError::new("refused"));
+        }
+        Ok(())
+    });
+    let handle = io.listen("127.0.0.1:0").await.unwrap();
+    let addr = handle.local_addr();
+
+    // Refused: its room does not outlive it.
+    let (mut refused, _) = ws_handshake(addr).await;
+    ws_send_text(&mut refused, "40{\"refuse\":true}").await;
+    assert_eq!(
+        ws_recv_text_skip_pings(&mut refused).await,
+        "42[\"early\",\"hello\"]"
+    );
+    assert_eq!(
+        ws_recv_text_skip_pings(&mut refused).await,
+        "44{\"message\":\"refused\"}"
+    );
+    assert!(
+        io.of("/").rooms(true).is_empty(),
+        "{:?}",
+        io.of("/").rooms(true)
+    );
+
+    // Accepted: the early packet and the room are there.
+    let (mut accepted, _) = ws_handshake(addr).await;
+    ws_send_text(&mut accepted, "40").await;
+    let first = ws_recv_text_skip_pings(&mut accepted).await;
+    let second = ws_recv_text_skip_pings(&mut accepted).await;
+    assert_eq!(first, "42[\"early\",\"hello\"]");
+    assert!(second.starts_with("40{\"sid\":"), "{second}");
+    assert_eq!(io.of("/").rooms(false), vec![("from-middleware".into(), 1)]);
+    stop(handle).await;
+}

@@ -6,7 +6,7 @@ use super::handler::{
     AsyncMiddlewareFn, ConnectError, ConnectionFn, ConnectionHandler, EventHandler, Middleware,
     NamespaceHandlers,
 };
-use super::{packet, BroadcastOperator, EmitError, IntoRooms, Payload, Socket};
+use super::{packet, BroadcastOperator, DisconnectReason, EmitError, IntoRooms, Payload, Socket};
 use crate::adapter::{Adapter, AdapterFactory, Room, RoomEvent};
 use crate::engineio::Sid;
 use parking_lot::RwLock;
@@ -243,6 +243,7 @@ impl Namespace {
         tokio::spawn(async move {
             for middleware in middlewares {
                 if let Err(error) = middleware.call(socket.clone()).await {
+                    socket.abandon();
                     let text = packet::encode_connect_error(
                         nsp.name(),
                         &error.message,
@@ -258,12 +259,19 @@ impl Namespace {
 
     fn finish_connect(&self, socket: Socket) {
         let conn = socket.0.conn.clone();
-        if conn.is_closed() {
+        if conn.is_closed() || !socket.mark_connected() {
+            socket.abandon();
             return;
         }
-        socket.mark_connected();
         self.0.sockets.write().insert(socket.id(), socket.clone());
         super::client::remember_socket(&conn, &socket);
+        if conn.is_closed() {
+            // The connection ended while this socket was joining, maybe before its sockets were walked.
+            socket.on_close(DisconnectReason::Connection(
+                crate::CloseReason::TransportClose,
+            ));
+            return;
+        }
         self.adapter()
             .add_all(socket.id(), &[Room::from(socket.id().as_str())]);
         let text = packet::encode_connect(self.name(), socket.id().as_str());

@@ -12,7 +12,7 @@ use parking_lot::{Mutex, RwLock};
 use serde_json::Value;
 use std::collections::HashMap;
 use std::future::Future;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicU8, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 use tokio::sync::oneshot;
@@ -84,8 +84,13 @@ pub(crate) struct SocketInner {
     handlers: RwLock<Arc<SocketHandlers>>,
     data: Mutex<Value>,
     acks: Mutex<HashMap<u64, AckWaiter>>,
-    connected: AtomicBool,
+    /// `CONNECTING` while the namespace middlewares run, then `CONNECTED`, then `DISCONNECTED`.
+    state: AtomicU8,
 }
+
+const CONNECTING: u8 = 0;
+const CONNECTED: u8 = 1;
+const DISCONNECTED: u8 = 2;
 
 /// A client's socket in one namespace. Cheap to clone.
 #[derive(Clone)]
@@ -116,7 +121,7 @@ impl Socket {
             handlers: RwLock::new(Arc::default()),
             data: Mutex::new(Value::Null),
             acks: Mutex::new(HashMap::new()),
-            connected: AtomicBool::new(false),
+            state: AtomicU8::new(CONNECTING),
         }))
     }
 
@@ -157,7 +162,13 @@ impl Socket {
 
     /// Whether the socket is still connected to its namespace.
     pub fn connected(&self) -> bool {
-        self.0.connected.load(Ordering::Acquire)
+        self.0.state.load(Ordering::Acquire) == CONNECTED
+    }
+
+    /// Connected, or still connecting: middlewares may already join rooms and emit (the packets reach the
+    /// client after the CONNECT answer, which its client buffers them behind), as socket.io allows.
+    fn live(&self) -> bool {
+        self.0.state.load(Ordering::Acquire) != DISCONNECTED
     }
 
     /// The handshake as socket.io describes it: `headers`, `query`, `address`, `time`, `issued`, `url`,
@@ -335,7 +346,7 @@ impl Socket {
     }
 
     pub(crate) fn push_raw(&self, item: Outgoing) -> Result<(), SendError> {
-        if !self.connected() {
+        if !self.live() {
             return Err(SendError::Closed);
         }
         self.0.conn.push(item)
@@ -439,7 +450,7 @@ impl Socket {
 
     /// Joins one or more rooms.
     pub fn join(&self, rooms: impl IntoRooms) {
-        if !self.connected() {
+        if !self.live() {
             return;
         }
         self.0.ns.adapter().add_all(self.id(), &rooms.into_rooms());
@@ -499,7 +510,12 @@ impl Socket {
     /// Leaves the namespace: `disconnecting` (rooms visible), then rooms and acks cleared, then
     /// `disconnect`. Runs once.
     pub(crate) fn on_close(&self, reason: DisconnectReason) {
-        if !self.0.connected.swap(false, Ordering::AcqRel) {
+        if self
+            .0
+            .state
+            .compare_exchange(CONNECTED, DISCONNECTED, Ordering::AcqRel, Ordering::Acquire)
+            .is_err()
+        {
             return;
         }
         let handlers = self.handlers();
@@ -517,8 +533,30 @@ impl Socket {
         tracing::debug!(socket = %self.id(), nsp = self.nsp(), %reason, "socket disconnected");
     }
 
-    pub(crate) fn mark_connected(&self) {
-        self.0.connected.store(true, Ordering::Release);
+    /// Connecting → connected; false if the socket was abandoned meanwhile.
+    pub(crate) fn mark_connected(&self) -> bool {
+        self.0
+            .state
+            .compare_exchange(CONNECTING, CONNECTED, Ordering::AcqRel, Ordering::Acquire)
+            .is_ok()
+    }
+
+    /// A connection that never completed (refused, or its client left): forget what the middlewares did.
+    pub(crate) fn abandon(&self) {
+        if self
+            .0
+            .state
+            .compare_exchange(
+                CONNECTING,
+                DISCONNECTED,
+                Ordering::AcqRel,
+                Ordering::Acquire,
+            )
+            .is_ok()
+        {
+            self.0.ns.adapter().del_all(self.id());
+            self.0.acks.lock().clear();
+        }
     }
 
     pub(crate) fn to_remote(&self) -> RemoteSocket {
