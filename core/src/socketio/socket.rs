@@ -165,8 +165,8 @@ impl Socket {
         self.0.state.load(Ordering::Acquire) == CONNECTED
     }
 
-    /// Connected, or still connecting: middlewares may already join rooms and emit (the packets reach the
-    /// client after the CONNECT answer, which its client buffers them behind), as socket.io allows.
+    /// Connected, or still connecting: middlewares may already join rooms and emit, as socket.io allows
+    /// (such packets precede the CONNECT answer on the wire; the official clients hold them until it comes).
     fn live(&self) -> bool {
         self.0.state.load(Ordering::Acquire) != DISCONNECTED
     }
