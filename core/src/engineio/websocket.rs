@@ -11,7 +11,9 @@ use futures_util::{SinkExt, StreamExt};
 use hyper::upgrade::Upgraded;
 use hyper_util::rt::TokioIo;
 use std::collections::VecDeque;
+use std::future::poll_fn;
 use std::sync::Arc;
+use std::task::Poll;
 use tokio::time::{sleep_until, Instant};
 use tokio_tungstenite::tungstenite::error::ProtocolError;
 use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
@@ -142,6 +144,97 @@ async fn feed(ws: &mut Ws, item: Outgoing) -> Result<(), WsError> {
 struct Heartbeat {
     awaiting_pong: bool,
     deadline: Instant,
+    /// The deadline moved: the timer must be reset.
+    reset: bool,
+}
+
+/// How many already-received messages are handled in one turn before writing.
+const READ_BATCH: usize = 64;
+
+/// What to do after an incoming message.
+enum Incoming {
+    Continue,
+    /// Close the session, sending this close frame if any.
+    Stop(Option<CloseFrame>),
+}
+
+/// Handles one message (or error) from the client's websocket.
+fn on_incoming<H: EngineHandler>(
+    engine: &Engine<H>,
+    session: &Arc<Session<H>>,
+    heartbeat: &mut Heartbeat,
+    own_heartbeat: bool,
+    message: Option<Result<WsMessage, WsError>>,
+) -> Incoming {
+    let stop = |reason: CloseReason, frame: Option<CloseFrame>| {
+        session.close(reason);
+        Incoming::Stop(frame)
+    };
+    match message {
+        Some(Ok(WsMessage::Text(text))) => match Packet::decode(text.as_str()) {
+            Ok(Packet::Pong(_)) => {
+                if own_heartbeat && heartbeat.awaiting_pong {
+                    heartbeat.awaiting_pong = false;
+                    heartbeat.deadline = Instant::now() + engine.config.ping_interval;
+                    heartbeat.reset = true;
+                }
+                session.pong.notify_one();
+                Incoming::Continue
+            }
+            Ok(packet) => {
+                if engine.on_packet(session, packet) {
+                    Incoming::Continue
+                } else {
+                    Incoming::Stop(None)
+                }
+            }
+            Err(error) => {
+                tracing::debug!(sid = %session.sid, %error, "bad websocket frame");
+                stop(CloseReason::ParseError, None)
+            }
+        },
+        Some(Ok(WsMessage::Binary(data))) => {
+            if engine.on_packet(session, Packet::Binary(data)) {
+                Incoming::Continue
+            } else {
+                Incoming::Stop(None)
+            }
+        }
+        Some(Ok(WsMessage::Close(_))) | None => stop(CloseReason::TransportClose, None),
+        Some(Ok(_)) => Incoming::Continue,
+        Some(Err(WsError::Capacity(error))) => {
+            tracing::debug!(sid = %session.sid, %error, "websocket message too large");
+            stop(
+                CloseReason::TransportError,
+                Some(CloseFrame {
+                    code: CloseCode::Size,
+                    reason: "Max payload size exceeded".into(),
+                }),
+            )
+        }
+        Some(Err(WsError::Utf8(_))) => stop(
+            CloseReason::TransportError,
+            Some(CloseFrame {
+                code: CloseCode::Invalid,
+                reason: "invalid UTF-8".into(),
+            }),
+        ),
+        // A connection dropped without a closing handshake is a close, as in socket.io.
+        Some(Err(
+            WsError::Io(_)
+            | WsError::ConnectionClosed
+            | WsError::AlreadyClosed
+            | WsError::Protocol(ProtocolError::ResetWithoutClosingHandshake),
+        )) => stop(CloseReason::TransportClose, None),
+        Some(Err(WsError::Protocol(_))) => stop(
+            CloseReason::TransportError,
+            Some(CloseFrame {
+                code: CloseCode::Protocol,
+                reason: "protocol error".into(),
+            }),
+        ),
+        Some(Err(_)) => stop(CloseReason::TransportError, None),
+    }
 }
 
 /// Writes every queued entry of `batch`, then flushes once.
@@ -167,11 +260,12 @@ async fn run<H: EngineHandler>(
     let mut heartbeat = Heartbeat {
         awaiting_pong: false,
         deadline: Instant::now() + config.ping_interval,
+        reset: false,
     };
     let timer = sleep_until(heartbeat.deadline);
     tokio::pin!(timer);
     let mut close_frame: Option<CloseFrame> = None;
-    loop {
+    'session: loop {
         // Closing wakes this task through the queue's signal.
         if session.is_closed() {
             break;
@@ -229,66 +323,27 @@ async fn run<H: EngineHandler>(
                 }
             }
             incoming = ws.next() => {
-                match incoming {
-                    Some(Ok(WsMessage::Text(text))) => match Packet::decode(text.as_str()) {
-                        Ok(Packet::Pong(_)) => {
-                            if own_heartbeat && heartbeat.awaiting_pong {
-                                heartbeat.awaiting_pong = false;
-                                heartbeat.deadline = Instant::now() + config.ping_interval;
-                                timer.as_mut().reset(heartbeat.deadline);
-                            }
-                            session.pong.notify_one();
-                        }
-                        Ok(packet) => {
-                            if !engine.on_packet(session, packet) {
-                                break;
-                            }
-                        }
-                        Err(error) => {
-                            tracing::debug!(sid = %session.sid, %error, "bad websocket frame");
-                            session.close(CloseReason::ParseError);
-                            break;
-                        }
-                    },
-                    Some(Ok(WsMessage::Binary(data))) => {
-                        if !engine.on_packet(session, Packet::Binary(data)) {
-                            break;
+                // Every message already received is handled before the replies are written, so a client
+                // that pipelines gets its answers in one flush rather than one write each.
+                let mut incoming = Some(incoming);
+                let mut budget = READ_BATCH;
+                while let Some(message) = incoming.take() {
+                    match on_incoming(engine, session, &mut heartbeat, own_heartbeat, message) {
+                        Incoming::Continue => {}
+                        Incoming::Stop(frame) => {
+                            close_frame = frame;
+                            break 'session;
                         }
                     }
-                    Some(Ok(WsMessage::Close(_))) | None => {
-                        session.close(CloseReason::TransportClose);
-                        break;
+                    if heartbeat.reset {
+                        heartbeat.reset = false;
+                        timer.as_mut().reset(heartbeat.deadline);
                     }
-                    Some(Ok(_)) => {}
-                    Some(Err(WsError::Capacity(error))) => {
-                        tracing::debug!(sid = %session.sid, %error, "websocket message too large");
-                        close_frame = Some(CloseFrame { code: CloseCode::Size, reason: "Max payload size exceeded".into() });
-                        session.close(CloseReason::TransportError);
-                        break;
-                    }
-                    Some(Err(WsError::Utf8(_))) => {
-                        close_frame = Some(CloseFrame { code: CloseCode::Invalid, reason: "invalid UTF-8".into() });
-                        session.close(CloseReason::TransportError);
-                        break;
-                    }
-                    // A connection dropped without a closing handshake is a close, as in socket.io.
-                    Some(Err(
-                        WsError::Io(_)
-                        | WsError::ConnectionClosed
-                        | WsError::AlreadyClosed
-                        | WsError::Protocol(ProtocolError::ResetWithoutClosingHandshake),
-                    )) => {
-                        session.close(CloseReason::TransportClose);
-                        break;
-                    }
-                    Some(Err(WsError::Protocol(_))) => {
-                        close_frame = Some(CloseFrame { code: CloseCode::Protocol, reason: "protocol error".into() });
-                        session.close(CloseReason::TransportError);
-                        break;
-                    }
-                    Some(Err(_)) => {
-                        session.close(CloseReason::TransportError);
-                        break;
+                    budget -= 1;
+                    if budget > 0 {
+                        if let Poll::Ready(next) = poll_fn(|cx| Poll::Ready(ws.poll_next_unpin(cx))).await {
+                            incoming = Some(next);
+                        }
                     }
                 }
             }
