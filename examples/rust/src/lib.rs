@@ -339,27 +339,6 @@ fn connected(chat: &Arc<Chat>, socket: Socket) {
         }
     });
     let c = chat.clone();
-    socket.on_disconnecting(move |socket, _reason| {
-        // The rooms are still visible here.
-        let Some(nick) = c.nick(socket.id()) else {
-            return;
-        };
-        let own = socket.id();
-        let rooms: Vec<ferrio::Room> = socket
-            .rooms()
-            .into_iter()
-            .filter(|r| **r != *own.as_str())
-            .collect();
-        if rooms.is_empty() {
-            return;
-        }
-        let mut rooms_sorted = rooms.clone();
-        rooms_sorted.sort();
-        for room in rooms_sorted {
-            notice(&socket.namespace(), &room, format!("{nick} is leaving"));
-        }
-    });
-    let c = chat.clone();
     socket.on_disconnect(move |socket, _reason| c.remove(socket.id()));
 }
 

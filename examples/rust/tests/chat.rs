@@ -298,6 +298,10 @@ async fn chat_end_to_end() {
         .wait_for("notice", |n| n["text"] == "bob is leaving")
         .await;
     assert_eq!(notice["room"], "lobby");
+    // Once, not once per handler.
+    alice
+        .expect_none("notice", Duration::from_millis(300))
+        .await;
     carol
         .wait_for("rooms", |r| *r == json!([{"name": "lobby", "count": 1}]))
         .await;
