@@ -5,7 +5,7 @@ use super::client::{joined_any, Conn, SioHandler};
 use super::handler::NamespaceHandlers;
 use super::{BroadcastOperator, EmitError, IntoRooms, Namespace, Payload};
 use crate::adapter::{AdapterFactory, MemoryAdapterFactory};
-use crate::engineio::{AllowRequest, CloseReason, Cors, Engine, EngineConfig, RequestInfo};
+use crate::engineio::{AllowRequest, CloseReason, Cors, Engine, EngineConfig, RequestInfo, Sid};
 use crate::http::{ClientBundle, HttpState, StaticDir};
 use parking_lot::{Mutex, RwLock};
 use serde_json::Value;
@@ -192,7 +192,9 @@ pub(crate) struct ServerInner {
     pub(crate) engine: Arc<Engine<SioHandler>>,
     namespaces: RwLock<HashMap<String, Namespace>>,
     dynamic: RwLock<Vec<DynamicNamespace>>,
-    pending_connects: Mutex<VecDeque<(Instant, Weak<Conn>)>>,
+    /// Connections still to check for the connect timeout, by id: a `Weak` here would keep each closed
+    /// connection's allocation alive until its deadline.
+    pending_connects: Mutex<VecDeque<(Instant, Sid)>>,
     sweeper: Arc<Notify>,
     sweeper_started: std::sync::Once,
 }
@@ -222,7 +224,7 @@ impl ServerInner {
         let deadline = Instant::now() + self.config.connect_timeout;
         self.pending_connects
             .lock()
-            .push_back((deadline, Arc::downgrade(conn)));
+            .push_back((deadline, conn.sid()));
         self.sweeper_started.call_once(|| {
             tokio::spawn(sweep_connect_timeouts(
                 Arc::downgrade(self),
@@ -247,8 +249,8 @@ async fn sweep_connect_timeouts(server: Weak<ServerInner>, wake: Arc<Notify>) {
                 if *deadline > now {
                     break;
                 }
-                if let Some((_, conn)) = queue.pop_front() {
-                    if let Some(conn) = conn.upgrade() {
+                if let Some((_, sid)) = queue.pop_front() {
+                    if let Some(conn) = inner.engine.session(&sid) {
                         if !joined_any(&conn) && !conn.is_closed() {
                             tracing::debug!(sid = %conn.sid(), "no namespace joined in time");
                             conn.close(CloseReason::ForcedServerClose);
