@@ -1,0 +1,804 @@
+//! The server handle: its options, its tokio runtime, and the callback queue that runs every C callback
+//! of the server on one thread in FIFO order (ferrio's own thread, or the host's through
+//! `ferrio_server_dispatch`).
+
+use crate::namespace::{DynParent, NspCallbacks};
+use crate::socket::SocketCallbacks;
+use crate::status::{ferrio_status, guard, guard_or, Error};
+use crate::types::{handle, str_arg, write_out};
+use ferrio_core::{Cors, CorsOrigins, Server, ServerBuilder, ServerHandle, Sid};
+use parking_lot::{Condvar, Mutex};
+use std::cell::Cell;
+use std::collections::{HashMap, VecDeque};
+use std::ffi::{c_char, c_int};
+use std::io::{Read, Write};
+use std::os::fd::AsRawFd;
+use std::os::unix::net::UnixStream;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+/// Who runs the callbacks.
+#[repr(u32)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ferrio_dispatch_mode {
+    /// A thread owned by ferrio ("ferrio-callbacks") runs them (the default).
+    Thread = 0,
+    /// The host runs them from its own loop: it polls `ferrio_server_fd` for readability and calls
+    /// `ferrio_server_dispatch`.
+    Manual = 1,
+}
+
+/// Server options, filled with setters and read by `ferrio_server_new` (which does not take them:
+/// free them with `ferrio_server_options_free`). Every option has socket.io's default.
+pub struct ferrio_server_options {
+    builder: ServerBuilder,
+    cors: Cors,
+    mode: ferrio_dispatch_mode,
+    worker_threads: usize,
+    shutdown_grace: Duration,
+}
+
+/// One unit of work for the callback thread.
+pub(crate) type Job = Box<dyn FnOnce(&Arc<Shared>) + Send>;
+
+struct QueueState {
+    jobs: VecDeque<Job>,
+    closed: bool,
+    /// Manual mode: a byte is in the pipe and not yet read. Thread mode: the bridge task is due to
+    /// wake the callback thread.
+    signaled: bool,
+}
+
+pub(crate) struct Queue {
+    state: Mutex<QueueState>,
+    ready: Condvar,
+    /// Manual mode: the host polls `reader`; `writer` gets one byte when the queue becomes non-empty.
+    pipe: Option<(UnixStream, UnixStream)>,
+    /// Thread mode: wakes the bridge task, which wakes the callback thread (see `bridge`).
+    bridge: Arc<tokio::sync::Notify>,
+}
+
+impl Queue {
+    fn new(manual: bool) -> std::io::Result<Queue> {
+        let pipe = if manual {
+            let (reader, writer) = UnixStream::pair()?;
+            reader.set_nonblocking(true)?;
+            writer.set_nonblocking(true)?;
+            Some((reader, writer))
+        } else {
+            None
+        };
+        Ok(Queue {
+            state: Mutex::new(QueueState {
+                jobs: VecDeque::new(),
+                closed: false,
+                signaled: false,
+            }),
+            ready: Condvar::new(),
+            pipe,
+            bridge: Arc::new(tokio::sync::Notify::new()),
+        })
+    }
+
+    /// Enqueues a job; after close it is dropped (which releases what it holds).
+    pub(crate) fn push(&self, job: Job) {
+        let mut state = self.state.lock();
+        if state.closed {
+            drop(state);
+            drop(job);
+            return;
+        }
+        state.jobs.push_back(job);
+        match &self.pipe {
+            Some((_, writer)) => {
+                if !state.signaled {
+                    state.signaled = true;
+                    let _ = (&*writer).write(&[1]);
+                }
+            }
+            None => {
+                // The callback thread is woken once per scheduler round, not once per job: see `bridge`.
+                let wake = !state.signaled;
+                state.signaled = true;
+                drop(state);
+                if wake {
+                    self.bridge.notify_one();
+                }
+            }
+        }
+    }
+
+    /// Thread mode: wakes the callback thread at most once per round of the runtime's scheduler.
+    ///
+    /// Waking it on every job would, on a busy machine, let the kernel switch to it after each event
+    /// and run callbacks one at a time (two context switches per event). The bridge instead yields
+    /// once, so every task already runnable (the other connections' reads) queues its jobs first, then
+    /// wakes the thread for the whole batch.
+    async fn bridge(queue: std::sync::Weak<Shared>) {
+        loop {
+            let notify = match queue.upgrade() {
+                Some(shared) => shared.queue.bridge.clone(),
+                None => return,
+            };
+            notify.notified().await;
+            tokio::task::yield_now().await;
+            let Some(shared) = queue.upgrade() else {
+                return;
+            };
+            shared.queue.state.lock().signaled = false;
+            shared.queue.ready.notify_one();
+        }
+    }
+
+    /// Takes up to `max` jobs (0: all) without waiting; clears the fd signal once the queue is empty.
+    fn take(&self, max: usize) -> VecDeque<Job> {
+        let mut state = self.state.lock();
+        let jobs = if max == 0 || max >= state.jobs.len() {
+            std::mem::take(&mut state.jobs)
+        } else {
+            let rest = state.jobs.split_off(max);
+            std::mem::replace(&mut state.jobs, rest)
+        };
+        if state.jobs.is_empty() && state.signaled {
+            if let Some((reader, _)) = &self.pipe {
+                let mut buf = [0u8; 64];
+                while matches!((&*reader).read(&mut buf), Ok(n) if n > 0) {}
+            }
+            state.signaled = false;
+        }
+        jobs
+    }
+
+    /// Automatic mode: waits for jobs; `None` once closed and drained.
+    fn wait(&self) -> Option<VecDeque<Job>> {
+        let mut state = self.state.lock();
+        while state.jobs.is_empty() && !state.closed {
+            self.ready.wait(&mut state);
+        }
+        if state.jobs.is_empty() {
+            return None;
+        }
+        Some(std::mem::take(&mut state.jobs))
+    }
+
+    /// Refuses new jobs and returns those pending.
+    fn close(&self) -> VecDeque<Job> {
+        let mut state = self.state.lock();
+        state.closed = true;
+        let jobs = std::mem::take(&mut state.jobs);
+        drop(state);
+        self.ready.notify_all();
+        jobs
+    }
+}
+
+static NEXT_SERVER_ID: AtomicU64 = AtomicU64::new(1);
+
+thread_local! {
+    /// The id of the server whose callbacks this thread is running now (0: none).
+    static DISPATCHING: Cell<u64> = const { Cell::new(0) };
+}
+
+/// Everything a server and the handles derived from it share.
+pub(crate) struct Shared {
+    pub(crate) id: u64,
+    pub(crate) server: Server,
+    pub(crate) rt: tokio::runtime::Handle,
+    runtime: Mutex<Option<tokio::runtime::Runtime>>,
+    pub(crate) queue: Queue,
+    mode: ferrio_dispatch_mode,
+    freed: AtomicBool,
+    listener: Mutex<Option<ServerHandle>>,
+    shutdown: Mutex<Option<tokio::task::JoinHandle<()>>>,
+    shutdown_grace: Duration,
+    thread: Mutex<Option<std::thread::JoinHandle<()>>>,
+    /// Per-socket C callbacks, looked up on the callback thread.
+    pub(crate) sockets: Mutex<HashMap<Sid, SocketCallbacks>>,
+    /// Static namespaces known to the C side, by name.
+    pub(crate) namespaces: Mutex<HashMap<String, Arc<NspCallbacks>>>,
+    /// Dynamic namespace parents.
+    pub(crate) dynamic: Mutex<Vec<Arc<DynParent>>>,
+}
+
+impl Shared {
+    pub(crate) fn alive(&self) -> Result<(), Error> {
+        if self.freed.load(Ordering::Acquire) {
+            return Err(Error::new(
+                ferrio_status::ServerGone,
+                "the server of this handle was freed",
+            ));
+        }
+        Ok(())
+    }
+
+    /// Whether the current thread is running one of this server's callbacks.
+    pub(crate) fn in_callback(&self) -> bool {
+        DISPATCHING.with(|d| d.get() == self.id)
+    }
+
+    fn run(self: &Arc<Self>, jobs: VecDeque<Job>) -> usize {
+        let previous = DISPATCHING.with(|d| d.replace(self.id));
+        let mut count = 0;
+        for job in jobs {
+            // A job that panics (a ferrio bug) must not kill the callback thread.
+            guard_or((), || job(self));
+            count += 1;
+        }
+        DISPATCHING.with(|d| d.set(previous));
+        count
+    }
+}
+
+/// A Socket.IO server. Made by `ferrio_server_new`, released by `ferrio_server_free`.
+pub struct ferrio_server {
+    pub(crate) shared: Arc<Shared>,
+}
+
+/// Makes options with socket.io's defaults. Free them with `ferrio_server_options_free`.
+#[no_mangle]
+pub extern "C" fn ferrio_server_options_new(out: *mut *mut ferrio_server_options) -> ferrio_status {
+    guard(|| {
+        let options = Box::new(ferrio_server_options {
+            builder: Server::builder(),
+            cors: Cors::default(),
+            mode: ferrio_dispatch_mode::Thread,
+            worker_threads: 0,
+            shutdown_grace: Duration::from_secs(2),
+        });
+        // SAFETY: `out` is checked for NULL and otherwise writable by contract.
+        unsafe { write_out(out, Box::into_raw(options), "out") }
+    })
+}
+
+/// Releases options. NULL is ignored.
+#[no_mangle]
+pub extern "C" fn ferrio_server_options_free(options: *mut ferrio_server_options) {
+    guard_or((), || {
+        if !options.is_null() {
+            // SAFETY: made by `ferrio_server_options_new` and not freed before (contract).
+            drop(unsafe { Box::from_raw(options) });
+        }
+    })
+}
+
+fn with_options(
+    options: *mut ferrio_server_options,
+    f: impl FnOnce(&mut ferrio_server_options) -> Result<(), Error>,
+) -> ferrio_status {
+    guard(|| {
+        // SAFETY: a live options handle or NULL (contract); not used concurrently (contract).
+        let options = unsafe { options.as_mut() }.ok_or_else(|| Error::null("options"))?;
+        f(options)
+    })
+}
+
+fn set_builder(
+    options: &mut ferrio_server_options,
+    f: impl FnOnce(ServerBuilder) -> ServerBuilder,
+) {
+    let builder = std::mem::take(&mut options.builder);
+    options.builder = f(builder);
+}
+
+fn millis(ms: u64, what: &str) -> Result<Duration, Error> {
+    if ms == 0 {
+        return Err(Error::new(
+            ferrio_status::InvalidArgument,
+            format!("`{what}` must be positive"),
+        ));
+    }
+    Ok(Duration::from_millis(ms))
+}
+
+/// The engine path (default `/socket.io/`).
+#[no_mangle]
+pub extern "C" fn ferrio_server_options_set_path(
+    options: *mut ferrio_server_options,
+    path: *const c_char,
+    path_len: usize,
+) -> ferrio_status {
+    with_options(options, |o| {
+        // SAFETY: (ptr, len) string argument, contract of the header.
+        let path = unsafe { str_arg(path, path_len, "path") }?.to_owned();
+        set_builder(o, |b| b.path(path));
+        Ok(())
+    })
+}
+
+/// The ping interval in milliseconds (default 25000).
+#[no_mangle]
+pub extern "C" fn ferrio_server_options_set_ping_interval_ms(
+    options: *mut ferrio_server_options,
+    ms: u64,
+) -> ferrio_status {
+    with_options(options, |o| {
+        let d = millis(ms, "ms")?;
+        set_builder(o, |b| b.ping_interval(d));
+        Ok(())
+    })
+}
+
+/// The ping timeout in milliseconds (default 20000).
+#[no_mangle]
+pub extern "C" fn ferrio_server_options_set_ping_timeout_ms(
+    options: *mut ferrio_server_options,
+    ms: u64,
+) -> ferrio_status {
+    with_options(options, |o| {
+        let d = millis(ms, "ms")?;
+        set_builder(o, |b| b.ping_timeout(d));
+        Ok(())
+    })
+}
+
+/// How long a connection may take to join a namespace, in milliseconds (default 45000).
+#[no_mangle]
+pub extern "C" fn ferrio_server_options_set_connect_timeout_ms(
+    options: *mut ferrio_server_options,
+    ms: u64,
+) -> ferrio_status {
+    with_options(options, |o| {
+        let d = millis(ms, "ms")?;
+        set_builder(o, |b| b.connect_timeout(d));
+        Ok(())
+    })
+}
+
+/// The largest HTTP body or WebSocket message in bytes (default 1000000, socket.io's
+/// `maxHttpBufferSize`).
+#[no_mangle]
+pub extern "C" fn ferrio_server_options_set_max_payload(
+    options: *mut ferrio_server_options,
+    bytes: usize,
+) -> ferrio_status {
+    with_options(options, |o| {
+        if bytes == 0 {
+            return Err(Error::new(
+                ferrio_status::InvalidArgument,
+                "`bytes` must be positive",
+            ));
+        }
+        set_builder(o, |b| b.max_payload(bytes));
+        Ok(())
+    })
+}
+
+/// Which transports clients may use (default both). At least one must be enabled.
+#[no_mangle]
+pub extern "C" fn ferrio_server_options_set_transports(
+    options: *mut ferrio_server_options,
+    polling: bool,
+    websocket: bool,
+) -> ferrio_status {
+    with_options(options, |o| {
+        if !polling && !websocket {
+            return Err(Error::new(
+                ferrio_status::InvalidArgument,
+                "at least one transport must be enabled",
+            ));
+        }
+        set_builder(o, |b| b.transports(polling, websocket));
+        Ok(())
+    })
+}
+
+/// CORS for cross-origin polling clients: allow any origin (echoed back), with or without credentials.
+/// Replaces origins added with `ferrio_server_options_add_cors_origin`. Default: no CORS headers.
+#[no_mangle]
+pub extern "C" fn ferrio_server_options_set_cors_any(
+    options: *mut ferrio_server_options,
+    credentials: bool,
+) -> ferrio_status {
+    with_options(options, |o| {
+        o.cors = Cors {
+            origins: CorsOrigins::Any,
+            credentials,
+        };
+        Ok(())
+    })
+}
+
+/// CORS: allows one more exact origin (e.g. `https://example.com`); `credentials` applies to all.
+#[no_mangle]
+pub extern "C" fn ferrio_server_options_add_cors_origin(
+    options: *mut ferrio_server_options,
+    origin: *const c_char,
+    origin_len: usize,
+    credentials: bool,
+) -> ferrio_status {
+    with_options(options, |o| {
+        // SAFETY: (ptr, len) string argument.
+        let origin = unsafe { str_arg(origin, origin_len, "origin") }?.to_owned();
+        if origin.is_empty() {
+            return Err(Error::new(
+                ferrio_status::InvalidArgument,
+                "`origin` must not be empty",
+            ));
+        }
+        let mut list = match std::mem::take(&mut o.cors.origins) {
+            CorsOrigins::List(list) => list,
+            _ => Vec::new(),
+        };
+        list.push(origin);
+        o.cors = Cors {
+            origins: CorsOrigins::List(list),
+            credentials,
+        };
+        Ok(())
+    })
+}
+
+/// Serves the browser client (`<path>/socket.io.js`…) from this `socket.io-client/dist` directory.
+#[no_mangle]
+pub extern "C" fn ferrio_server_options_set_client_dir(
+    options: *mut ferrio_server_options,
+    dir: *const c_char,
+    dir_len: usize,
+) -> ferrio_status {
+    with_options(options, |o| {
+        // SAFETY: (ptr, len) string argument.
+        let dir = unsafe { str_arg(dir, dir_len, "dir") }?.to_owned();
+        set_builder(o, |b| b.client_dir(dir));
+        Ok(())
+    })
+}
+
+/// Serves the application's static files (e.g. its page at `/`) from this directory.
+#[no_mangle]
+pub extern "C" fn ferrio_server_options_set_static_dir(
+    options: *mut ferrio_server_options,
+    dir: *const c_char,
+    dir_len: usize,
+) -> ferrio_status {
+    with_options(options, |o| {
+        // SAFETY: (ptr, len) string argument.
+        let dir = unsafe { str_arg(dir, dir_len, "dir") }?.to_owned();
+        set_builder(o, |b| b.static_dir(dir));
+        Ok(())
+    })
+}
+
+/// Who runs the callbacks (default `FERRIO_DISPATCH_MODE_THREAD`).
+#[no_mangle]
+pub extern "C" fn ferrio_server_options_set_dispatch_mode(
+    options: *mut ferrio_server_options,
+    mode: u32,
+) -> ferrio_status {
+    with_options(options, |o| {
+        o.mode = match mode {
+            0 => ferrio_dispatch_mode::Thread,
+            1 => ferrio_dispatch_mode::Manual,
+            _ => {
+                return Err(Error::new(
+                    ferrio_status::InvalidArgument,
+                    format!("unknown dispatch mode {mode}"),
+                ))
+            }
+        };
+        Ok(())
+    })
+}
+
+/// How many tokio worker threads run the network side (default 0: one per CPU).
+#[no_mangle]
+pub extern "C" fn ferrio_server_options_set_worker_threads(
+    options: *mut ferrio_server_options,
+    threads: usize,
+) -> ferrio_status {
+    with_options(options, |o| {
+        o.worker_threads = threads;
+        Ok(())
+    })
+}
+
+/// How long `ferrio_server_close` / `ferrio_server_free` let connections finish, in milliseconds
+/// (default 2000).
+#[no_mangle]
+pub extern "C" fn ferrio_server_options_set_shutdown_grace_ms(
+    options: *mut ferrio_server_options,
+    ms: u64,
+) -> ferrio_status {
+    with_options(options, |o| {
+        o.shutdown_grace = Duration::from_millis(ms);
+        Ok(())
+    })
+}
+
+/// Makes a server (not listening yet) with `options` (NULL: defaults; the options are copied, not
+/// taken). Starts its runtime and, in the default dispatch mode, its callback thread.
+#[no_mangle]
+pub extern "C" fn ferrio_server_new(
+    options: *const ferrio_server_options,
+    out: *mut *mut ferrio_server,
+) -> ferrio_status {
+    guard(|| {
+        if out.is_null() {
+            return Err(Error::null("out"));
+        }
+        // SAFETY: a live options handle or NULL (contract).
+        let options = unsafe { options.as_ref() };
+        let (builder, mode, workers, grace) = match options {
+            Some(o) => (
+                o.builder.clone().cors(o.cors.clone()),
+                o.mode,
+                o.worker_threads,
+                o.shutdown_grace,
+            ),
+            None => (
+                Server::builder(),
+                ferrio_dispatch_mode::Thread,
+                0,
+                Duration::from_secs(2),
+            ),
+        };
+        let mut rt = tokio::runtime::Builder::new_multi_thread();
+        rt.enable_all().thread_name("ferrio-worker");
+        if workers > 0 {
+            rt.worker_threads(workers);
+        }
+        let runtime = rt.build().map_err(|e| {
+            Error::new(
+                ferrio_status::IoError,
+                format!("cannot start the runtime: {e}"),
+            )
+        })?;
+        let queue = Queue::new(mode == ferrio_dispatch_mode::Manual)
+            .map_err(|e| Error::new(ferrio_status::IoError, format!("cannot make the fd: {e}")))?;
+        // The core spawns its housekeeping tasks on the current runtime.
+        let server = {
+            let _enter = runtime.enter();
+            builder.build()
+        };
+        let shared = Arc::new(Shared {
+            id: NEXT_SERVER_ID.fetch_add(1, Ordering::Relaxed),
+            server,
+            rt: runtime.handle().clone(),
+            runtime: Mutex::new(Some(runtime)),
+            queue,
+            mode,
+            freed: AtomicBool::new(false),
+            listener: Mutex::new(None),
+            shutdown: Mutex::new(None),
+            shutdown_grace: grace,
+            thread: Mutex::new(None),
+            sockets: Mutex::new(HashMap::new()),
+            namespaces: Mutex::new(HashMap::new()),
+            dynamic: Mutex::new(Vec::new()),
+        });
+        if mode == ferrio_dispatch_mode::Thread {
+            shared.rt.spawn(Queue::bridge(Arc::downgrade(&shared)));
+            let worker = shared.clone();
+            let thread = std::thread::Builder::new()
+                .name("ferrio-callbacks".into())
+                .spawn(move || {
+                    while let Some(jobs) = worker.queue.wait() {
+                        worker.run(jobs);
+                    }
+                })
+                .map_err(|e| {
+                    Error::new(
+                        ferrio_status::IoError,
+                        format!("cannot start the callback thread: {e}"),
+                    )
+                })?;
+            *shared.thread.lock() = Some(thread);
+        }
+        let handle = Box::new(ferrio_server { shared });
+        // SAFETY: checked non-NULL above.
+        unsafe { *out = Box::into_raw(handle) };
+        Ok(())
+    })
+}
+
+/// Binds `host:port` (port 0: any free port) and serves until closed. Returns once bound, with the
+/// bound port in `*out_port` (NULL allowed). Only once per server.
+#[no_mangle]
+pub extern "C" fn ferrio_server_listen(
+    server: *const ferrio_server,
+    host: *const c_char,
+    host_len: usize,
+    port: u16,
+    out_port: *mut u16,
+) -> ferrio_status {
+    guard(|| {
+        // SAFETY: a live server handle or NULL (contract).
+        let shared = &unsafe { handle(server, "server") }?.shared;
+        shared.alive()?;
+        // SAFETY: (ptr, len) string argument.
+        let host = unsafe { str_arg(host, host_len, "host") }?.to_owned();
+        let mut listener = shared.listener.lock();
+        if listener.is_some() || shared.shutdown.lock().is_some() {
+            return Err(Error::new(
+                ferrio_status::InvalidState,
+                "the server is already listening (or was closed)",
+            ));
+        }
+        let io = shared.server.clone();
+        // Binding is quick; the accept loop runs on the runtime. The callback thread is not a runtime
+        // thread, so this cannot block a worker.
+        let bound = shared
+            .rt
+            .block_on(async move { io.listen((host.as_str(), port)).await })
+            .map_err(|e| Error::new(ferrio_status::IoError, format!("cannot listen: {e}")))?;
+        let actual = bound.local_addr().port();
+        *listener = Some(bound);
+        if !out_port.is_null() {
+            // SAFETY: non-NULL and writable by contract.
+            unsafe { *out_port = actual };
+        }
+        Ok(())
+    })
+}
+
+impl Shared {
+    fn start_shutdown(&self) {
+        if let Some(listener) = self.listener.lock().take() {
+            let grace = self.shutdown_grace;
+            let task = self.rt.spawn(async move { listener.shutdown(grace).await });
+            *self.shutdown.lock() = Some(task);
+        } else {
+            self.server.close();
+        }
+    }
+}
+
+/// Starts a graceful shutdown and returns at once: stops accepting, disconnects every socket with
+/// "server shutting down" (their `disconnect` callbacks follow), and lets connections finish within the
+/// grace period. Allowed from a callback. The server must still be freed.
+#[no_mangle]
+pub extern "C" fn ferrio_server_close(server: *const ferrio_server) -> ferrio_status {
+    guard(|| {
+        // SAFETY: a live server handle or NULL (contract).
+        let shared = &unsafe { handle(server, "server") }?.shared;
+        shared.alive()?;
+        shared.start_shutdown();
+        Ok(())
+    })
+}
+
+/// Closes the server if needed, waits (at most the grace period) for connections to end, runs the
+/// callbacks already queued (automatic mode; in manual mode they are dropped), stops the callback thread
+/// and the runtime, and releases every registered callback's user data. Handles derived from the server
+/// (sockets, namespaces, broadcasts) stay valid to free, and their other calls return
+/// `FERRIO_STATUS_SERVER_GONE`. From inside one of this server's callbacks it returns
+/// `FERRIO_STATUS_WOULD_DEADLOCK` and frees nothing: call `ferrio_server_close` there and free later.
+/// NULL gives `FERRIO_STATUS_NULL_ARGUMENT`.
+#[no_mangle]
+pub extern "C" fn ferrio_server_free(server: *mut ferrio_server) -> ferrio_status {
+    guard(|| {
+        if server.is_null() {
+            return Err(Error::null("server"));
+        }
+        {
+            // SAFETY: non-NULL, a live handle by contract.
+            let shared = &unsafe { &*server }.shared;
+            if shared.in_callback() {
+                return Err(Error::new(
+                    ferrio_status::WouldDeadlock,
+                    "ferrio_server_free was called from one of the server's own callbacks; \
+                     call ferrio_server_close there and free the server afterwards",
+                ));
+            }
+        }
+        // SAFETY: non-NULL, a live handle by contract.
+        let shared = unsafe { &*server }.shared.clone();
+        // The handle stays valid while the callbacks still queued run (they may use it: they get
+        // SERVER_GONE); it is released once the callback thread has stopped.
+        shared.free();
+        // SAFETY: made by `ferrio_server_new`, not freed before (contract); nothing uses it any more.
+        drop(unsafe { Box::from_raw(server) });
+        Ok(())
+    })
+}
+
+impl Shared {
+    fn free(self: &Arc<Self>) {
+        if self.freed.load(Ordering::Acquire) {
+            return;
+        }
+        self.start_shutdown();
+        let task = self.shutdown.lock().take();
+        if let Some(task) = task {
+            let limit = self.shutdown_grace + Duration::from_secs(1);
+            let _ = self
+                .rt
+                .block_on(async move { tokio::time::timeout(limit, task).await });
+        }
+        // No handle may act from now on; what is still queued runs (automatic mode) with sockets
+        // reporting SERVER_GONE.
+        self.freed.store(true, Ordering::Release);
+        let pending = self.queue.close();
+        match self.thread.lock().take() {
+            Some(thread) => {
+                // The thread drains what was queued before `close`; anything else is dropped here.
+                let _ = thread.join();
+                drop(pending);
+            }
+            None => drop(pending),
+        }
+        crate::once::forget_server(self.id);
+        let sockets = std::mem::take(&mut *self.sockets.lock());
+        drop(sockets);
+        let namespaces: Vec<_> = self.namespaces.lock().drain().map(|(_, n)| n).collect();
+        for nsp in namespaces {
+            nsp.clear();
+        }
+        let dynamic: Vec<_> = self.dynamic.lock().drain(..).collect();
+        for parent in dynamic {
+            parent.clear();
+        }
+        if let Some(runtime) = self.runtime.lock().take() {
+            runtime.shutdown_timeout(Duration::from_secs(1));
+        }
+    }
+}
+
+/// Manual mode: the fd to poll for readability; when readable, call `ferrio_server_dispatch`. The fd
+/// belongs to the server (do not close it). `FERRIO_STATUS_INVALID_STATE` in automatic mode.
+#[no_mangle]
+pub extern "C" fn ferrio_server_fd(
+    server: *const ferrio_server,
+    out_fd: *mut c_int,
+) -> ferrio_status {
+    guard(|| {
+        // SAFETY: a live server handle or NULL (contract).
+        let shared = &unsafe { handle(server, "server") }?.shared;
+        shared.alive()?;
+        let Some((reader, _)) = &shared.queue.pipe else {
+            return Err(Error::new(
+                ferrio_status::InvalidState,
+                "the server is not in manual dispatch mode",
+            ));
+        };
+        // SAFETY: out-param, checked for NULL.
+        unsafe { write_out(out_fd, reader.as_raw_fd(), "out_fd") }
+    })
+}
+
+/// Manual mode: runs up to `max` queued callbacks (0: all queued now) on the calling thread, in FIFO
+/// order, without waiting; `*out_count` (NULL allowed) gets how many ran. Re-entering from a callback
+/// gives `FERRIO_STATUS_WOULD_DEADLOCK`; automatic mode gives `FERRIO_STATUS_INVALID_STATE`.
+#[no_mangle]
+pub extern "C" fn ferrio_server_dispatch(
+    server: *const ferrio_server,
+    max: usize,
+    out_count: *mut usize,
+) -> ferrio_status {
+    guard(|| {
+        // SAFETY: a live server handle or NULL (contract).
+        let shared = &unsafe { handle(server, "server") }?.shared;
+        shared.alive()?;
+        if shared.mode != ferrio_dispatch_mode::Manual {
+            return Err(Error::new(
+                ferrio_status::InvalidState,
+                "the server is not in manual dispatch mode",
+            ));
+        }
+        if shared.in_callback() {
+            return Err(Error::new(
+                ferrio_status::WouldDeadlock,
+                "ferrio_server_dispatch was called from one of the server's own callbacks",
+            ));
+        }
+        let jobs = shared.queue.take(max);
+        let count = shared.run(jobs);
+        if !out_count.is_null() {
+            // SAFETY: non-NULL and writable by contract.
+            unsafe { *out_count = count };
+        }
+        Ok(())
+    })
+}
+
+/// How many Engine.IO connections are open now (0 for NULL or a freed server).
+#[no_mangle]
+pub extern "C" fn ferrio_server_connection_count(server: *const ferrio_server) -> usize {
+    guard_or(0, || {
+        // SAFETY: a live server handle or NULL (contract).
+        match unsafe { server.as_ref() } {
+            Some(s) if s.shared.alive().is_ok() => s.shared.server.connection_count(),
+            _ => 0,
+        }
+    })
+}

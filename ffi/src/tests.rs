@@ -1,0 +1,426 @@
+//! ABI misuse tests: Rust calling the exported functions the way a careless C program would — NULL
+//! arguments, invalid UTF-8 and JSON, an ack used twice, a server freed from inside its own callback,
+//! a socket used after its server was freed — and checking that every `user_data_free` runs exactly
+//! once.
+
+use super::*;
+use futures_util::{SinkExt, StreamExt};
+use std::ffi::{c_void, CStr};
+use std::ptr::{null, null_mut};
+use std::sync::atomic::{AtomicPtr, AtomicUsize, Ordering};
+use std::sync::{mpsc, Arc, Mutex};
+use std::time::Duration;
+use tokio_tungstenite::tungstenite::Message;
+
+const NUL: usize = usize::MAX;
+
+fn last_error() -> String {
+    let mut buf = [0 as c_char; 512];
+    let mut written = 0usize;
+    assert_eq!(
+        ferrio_last_error(buf.as_mut_ptr(), buf.len(), &mut written),
+        ferrio_status::Ok
+    );
+    // SAFETY: `ferrio_last_error` NUL-terminated the buffer.
+    unsafe { CStr::from_ptr(buf.as_ptr()) }
+        .to_string_lossy()
+        .into_owned()
+}
+
+/// Counts `user_data_free` calls.
+static FREED: AtomicUsize = AtomicUsize::new(0);
+
+unsafe extern "C" fn count_free(_: *mut c_void) {
+    FREED.fetch_add(1, Ordering::SeqCst);
+}
+
+#[test]
+fn null_invalid_utf8_and_bad_arguments_give_statuses() {
+    assert_eq!(
+        ferrio_server_options_new(null_mut()),
+        ferrio_status::NullArgument
+    );
+    assert!(
+        last_error().contains("`out` must not be NULL"),
+        "{}",
+        last_error()
+    );
+
+    let mut options = null_mut();
+    assert_eq!(ferrio_server_options_new(&mut options), ferrio_status::Ok);
+    let bad = [b'/', 0xff, 0xfe];
+    assert_eq!(
+        ferrio_server_options_set_path(options, bad.as_ptr().cast(), bad.len()),
+        ferrio_status::InvalidUtf8
+    );
+    assert!(last_error().contains("UTF-8"));
+    assert_eq!(
+        ferrio_server_options_set_path(null_mut(), c"/x".as_ptr(), NUL),
+        ferrio_status::NullArgument
+    );
+    assert_eq!(
+        ferrio_server_options_set_path(options, null(), 3),
+        ferrio_status::NullArgument
+    );
+    assert_eq!(
+        ferrio_server_options_set_transports(options, false, false),
+        ferrio_status::InvalidArgument
+    );
+    assert_eq!(
+        ferrio_server_options_set_dispatch_mode(options, 7),
+        ferrio_status::InvalidArgument
+    );
+    assert_eq!(
+        ferrio_server_options_set_ping_interval_ms(options, 0),
+        ferrio_status::InvalidArgument
+    );
+    ferrio_server_options_free(options);
+    ferrio_server_options_free(null_mut());
+
+    assert_eq!(
+        ferrio_server_new(null(), null_mut()),
+        ferrio_status::NullArgument
+    );
+    assert_eq!(
+        ferrio_server_listen(null(), c"127.0.0.1".as_ptr(), NUL, 0, null_mut()),
+        ferrio_status::NullArgument
+    );
+    assert_eq!(ferrio_server_free(null_mut()), ferrio_status::NullArgument);
+    assert_eq!(ferrio_server_close(null()), ferrio_status::NullArgument);
+    assert_eq!(
+        ferrio_socket_emit(null(), c"x".as_ptr(), NUL, c"[]".as_ptr(), NUL, null(), 0),
+        ferrio_status::NullArgument
+    );
+    assert_eq!(
+        ferrio_ack_send(null_mut(), null(), 0, null(), 0),
+        ferrio_status::NullArgument
+    );
+    // A pointer that was never an ack.
+    assert_eq!(
+        ferrio_ack_free(usize::MAX as *mut ferrio_ack),
+        ferrio_status::InvalidArgument
+    );
+    assert_eq!(
+        ferrio_connect_accept(null_mut()),
+        ferrio_status::NullArgument
+    );
+
+    // A failed registration still releases the user data, exactly once.
+    let before = FREED.load(Ordering::SeqCst);
+    assert_eq!(
+        ferrio_socket_on(
+            null(),
+            c"ev".as_ptr(),
+            NUL,
+            None,
+            null_mut(),
+            Some(count_free)
+        ),
+        ferrio_status::NullArgument
+    );
+    assert_eq!(FREED.load(Ordering::SeqCst), before + 1);
+
+    // Output buffers report the size they need.
+    let mut small = [0 as c_char; 4];
+    let mut written = 0usize;
+    let _ = ferrio_server_options_new(null_mut());
+    assert_eq!(
+        ferrio_last_error(small.as_mut_ptr(), small.len(), &mut written),
+        ferrio_status::BufferTooSmall
+    );
+    assert_eq!(written, "`out` must not be NULL".len() + 1);
+
+    // SAFETY: static strings from the library.
+    unsafe {
+        assert_eq!(CStr::from_ptr(ferrio_status_str(0)).to_str().unwrap(), "ok");
+        assert_eq!(
+            CStr::from_ptr(ferrio_status_str(9999)).to_str().unwrap(),
+            "unknown status"
+        );
+        assert_eq!(
+            CStr::from_ptr(ferrio_version()).to_str().unwrap(),
+            env!("CARGO_PKG_VERSION")
+        );
+    }
+}
+
+/// What the callbacks of the server test share, given to C as `user_data` (one `Arc` per registration).
+struct Ctx {
+    server: AtomicPtr<ferrio_server>,
+    kept: AtomicPtr<ferrio_socket>,
+    registered: AtomicUsize,
+    freed: AtomicUsize,
+    report: Mutex<mpsc::Sender<String>>,
+}
+
+impl Ctx {
+    fn say(&self, text: String) {
+        let _ = self.report.lock().unwrap().send(text);
+    }
+}
+
+fn ud(ctx: &Arc<Ctx>) -> *mut c_void {
+    ctx.registered.fetch_add(1, Ordering::SeqCst);
+    Arc::into_raw(ctx.clone()) as *mut c_void
+}
+
+unsafe extern "C" fn free_ctx(user_data: *mut c_void) {
+    // SAFETY: made by `ud` with `Arc::into_raw`; ferrio calls this exactly once per registration.
+    let ctx = unsafe { Arc::from_raw(user_data as *const Ctx) };
+    ctx.freed.fetch_add(1, Ordering::SeqCst);
+}
+
+fn ctx_of<'a>(user_data: *mut c_void) -> &'a Ctx {
+    // SAFETY: a live `Arc<Ctx>` given as user data (freed only after the last callback).
+    unsafe { &*(user_data as *const Ctx) }
+}
+
+unsafe extern "C" fn on_connection(user_data: *mut c_void, socket: *const ferrio_socket) {
+    let ctx = ctx_of(user_data);
+    // SAFETY: the Arc behind `user_data` lives during the callback.
+    let arc = unsafe {
+        Arc::increment_strong_count(user_data as *const Ctx);
+        Arc::from_raw(user_data as *const Ctx)
+    };
+    let bad = [0xc3u8, 0x28];
+    let s = ferrio_socket_emit(socket, bad.as_ptr().cast(), 2, null(), 0, null(), 0);
+    ctx.say(format!("emit bad utf8: {s:?}"));
+    let s = ferrio_socket_emit(
+        socket,
+        c"x".as_ptr(),
+        NUL,
+        c"{\"a\":1}".as_ptr(),
+        NUL,
+        null(),
+        0,
+    );
+    ctx.say(format!("emit object: {s:?}"));
+    let s = ferrio_socket_emit(socket, c"x".as_ptr(), NUL, c"[1,".as_ptr(), NUL, null(), 0);
+    ctx.say(format!("emit broken json: {s:?}"));
+    let s = ferrio_socket_emit(socket, c"connect".as_ptr(), NUL, null(), 0, null(), 0);
+    ctx.say(format!("emit reserved: {s:?}"));
+    let s = ferrio_socket_set_data(socket, c"{not json".as_ptr(), NUL);
+    ctx.say(format!("set_data broken json: {s:?}"));
+    let s = ferrio_socket_on(
+        socket,
+        c"ev".as_ptr(),
+        NUL,
+        Some(on_ev),
+        ud(&arc),
+        Some(free_ctx),
+    );
+    ctx.say(format!("on ev: {s:?}"));
+    // Replacing a handler releases the previous one's user data.
+    let s = ferrio_socket_on(
+        socket,
+        c"ev".as_ptr(),
+        NUL,
+        Some(on_ev),
+        ud(&arc),
+        Some(free_ctx),
+    );
+    ctx.say(format!("on ev again: {s:?}"));
+    let s = ferrio_socket_on_disconnect(socket, Some(on_disconnect), ud(&arc), Some(free_ctx));
+    ctx.say(format!("on disconnect: {s:?}"));
+    let mut kept = null_mut();
+    let s = ferrio_socket_clone(socket, &mut kept);
+    ctx.say(format!("clone: {s:?}"));
+    ctx.kept.store(kept, Ordering::SeqCst);
+}
+
+unsafe extern "C" fn on_ev(
+    user_data: *mut c_void,
+    _socket: *const ferrio_socket,
+    _event: ferrio_str,
+    _args: *const ferrio_payload,
+    ack: *mut ferrio_ack,
+) {
+    let ctx = ctx_of(user_data);
+    let s = ferrio_ack_send(ack, c"[1,".as_ptr(), NUL, null(), 0);
+    ctx.say(format!("ack broken json: {s:?}"));
+    let s = ferrio_ack_send(ack, c"[\"ok\"]".as_ptr(), NUL, null(), 0);
+    ctx.say(format!("ack: {s:?}"));
+    let s = ferrio_ack_send(ack, c"[\"again\"]".as_ptr(), NUL, null(), 0);
+    ctx.say(format!("ack twice: {s:?}"));
+    let s = ferrio_ack_free(ack);
+    ctx.say(format!("ack free after send: {s:?}"));
+    let server = ctx.server.load(Ordering::SeqCst);
+    let s = ferrio_server_free(server);
+    ctx.say(format!("free inside callback: {s:?}"));
+    let s = ferrio_server_dispatch(server, 0, null_mut());
+    ctx.say(format!("dispatch in thread mode: {s:?}"));
+    let s = ferrio_server_close(server);
+    ctx.say(format!("close inside callback: {s:?}"));
+}
+
+unsafe extern "C" fn on_disconnect(
+    user_data: *mut c_void,
+    _socket: *const ferrio_socket,
+    reason: ferrio_str,
+) {
+    // SAFETY: a view valid during the callback.
+    let reason = unsafe { std::slice::from_raw_parts(reason.ptr.cast::<u8>(), reason.len) };
+    ctx_of(user_data).say(format!("disconnect: {}", String::from_utf8_lossy(reason)));
+}
+
+fn expect(rx: &mpsc::Receiver<String>, wanted: &str) {
+    let got = rx
+        .recv_timeout(Duration::from_secs(10))
+        .unwrap_or_else(|_| panic!("no report in time; wanted {wanted:?}"));
+    assert_eq!(got, wanted);
+}
+
+#[test]
+fn misuse_inside_callbacks_gives_statuses_and_user_data_is_freed_once() {
+    let (tx, rx) = mpsc::channel();
+    let ctx = Arc::new(Ctx {
+        server: AtomicPtr::new(null_mut()),
+        kept: AtomicPtr::new(null_mut()),
+        registered: AtomicUsize::new(0),
+        freed: AtomicUsize::new(0),
+        report: Mutex::new(tx),
+    });
+    let mut options = null_mut();
+    assert_eq!(ferrio_server_options_new(&mut options), ferrio_status::Ok);
+    assert_eq!(
+        ferrio_server_options_set_worker_threads(options, 1),
+        ferrio_status::Ok
+    );
+    let mut server = null_mut();
+    assert_eq!(ferrio_server_new(options, &mut server), ferrio_status::Ok);
+    ferrio_server_options_free(options);
+    ctx.server.store(server, Ordering::SeqCst);
+    let mut fd = 0;
+    assert_eq!(
+        ferrio_server_fd(server, &mut fd),
+        ferrio_status::InvalidState
+    );
+
+    let mut nsp = null_mut();
+    assert_eq!(
+        ferrio_server_of(server, c"/".as_ptr(), NUL, &mut nsp),
+        ferrio_status::Ok
+    );
+    assert_eq!(
+        ferrio_namespace_on_connection(nsp, Some(on_connection), ud(&ctx), Some(free_ctx)),
+        ferrio_status::Ok
+    );
+    let mut port = 0u16;
+    assert_eq!(
+        ferrio_server_listen(server, c"127.0.0.1".as_ptr(), NUL, 0, &mut port),
+        ferrio_status::Ok
+    );
+    assert_eq!(
+        ferrio_server_listen(server, c"127.0.0.1".as_ptr(), NUL, 0, &mut port),
+        ferrio_status::InvalidState
+    );
+
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let frames = rt.block_on(async move {
+        let url = format!("ws://127.0.0.1:{port}/socket.io/?EIO=4&transport=websocket");
+        let (mut ws, _) = tokio::time::timeout(
+            Duration::from_secs(5),
+            tokio_tungstenite::connect_async(url),
+        )
+        .await
+        .expect("connect in time")
+        .expect("connect");
+        ws.send(Message::Text("40".into())).await.unwrap();
+        ws.send(Message::Text("421[\"ev\",1]".into()))
+            .await
+            .unwrap();
+        let mut frames = Vec::new();
+        // Until the server closes the connection (the callback calls ferrio_server_close).
+        while let Ok(Some(Ok(message))) =
+            tokio::time::timeout(Duration::from_secs(10), ws.next()).await
+        {
+            if let Message::Text(text) = message {
+                frames.push(text.as_str().to_owned());
+            }
+        }
+        frames
+    });
+    assert!(
+        frames.iter().any(|f| f == "431[\"ok\"]"),
+        "frames: {frames:?}"
+    );
+    assert!(
+        !frames.iter().any(|f| f.contains("again")),
+        "frames: {frames:?}"
+    );
+
+    for wanted in [
+        "emit bad utf8: InvalidUtf8",
+        "emit object: InvalidJson",
+        "emit broken json: InvalidJson",
+        "emit reserved: ReservedEvent",
+        "set_data broken json: InvalidJson",
+        "on ev: Ok",
+        "on ev again: Ok",
+        "on disconnect: Ok",
+        "clone: Ok",
+        "ack broken json: InvalidJson",
+        "ack: Ok",
+        "ack twice: AlreadyUsed",
+        "ack free after send: AlreadyUsed",
+        "free inside callback: WouldDeadlock",
+        "dispatch in thread mode: InvalidState",
+        "close inside callback: Ok",
+        "disconnect: server shutting down",
+    ] {
+        expect(&rx, wanted);
+    }
+
+    let kept = ctx.kept.load(Ordering::SeqCst);
+    assert!(!kept.is_null());
+    assert_eq!(ferrio_server_free(server), ferrio_status::Ok);
+    // Every registration's user data was released by the free, exactly once.
+    assert_eq!(
+        ctx.freed.load(Ordering::SeqCst),
+        ctx.registered.load(Ordering::SeqCst)
+    );
+    assert_eq!(ctx.registered.load(Ordering::SeqCst), 4);
+    // Handles that outlive the server report it instead of crashing.
+    assert_eq!(
+        ferrio_socket_emit(kept, c"x".as_ptr(), NUL, null(), 0, null(), 0),
+        ferrio_status::ServerGone
+    );
+    assert_eq!(
+        ferrio_namespace_on_connection(nsp, Some(on_connection), ud(&ctx), Some(free_ctx)),
+        ferrio_status::ServerGone
+    );
+    assert_eq!(
+        ctx.freed.load(Ordering::SeqCst),
+        ctx.registered.load(Ordering::SeqCst)
+    );
+    assert!(last_error().contains("freed"));
+    ferrio_socket_free(kept);
+    ferrio_namespace_free(nsp);
+    assert_eq!(Arc::strong_count(&ctx), 1);
+}
+
+#[test]
+fn manual_mode_runs_callbacks_on_the_dispatching_thread() {
+    let mut options = null_mut();
+    assert_eq!(ferrio_server_options_new(&mut options), ferrio_status::Ok);
+    assert_eq!(
+        ferrio_server_options_set_dispatch_mode(options, 1),
+        ferrio_status::Ok
+    );
+    let mut server = null_mut();
+    assert_eq!(ferrio_server_new(options, &mut server), ferrio_status::Ok);
+    ferrio_server_options_free(options);
+    let mut fd = -1;
+    assert_eq!(ferrio_server_fd(server, &mut fd), ferrio_status::Ok);
+    assert!(fd >= 0);
+    let mut count = 99;
+    assert_eq!(
+        ferrio_server_dispatch(server, 0, &mut count),
+        ferrio_status::Ok
+    );
+    assert_eq!(count, 0);
+    assert_eq!(ferrio_server_free(server), ferrio_status::Ok);
+}

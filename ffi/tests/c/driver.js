@@ -1,0 +1,210 @@
+// Drives ffi/tests/c/test_ffi.c with the official socket.io-client: node driver.js PORT_THREAD PORT_MANUAL.
+// Every check is reported to the C program as a "result" event (name, ok, detail); the C program counts
+// them with its own. Every wait is bounded; the script exits by itself.
+"use strict";
+const path = require("path");
+const { io } = require(path.join(__dirname, "../../../node_modules/socket.io-client"));
+
+const [portA, portB] = process.argv.slice(2);
+const urlA = `http://127.0.0.1:${portA}`;
+const urlB = `http://127.0.0.1:${portB}`;
+const WAIT = 5000;
+const results = [];
+
+function check(name, ok, detail = "") {
+  results.push([name, !!ok, String(detail)]);
+  if (!ok) console.error(`driver: FAIL ${name} ${detail}`);
+}
+
+function once(socket, event, ms = WAIT) {
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`no "${event}" within ${ms} ms`)), ms);
+    socket.once(event, (...args) => {
+      clearTimeout(timer);
+      resolve(args);
+    });
+  });
+}
+
+// Resolves true when `event` does NOT arrive within `ms`.
+function silent(socket, event, ms = 400) {
+  return new Promise((resolve) => {
+    const handler = () => resolve(false);
+    socket.once(event, handler);
+    setTimeout(() => {
+      socket.off(event, handler);
+      resolve(true);
+    }, ms);
+  });
+}
+
+async function connect(url, opts = {}) {
+  const socket = io(url, { forceNew: true, reconnection: false, ...opts });
+  await once(socket, "connect");
+  return socket;
+}
+
+async function step(name, fn) {
+  try {
+    await fn();
+  } catch (e) {
+    check(name, false, e.message);
+  }
+}
+
+async function main() {
+  // Connect rejection with data (a C middleware).
+  await step("connect rejected with message and data", async () => {
+    const bad = io(urlA, { forceNew: true, reconnection: false, auth: { token: "bad" } });
+    const [err] = await once(bad, "connect_error");
+    check("connect rejected with message and data", err.message === "not allowed" && err.data && err.data.code === 42,
+      JSON.stringify({ message: err.message, data: err.data }));
+    bad.close();
+  });
+
+  const c1 = await connect(urlA, { auth: { token: "good", name: "c1" } });
+  const c2 = await connect(urlA, { auth: { token: "good", name: "c2" }, transports: ["polling"] });
+  const c3 = await connect(urlA, { auth: { token: "good", name: "c3" } });
+  check("three clients connected (websocket and polling)", c1.connected && c2.connected && c3.connected);
+
+  await step("echo with JSON and binary", async () => {
+    const reply = once(c1, "echo");
+    c1.emit("echo", { text: "hi", n: 1 }, Buffer.from([1, 2, 3, 255]));
+    const [obj, bin] = await reply;
+    check("echo with JSON and binary", obj.text === "hi" && obj.n === 1 && Buffer.isBuffer(bin) &&
+      Buffer.compare(bin, Buffer.from([1, 2, 3, 255])) === 0, JSON.stringify(obj));
+  });
+
+  await step("binary reply built in C", async () => {
+    const reply = once(c1, "bin-reply");
+    c1.emit("bin", Buffer.from("abc"));
+    const [len, bin] = await reply;
+    check("binary reply built in C", len === 3 && Buffer.isBuffer(bin) && bin.toString() === "cba", `${len} ${bin}`);
+  });
+
+  await step("client ack answered by C", async () => {
+    const answer = await new Promise((resolve, reject) => {
+      c1.timeout(WAIT).emit("ack-me", 5, "x", (err, ...args) => (err ? reject(err) : resolve(args)));
+    });
+    check("client ack answered by C", JSON.stringify(answer) === JSON.stringify(["ok", [5, "x"]]), JSON.stringify(answer));
+  });
+
+  await step("server ack answered by the client", async () => {
+    c1.on("question", (n, cb) => cb(n * 2, Buffer.from([9])));
+    const got = once(c1, "client-answered");
+    c1.emit("ask-client", 21);
+    const [json, size] = await got;
+    check("server ack answered by the client", json === '[42,{"_placeholder":true,"num":0}]' && size === 1, `${json} ${size}`);
+  });
+
+  await step("server ack timeout", async () => {
+    c1.on("ignored", () => {});
+    const got = once(c1, "timeout-ok");
+    c1.emit("ask-timeout");
+    const [status] = await got;
+    check("server ack timeout", status === "operation has timed out", status);
+  });
+
+  await step("rooms and broadcast with except", async () => {
+    const join = (s, room) => new Promise((resolve) => s.emit("join", room, resolve));
+    await join(c1, "room1");
+    await join(c2, "room1");
+    await join(c3, "room1");
+    await join(c2, "vip");
+    const n1 = once(c1, "news"), n3 = once(c3, "news"), n2 = silent(c2, "news");
+    c1.emit("bcast", "room1", "vip");
+    const [[a], [b], none] = await Promise.all([n1, n3, n2]);
+    check("broadcast to room1 except vip reaches c1 and c3", a === "to room1 except vip" && b === a, `${a} ${b}`);
+    check("broadcast except vip skips c2", none);
+  });
+
+  await step("from-socket broadcast", async () => {
+    const r2 = once(c2, "relayed"), r3 = once(c3, "relayed"), r1 = silent(c1, "relayed");
+    c1.emit("relay", "room1");
+    const [[x], [y], none] = await Promise.all([r2, r3, r1]);
+    check("socket broadcast to room1 reaches the others", x === "from c1" && y === x, `${x} ${y}`);
+    check("socket broadcast skips the sender", none);
+  });
+
+  await step("broadcast emit_with_ack", async () => {
+    for (const s of [c1, c2, c3]) s.on("poll", (cb) => cb(s === c2 ? "yes" : "no"));
+    const got = once(c1, "poll-result");
+    c1.emit("start-poll");
+    const [count, expected] = await got;
+    check("broadcast emit_with_ack gathers every answer", count === 3 && expected === 3, `${count}/${expected}`);
+  });
+
+  await step("server-side room operations", async () => {
+    const got = once(c1, "rooms-checked");
+    c1.emit("room-ops");
+    const [report] = await got;
+    check("room size, room list, sockets_join, fetch_sockets", report === "ok", report);
+  });
+
+  await step("API calls from a second thread", async () => {
+    const t1 = once(c1, "from-thread"), t2 = once(c2, "thread-broadcast");
+    c1.emit("thread");
+    const [[a], [b]] = await Promise.all([t1, t2]);
+    check("API calls from a second thread", a === "hello from another thread" && b === "to everybody", `${a} ${b}`);
+  });
+
+  await step("server disconnect reason", async () => {
+    const gone = once(c3, "disconnect");
+    c3.emit("kick-me");
+    const [reason] = await gone;
+    check("server disconnect seen by the client", reason === "io server disconnect", reason);
+  });
+
+  await step("dynamic namespace", async () => {
+    const refused = io(`${urlA}/dyn-7`, { forceNew: true, reconnection: false, auth: { no: 1 } });
+    const [err] = await once(refused, "connect_error");
+    check("dynamic namespace refused by the predicate", err.message === "Invalid namespace", err.message);
+    refused.close();
+    const d = await connect(`${urlA}/dyn-7`, { auth: { pass: 1 } });
+    const news = once(d, "dyn-news");
+    const answer = await new Promise((resolve, reject) =>
+      d.timeout(WAIT).emit("dyn-hello", (e, ...args) => (e ? reject(e) : resolve(args))));
+    const [n] = await news;
+    check("dynamic namespace created by the predicate", JSON.stringify(answer) === '["/dyn-7"]' && n === "child",
+      JSON.stringify(answer));
+    d.close();
+  });
+
+  await step("disconnect_sockets", async () => {
+    const c5 = await connect(urlA, { auth: { token: "good", name: "c5" } });
+    await new Promise((resolve) => c5.emit("join", "doomed", resolve));
+    const gone = once(c5, "disconnect");
+    c1.emit("doom", "doomed");
+    const [reason] = await gone;
+    check("disconnect_sockets disconnects the room's sockets", reason === "io server disconnect", reason);
+  });
+
+  await step("manual dispatch mode", async () => {
+    const c4 = await connect(urlB);
+    const answer = await new Promise((resolve, reject) => {
+      c4.timeout(WAIT).emit("manual", 7, (err, ...args) => (err ? reject(err) : resolve(args)));
+    });
+    check("manual dispatch mode acks from the host thread", JSON.stringify(answer) === '["manual-ok",7]', JSON.stringify(answer));
+    c4.close();
+  });
+
+  c2.disconnect(); // "client namespace disconnect" on the C side
+  await new Promise((r) => setTimeout(r, 300));
+
+  for (const [name, ok, detail] of results) {
+    await new Promise((resolve) => c1.timeout(WAIT).emit("result", name, ok, detail, () => resolve()));
+  }
+  await new Promise((resolve) => c1.timeout(WAIT).emit("done", results.length, () => resolve()));
+  c1.close(); // "transport close" or "client namespace disconnect"
+  setTimeout(() => process.exit(results.every(([, ok]) => ok) ? 0 : 1), 200);
+}
+
+setTimeout(() => {
+  console.error("driver: overall timeout");
+  process.exit(2);
+}, 60000).unref();
+
+main().catch((e) => {
+  console.error("driver:", e);
+  process.exit(3);
+});

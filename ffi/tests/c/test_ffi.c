@@ -1,0 +1,606 @@
+/*
+ * The C test of libferrio: two servers (the default callback thread, and manual dispatch from this
+ * program's main loop) driven by the official socket.io-client through driver.js. Compiled with
+ * -Wall -Wextra -Werror -fsanitize=address,undefined against the checked-in include/ferrio.h by
+ * `make test-c`. Prints one line per failed check and a last line "N passed, N failed".
+ *
+ * Usage: test_ffi path/to/driver.js
+ */
+#define _POSIX_C_SOURCE 200809L
+#include "ferrio.h"
+
+#include <poll.h>
+#include <pthread.h>
+#include <spawn.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <time.h>
+
+extern char **environ;
+
+#define S(text) (text), FERRIO_NUL_TERMINATED
+
+static atomic_int passed, failed;
+static atomic_int registered, released; /* user_data handed to ferrio / freed by ferrio */
+static atomic_int done;                 /* the driver sent "done" */
+static atomic_int saw_server_ns_disconnect, saw_client_ns_disconnect, saw_kicked_rooms;
+static ferrio_server *server_a, *server_b;
+static ferrio_namespace *nsp_a;
+static pthread_t main_thread, api_thread;
+static atomic_int api_thread_started;
+
+static int verbose; /* FERRIO_TEST_VERBOSE=1: print passing checks too */
+
+static void check(int ok, const char *name, const char *detail) {
+    if (ok) {
+        atomic_fetch_add(&passed, 1);
+        if (verbose) printf("ok %s\n", name);
+    } else {
+        atomic_fetch_add(&failed, 1);
+        printf("FAIL %s %s\n", name, detail ? detail : "");
+        fflush(stdout);
+    }
+}
+
+/* Checks a status; on failure prints the thread's last error. */
+static void check_status(ferrio_status status, ferrio_status wanted, const char *name) {
+    char detail[600];
+    if (status == wanted) {
+        check(1, name, NULL);
+        return;
+    }
+    char message[512];
+    ferrio_last_error(message, sizeof message, NULL);
+    snprintf(detail, sizeof detail, "status %u (%s): %s", (unsigned)status, ferrio_status_str(status), message);
+    check(0, name, detail);
+}
+
+/* Counted user data: every registration gets one; ferrio must release each exactly once. */
+static void *ud_new(void) {
+    atomic_fetch_add(&registered, 1);
+    return malloc(16);
+}
+
+static void ud_free(void *user_data) {
+    atomic_fetch_add(&released, 1);
+    free(user_data);
+}
+
+/* A socket kept as user data (for completions), released by ferrio. */
+static void *socket_ud(const ferrio_socket *socket) {
+    ferrio_socket *copy = NULL;
+    check_status(ferrio_socket_clone(socket, &copy), FERRIO_STATUS_OK, "socket clone");
+    atomic_fetch_add(&registered, 1);
+    return copy;
+}
+
+static void socket_ud_free(void *user_data) {
+    atomic_fetch_add(&released, 1);
+    ferrio_socket_free(user_data);
+}
+
+/* The n-th JSON string of an arguments array like ["a","b"] (no escapes), copied into out. */
+static int nth_string(ferrio_str json, int n, char *out, size_t cap) {
+    const char *p = json.ptr, *end = json.ptr + json.len;
+    for (int i = 0; p < end; i++) {
+        const char *open = memchr(p, '"', (size_t)(end - p));
+        if (!open) return 0;
+        const char *close = memchr(open + 1, '"', (size_t)(end - open - 1));
+        if (!close) return 0;
+        if (i == n) {
+            size_t len = (size_t)(close - open - 1);
+            if (len + 1 > cap) return 0;
+            memcpy(out, open + 1, len);
+            out[len] = 0;
+            return 1;
+        }
+        p = close + 1;
+    }
+    return 0;
+}
+
+/* text as a JSON string literal. */
+static void json_quote(const char *text, size_t len, char *out, size_t cap) {
+    size_t o = 0;
+    out[o++] = '"';
+    for (size_t i = 0; i < len && o + 3 < cap; i++) {
+        if (text[i] == '"' || text[i] == '\\') out[o++] = '\\';
+        out[o++] = text[i];
+    }
+    out[o++] = '"';
+    out[o] = 0;
+}
+
+/* Reads a JSON output into a malloc'd buffer with the two-call pattern. */
+typedef ferrio_status (*reader)(const ferrio_socket *, char *, size_t, size_t *);
+static char *read_json(reader read, const ferrio_socket *socket, const char *name) {
+    size_t needed = 0;
+    check_status(read(socket, NULL, 0, &needed), FERRIO_STATUS_BUFFER_TOO_SMALL, name);
+    char *buf = malloc(needed);
+    size_t written = 0;
+    check_status(read(socket, buf, needed, &written), FERRIO_STATUS_OK, name);
+    check(written == needed && strlen(buf) + 1 == needed, name, "size");
+    return buf;
+}
+
+static void emit1(const ferrio_socket *socket, const char *event, const char *json) {
+    check_status(ferrio_socket_emit(socket, S(event), S(json), NULL, 0), FERRIO_STATUS_OK, event);
+}
+
+static void ack_empty(ferrio_ack *ack) {
+    if (ack) check_status(ferrio_ack_send(ack, NULL, 0, NULL, 0), FERRIO_STATUS_OK, "ack");
+}
+
+/* ---- Events of server A. ---------------------------------------------------------------------- */
+
+static void on_echo(void *ud, const ferrio_socket *s, ferrio_str event, const ferrio_payload *args, ferrio_ack *ack) {
+    (void)ud;
+    check(event.ptr[event.len] == 0 && strcmp(event.ptr, "echo") == 0, "event name view", event.ptr);
+    check(args->attachment_count == 1 && args->attachments[0].len == 4 && args->attachments[0].ptr[3] == 255,
+          "echo attachment view", args->json.ptr);
+    check_status(ferrio_socket_emit(s, S("echo"), args->json.ptr, args->json.len, args->attachments,
+                                    args->attachment_count),
+                 FERRIO_STATUS_OK, "emit echo");
+    if (ack) ferrio_ack_free(ack);
+}
+
+static void on_bin(void *ud, const ferrio_socket *s, ferrio_str event, const ferrio_payload *args, ferrio_ack *ack) {
+    (void)ud, (void)event, (void)ack;
+    if (args->attachment_count != 1) {
+        check(0, "bin attachment", args->json.ptr);
+        return;
+    }
+    uint8_t reversed[64];
+    size_t n = args->attachments[0].len < sizeof reversed ? args->attachments[0].len : sizeof reversed;
+    for (size_t i = 0; i < n; i++) reversed[i] = args->attachments[0].ptr[n - 1 - i];
+    ferrio_bytes out = {reversed, n};
+    char json[64];
+    snprintf(json, sizeof json, "[%zu,{\"_placeholder\":true,\"num\":0}]", n);
+    check_status(ferrio_socket_emit(s, S("bin-reply"), S(json), &out, 1), FERRIO_STATUS_OK, "emit binary");
+}
+
+static void on_ack_me(void *ud, const ferrio_socket *s, ferrio_str event, const ferrio_payload *args, ferrio_ack *ack) {
+    (void)ud, (void)s, (void)event;
+    check(ack != NULL, "ack handle present", NULL);
+    if (!ack) return;
+    char json[256];
+    int len = snprintf(json, sizeof json, "[\"ok\",%s]", args->json.ptr);
+    check_status(ferrio_ack_send(ack, json, (size_t)len, NULL, 0), FERRIO_STATUS_OK, "ack send");
+    check_status(ferrio_ack_send(ack, S("[]"), NULL, 0), FERRIO_STATUS_ALREADY_USED, "ack used twice");
+}
+
+static void on_question_answer(void *ud, ferrio_status status, const ferrio_payload *response) {
+    const ferrio_socket *s = ud;
+    check_status(status, FERRIO_STATUS_OK, "server ack answered");
+    if (status != FERRIO_STATUS_OK) return;
+    char quoted[256], json[300];
+    json_quote(response->json.ptr, response->json.len, quoted, sizeof quoted);
+    snprintf(json, sizeof json, "[%s,%zu]", quoted, response->attachment_count);
+    emit1(s, "client-answered", json);
+}
+
+static void on_ask_client(void *ud, const ferrio_socket *s, ferrio_str event, const ferrio_payload *args, ferrio_ack *ack) {
+    (void)ud, (void)event, (void)ack;
+    check_status(ferrio_socket_emit_with_ack(s, S("question"), args->json.ptr, args->json.len, NULL, 0, 3000,
+                                             on_question_answer, socket_ud(s), socket_ud_free),
+                 FERRIO_STATUS_OK, "emit_with_ack");
+}
+
+static void on_timeout_answer(void *ud, ferrio_status status, const ferrio_payload *response) {
+    check_status(status, FERRIO_STATUS_TIMEOUT, "server ack times out");
+    check(response == NULL, "no response on timeout", NULL);
+    char json[128];
+    snprintf(json, sizeof json, "[\"%s\"]", ferrio_status_str(status));
+    emit1(ud, "timeout-ok", json);
+}
+
+static void on_ask_timeout(void *ud, const ferrio_socket *s, ferrio_str event, const ferrio_payload *args, ferrio_ack *ack) {
+    (void)ud, (void)event, (void)args, (void)ack;
+    check_status(ferrio_socket_emit_with_ack(s, S("ignored"), NULL, 0, NULL, 0, 300, on_timeout_answer, socket_ud(s),
+                                             socket_ud_free),
+                 FERRIO_STATUS_OK, "emit_with_ack (timeout)");
+}
+
+static void on_join(void *ud, const ferrio_socket *s, ferrio_str event, const ferrio_payload *args, ferrio_ack *ack) {
+    (void)ud, (void)event;
+    char room[64];
+    check(nth_string(args->json, 0, room, sizeof room), "join argument", args->json.ptr);
+    check_status(ferrio_socket_join(s, S(room)), FERRIO_STATUS_OK, "join");
+    ack_empty(ack);
+}
+
+static void on_bcast(void *ud, const ferrio_socket *s, ferrio_str event, const ferrio_payload *args, ferrio_ack *ack) {
+    (void)ud, (void)s, (void)event, (void)ack;
+    char to[64], except[64];
+    check(nth_string(args->json, 0, to, sizeof to) && nth_string(args->json, 1, except, sizeof except),
+          "bcast arguments", args->json.ptr);
+    ferrio_broadcast *b = NULL;
+    check_status(ferrio_namespace_broadcast(nsp_a, &b), FERRIO_STATUS_OK, "namespace broadcast");
+    check_status(ferrio_broadcast_to(b, S(to)), FERRIO_STATUS_OK, "broadcast to");
+    check_status(ferrio_broadcast_except(b, S(except)), FERRIO_STATUS_OK, "broadcast except");
+    check_status(ferrio_broadcast_local(b), FERRIO_STATUS_OK, "broadcast local");
+    check_status(ferrio_broadcast_emit(b, S("news"), S("[\"to room1 except vip\"]"), NULL, 0), FERRIO_STATUS_OK,
+                 "broadcast emit");
+    check_status(ferrio_broadcast_emit(b, S("news"), S("{oops"), NULL, 0), FERRIO_STATUS_INVALID_JSON,
+                 "broadcast emit with invalid JSON");
+    ferrio_broadcast_free(b);
+}
+
+static void on_relay(void *ud, const ferrio_socket *s, ferrio_str event, const ferrio_payload *args, ferrio_ack *ack) {
+    (void)ud, (void)event, (void)ack;
+    char room[64];
+    nth_string(args->json, 0, room, sizeof room);
+    ferrio_broadcast *b = NULL;
+    check_status(ferrio_socket_broadcast(s, &b), FERRIO_STATUS_OK, "socket broadcast");
+    check_status(ferrio_broadcast_to(b, S(room)), FERRIO_STATUS_OK, "socket broadcast to");
+    check_status(ferrio_broadcast_volatile(b), FERRIO_STATUS_OK, "broadcast volatile");
+    check_status(ferrio_broadcast_emit(b, S("relayed"), S("[\"from c1\"]"), NULL, 0), FERRIO_STATUS_OK, "relay emit");
+    ferrio_broadcast_free(b);
+}
+
+static void on_poll_done(void *ud, ferrio_status status, const ferrio_ack_response *responses, size_t count,
+                         size_t expected) {
+    check_status(status, FERRIO_STATUS_OK, "broadcast emit_with_ack");
+    int yes = 0;
+    for (size_t i = 0; i < count; i++) {
+        check(responses[i].socket_id.len == 20, "response socket id", responses[i].socket_id.ptr);
+        if (strcmp(responses[i].payload.json.ptr, "[\"yes\"]") == 0) yes++;
+    }
+    check(yes == 1, "exactly one yes", NULL);
+    char json[64];
+    snprintf(json, sizeof json, "[%zu,%zu]", count, expected);
+    emit1(ud, "poll-result", json);
+}
+
+static void on_start_poll(void *ud, const ferrio_socket *s, ferrio_str event, const ferrio_payload *args, ferrio_ack *ack) {
+    (void)ud, (void)event, (void)args, (void)ack;
+    ferrio_broadcast *b = NULL;
+    check_status(ferrio_namespace_broadcast(nsp_a, &b), FERRIO_STATUS_OK, "poll broadcast");
+    ferrio_broadcast_to(b, S("room1"));
+    check_status(ferrio_broadcast_timeout_ms(b, 3000), FERRIO_STATUS_OK, "broadcast timeout");
+    check_status(ferrio_broadcast_emit_with_ack(b, S("poll"), NULL, 0, NULL, 0, on_poll_done, socket_ud(s),
+                                                socket_ud_free),
+                 FERRIO_STATUS_OK, "broadcast emit_with_ack call");
+    ferrio_broadcast_free(b);
+}
+
+static void on_fetched(void *ud, ferrio_status status, ferrio_str json) {
+    check_status(status, FERRIO_STATUS_OK, "fetch_sockets");
+    int ids = 0;
+    for (const char *p = json.ptr; (p = strstr(p, "\"id\"")) != NULL; p++) ids++;
+    int ok = ids == 1 && strstr(json.ptr, "\"vip\"") && strstr(json.ptr, "\"handshake\"");
+    check(ok, "fetch_sockets finds the one socket in vip", json.ptr);
+    emit1(ud, "rooms-checked", ok ? "[\"ok\"]" : "[\"fetch_sockets failed\"]");
+}
+
+static void on_room_ops(void *ud, const ferrio_socket *s, ferrio_str event, const ferrio_payload *args, ferrio_ack *ack) {
+    (void)ud, (void)event, (void)args, (void)ack;
+    size_t size = 0;
+    check_status(ferrio_namespace_room_size(nsp_a, S("room1"), &size), FERRIO_STATUS_OK, "room size");
+    check(size == 3, "room1 has 3 sockets", NULL);
+    char rooms[512];
+    check_status(ferrio_namespace_rooms(nsp_a, false, rooms, sizeof rooms, NULL), FERRIO_STATUS_OK, "room list");
+    check(strstr(rooms, "\"room1\":3") && strstr(rooms, "\"vip\":1"), "room list content", rooms);
+
+    ferrio_broadcast *b = NULL;
+    ferrio_namespace_broadcast(nsp_a, &b);
+    ferrio_broadcast_to(b, S("room1"));
+    check_status(ferrio_broadcast_sockets_join(b, S("all-in")), FERRIO_STATUS_OK, "sockets_join");
+    ferrio_namespace_room_size(nsp_a, S("all-in"), &size);
+    check(size == 3, "sockets_join made 3 sockets join", NULL);
+    check_status(ferrio_broadcast_sockets_leave(b, S("all-in")), FERRIO_STATUS_OK, "sockets_leave");
+    ferrio_namespace_room_size(nsp_a, S("all-in"), &size);
+    check(size == 0, "sockets_leave emptied the room", NULL);
+    ferrio_broadcast_free(b);
+
+    check_status(ferrio_socket_set_data(s, S("{\"score\":7}")), FERRIO_STATUS_OK, "set data");
+    char *data = read_json(ferrio_socket_data, s, "socket data");
+    check(strcmp(data, "{\"score\":7}") == 0, "data round trip", data);
+    free(data);
+    char *handshake = read_json(ferrio_socket_handshake, s, "handshake");
+    check(strstr(handshake, "\"auth\":{") && strstr(handshake, "\"c1\""), "handshake has auth", handshake);
+    free(handshake);
+
+    ferrio_namespace_broadcast(nsp_a, &b);
+    ferrio_broadcast_to(b, S("vip"));
+    check_status(ferrio_broadcast_fetch_sockets(b, on_fetched, socket_ud(s), socket_ud_free), FERRIO_STATUS_OK,
+                 "fetch_sockets call");
+    ferrio_broadcast_free(b);
+}
+
+static void *api_thread_main(void *arg) {
+    ferrio_socket *s = arg;
+    emit1(s, "from-thread", "[\"hello from another thread\"]");
+    ferrio_broadcast *b = NULL;
+    check_status(ferrio_namespace_broadcast(nsp_a, &b), FERRIO_STATUS_OK, "broadcast from a thread");
+    ferrio_broadcast_to(b, S("vip"));
+    check_status(ferrio_broadcast_emit(b, S("thread-broadcast"), S("[\"to everybody\"]"), NULL, 0),
+                 FERRIO_STATUS_OK, "broadcast emit from a thread");
+    ferrio_broadcast_free(b);
+    check_status(ferrio_server_dispatch(server_a, 0, NULL), FERRIO_STATUS_INVALID_STATE,
+                 "dispatch on a thread-mode server");
+    ferrio_socket_free(s);
+    return NULL;
+}
+
+static void on_thread(void *ud, const ferrio_socket *s, ferrio_str event, const ferrio_payload *args, ferrio_ack *ack) {
+    (void)ud, (void)event, (void)args, (void)ack;
+    ferrio_socket *copy = NULL;
+    check_status(ferrio_socket_clone(s, &copy), FERRIO_STATUS_OK, "clone for a thread");
+    check(pthread_create(&api_thread, NULL, api_thread_main, copy) == 0, "thread started", NULL);
+    atomic_store(&api_thread_started, 1);
+}
+
+static void on_kick_me(void *ud, const ferrio_socket *s, ferrio_str event, const ferrio_payload *args, ferrio_ack *ack) {
+    (void)ud, (void)event, (void)args, (void)ack;
+    check_status(ferrio_socket_disconnect(s, false), FERRIO_STATUS_OK, "server disconnect");
+    check(!ferrio_socket_connected(s), "disconnected at once", NULL);
+    check_status(ferrio_socket_emit(s, S("late"), NULL, 0, NULL, 0), FERRIO_STATUS_SOCKET_CLOSED,
+                 "emit after disconnect");
+}
+
+static void on_doom(void *ud, const ferrio_socket *s, ferrio_str event, const ferrio_payload *args, ferrio_ack *ack) {
+    (void)ud, (void)s, (void)event, (void)ack;
+    char room[64];
+    nth_string(args->json, 0, room, sizeof room);
+    ferrio_broadcast *b = NULL;
+    check_status(ferrio_namespace_broadcast(nsp_a, &b), FERRIO_STATUS_OK, "doom broadcast");
+    ferrio_broadcast_to(b, S(room));
+    check_status(ferrio_broadcast_disconnect_sockets(b, false), FERRIO_STATUS_OK, "disconnect_sockets");
+    ferrio_broadcast_free(b);
+}
+
+static void on_result(void *ud, const ferrio_socket *s, ferrio_str event, const ferrio_payload *args, ferrio_ack *ack) {
+    (void)ud, (void)s, (void)event;
+    char name[200];
+    nth_string(args->json, 0, name, sizeof name);
+    char label[240];
+    snprintf(label, sizeof label, "driver: %s", name);
+    check(strstr(args->json.ptr, "\",true,") != NULL, label, args->json.ptr);
+    ack_empty(ack);
+}
+
+static void on_done(void *ud, const ferrio_socket *s, ferrio_str event, const ferrio_payload *args, ferrio_ack *ack) {
+    (void)ud, (void)s, (void)event, (void)args;
+    ack_empty(ack);
+    atomic_store(&done, 1);
+}
+
+static int reason_is(ferrio_str reason, const char *text) {
+    return reason.len == strlen(text) && memcmp(reason.ptr, text, reason.len) == 0;
+}
+
+static void on_disconnecting(void *ud, const ferrio_socket *s, ferrio_str reason) {
+    (void)ud;
+    if (reason_is(reason, "server namespace disconnect")) {
+        char rooms[256];
+        check_status(ferrio_socket_rooms(s, rooms, sizeof rooms, NULL), FERRIO_STATUS_OK, "rooms while disconnecting");
+        /* c3 (kicked) was in room1, c5 (doomed) in "doomed": either way a room it is leaving. */
+        check(strstr(rooms, "\"room1\"") != NULL || strstr(rooms, "\"doomed\"") != NULL,
+              "disconnecting still sees the rooms", rooms);
+        atomic_store(&saw_kicked_rooms, 1);
+    }
+}
+
+static void on_disconnect(void *ud, const ferrio_socket *s, ferrio_str reason) {
+    (void)ud, (void)s;
+    if (reason_is(reason, "server namespace disconnect")) atomic_store(&saw_server_ns_disconnect, 1);
+    if (reason_is(reason, "client namespace disconnect")) atomic_store(&saw_client_ns_disconnect, 1);
+}
+
+static void on_any(void *ud, const ferrio_socket *s, ferrio_str event, const ferrio_payload *args) {
+    (void)ud, (void)s, (void)args;
+    static atomic_int seen;
+    if (atomic_fetch_add(&seen, 1) == 0) check(event.len > 0, "on_any sees events", event.ptr);
+}
+
+typedef struct {
+    const char *name;
+    ferrio_event_cb cb;
+} handler;
+
+static void on_connection_a(void *ud, const ferrio_socket *s) {
+    (void)ud;
+    static const handler handlers[] = {
+        {"echo", on_echo},           {"bin", on_bin},          {"ack-me", on_ack_me},
+        {"ask-client", on_ask_client}, {"ask-timeout", on_ask_timeout}, {"join", on_join},
+        {"bcast", on_bcast},         {"relay", on_relay},      {"start-poll", on_start_poll},
+        {"room-ops", on_room_ops},   {"thread", on_thread},    {"kick-me", on_kick_me},
+        {"doom", on_doom},           {"result", on_result},    {"done", on_done},
+    };
+    for (size_t i = 0; i < sizeof handlers / sizeof handlers[0]; i++) {
+        check_status(ferrio_socket_on(s, S(handlers[i].name), handlers[i].cb, ud_new(), ud_free), FERRIO_STATUS_OK,
+                     "socket on");
+    }
+    check_status(ferrio_socket_on_any(s, on_any, ud_new(), ud_free), FERRIO_STATUS_OK, "on_any");
+    check_status(ferrio_socket_on_disconnecting(s, on_disconnecting, ud_new(), ud_free), FERRIO_STATUS_OK,
+                 "on_disconnecting");
+    check_status(ferrio_socket_on_disconnect(s, on_disconnect, ud_new(), ud_free), FERRIO_STATUS_OK, "on_disconnect");
+    ferrio_str id, nsp;
+    check_status(ferrio_socket_id(s, &id), FERRIO_STATUS_OK, "socket id");
+    check(id.len == 20 && id.ptr[20] == 0, "socket id is 20 characters", id.ptr);
+    check_status(ferrio_socket_namespace(s, &nsp), FERRIO_STATUS_OK, "socket namespace");
+    check(strcmp(nsp.ptr, "/") == 0, "main namespace", nsp.ptr);
+}
+
+static void middleware(void *ud, const ferrio_socket *s, ferrio_connect_request *request) {
+    (void)ud;
+    char *handshake = read_json(ferrio_socket_handshake, s, "handshake in middleware");
+    if (strstr(handshake, "\"token\":\"bad\"")) {
+        check_status(ferrio_connect_reject(request, S("not allowed"), S("{\"code\":42}")), FERRIO_STATUS_OK, "reject");
+        check_status(ferrio_connect_accept(request), FERRIO_STATUS_ALREADY_USED, "decide twice");
+    } else {
+        check_status(ferrio_connect_reject(request, S("x"), S("{bad json")), FERRIO_STATUS_INVALID_JSON,
+                     "reject with invalid JSON data");
+        check_status(ferrio_connect_accept(request), FERRIO_STATUS_OK, "accept");
+    }
+    free(handshake);
+}
+
+/* ---- Dynamic namespaces on server A: names "/dyn-<n>" chosen by a C predicate. ------------------ */
+
+static atomic_int predicate_calls;
+
+static bool dyn_predicate(void *ud, ferrio_str name, ferrio_str auth_json) {
+    (void)ud;
+    atomic_fetch_add(&predicate_calls, 1);
+    return name.len > 5 && strncmp(name.ptr, "/dyn-", 5) == 0 && strstr(auth_json.ptr, "\"pass\"") != NULL;
+}
+
+static void on_dyn_hello(void *ud, const ferrio_socket *s, ferrio_str event, const ferrio_payload *args, ferrio_ack *ack) {
+    (void)ud, (void)event, (void)args;
+    ferrio_str nsp;
+    ferrio_socket_namespace(s, &nsp);
+    /* A handle on the child created by the predicate: it broadcasts, registrations go to the parent. */
+    ferrio_namespace *child = NULL;
+    check_status(ferrio_server_of(server_a, nsp.ptr, nsp.len, &child), FERRIO_STATUS_OK, "of a dynamic child");
+    check_status(ferrio_namespace_on_connection(child, on_connection_a, ud_new(), ud_free), FERRIO_STATUS_INVALID_STATE,
+                 "register on a dynamic child");
+    ferrio_broadcast *b = NULL;
+    check_status(ferrio_namespace_broadcast(child, &b), FERRIO_STATUS_OK, "broadcast in a dynamic child");
+    check_status(ferrio_broadcast_emit(b, S("dyn-news"), S("[\"child\"]"), NULL, 0), FERRIO_STATUS_OK,
+                 "emit in a dynamic child");
+    ferrio_broadcast_free(b);
+    ferrio_namespace_free(child);
+    char json[96];
+    int len = snprintf(json, sizeof json, "[\"%s\"]", nsp.ptr);
+    check_status(ferrio_ack_send(ack, json, (size_t)len, NULL, 0), FERRIO_STATUS_OK, "dynamic ack");
+}
+
+static void on_dyn_connection(void *ud, const ferrio_socket *s) {
+    (void)ud;
+    check_status(ferrio_socket_on(s, S("dyn-hello"), on_dyn_hello, ud_new(), ud_free), FERRIO_STATUS_OK, "dyn on");
+}
+
+/* ---- Server B: manual dispatch from the main thread. --------------------------------------------- */
+
+static void on_manual(void *ud, const ferrio_socket *s, ferrio_str event, const ferrio_payload *args, ferrio_ack *ack) {
+    (void)ud, (void)s, (void)event;
+    check(pthread_equal(pthread_self(), main_thread), "manual mode runs callbacks on the host thread", NULL);
+    char json[128];
+    int len = snprintf(json, sizeof json, "[\"manual-ok\",%.*s]", (int)(args->json.len - 2), args->json.ptr + 1);
+    check_status(ferrio_ack_send(ack, json, (size_t)len, NULL, 0), FERRIO_STATUS_OK, "manual ack");
+    check_status(ferrio_server_free(server_b), FERRIO_STATUS_WOULD_DEADLOCK, "free from inside a callback");
+    check_status(ferrio_server_dispatch(server_b, 0, NULL), FERRIO_STATUS_WOULD_DEADLOCK, "re-entrant dispatch");
+}
+
+static void on_connection_b(void *ud, const ferrio_socket *s) {
+    (void)ud;
+    check(pthread_equal(pthread_self(), main_thread), "manual connection callback on the host thread", NULL);
+    check_status(ferrio_socket_on(s, S("manual"), on_manual, ud_new(), ud_free), FERRIO_STATUS_OK, "manual on");
+}
+
+static double now(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+int main(int argc, char **argv) {
+    if (argc < 2) {
+        fprintf(stderr, "usage: %s driver.js\n", argv[0]);
+        return 2;
+    }
+    setvbuf(stdout, NULL, _IOLBF, 0);
+    verbose = getenv("FERRIO_TEST_VERBOSE") != NULL;
+    main_thread = pthread_self();
+    printf("ferrio %s\n", ferrio_version());
+
+    /* Server A: callbacks on ferrio's thread. */
+    ferrio_server_options *options = NULL;
+    check_status(ferrio_server_options_new(&options), FERRIO_STATUS_OK, "options");
+    check_status(ferrio_server_options_set_ping_interval_ms(options, 2000), FERRIO_STATUS_OK, "ping interval");
+    check_status(ferrio_server_options_set_ping_timeout_ms(options, 2000), FERRIO_STATUS_OK, "ping timeout");
+    check_status(ferrio_server_options_set_max_payload(options, 100000), FERRIO_STATUS_OK, "max payload");
+    check_status(ferrio_server_options_set_transports(options, true, true), FERRIO_STATUS_OK, "transports");
+    check_status(ferrio_server_options_set_cors_any(options, false), FERRIO_STATUS_OK, "cors");
+    check_status(ferrio_server_options_set_path(options, S("/socket.io/")), FERRIO_STATUS_OK, "path");
+    check_status(ferrio_server_options_set_worker_threads(options, 2), FERRIO_STATUS_OK, "workers");
+    check_status(ferrio_server_new(options, &server_a), FERRIO_STATUS_OK, "server new");
+    check_status(ferrio_server_of(server_a, S("/"), &nsp_a), FERRIO_STATUS_OK, "of /");
+    check_status(ferrio_namespace_use(nsp_a, middleware, ud_new(), ud_free), FERRIO_STATUS_OK, "use");
+    check_status(ferrio_namespace_on_connection(nsp_a, on_connection_a, ud_new(), ud_free), FERRIO_STATUS_OK,
+                 "on connection");
+    ferrio_namespace *dynamic = NULL;
+    check_status(ferrio_server_of_dynamic(server_a, dyn_predicate, ud_new(), ud_free, &dynamic), FERRIO_STATUS_OK,
+                 "of_dynamic");
+    check_status(ferrio_namespace_on_connection(dynamic, on_dyn_connection, ud_new(), ud_free), FERRIO_STATUS_OK,
+                 "dynamic on connection");
+    uint16_t port_a = 0, port_b = 0;
+    check_status(ferrio_server_listen(server_a, S("127.0.0.1"), 0, &port_a), FERRIO_STATUS_OK, "listen A");
+
+    /* Server B: manual dispatch. */
+    check_status(ferrio_server_options_set_dispatch_mode(options, FERRIO_DISPATCH_MODE_MANUAL), FERRIO_STATUS_OK,
+                 "manual mode");
+    check_status(ferrio_server_new(options, &server_b), FERRIO_STATUS_OK, "server B new");
+    ferrio_server_options_free(options);
+    ferrio_namespace *nsp_b = NULL;
+    check_status(ferrio_server_of(server_b, S("/"), &nsp_b), FERRIO_STATUS_OK, "of / (B)");
+    check_status(ferrio_namespace_on_connection(nsp_b, on_connection_b, ud_new(), ud_free), FERRIO_STATUS_OK,
+                 "on connection (B)");
+    check_status(ferrio_server_listen(server_b, S("127.0.0.1"), 0, &port_b), FERRIO_STATUS_OK, "listen B");
+    int fd = -1;
+    check_status(ferrio_server_fd(server_b, &fd), FERRIO_STATUS_OK, "fd");
+
+    char pa[16], pb[16];
+    snprintf(pa, sizeof pa, "%u", port_a);
+    snprintf(pb, sizeof pb, "%u", port_b);
+    char *child_argv[] = {"node", argv[1], pa, pb, NULL};
+    pid_t pid;
+    int spawned = posix_spawnp(&pid, "node", NULL, NULL, child_argv, environ) == 0;
+    check(spawned, "node driver started", NULL);
+
+    /* The host loop: poll the manual server's fd and dispatch; stop when the driver exits. */
+    int status = -1, exited = 0;
+    size_t dispatched = 0;
+    double deadline = now() + 90;
+    while (spawned && now() < deadline) {
+        struct pollfd p = {fd, POLLIN, 0};
+        int ready = poll(&p, 1, 50);
+        if (ready > 0) {
+            size_t ran = 0;
+            ferrio_status st = ferrio_server_dispatch(server_b, 0, &ran);
+            if (st != FERRIO_STATUS_OK) check_status(st, FERRIO_STATUS_OK, "dispatch"); /* counted once below */
+            dispatched += ran;
+        }
+        if (!exited && waitpid(pid, &status, WNOHANG) == pid) {
+            exited = 1;
+            deadline = now() + 1; /* a last second for the disconnect callbacks */
+        }
+    }
+    if (spawned && !exited) {
+        kill(pid, SIGKILL);
+        waitpid(pid, &status, 0);
+        check(0, "driver finished in time", NULL);
+    }
+    check(exited && WIFEXITED(status) && WEXITSTATUS(status) == 0, "driver exit status 0", NULL);
+    check(atomic_load(&done), "driver reported every result", NULL);
+    check(dispatched >= 3, "the host loop dispatched the manual server's callbacks", NULL);
+    check(atomic_load(&saw_kicked_rooms), "disconnecting saw the kicked socket's rooms", NULL);
+    check(atomic_load(&saw_server_ns_disconnect), "disconnect reason: server namespace disconnect", NULL);
+    check(atomic_load(&saw_client_ns_disconnect), "disconnect reason: client namespace disconnect", NULL);
+    if (atomic_load(&api_thread_started)) pthread_join(api_thread, NULL);
+
+    check_status(ferrio_server_close(server_a), FERRIO_STATUS_OK, "close A");
+    check_status(ferrio_server_free(server_a), FERRIO_STATUS_OK, "free A");
+    check_status(ferrio_server_free(server_b), FERRIO_STATUS_OK, "free B");
+    ferrio_str name;
+    check_status(ferrio_namespace_name(nsp_a, &name), FERRIO_STATUS_OK, "namespace name after free");
+    size_t size = 0;
+    check_status(ferrio_namespace_room_size(nsp_a, S("room1"), &size), FERRIO_STATUS_SERVER_GONE,
+                 "namespace used after its server was freed");
+    ferrio_namespace_free(nsp_a);
+    ferrio_namespace_free(nsp_b);
+    ferrio_namespace_free(dynamic);
+    check(atomic_load(&predicate_calls) >= 2, "the predicate was asked", NULL);
+    char detail[64];
+    snprintf(detail, sizeof detail, "registered %d, released %d", atomic_load(&registered), atomic_load(&released));
+    check(atomic_load(&registered) > 0 && atomic_load(&registered) == atomic_load(&released),
+          "user_data_free called exactly once per registration", detail);
+
+    printf("%d passed, %d failed\n", atomic_load(&passed), atomic_load(&failed));
+    return atomic_load(&failed) == 0 ? 0 : 1;
+}

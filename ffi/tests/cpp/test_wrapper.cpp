@@ -1,0 +1,106 @@
+// The C++ wrapper's test: a server written with ferrio.hpp (RAII, lambdas, socket.io's verbs) driven by
+// socket.io-client through driver.js. Compiled with -Wall -Wextra -Werror by `make test-cpp`; the last
+// line is "N passed, N failed".
+#include "ferrio.hpp"
+
+#include <atomic>
+#include <chrono>
+#include <cstdio>
+#include <spawn.h>
+#include <string>
+#include <sys/wait.h>
+#include <thread>
+
+extern char** environ;
+
+static std::atomic<int> passed{0}, failed{0};
+static std::atomic<bool> done{false}, saw_client_disconnect{false};
+
+static void check(bool ok, const std::string& name, const std::string& detail = "") {
+    if (ok) {
+        ++passed;
+    } else {
+        ++failed;
+        std::printf("FAIL %s %s\n", name.c_str(), detail.c_str());
+        std::fflush(stdout);
+    }
+}
+
+int main(int argc, char** argv) {
+    if (argc < 2) {
+        std::fprintf(stderr, "usage: %s driver.js\n", argv[0]);
+        return 2;
+    }
+    int status = -1;
+    {
+        ferrio::Server io(ferrio::Options().ping_interval(std::chrono::milliseconds(2000)).worker_threads(2));
+        io.use([](ferrio::Socket socket, ferrio::ConnectRequest request) {
+            if (socket.handshake().find("\"token\":\"bad\"") != std::string::npos) {
+                request.reject("go away", R"({"why":"token"})");
+            } else {
+                request.accept();
+            }
+        });
+        io.on("connection", [](ferrio::Socket socket) {
+            socket.join("room");
+            socket.on("hello", [](ferrio::Socket, ferrio::Event& event) {
+                if (event.ack) event.ack->send("[\"hi\"," + std::string(event.json.substr(1)));
+            });
+            socket.on("shout", [](ferrio::Socket socket, ferrio::Event& event) {
+                socket.to("room").emit("shouted", event.json, event.attachments);
+            });
+            socket.on("ask", [](ferrio::Socket socket, ferrio::Event&) {
+                ferrio::Socket kept = socket.keep();
+                socket.emit_with_ack("ping", "[]", std::chrono::milliseconds(3000),
+                                     [kept](ferrio_status status, const ferrio::Payload& response) {
+                                         check(status == FERRIO_STATUS_OK, "emit_with_ack status");
+                                         kept.emit("pong-seen", "[" + ferrio::json_string(response.json) + "]");
+                                     });
+            });
+            socket.on("result", [](ferrio::Socket, ferrio::Event& event) {
+                check(event.json.find("\",true,") != std::string_view::npos, "driver", std::string(event.json));
+                if (event.ack) event.ack->send();
+            });
+            socket.on("done", [](ferrio::Socket, ferrio::Event& event) {
+                if (event.ack) event.ack->send();
+                done = true;
+            });
+            socket.on_disconnect([](ferrio::Socket, std::string_view reason) {
+                if (reason == "client namespace disconnect") saw_client_disconnect = true;
+            });
+            try {
+                socket.emit("connect");
+                check(false, "reserved event throws");
+            } catch (const ferrio::Error& e) {
+                check(e.status() == FERRIO_STATUS_RESERVED_EVENT, "reserved event throws", e.what());
+            }
+        });
+        uint16_t port = io.listen("127.0.0.1", 0);
+        check(port != 0, "listening");
+
+        std::string p = std::to_string(port);
+        char node[] = "node";
+        char* child_argv[] = {node, argv[1], p.data(), nullptr};
+        pid_t pid;
+        bool spawned = posix_spawnp(&pid, "node", nullptr, nullptr, child_argv, environ) == 0;
+        check(spawned, "node driver started");
+        auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(60);
+        bool exited = false;
+        while (spawned && std::chrono::steady_clock::now() < deadline) {
+            if (waitpid(pid, &status, WNOHANG) == pid) {
+                exited = true;
+                break;
+            }
+            std::this_thread::sleep_for(std::chrono::milliseconds(50));
+        }
+        if (spawned && !exited) {
+            kill(pid, SIGKILL);
+            waitpid(pid, &status, 0);
+        }
+        check(exited && WIFEXITED(status) && WEXITSTATUS(status) == 0, "driver exit status 0");
+        check(done, "driver reported every result");
+        check(saw_client_disconnect, "disconnect reason seen by a lambda");
+    }  // ~Server frees it
+    std::printf("%d passed, %d failed\n", passed.load(), failed.load());
+    return failed == 0 ? 0 : 1;
+}
