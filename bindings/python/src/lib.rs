@@ -1,0 +1,56 @@
+//! `ferrio._native`: the extension module under the pure-Python `ferrio` package.
+//!
+//! It owns one tokio runtime for the process and, per server, a dispatch thread. The core calls the
+//! binding's handlers on tokio threads; they only push onto the server's queue and return, so tokio threads
+//! never wait for the GIL. The dispatch thread waits for items without the GIL, takes it once per batch,
+//! converts the batch to Python objects and hands it to the asyncio loop with one
+//! `loop.call_soon_threadsafe` (see `dispatch.rs`). Handler lookup, sessions and the python-socketio
+//! compatible API live in Python (`python/ferrio/`); this module is the thin, typed bridge.
+
+mod convert;
+mod dispatch;
+mod server;
+
+use pyo3::prelude::*;
+use std::sync::OnceLock;
+
+static RUNTIME: OnceLock<tokio::runtime::Runtime> = OnceLock::new();
+
+/// The process-wide runtime (named worker threads), made on first use.
+pub(crate) fn runtime() -> &'static tokio::runtime::Runtime {
+    RUNTIME.get_or_init(|| {
+        tokio::runtime::Builder::new_multi_thread()
+            .thread_name("ferrio-worker")
+            .enable_all()
+            .build()
+            .unwrap_or_else(|e| panic!("cannot start the ferrio runtime: {e}"))
+    })
+}
+
+/// Routes the core's `tracing` output to stderr when `FERRIO_LOG` is set (e.g. `FERRIO_LOG=debug`).
+fn init_logging() {
+    if std::env::var_os("FERRIO_LOG").is_some() {
+        let _ = tracing_subscriber::fmt()
+            .with_env_filter(tracing_subscriber::EnvFilter::from_env("FERRIO_LOG"))
+            .with_writer(std::io::stderr)
+            .try_init();
+    }
+}
+
+/// Checks that `args` (a list or tuple) can be sent, raising the `TypeError` / `ValueError` an emit would.
+#[pyfunction]
+fn validate_args(args: &Bound<'_, PyAny>) -> PyResult<()> {
+    convert::args_to_payload(args).map(|_| ())
+}
+
+/// The module.
+#[pymodule]
+fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    init_logging();
+    m.add_class::<server::NativeServer>()?;
+    m.add_class::<server::Ack>()?;
+    m.add_class::<server::ConnectReply>()?;
+    m.add_function(wrap_pyfunction!(validate_args, m)?)?;
+    m.add("__version__", env!("CARGO_PKG_VERSION"))?;
+    Ok(())
+}

@@ -1,0 +1,733 @@
+//! [`NativeServer`]: the core server as the Python facade drives it — registration of namespaces whose
+//! handlers live in Python, and the outbound operations, addressed by namespace name and socket id.
+//! Operations that never wait are plain methods (they never block on anything but short locks); those that
+//! wait take an asyncio future that the dispatch thread resolves.
+
+use crate::convert::args_to_payload;
+use crate::dispatch::{self, Item, Queue, Resolved};
+use crate::runtime;
+use ferrio::adapter::BoxFuture;
+use ferrio::socketio::{ConnectionHandler, EventHandler, Middleware};
+use ferrio::{
+    AckSender, BroadcastOperator, ConnectError, Cors, CorsOrigins, EmitError, Event, Namespace,
+    Server, ServerConfig, ServerHandle, Sid, Socket,
+};
+use parking_lot::{Mutex, RwLock};
+use pyo3::exceptions::{PyRuntimeError, PyValueError};
+use pyo3::prelude::*;
+use pyo3::types::{PyDict, PyType};
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicU8, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::sync::oneshot;
+
+const NEW: u8 = 0;
+const LISTENING: u8 = 1;
+const CLOSING: u8 = 2;
+const CLOSED: u8 = 3;
+
+/// An exception of the pure-Python `ferrio.exceptions` module.
+pub(crate) fn ferrio_error(py: Python<'_>, class: &str, message: String) -> PyErr {
+    let class = py
+        .import("ferrio.exceptions")
+        .and_then(|m| m.getattr(class))
+        .and_then(|c| c.cast_into::<PyType>().map_err(PyErr::from));
+    match class {
+        Ok(class) => PyErr::from_type(class, message),
+        Err(e) => e,
+    }
+}
+
+fn seconds(value: f64, what: &str) -> PyResult<Duration> {
+    Duration::try_from_secs_f64(value).map_err(|_| {
+        PyValueError::new_err(format!("{what} must be a non-negative number of seconds"))
+    })
+}
+
+/// The handler set registered on every namespace of one server: each call only enqueues.
+struct Handlers {
+    queue: Arc<Queue>,
+    always_connect: bool,
+    namespaces: Arc<RwLock<HashMap<String, Namespace>>>,
+}
+
+impl Handlers {
+    fn connect(&self, socket: Socket) -> BoxFuture<'static, Result<(), ConnectError>> {
+        if self.always_connect {
+            return Box::pin(async { Ok(()) });
+        }
+        let (tx, rx) = oneshot::channel();
+        self.queue.push(Item::Connect {
+            socket,
+            reply: Some(tx),
+        });
+        Box::pin(async move {
+            rx.await
+                .unwrap_or_else(|_| Err(ConnectError::new("the server is shutting down")))
+        })
+    }
+
+    fn connected(&self, socket: Socket) {
+        let nsp = socket.namespace();
+        if !self.namespaces.read().contains_key(nsp.name()) {
+            self.namespaces.write().insert(nsp.name().to_owned(), nsp);
+        }
+        let queue = self.queue.clone();
+        socket.on_disconnecting(move |socket, reason| {
+            queue.push(Item::Disconnect {
+                socket: socket.clone(),
+                reason,
+                rooms: socket.rooms(),
+            })
+        });
+        if self.always_connect {
+            self.queue.push(Item::Connect {
+                socket,
+                reply: None,
+            });
+        } else {
+            self.queue.push(Item::Connected { socket });
+        }
+    }
+}
+
+impl Middleware for Handlers {
+    fn call(&self, socket: Socket) -> BoxFuture<'static, Result<(), ConnectError>> {
+        self.connect(socket)
+    }
+}
+
+impl ConnectionHandler for Handlers {
+    fn call(&self, socket: Socket) {
+        self.connected(socket)
+    }
+}
+
+impl EventHandler for Handlers {
+    fn call(&self, socket: &Socket, event: Event) {
+        self.queue.push(Item::Event {
+            socket: socket.clone(),
+            name: event.name,
+            payload: event.payload,
+            ack: event.ack,
+        });
+    }
+}
+
+/// The WSGI-style `environ` python-socketio hands to `connect` handlers, from the handshake request.
+pub(crate) fn environ<'py>(py: Python<'py>, socket: &Socket) -> PyResult<Bound<'py, PyDict>> {
+    let request = socket.request();
+    let env = PyDict::new(py);
+    env.set_item("REQUEST_METHOD", "GET")?;
+    env.set_item("PATH_INFO", request.uri.path())?;
+    env.set_item("QUERY_STRING", request.uri.query().unwrap_or(""))?;
+    env.set_item("RAW_URI", request.uri.to_string())?;
+    env.set_item("SERVER_PROTOCOL", "HTTP/1.1")?;
+    env.set_item("REMOTE_ADDR", request.remote_addr.ip().to_string())?;
+    env.set_item("REMOTE_PORT", request.remote_addr.port().to_string())?;
+    env.set_item(
+        "wsgi.url_scheme",
+        if request.secure { "https" } else { "http" },
+    )?;
+    for name in request.headers.keys() {
+        let value = request
+            .headers
+            .get_all(name)
+            .iter()
+            .map(|v| String::from_utf8_lossy(v.as_bytes()).into_owned())
+            .collect::<Vec<_>>()
+            .join(",");
+        let key = name.as_str().to_ascii_uppercase().replace('-', "_");
+        match key.as_str() {
+            "CONTENT_TYPE" | "CONTENT_LENGTH" => env.set_item(key, value)?,
+            _ => env.set_item(format!("HTTP_{key}"), value)?,
+        }
+    }
+    let issued = request
+        .issued
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis() as u64)
+        .unwrap_or(0);
+    env.set_item("ferrio.issued", issued)?;
+    env.set_item("ferrio.transport", socket.transport().as_str())?;
+    Ok(env)
+}
+
+/// The answer to one connect request: accept or refuse, once. Dropping it unanswered refuses.
+#[pyclass(frozen, module = "ferrio._native")]
+pub struct ConnectReply {
+    tx: Mutex<Option<oneshot::Sender<Result<(), ConnectError>>>>,
+}
+
+impl ConnectReply {
+    pub(crate) fn new(tx: oneshot::Sender<Result<(), ConnectError>>) -> ConnectReply {
+        ConnectReply {
+            tx: Mutex::new(Some(tx)),
+        }
+    }
+}
+
+#[pymethods]
+impl ConnectReply {
+    /// Lets the socket in. Returns False if already answered.
+    fn accept(&self) -> bool {
+        match self.tx.lock().take() {
+            Some(tx) => tx.send(Ok(())).is_ok(),
+            None => false,
+        }
+    }
+
+    /// Refuses with CONNECT_ERROR `{"message": message, "data": data}` (data omitted when None).
+    #[pyo3(signature = (message, data=None))]
+    fn reject(&self, message: String, data: Option<Bound<'_, PyAny>>) -> PyResult<bool> {
+        let data = match data {
+            Some(data) if !data.is_none() => {
+                let payload =
+                    args_to_payload(pyo3::types::PyTuple::new(data.py(), [data])?.as_any())?;
+                Some(
+                    payload
+                        .first::<serde_json::Value>()
+                        .map_err(|e| PyValueError::new_err(e.to_string()))?,
+                )
+            }
+            _ => None,
+        };
+        Ok(match self.tx.lock().take() {
+            Some(tx) => tx.send(Err(ConnectError { message, data })).is_ok(),
+            None => false,
+        })
+    }
+}
+
+/// A client's request for an acknowledgement; answered once with `send`.
+#[pyclass(frozen, module = "ferrio._native")]
+pub struct Ack {
+    inner: Mutex<Option<AckSender>>,
+}
+
+impl Ack {
+    pub(crate) fn new(ack: AckSender) -> Ack {
+        Ack {
+            inner: Mutex::new(Some(ack)),
+        }
+    }
+}
+
+#[pymethods]
+impl Ack {
+    /// Sends the acknowledgement with these arguments (a list or tuple). Returns False if it was already
+    /// sent or the socket is gone.
+    fn send(&self, args: &Bound<'_, PyAny>) -> PyResult<bool> {
+        let payload = args_to_payload(args)?;
+        let Some(ack) = self.inner.lock().take() else {
+            return Ok(false);
+        };
+        let _guard = runtime().enter();
+        Ok(ack.send(payload).is_ok())
+    }
+}
+
+/// One ferrio server driven from Python.
+#[pyclass(frozen, module = "ferrio._native")]
+pub struct NativeServer {
+    server: Server,
+    handlers: Arc<Handlers>,
+    handle: Arc<Mutex<Option<ServerHandle>>>,
+    state: Arc<AtomicU8>,
+    dispatch: Mutex<Option<std::thread::JoinHandle<()>>>,
+}
+
+impl NativeServer {
+    fn check_open(&self, py: Python<'_>) -> PyResult<()> {
+        match self.state.load(Ordering::Acquire) {
+            CLOSED => Err(ferrio_error(
+                py,
+                "ServerClosedError",
+                "the server has been shut down".into(),
+            )),
+            _ => Ok(()),
+        }
+    }
+
+    fn namespace(&self, py: Python<'_>, name: &str) -> PyResult<Namespace> {
+        self.check_open(py)?;
+        if let Some(nsp) = self.handlers.namespaces.read().get(name) {
+            return Ok(nsp.clone());
+        }
+        Err(ferrio_error(
+            py,
+            "UnknownNamespaceError",
+            format!("no namespace {name:?} on this server"),
+        ))
+    }
+
+    fn socket(&self, py: Python<'_>, nsp: &str, sid: &str) -> PyResult<Socket> {
+        let namespace = self.namespace(py, nsp)?;
+        Sid::parse(sid)
+            .and_then(|id| namespace.socket(&id))
+            .ok_or_else(|| {
+                ferrio_error(
+                    py,
+                    "UnknownSidError",
+                    format!("no connected socket {sid:?} in namespace {nsp:?}"),
+                )
+            })
+    }
+
+    fn operator(
+        &self,
+        py: Python<'_>,
+        nsp: &str,
+        to: Option<Vec<String>>,
+        except: Option<Vec<String>>,
+    ) -> PyResult<BroadcastOperator> {
+        let namespace = self.namespace(py, nsp)?;
+        let mut op = namespace.broadcast_operator();
+        if let Some(to) = to {
+            op = op.to(to);
+        }
+        if let Some(except) = except {
+            op = op.except(except);
+        }
+        Ok(op)
+    }
+
+    fn spawn_resolve<F>(&self, future: Py<PyAny>, work: F)
+    where
+        F: std::future::Future<Output = Resolved> + Send + 'static,
+    {
+        let queue = self.handlers.queue.clone();
+        runtime().spawn(async move {
+            let result = work.await;
+            queue.push(Item::Resolve { future, result });
+        });
+    }
+}
+
+fn emit_error(py: Python<'_>, error: EmitError) -> PyErr {
+    match error {
+        EmitError::Reserved(name) => {
+            PyValueError::new_err(format!("{name:?} is a reserved event name"))
+        }
+        other => ferrio_error(py, "EmitError", other.to_string()),
+    }
+}
+
+#[pymethods]
+impl NativeServer {
+    /// A server with these options (seconds for durations, None for socket.io's default).
+    #[new]
+    #[pyo3(signature = (*, ping_interval, ping_timeout, max_payload, polling, websocket, cors_origins,
+        cors_credentials, connect_timeout, path, static_dir, client_dir, always_connect))]
+    #[allow(clippy::too_many_arguments)]
+    fn new(
+        ping_interval: f64,
+        ping_timeout: f64,
+        max_payload: usize,
+        polling: bool,
+        websocket: bool,
+        cors_origins: Option<Vec<String>>,
+        cors_credentials: bool,
+        connect_timeout: f64,
+        path: String,
+        static_dir: Option<String>,
+        client_dir: Option<String>,
+        always_connect: bool,
+    ) -> PyResult<NativeServer> {
+        if !polling && !websocket {
+            return Err(PyValueError::new_err("at least one transport is needed"));
+        }
+        let origins = match cors_origins {
+            None => CorsOrigins::Disabled,
+            Some(list) if list.iter().any(|o| o == "*") => CorsOrigins::Any,
+            Some(list) => CorsOrigins::List(list),
+        };
+        let mut builder = Server::builder()
+            .config(ServerConfig::default())
+            .path(path)
+            .ping_interval(seconds(ping_interval, "ping_interval")?)
+            .ping_timeout(seconds(ping_timeout, "ping_timeout")?)
+            .connect_timeout(seconds(connect_timeout, "connect_timeout")?)
+            .max_payload(max_payload)
+            .transports(polling, websocket)
+            .cors(Cors {
+                origins,
+                credentials: cors_credentials,
+            });
+        if let Some(dir) = static_dir {
+            builder = builder.static_dir(dir);
+        }
+        if let Some(dir) = client_dir {
+            builder = builder.client_dir(dir);
+        }
+        let _guard = runtime().enter();
+        Ok(NativeServer {
+            server: builder.build(),
+            handlers: Arc::new(Handlers {
+                queue: Arc::default(),
+                always_connect,
+                namespaces: Arc::default(),
+            }),
+            handle: Arc::default(),
+            state: Arc::new(AtomicU8::new(NEW)),
+            dispatch: Mutex::new(None),
+        })
+    }
+
+    /// Accepts connections to namespace `name`; its events go to Python.
+    fn add_namespace(&self, py: Python<'_>, name: &str) -> PyResult<()> {
+        self.check_open(py)?;
+        let nsp = self.server.of(name);
+        let mut namespaces = self.handlers.namespaces.write();
+        if namespaces.contains_key(nsp.name()) {
+            return Ok(());
+        }
+        nsp.use_handler(self.handlers.clone());
+        nsp.on_connection_handler(self.handlers.clone());
+        nsp.set_fallback_handler(self.handlers.clone());
+        namespaces.insert(nsp.name().to_owned(), nsp);
+        Ok(())
+    }
+
+    /// Accepts connections to any namespace (python-socketio's `namespaces='*'`).
+    fn add_any_namespace(&self, py: Python<'_>) -> PyResult<()> {
+        self.check_open(py)?;
+        let parent = self.server.of_dynamic(|_, _| true);
+        let handlers = self.handlers.clone();
+        parent.use_middleware(move |socket: Socket| {
+            // Children share their parent's handler lists: setting the fallback on one sets it on all,
+            // before the first CONNECT is answered.
+            socket
+                .namespace()
+                .set_fallback_handler(handlers.clone() as Arc<dyn EventHandler>);
+            handlers.connect(socket)
+        });
+        let handlers = self.handlers.clone();
+        parent.on_connection(move |socket| handlers.connected(socket));
+        Ok(())
+    }
+
+    /// Starts the dispatch thread: batches go to `callback(batch)` via `event_loop.call_soon_threadsafe`.
+    fn start(&self, py: Python<'_>, event_loop: Py<PyAny>, callback: Py<PyAny>) -> PyResult<()> {
+        self.check_open(py)?;
+        let mut dispatch = self.dispatch.lock();
+        if dispatch.is_some() {
+            return Err(PyRuntimeError::new_err("the server is already started"));
+        }
+        let queue = self.handlers.queue.clone();
+        let thread = std::thread::Builder::new()
+            .name("ferrio-dispatch".into())
+            .spawn(move || dispatch::run(queue, event_loop, callback))
+            .map_err(|e| {
+                PyRuntimeError::new_err(format!("cannot start the dispatch thread: {e}"))
+            })?;
+        *dispatch = Some(thread);
+        Ok(())
+    }
+
+    /// Binds `host:port` and resolves `future` with the bound port.
+    fn listen(&self, py: Python<'_>, host: String, port: u16, future: Py<PyAny>) -> PyResult<()> {
+        self.check_open(py)?;
+        if self
+            .state
+            .compare_exchange(NEW, LISTENING, Ordering::AcqRel, Ordering::Acquire)
+            .is_err()
+        {
+            return Err(PyRuntimeError::new_err("the server is already listening"));
+        }
+        let server = self.server.clone();
+        let state = self.state.clone();
+        let slot = self.handle.clone();
+        self.spawn_resolve(future, async move {
+            match server.listen((host.as_str(), port)).await {
+                Ok(handle) => {
+                    let port = handle.local_addr().port();
+                    *slot.lock() = Some(handle);
+                    Resolved::Port(port)
+                }
+                Err(e) => {
+                    let _ =
+                        state.compare_exchange(LISTENING, NEW, Ordering::AcqRel, Ordering::Acquire);
+                    Resolved::Error(
+                        "ListenError",
+                        format!("cannot listen on {host}:{port}: {e}"),
+                    )
+                }
+            }
+        });
+        Ok(())
+    }
+
+    /// Graceful shutdown (disconnects every client, waits at most `grace` seconds), then resolves `future`.
+    /// Every later call raises `ServerClosedError`.
+    fn shutdown(&self, py: Python<'_>, grace: f64, future: Py<PyAny>) -> PyResult<()> {
+        let grace = seconds(grace, "grace")?;
+        let previous = self.state.swap(CLOSING, Ordering::AcqRel);
+        if previous == CLOSED || previous == CLOSING {
+            self.state.store(previous, Ordering::Release);
+            return Err(ferrio_error(
+                py,
+                "ServerClosedError",
+                "the server is already shut down".into(),
+            ));
+        }
+        let handle = self.handle.lock().take();
+        let server = self.server.clone();
+        let state = self.state.clone();
+        let queue = self.handlers.queue.clone();
+        runtime().spawn(async move {
+            match handle {
+                Some(handle) => handle.shutdown(grace).await,
+                None => server.close(),
+            }
+            state.store(CLOSED, Ordering::Release);
+            queue.push(Item::Resolve {
+                future,
+                result: Resolved::Done,
+            });
+            // The dispatch thread delivers what is queued (the disconnects, then this) and ends.
+            queue.close();
+        });
+        Ok(())
+    }
+
+    /// Emits to the namespace, narrowed by `to` (rooms or socket ids) and `skip` (rooms or ids). A single
+    /// `to` that is a socket id must name a connected socket.
+    #[pyo3(signature = (nsp, event, args, to=None, skip=None, volatile=false))]
+    #[allow(clippy::too_many_arguments)]
+    fn emit(
+        &self,
+        py: Python<'_>,
+        nsp: &str,
+        event: &str,
+        args: &Bound<'_, PyAny>,
+        to: Option<Vec<String>>,
+        skip: Option<Vec<String>>,
+        volatile: bool,
+    ) -> PyResult<()> {
+        let payload = args_to_payload(args)?;
+        let _guard = runtime().enter();
+        if let (Some([one]), None) = (to.as_deref(), skip.as_ref()) {
+            if let Some(id) = Sid::parse(one) {
+                // The common case (reply to one client) skips the adapter.
+                let namespace = self.namespace(py, nsp)?;
+                return match namespace.socket(&id) {
+                    Some(socket) => {
+                        let sent = if volatile {
+                            socket.emit_volatile(event, payload)
+                        } else {
+                            socket.emit(event, payload)
+                        };
+                        match sent {
+                            // The socket is leaving: the event is lost, as with socket.io.
+                            Ok(()) | Err(EmitError::Closed) | Err(EmitError::Full) => Ok(()),
+                            Err(e) => Err(emit_error(py, e)),
+                        }
+                    }
+                    None => Err(ferrio_error(
+                        py,
+                        "UnknownSidError",
+                        format!("no connected socket {one:?} in namespace {nsp:?}"),
+                    )),
+                };
+            }
+        }
+        let mut op = self.operator(py, nsp, to, skip)?;
+        if volatile {
+            op = op.volatile();
+        }
+        let event = event.to_owned();
+        py.detach(move || {
+            let _guard = runtime().enter();
+            op.emit(&event, payload)
+        })
+        .map_err(|e| emit_error(py, e))
+    }
+
+    /// Emits to one socket and resolves `future` with its acknowledgement's arguments (a list), or fails
+    /// it after `timeout` seconds.
+    #[allow(clippy::too_many_arguments)]
+    fn call(
+        &self,
+        py: Python<'_>,
+        nsp: &str,
+        sid: &str,
+        event: &str,
+        args: &Bound<'_, PyAny>,
+        timeout: f64,
+        future: Py<PyAny>,
+    ) -> PyResult<()> {
+        let payload = args_to_payload(args)?;
+        let timeout = seconds(timeout, "timeout")?;
+        let socket = self.socket(py, nsp, sid)?;
+        let _guard = runtime().enter();
+        let waiting = socket.emit_with_ack(event, payload, timeout);
+        self.spawn_resolve(future, async move { Resolved::Ack(waiting.await) });
+        Ok(())
+    }
+
+    /// socket.io's `timeout(t).emitWithAck(...)` on a broadcast: resolves `future` with one argument
+    /// list per answering socket.
+    #[pyo3(signature = (nsp, event, args, timeout, future, to=None, skip=None))]
+    #[allow(clippy::too_many_arguments)]
+    fn broadcast_call(
+        &self,
+        py: Python<'_>,
+        nsp: &str,
+        event: &str,
+        args: &Bound<'_, PyAny>,
+        timeout: f64,
+        future: Py<PyAny>,
+        to: Option<Vec<String>>,
+        skip: Option<Vec<String>>,
+    ) -> PyResult<()> {
+        let payload = args_to_payload(args)?;
+        let op = self
+            .operator(py, nsp, to, skip)?
+            .timeout(seconds(timeout, "timeout")?);
+        let event = event.to_owned();
+        self.spawn_resolve(future, async move {
+            Resolved::Acks(op.emit_with_ack(&event, payload).await)
+        });
+        Ok(())
+    }
+
+    /// Whether `sid` is connected to `nsp`.
+    fn connected(&self, py: Python<'_>, nsp: &str, sid: &str) -> PyResult<bool> {
+        self.check_open(py)?;
+        let namespace = self.handlers.namespaces.read().get(nsp).cloned();
+        Ok(namespace
+            .and_then(|n| Sid::parse(sid).and_then(|id| n.socket(&id)))
+            .is_some())
+    }
+
+    /// Makes a socket join rooms.
+    fn join(&self, py: Python<'_>, nsp: &str, sid: &str, rooms: Vec<String>) -> PyResult<()> {
+        self.socket(py, nsp, sid)?.join(rooms);
+        Ok(())
+    }
+
+    /// Makes a socket leave a room.
+    fn leave(&self, py: Python<'_>, nsp: &str, sid: &str, room: &str) -> PyResult<()> {
+        self.socket(py, nsp, sid)?.leave(room);
+        Ok(())
+    }
+
+    /// The rooms of a socket (its own id room included).
+    fn rooms(&self, py: Python<'_>, nsp: &str, sid: &str) -> PyResult<Vec<String>> {
+        let mut rooms: Vec<String> = self
+            .socket(py, nsp, sid)?
+            .rooms()
+            .iter()
+            .map(|r| r.to_string())
+            .collect();
+        rooms.sort_unstable();
+        Ok(rooms)
+    }
+
+    /// The transport a socket uses now: `"polling"` or `"websocket"`.
+    fn transport(&self, py: Python<'_>, nsp: &str, sid: &str) -> PyResult<&'static str> {
+        Ok(self.socket(py, nsp, sid)?.transport().as_str())
+    }
+
+    /// Disconnects a socket from its namespace, or its whole connection when `close`.
+    fn disconnect(&self, py: Python<'_>, nsp: &str, sid: &str, close: bool) -> PyResult<()> {
+        let socket = self.socket(py, nsp, sid)?;
+        let _guard = runtime().enter();
+        socket.disconnect(close);
+        Ok(())
+    }
+
+    /// Makes the targeted sockets join rooms.
+    #[pyo3(signature = (nsp, rooms, to=None, skip=None))]
+    fn sockets_join(
+        &self,
+        py: Python<'_>,
+        nsp: &str,
+        rooms: Vec<String>,
+        to: Option<Vec<String>>,
+        skip: Option<Vec<String>>,
+    ) -> PyResult<()> {
+        self.operator(py, nsp, to, skip)?.sockets_join(rooms);
+        Ok(())
+    }
+
+    /// Makes the targeted sockets leave rooms.
+    #[pyo3(signature = (nsp, rooms, to=None, skip=None))]
+    fn sockets_leave(
+        &self,
+        py: Python<'_>,
+        nsp: &str,
+        rooms: Vec<String>,
+        to: Option<Vec<String>>,
+        skip: Option<Vec<String>>,
+    ) -> PyResult<()> {
+        self.operator(py, nsp, to, skip)?.sockets_leave(rooms);
+        Ok(())
+    }
+
+    /// Disconnects the targeted sockets (and their connections when `close`).
+    #[pyo3(signature = (nsp, close, to=None, skip=None))]
+    fn disconnect_sockets(
+        &self,
+        py: Python<'_>,
+        nsp: &str,
+        close: bool,
+        to: Option<Vec<String>>,
+        skip: Option<Vec<String>>,
+    ) -> PyResult<()> {
+        let op = self.operator(py, nsp, to, skip)?;
+        let _guard = runtime().enter();
+        op.disconnect_sockets(close);
+        Ok(())
+    }
+
+    /// Resolves `future` with `[{"id", "rooms", "handshake"}, ...]` for the targeted sockets.
+    #[pyo3(signature = (nsp, future, to=None, skip=None))]
+    fn fetch_sockets(
+        &self,
+        py: Python<'_>,
+        nsp: &str,
+        future: Py<PyAny>,
+        to: Option<Vec<String>>,
+        skip: Option<Vec<String>>,
+    ) -> PyResult<()> {
+        let op = self.operator(py, nsp, to, skip)?;
+        self.spawn_resolve(future, async move {
+            match op.fetch_sockets().await {
+                Ok(sockets) => Resolved::Sockets(sockets),
+                Err(e) => Resolved::Error("FerrioError", e.to_string()),
+            }
+        });
+        Ok(())
+    }
+
+    /// Waits (without the GIL) for the dispatch thread to end, at most `timeout` seconds; it ends once
+    /// `shutdown` has delivered its last batch. Python must not finalize while it may still take the GIL.
+    fn join_dispatch(&self, py: Python<'_>, timeout: f64) -> PyResult<bool> {
+        let deadline = std::time::Instant::now() + seconds(timeout, "timeout")?;
+        let Some(thread) = self.dispatch.lock().take() else {
+            return Ok(true);
+        };
+        Ok(py.detach(move || {
+            while !thread.is_finished() {
+                if std::time::Instant::now() >= deadline {
+                    return false;
+                }
+                std::thread::sleep(Duration::from_millis(1));
+            }
+            thread.join().is_ok()
+        }))
+    }
+
+    /// The number of open Engine.IO connections.
+    fn connection_count(&self) -> usize {
+        self.server.connection_count()
+    }
+
+    /// Whether the server has been shut down.
+    fn closed(&self) -> bool {
+        self.state.load(Ordering::Acquire) == CLOSED
+    }
+}
