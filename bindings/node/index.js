@@ -1,0 +1,1321 @@
+// ferrio for Node.js: socket.io's Server API over ferrio's Rust engine.
+//
+// The native module (ferrio.node, built from src/ by scripts/build.js) owns the engine and reports what
+// happens through ONE ThreadsafeFunction per server: `dispatch(kind, nsp, sid, a, b, buffers, n1, n2)`.
+// Everything socket.io users touch lives here: the handler maps (EventEmitters), the middleware chains,
+// the payload conversion (Buffers <-> {"_placeholder":true,"num":N}), and the Errors with stable codes.
+"use strict";
+
+const { EventEmitter } = require("node:events");
+const fs = require("node:fs");
+const path = require("node:path");
+
+const native = loadNative();
+
+function loadNative() {
+  const candidates = [
+    process.env.FERRIO_NODE_ADDON,
+    path.join(__dirname, "ferrio.node"),
+    path.join(__dirname, "native", `ferrio.${process.platform}-${process.arch}-gnu.node`),
+    path.join(__dirname, "native", `ferrio.${process.platform}-${process.arch}.node`),
+  ].filter(Boolean);
+  for (const file of candidates) {
+    if (fs.existsSync(file)) return require(file);
+  }
+  const err = new Error(
+    `ferrio: the native module is not built (looked for ${candidates.join(", ")}); ` +
+      "run `npm install` (or `node scripts/build.js`) in the ferrio package folder",
+  );
+  err.code = "ERR_FERRIO_NATIVE_MISSING";
+  throw err;
+}
+
+// ---- errors ---------------------------------------------------------------------------------------------
+
+/** An Error with a stable `code` (ERR_FERRIO_*). */
+class FerrioError extends Error {
+  constructor(code, message, options) {
+    super(message, options);
+    this.name = "FerrioError";
+    this.code = code;
+  }
+}
+
+/** Turns a native rejection ("ERR_FERRIO_X: text") into a FerrioError. */
+function fromNative(err) {
+  const message = err && typeof err.message === "string" ? err.message : String(err);
+  const m = /^(ERR_FERRIO_[A-Z_]+): ([\s\S]*)$/.exec(message);
+  if (m) return new FerrioError(m[1], m[2]);
+  return new FerrioError("ERR_FERRIO_INTERNAL", message, { cause: err });
+}
+
+const STATUS_OK = 0;
+const STATUS_GONE = 1;
+const STATUS_FULL = 2;
+
+/** Throws for the statuses of synchronous native calls that are the caller's fault or the server's state. */
+function check(status, event) {
+  if (status === STATUS_OK || status === STATUS_GONE || status === STATUS_FULL) return;
+  switch (status) {
+    case 3:
+      throw new FerrioError("ERR_FERRIO_RESERVED_EVENT", `"${event}" is a reserved event name`);
+    case 4:
+      throw new FerrioError("ERR_FERRIO_ADAPTER", "the adapter failed");
+    case 5:
+      throw new FerrioError("ERR_FERRIO_INVALID_ARGS", "the arguments could not be encoded");
+    case 6:
+      throw new FerrioError("ERR_FERRIO_SERVER_CLOSED", "the server is closed");
+    default:
+      throw new FerrioError("ERR_FERRIO_INTERNAL", `unexpected status ${status}`);
+  }
+}
+
+function report(err) {
+  // A throwing handler must not take the process (or the dispatcher) down; socket.io users see it on
+  // stderr as they would see an uncaught exception, without the crash.
+  process.emitWarning(err instanceof Error ? err : new Error(String(err)), {
+    type: "FerrioHandlerError",
+    code: "ERR_FERRIO_HANDLER",
+  });
+}
+
+// ---- payloads -------------------------------------------------------------------------------------------
+
+const MAX_DEPTH = 1000;
+
+function isBinary(v) {
+  return Buffer.isBuffer(v) || v instanceof ArrayBuffer || ArrayBuffer.isView(v);
+}
+
+function hasBinary(v, depth) {
+  if (v === null || typeof v !== "object") return false;
+  if (depth > MAX_DEPTH) {
+    throw new FerrioError("ERR_FERRIO_INVALID_ARGS", "the arguments are circular or nested too deeply");
+  }
+  if (isBinary(v)) return true;
+  if (Array.isArray(v)) {
+    for (let i = 0; i < v.length; i++) if (hasBinary(v[i], depth + 1)) return true;
+    return false;
+  }
+  if (typeof v.toJSON === "function") return false;
+  for (const k in v) {
+    if (Object.prototype.hasOwnProperty.call(v, k) && hasBinary(v[k], depth + 1)) return true;
+  }
+  return false;
+}
+
+function toBuffer(v) {
+  if (Buffer.isBuffer(v)) return v;
+  if (v instanceof ArrayBuffer) return Buffer.from(v);
+  return Buffer.from(v.buffer, v.byteOffset, v.byteLength);
+}
+
+function deconstruct(v, buffers) {
+  if (v === null || typeof v !== "object") return v;
+  if (isBinary(v)) {
+    buffers.push(toBuffer(v));
+    return { _placeholder: true, num: buffers.length - 1 };
+  }
+  if (Array.isArray(v)) return v.map((x) => deconstruct(x, buffers));
+  if (typeof v.toJSON === "function") return v;
+  const out = {};
+  for (const k in v) if (Object.prototype.hasOwnProperty.call(v, k)) out[k] = deconstruct(v[k], buffers);
+  return out;
+}
+
+/** Arguments → [json, buffers|undefined]; throws ERR_FERRIO_INVALID_ARGS when they cannot be sent. */
+function encode(args) {
+  let buffers;
+  if (hasBinary(args, 0)) {
+    buffers = [];
+    args = deconstruct(args, buffers);
+  }
+  let json;
+  try {
+    json = JSON.stringify(args);
+  } catch (err) {
+    throw new FerrioError("ERR_FERRIO_INVALID_ARGS", `the arguments cannot be serialised: ${err.message}`, {
+      cause: err,
+    });
+  }
+  return [json, buffers];
+}
+
+function reconstruct(v, buffers) {
+  if (v === null || typeof v !== "object") return v;
+  if (Array.isArray(v)) {
+    for (let i = 0; i < v.length; i++) v[i] = reconstruct(v[i], buffers);
+    return v;
+  }
+  if (v._placeholder === true && typeof v.num === "number") return buffers[v.num];
+  for (const k in v) v[k] = reconstruct(v[k], buffers);
+  return v;
+}
+
+/** JSON text (+ buffers) → arguments array. */
+function decode(json, buffers) {
+  const args = JSON.parse(json);
+  return buffers && buffers.length ? reconstruct(args, buffers) : args;
+}
+
+function roomList(rooms) {
+  if (rooms === undefined || rooms === null) return [];
+  if (typeof rooms === "string") return [rooms];
+  if (typeof rooms[Symbol.iterator] === "function" && typeof rooms !== "string") {
+    return Array.from(rooms, String);
+  }
+  return [String(rooms)];
+}
+
+const RESERVED_EVENTS = new Set([
+  "connect",
+  "connect_error",
+  "disconnect",
+  "disconnecting",
+  "newListener",
+  "removeListener",
+]);
+
+const ACK_TIMEOUT_MESSAGE = "operation has timed out";
+
+function ackTimeoutError() {
+  return new FerrioError("ERR_FERRIO_ACK_TIMEOUT", ACK_TIMEOUT_MESSAGE);
+}
+
+// ---- broadcast operator ---------------------------------------------------------------------------------
+
+/** socket.io's BroadcastOperator: `to` / `in` / `except` / `volatile` / `local` / `timeout`, then an operation. */
+class BroadcastOperator {
+  constructor(nsp, rooms = [], except = [], flags = {}) {
+    this._nsp = nsp;
+    this._rooms = rooms;
+    this._except = except;
+    this._flags = flags;
+  }
+
+  _with(rooms, except, flags) {
+    return new BroadcastOperator(this._nsp, rooms, except, flags);
+  }
+
+  to(room) {
+    const rooms = this._rooms.slice();
+    for (const r of roomList(room)) if (!rooms.includes(r)) rooms.push(r);
+    return this._with(rooms, this._except, this._flags);
+  }
+
+  in(room) {
+    return this.to(room);
+  }
+
+  except(room) {
+    const except = this._except.slice();
+    for (const r of roomList(room)) if (!except.includes(r)) except.push(r);
+    return this._with(this._rooms, except, this._flags);
+  }
+
+  compress() {
+    return this;
+  }
+
+  get volatile() {
+    return this._with(this._rooms, this._except, { ...this._flags, volatile: true });
+  }
+
+  get local() {
+    return this._with(this._rooms, this._except, { ...this._flags, local: true });
+  }
+
+  timeout(ms) {
+    return this._with(this._rooms, this._except, { ...this._flags, timeout: ms });
+  }
+
+  _bits() {
+    return (this._flags.volatile ? 1 : 0) | (this._flags.local ? 2 : 0);
+  }
+
+  emit(ev, ...args) {
+    if (RESERVED_EVENTS.has(ev)) {
+      throw new FerrioError("ERR_FERRIO_RESERVED_EVENT", `"${ev}" is a reserved event name`);
+    }
+    const server = this._nsp.server;
+    server._checkOpen();
+    if (typeof args[args.length - 1] === "function") {
+      const ack = args.pop();
+      this._emitWithAck(ev, args).then(
+        ({ timedOut, responses }) => ack(timedOut ? ackTimeoutError() : null, responses),
+        (err) => ack(err, []),
+      );
+      return true;
+    }
+    const [json, buffers] = encode(args);
+    check(this._nsp._native.broadcast(this._rooms, this._except, this._bits(), ev, json, buffers), ev);
+    return true;
+  }
+
+  async _emitWithAck(ev, args) {
+    const [json, buffers] = encode(args);
+    const timeout = this._flags.timeout === undefined ? 5000 : this._flags.timeout;
+    let result;
+    try {
+      result = await this._nsp._native.broadcastWithAck(
+        this._rooms,
+        this._except,
+        this._bits(),
+        timeout,
+        ev,
+        json,
+        buffers,
+      );
+    } catch (err) {
+      throw fromNative(err);
+    }
+    const responses = result.replies.map((r) => decode(r.json, r.buffers)[0]);
+    return { timedOut: result.timedOut, responses };
+  }
+
+  /** Resolves with one response per targeted socket; rejects with ERR_FERRIO_ACK_TIMEOUT. */
+  emitWithAck(ev, ...args) {
+    return new Promise((resolve, reject) => {
+      args.push((err, responses) => (err ? reject(err) : resolve(responses)));
+      this.emit(ev, ...args);
+    });
+  }
+
+  async allSockets() {
+    try {
+      return new Set(await this._nsp._native.socketIds(this._rooms, this._except, this._bits()));
+    } catch (err) {
+      throw fromNative(err);
+    }
+  }
+
+  async fetchSockets() {
+    let json;
+    try {
+      json = await this._nsp._native.fetchSockets(this._rooms, this._except, this._bits());
+    } catch (err) {
+      throw fromNative(err);
+    }
+    return JSON.parse(json).map((details) => new RemoteSocket(this._nsp, details));
+  }
+
+  socketsJoin(room) {
+    this._nsp._native.socketsJoin(this._rooms, this._except, this._bits(), roomList(room));
+  }
+
+  socketsLeave(room) {
+    this._nsp._native.socketsLeave(this._rooms, this._except, this._bits(), roomList(room));
+  }
+
+  disconnectSockets(close = false) {
+    this._nsp._native.disconnectSockets(this._rooms, this._except, this._bits(), !!close);
+  }
+}
+
+/** A socket returned by fetchSockets(): its details, and operations that go through the adapter. */
+class RemoteSocket {
+  constructor(nsp, details) {
+    const local = nsp.sockets.get(details.id);
+    this.id = details.id;
+    this.handshake = local ? local.handshake : details.handshake;
+    this.rooms = new Set(details.rooms);
+    this.data = local ? local.data : details.data;
+    this._op = new BroadcastOperator(nsp, [details.id]);
+  }
+
+  emit(ev, ...args) {
+    return this._op.emit(ev, ...args);
+  }
+
+  timeout(ms) {
+    const op = this._op.timeout(ms);
+    return {
+      emit: (ev, ...args) => op.emit(ev, ...args),
+      emitWithAck: (ev, ...args) => op.emitWithAck(ev, ...args),
+    };
+  }
+
+  join(room) {
+    this._op.socketsJoin(room);
+  }
+
+  leave(room) {
+    this._op.socketsLeave(room);
+  }
+
+  disconnect(close = false) {
+    this._op.disconnectSockets(close);
+    return this;
+  }
+}
+
+// ---- adapter --------------------------------------------------------------------------------------------
+
+const ROOM_EVENTS = ["create-room", "delete-room", "join-room", "leave-room"];
+
+/** The namespace's adapter as socket.io exposes it: `rooms` and `sids` (Maps of Sets, snapshots), events. */
+class Adapter extends EventEmitter {
+  constructor(nsp) {
+    super();
+    this.nsp = nsp;
+    this._watching = false;
+    this.on("newListener", (event) => {
+      if (!this._watching && ROOM_EVENTS.includes(event)) {
+        this._watching = true;
+        nsp.server._native.watchRooms(nsp.name);
+      }
+    });
+  }
+
+  /** Map<room, Set<socket id>> (socket-id rooms included), built when read. */
+  get rooms() {
+    const map = new Map();
+    for (const [room, ids] of JSON.parse(this.nsp._native.rooms())) map.set(room, new Set(ids));
+    return map;
+  }
+
+  /** Map<socket id, Set<room>>, built when read. */
+  get sids() {
+    const map = new Map();
+    for (const [room, ids] of JSON.parse(this.nsp._native.rooms())) {
+      for (const id of ids) {
+        let set = map.get(id);
+        if (!set) map.set(id, (set = new Set()));
+        set.add(room);
+      }
+    }
+    return map;
+  }
+
+  socketRooms(id) {
+    const rooms = this.nsp._native.socketRooms(id);
+    return rooms.length ? new Set(rooms) : undefined;
+  }
+
+  serverCount() {
+    return Promise.resolve(1);
+  }
+}
+
+// ---- socket ---------------------------------------------------------------------------------------------
+
+const emitLocal = EventEmitter.prototype.emit;
+
+/** A client's socket in one namespace (socket.io's `Socket`). */
+class Socket extends EventEmitter {
+  constructor(nsp, id, handshakeJson) {
+    super();
+    this.nsp = nsp;
+    this.server = nsp.server;
+    this.id = id;
+    this.data = {};
+    this.connected = false;
+    this._handshakeJson = handshakeJson;
+    this._handshake = undefined;
+    this._rooms = undefined; // a snapshot while disconnecting, then empty
+    this._fns = undefined;
+    this._any = undefined;
+    this._anyOut = undefined;
+    this._flags = undefined;
+    this.conn = {
+      get transport() {
+        return { name: nsp._native.transport(id) || "websocket" };
+      },
+      close: () => nsp._native.disconnect(id, true),
+    };
+  }
+
+  get disconnected() {
+    return !this.connected;
+  }
+
+  get handshake() {
+    if (this._handshake === undefined) this._handshake = JSON.parse(this._handshakeJson);
+    return this._handshake;
+  }
+
+  /** A minimal stand-in for the handshake's IncomingMessage. */
+  get request() {
+    const h = this.handshake;
+    return { headers: h.headers, url: h.url, method: "GET", connection: { remoteAddress: h.address } };
+  }
+
+  get client() {
+    return { conn: this.conn, request: this.request };
+  }
+
+  get rooms() {
+    if (this._rooms) return new Set(this._rooms);
+    return new Set(this.nsp._native.socketRooms(this.id));
+  }
+
+  // -- emitting
+
+  emit(ev, ...args) {
+    if (RESERVED_EVENTS.has(ev)) {
+      throw new FerrioError("ERR_FERRIO_RESERVED_EVENT", `"${ev}" is a reserved event name`);
+    }
+    const flags = this._flags;
+    this._flags = undefined;
+    this.server._checkOpen();
+    let ack;
+    if (typeof args[args.length - 1] === "function") ack = args.pop();
+    if (this._anyOut) for (const fn of this._anyOut.slice()) fn.call(this, ev, ...args);
+    const [json, buffers] = encode(args);
+    if (ack) {
+      const timeout = flags && flags.timeout !== undefined ? flags.timeout : -1;
+      this.nsp._native.emitWithAck(this.id, ev, json, buffers, timeout).then(
+        (reply) => {
+          const answer = decode(reply.json, reply.buffers);
+          if (timeout >= 0) ack.call(this, null, ...answer);
+          else ack.apply(this, answer);
+        },
+        (err) => {
+          err = fromNative(err);
+          // socket.io calls a timed ack back with the error; an untimed one is never called.
+          if (timeout >= 0) ack.call(this, err.code === "ERR_FERRIO_DISCONNECTED" ? ackTimeoutError() : err);
+        },
+      );
+      return true;
+    }
+    check(this.nsp._native.emit(this.id, ev, json, buffers, !!(flags && flags.volatile)), ev);
+    return true;
+  }
+
+  /** Resolves with the client's first ack argument; rejects with ERR_FERRIO_ACK_TIMEOUT after `timeout(ms)`. */
+  emitWithAck(ev, ...args) {
+    const timed = !!(this._flags && this._flags.timeout !== undefined);
+    return new Promise((resolve, reject) => {
+      args.push((...answer) => {
+        if (timed) return answer[0] ? reject(answer[0]) : resolve(answer[1]);
+        return resolve(answer[0]);
+      });
+      this.emit(ev, ...args);
+    });
+  }
+
+  send(...args) {
+    this.emit("message", ...args);
+    return this;
+  }
+
+  write(...args) {
+    return this.send(...args);
+  }
+
+  timeout(ms) {
+    this._flags = { ...this._flags, timeout: ms };
+    return this;
+  }
+
+  get volatile() {
+    this._flags = { ...this._flags, volatile: true };
+    return this;
+  }
+
+  compress() {
+    return this;
+  }
+
+  // -- broadcasting from this socket (everybody but itself)
+
+  _op() {
+    return new BroadcastOperator(this.nsp, [], [this.id]);
+  }
+
+  to(room) {
+    return this._op().to(room);
+  }
+
+  in(room) {
+    return this.to(room);
+  }
+
+  except(room) {
+    return this._op().except(room);
+  }
+
+  get broadcast() {
+    return this._op();
+  }
+
+  get local() {
+    return this._op().local;
+  }
+
+  // -- rooms
+
+  join(rooms) {
+    this.nsp._native.join(this.id, roomList(rooms));
+  }
+
+  leave(room) {
+    this.nsp._native.leave(this.id, String(room));
+  }
+
+  // -- lifecycle
+
+  disconnect(close = false) {
+    this.nsp._native.disconnect(this.id, !!close);
+    return this;
+  }
+
+  use(fn) {
+    (this._fns || (this._fns = [])).push(fn);
+    return this;
+  }
+
+  onAny(fn) {
+    (this._any || (this._any = [])).push(fn);
+    return this;
+  }
+
+  prependAny(fn) {
+    (this._any || (this._any = [])).unshift(fn);
+    return this;
+  }
+
+  offAny(fn) {
+    if (!this._any) return this;
+    if (fn) {
+      const i = this._any.indexOf(fn);
+      if (i >= 0) this._any.splice(i, 1);
+    } else {
+      this._any = undefined;
+    }
+    return this;
+  }
+
+  listenersAny() {
+    return this._any ? this._any.slice() : [];
+  }
+
+  onAnyOutgoing(fn) {
+    (this._anyOut || (this._anyOut = [])).push(fn);
+    return this;
+  }
+
+  prependAnyOutgoing(fn) {
+    (this._anyOut || (this._anyOut = [])).unshift(fn);
+    return this;
+  }
+
+  offAnyOutgoing(fn) {
+    if (!this._anyOut) return this;
+    if (fn) {
+      const i = this._anyOut.indexOf(fn);
+      if (i >= 0) this._anyOut.splice(i, 1);
+    } else {
+      this._anyOut = undefined;
+    }
+    return this;
+  }
+
+  listenersAnyOutgoing() {
+    return this._anyOut ? this._anyOut.slice() : [];
+  }
+
+  // -- dispatch (called by the server's dispatcher)
+
+  _ackFn(token) {
+    let sent = false;
+    const native = this.server._native;
+    return (...answer) => {
+      if (sent) return;
+      sent = true;
+      const [json, buffers] = encode(answer);
+      check(native.ack(token, json, buffers), "ack");
+    };
+  }
+
+  _onevent(name, args, token) {
+    if (token >= 0) args.push(this._ackFn(token));
+    if (this._fns) {
+      const event = [name, ...args];
+      runChain(
+        this._fns,
+        (fn, next) => fn(event, next),
+        (err) => {
+          if (err) {
+            if (this.listenerCount("error")) emitLocal.call(this, "error", err);
+            return;
+          }
+          this._dispatch(event[0], event.slice(1));
+        },
+      );
+      return;
+    }
+    this._dispatch(name, args);
+  }
+
+  _dispatch(name, args) {
+    if (this._any) for (const fn of this._any.slice()) fn.call(this, name, ...args);
+    // A client may name an event "error": EventEmitter would throw without a listener.
+    if (name === "error" && !this.listenerCount("error")) return;
+    emitLocal.call(this, name, ...args);
+  }
+}
+
+/** Runs `fns` in order through `call(fn, next)`; `done(err)` after the last or at the first error. */
+function runChain(fns, call, done) {
+  let i = 0;
+  const next = (err) => {
+    if (err) return done(err);
+    if (i >= fns.length) return done(null);
+    const fn = fns[i++];
+    let called = false;
+    try {
+      call(fn, (e) => {
+        if (called) return;
+        called = true;
+        next(e);
+      });
+    } catch (e) {
+      if (!called) {
+        called = true;
+        done(e instanceof Error ? e : new Error(String(e)));
+      } else {
+        report(e);
+      }
+    }
+  };
+  next(null);
+}
+
+// ---- namespaces -----------------------------------------------------------------------------------------
+
+/** A namespace (socket.io's `Namespace`): its sockets, middlewares, connection listeners and broadcasts. */
+class Namespace extends EventEmitter {
+  constructor(server, name, nativeNsp, parent) {
+    super();
+    this.server = server;
+    this.name = name;
+    this._native = nativeNsp;
+    this._parent = parent;
+    this._fns = [];
+    /** Map<socket id, Socket> of the connected sockets. */
+    this.sockets = new Map();
+    this.adapter = new Adapter(this);
+  }
+
+  use(fn) {
+    if (this._parent) return this._parent.use(fn);
+    this._fns.push(fn);
+    if (this._fns.length === 1) this.server._native.useMiddleware(this.name);
+    return this;
+  }
+
+  _middlewares() {
+    return this._parent ? this._parent._fns : this._fns;
+  }
+
+  _op() {
+    return new BroadcastOperator(this);
+  }
+
+  to(room) {
+    return this._op().to(room);
+  }
+
+  in(room) {
+    return this.to(room);
+  }
+
+  except(room) {
+    return this._op().except(room);
+  }
+
+  get volatile() {
+    return this._op().volatile;
+  }
+
+  get local() {
+    return this._op().local;
+  }
+
+  timeout(ms) {
+    return this._op().timeout(ms);
+  }
+
+  compress() {
+    return this;
+  }
+
+  /** Emits to every socket of the namespace (`"connection"` and friends stay local listeners' events). */
+  emit(ev, ...args) {
+    return this._op().emit(ev, ...args);
+  }
+
+  emitWithAck(ev, ...args) {
+    return this._op().emitWithAck(ev, ...args);
+  }
+
+  send(...args) {
+    this.emit("message", ...args);
+    return this;
+  }
+
+  write(...args) {
+    return this.send(...args);
+  }
+
+  allSockets() {
+    return this._op().allSockets();
+  }
+
+  fetchSockets() {
+    return this._op().fetchSockets();
+  }
+
+  socketsJoin(room) {
+    this._op().socketsJoin(room);
+  }
+
+  socketsLeave(room) {
+    this._op().socketsLeave(room);
+  }
+
+  disconnectSockets(close = false) {
+    this._op().disconnectSockets(close);
+  }
+
+  /** One process: nothing to send to other servers. */
+  serverSideEmit() {
+    return true;
+  }
+
+  _announce(socket) {
+    emitLocal.call(this, "connection", socket);
+    emitLocal.call(this, "connect", socket);
+    if (this._parent) {
+      emitLocal.call(this._parent, "connection", socket);
+      emitLocal.call(this._parent, "connect", socket);
+    }
+  }
+}
+
+/** A dynamic namespace (`io.of(regex or function)`): what it registers applies to every child. */
+class ParentNamespace extends Namespace {
+  constructor(server, matcher, index) {
+    super(server, `/_${index}`, null, null);
+    this._matcher = matcher;
+    this._index = index;
+    /** The children created so far. */
+    this.children = new Set();
+  }
+
+  use(fn) {
+    this._fns.push(fn);
+    if (this._fns.length === 1 && this._matcher instanceof RegExp) {
+      this.server._native.useDynamicMiddleware(this._index);
+    }
+    return this;
+  }
+
+  _op() {
+    return new ParentBroadcast(this);
+  }
+
+  fetchSockets() {
+    return Promise.all([...this.children].map((c) => c.fetchSockets())).then((lists) => lists.flat());
+  }
+}
+
+/** Broadcasts of a dynamic parent go to each child. */
+class ParentBroadcast {
+  constructor(parent) {
+    this._parent = parent;
+  }
+
+  emit(ev, ...args) {
+    for (const child of this._parent.children) child.emit(ev, ...args);
+    return true;
+  }
+
+  socketsJoin(room) {
+    for (const child of this._parent.children) child.socketsJoin(room);
+  }
+
+  socketsLeave(room) {
+    for (const child of this._parent.children) child.socketsLeave(room);
+  }
+
+  disconnectSockets(close) {
+    for (const child of this._parent.children) child.disconnectSockets(close);
+  }
+}
+
+// ---- server ---------------------------------------------------------------------------------------------
+
+const KIND_MIDDLEWARE = 0;
+const KIND_CONNECT = 1;
+const KIND_EVENT = 2;
+const KIND_DISCONNECTING = 3;
+const KIND_DISCONNECT = 4;
+const KIND_ROOM = 5;
+
+function clientDir() {
+  try {
+    return path.join(path.dirname(require.resolve("socket.io-client/package.json")), "dist");
+  } catch {
+    return undefined;
+  }
+}
+
+function nativeOptions(opts) {
+  const o = {};
+  if (opts.path !== undefined) o.path = String(opts.path);
+  if (opts.pingInterval !== undefined) o.pingInterval = Number(opts.pingInterval);
+  if (opts.pingTimeout !== undefined) o.pingTimeout = Number(opts.pingTimeout);
+  if (opts.upgradeTimeout !== undefined) o.upgradeTimeout = Number(opts.upgradeTimeout);
+  if (opts.connectTimeout !== undefined) o.connectTimeout = Number(opts.connectTimeout);
+  if (opts.maxHttpBufferSize !== undefined) o.maxHttpBufferSize = Number(opts.maxHttpBufferSize);
+  if (opts.allowUpgrades !== undefined) o.allowUpgrades = !!opts.allowUpgrades;
+  if (opts.maxQueuedPackets !== undefined) o.maxQueuedPackets = Number(opts.maxQueuedPackets);
+  if (opts.transports !== undefined) {
+    const t = roomList(opts.transports);
+    o.polling = t.includes("polling");
+    o.websocket = t.includes("websocket");
+  }
+  if (opts.cors) {
+    const origin = opts.cors.origin === undefined ? "*" : opts.cors.origin;
+    if (origin === true || origin === "*") o.corsOrigins = ["*"];
+    else if (typeof origin === "string") o.corsOrigins = [origin];
+    else if (Array.isArray(origin)) o.corsOrigins = origin.map(String);
+    else if (origin !== false) {
+      throw new FerrioError("ERR_FERRIO_INVALID_ARG", "cors.origin must be a string, an array of strings or a boolean");
+    }
+    o.corsCredentials = !!opts.cors.credentials;
+  }
+  if (opts.staticDir !== undefined) o.staticDir = String(opts.staticDir);
+  if (opts.serveClient !== false) {
+    const dir = clientDir();
+    if (dir && fs.existsSync(dir)) o.clientDir = dir;
+  }
+  return o;
+}
+
+/** JS RegExp → Rust regex syntax, when the translation is safe; otherwise null (JavaScript decides). */
+function rustRegex(re) {
+  if (re.flags.replace(/[iu]/g, "") !== "") return null;
+  if (/\\[dDwWsSbB]|\(\?<?[=!]|\\[1-9]|\\c|\\u|\\x/.test(re.source)) return null;
+  return (re.flags.includes("i") ? "(?i)" : "") + re.source;
+}
+
+function isHttpServer(v) {
+  return v && typeof v === "object" && typeof v.listen === "function" && typeof v.on === "function";
+}
+
+/** socket.io's `Server`. */
+class Server {
+  /**
+   * new Server(), new Server(port, opts), new Server(opts), new Server(httpServer, opts): the http.Server is
+   * not used for serving; its `listen()` makes ferrio listen on that port instead (see the README).
+   */
+  constructor(srv, opts) {
+    if (srv && typeof srv === "object" && !isHttpServer(srv)) {
+      opts = srv;
+      srv = undefined;
+    }
+    this.opts = opts || {};
+    this._native = new native.NativeServer(nativeOptions(this.opts));
+    this._nsps = new Map();
+    this._parents = [];
+    this._pending = new Map();
+    this._listening = null;
+    this._address = null;
+    this._closed = false;
+    this._dispatch = this._dispatch.bind(this);
+    this.sockets = this.of("/");
+    const server = this;
+    this.engine = {
+      get clientsCount() {
+        return server._native.connectionCount();
+      },
+    };
+    if (isHttpServer(srv)) this.attach(srv);
+    else if (srv !== undefined && srv !== null) this.listen(srv, this.opts);
+  }
+
+  _checkOpen() {
+    if (this._closed) throw new FerrioError("ERR_FERRIO_SERVER_CLOSED", "the server is closed");
+  }
+
+  // -- listening
+
+  /**
+   * Listens on `port` (0: the OS picks). socket.io's signature; `opts.host` (or a string second argument)
+   * chooses the interface (default: all). Returns the server; `ready()` resolves once bound.
+   */
+  listen(port, opts) {
+    this._checkOpen();
+    if (this._listening) {
+      throw new FerrioError("ERR_FERRIO_LISTEN", "the server is already listening");
+    }
+    const host = typeof opts === "string" ? opts : (opts && opts.host) || "0.0.0.0";
+    port = port === undefined || port === null ? 0 : Number(port);
+    this._native.start(this._dispatch);
+    this._listening = this._native.listen(port, host).then(
+      (bound) => {
+        this._address = { address: host, family: host.includes(":") ? "IPv6" : "IPv4", port: bound };
+        return this._address;
+      },
+      (err) => {
+        err = fromNative(err);
+        // Nobody may be awaiting ready(): release the loop and say why on stderr.
+        this._native.close(0).catch(() => {});
+        throw err;
+      },
+    );
+    this._listening.catch((err) => {
+      if (!this._readyCalled) process.emitWarning(err);
+    });
+    return this;
+  }
+
+  attach(srv, opts) {
+    if (isHttpServer(srv)) {
+      this._adopt(srv);
+      return this;
+    }
+    return this.listen(srv, opts);
+  }
+
+  /** Resolves with `{address, family, port}` once listening; rejects (ERR_FERRIO_LISTEN) if binding failed. */
+  ready() {
+    this._readyCalled = true;
+    if (!this._listening) {
+      return Promise.reject(new FerrioError("ERR_FERRIO_LISTEN", "listen() was not called"));
+    }
+    return this._listening;
+  }
+
+  /** The bound address, or null before listening. */
+  address() {
+    return this._address;
+  }
+
+  /** An http.Server handed to the constructor: its listen() makes ferrio listen instead (see the README). */
+  _adopt(srv) {
+    const io = this;
+    this.httpServer = srv;
+    srv.listen = function listen(...args) {
+      let cb = typeof args[args.length - 1] === "function" ? args.pop() : undefined;
+      let port = args[0];
+      let host = typeof args[1] === "string" ? args[1] : undefined;
+      if (port && typeof port === "object") {
+        host = port.host;
+        port = port.port;
+      }
+      io.listen(port, { host: host || "0.0.0.0" });
+      io.ready().then(
+        (addr) => {
+          Object.defineProperty(srv, "listening", { value: true, configurable: true });
+          srv.address = () => addr;
+          srv.emit("listening");
+          if (cb) cb();
+        },
+        (err) => srv.emit("error", err),
+      );
+      return srv;
+    };
+    srv.close = function close(cb) {
+      io.close(cb);
+      return srv;
+    };
+  }
+
+  /**
+   * Disconnects every client, stops listening and releases the event loop; `fn` (and the returned
+   * promise) once done. Later emits throw ERR_FERRIO_SERVER_CLOSED.
+   */
+  close(fn) {
+    if (this._closed) {
+      if (fn) process.nextTick(fn);
+      return this._closing || Promise.resolve();
+    }
+    this._closed = true;
+    const listening = this._listening ? this._listening.catch(() => {}) : Promise.resolve();
+    this._closing = listening
+      .then(() => this._native.close(1000))
+      .then(
+        () => {
+          if (this.httpServer) this.httpServer.emit("close");
+          if (fn) fn();
+        },
+        (err) => {
+          if (fn) fn(fromNative(err));
+        },
+      );
+    return this._closing;
+  }
+
+  // -- namespaces
+
+  of(name, fn) {
+    if (typeof name === "function" || name instanceof RegExp) {
+      const index = this._parents.length;
+      const parent = new ParentNamespace(this, name, index);
+      this._parents.push(parent);
+      this._native.ofDynamic(name instanceof RegExp ? rustRegex(name) : null, index);
+      if (name instanceof RegExp && rustRegex(name) === null) {
+        // Untranslatable regex: JavaScript decides, as for a function matcher.
+        parent._matcher = (n, _auth, next) => next(null, name.test(n));
+      }
+      if (fn) parent.on("connection", fn);
+      return parent;
+    }
+    name = String(name);
+    if (!name.startsWith("/")) name = `/${name}`;
+    let nsp = this._nsps.get(name);
+    if (!nsp) {
+      nsp = new Namespace(this, name, this._native.namespace(name, false), null);
+      this._nsps.set(name, nsp);
+    }
+    if (fn) nsp.on("connection", fn);
+    return nsp;
+  }
+
+  _nspFor(name, parentIndex) {
+    let nsp = this._nsps.get(name);
+    if (!nsp && parentIndex >= 0) {
+      const parent = this._parents[parentIndex];
+      nsp = new Namespace(this, name, this._native.namespace(name, true), parent);
+      this._nsps.set(name, nsp);
+      parent.children.add(nsp);
+    }
+    return nsp;
+  }
+
+  // -- the main namespace's API on the server
+
+  on(ev, fn) {
+    this.sockets.on(ev, fn);
+    return this;
+  }
+
+  once(ev, fn) {
+    this.sockets.once(ev, fn);
+    return this;
+  }
+
+  off(ev, fn) {
+    this.sockets.off(ev, fn);
+    return this;
+  }
+
+  removeListener(ev, fn) {
+    return this.off(ev, fn);
+  }
+
+  removeAllListeners(ev) {
+    this.sockets.removeAllListeners(ev);
+    return this;
+  }
+
+  listeners(ev) {
+    return this.sockets.listeners(ev);
+  }
+
+  use(fn) {
+    this.sockets.use(fn);
+    return this;
+  }
+
+  to(room) {
+    return this.sockets.to(room);
+  }
+
+  in(room) {
+    return this.sockets.in(room);
+  }
+
+  except(room) {
+    return this.sockets.except(room);
+  }
+
+  get volatile() {
+    return this.sockets.volatile;
+  }
+
+  get local() {
+    return this.sockets.local;
+  }
+
+  timeout(ms) {
+    return this.sockets.timeout(ms);
+  }
+
+  compress() {
+    return this;
+  }
+
+  emit(ev, ...args) {
+    this.sockets.emit(ev, ...args);
+    return true;
+  }
+
+  emitWithAck(ev, ...args) {
+    return this.sockets.emitWithAck(ev, ...args);
+  }
+
+  send(...args) {
+    this.sockets.send(...args);
+    return this;
+  }
+
+  write(...args) {
+    return this.send(...args);
+  }
+
+  allSockets() {
+    return this.sockets.allSockets();
+  }
+
+  fetchSockets() {
+    return this.sockets.fetchSockets();
+  }
+
+  socketsJoin(room) {
+    this.sockets.socketsJoin(room);
+  }
+
+  socketsLeave(room) {
+    this.sockets.socketsLeave(room);
+  }
+
+  disconnectSockets(close = false) {
+    this.sockets.disconnectSockets(close);
+  }
+
+  serverSideEmit() {
+    return true;
+  }
+
+  // -- the dispatcher: every item from the native side comes through here, in order
+
+  _dispatch(kind, nspName, sid, a, b, buffers, n1, n2) {
+    try {
+      if (kind === KIND_EVENT) {
+        const nsp = this._nsps.get(nspName);
+        const socket = nsp && nsp.sockets.get(sid);
+        if (socket) socket._onevent(a, decode(b, buffers), n1);
+        // (no socket: its unanswered ack token is released when it disconnects)
+        return;
+      }
+      switch (kind) {
+        case KIND_MIDDLEWARE:
+          return this._onMiddleware(nspName, sid, a, n1, n2);
+        case KIND_CONNECT:
+          return this._onConnect(nspName, sid, a, n2);
+        case KIND_DISCONNECTING: {
+          const socket = this._socket(nspName, sid);
+          if (!socket) return;
+          socket._rooms = JSON.parse(b);
+          emitLocal.call(socket, "disconnecting", a);
+          socket._rooms = [];
+          return;
+        }
+        case KIND_DISCONNECT: {
+          const nsp = this._nsps.get(nspName);
+          const socket = nsp && nsp.sockets.get(sid);
+          if (!socket) return;
+          nsp.sockets.delete(sid);
+          socket.connected = false;
+          socket._rooms = [];
+          emitLocal.call(socket, "disconnect", a);
+          return;
+        }
+        case KIND_ROOM: {
+          const nsp = this._nsps.get(nspName);
+          if (!nsp) return;
+          const event = ROOM_EVENTS[n1];
+          if (n1 >= 2) nsp.adapter.emit(event, a, sid);
+          else nsp.adapter.emit(event, a);
+          return;
+        }
+        default:
+          return;
+      }
+    } catch (err) {
+      report(err);
+    }
+  }
+
+  _socket(nspName, sid) {
+    const nsp = this._nsps.get(nspName);
+    return nsp && nsp.sockets.get(sid);
+  }
+
+  _onMiddleware(nspName, sid, handshake, token, parentIndex) {
+    const nsp = this._nspFor(nspName, parentIndex);
+    if (!nsp) return this._native.verdict(token, "Invalid namespace", undefined);
+    const socket = new Socket(nsp, sid, handshake);
+    const fns = nsp._middlewares().slice();
+    const parent = nsp._parent;
+    if (parent && typeof parent._matcher === "function") {
+      const matcher = parent._matcher;
+      fns.unshift((s, next) =>
+        matcher(nspName, s.handshake.auth, (err, ok) => {
+          if (err) next(err);
+          else next(ok ? null : new Error("Invalid namespace"));
+        }),
+      );
+    }
+    runChain(
+      fns,
+      (fn, next) => fn(socket, next),
+      (err) => {
+        if (err) {
+          let data;
+          if (err.data !== undefined) {
+            try {
+              data = JSON.stringify(err.data);
+            } catch {
+              data = undefined;
+            }
+          }
+          this._native.verdict(token, String(err.message || err), data);
+          return;
+        }
+        // Kept until its connection item arrives; forgotten if the connection dies before joining.
+        const timer = setTimeout(() => this._pending.delete(sid), 30_000).unref();
+        this._pending.set(sid, { socket, timer });
+        this._native.verdict(token, undefined, undefined);
+      },
+    );
+  }
+
+  _onConnect(nspName, sid, handshake, parentIndex) {
+    const nsp = this._nspFor(nspName, parentIndex);
+    if (!nsp) return;
+    let socket;
+    const pending = this._pending.get(sid);
+    if (pending) {
+      this._pending.delete(sid);
+      clearTimeout(pending.timer);
+      socket = pending.socket;
+    } else {
+      socket = new Socket(nsp, sid, handshake);
+    }
+    socket.connected = true;
+    nsp.sockets.set(sid, socket);
+    nsp._announce(socket);
+  }
+}
+
+/** `require("ferrio")(port, opts)` works like `require("socket.io")(port, opts)`. */
+function createServer(srv, opts) {
+  return new Server(srv, opts);
+}
+
+module.exports = createServer;
+module.exports.Server = Server;
+module.exports.Namespace = Namespace;
+module.exports.ParentNamespace = ParentNamespace;
+module.exports.Socket = Socket;
+module.exports.RemoteSocket = RemoteSocket;
+module.exports.BroadcastOperator = BroadcastOperator;
+module.exports.Adapter = Adapter;
+module.exports.FerrioError = FerrioError;
+module.exports.default = createServer;

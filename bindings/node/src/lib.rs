@@ -1,0 +1,46 @@
+//! The native half of ferrio's Node.js binding. It stays small on purpose: the socket.io-shaped API, the
+//! handler maps and the payload conversion (placeholders ⇄ Buffers) live in the JavaScript facade
+//! (`index.js`); this crate owns the tokio runtime and the core [`ferrio::Server`], and feeds everything
+//! the core reports (middlewares, connections, events, disconnects, room changes) through **one**
+//! ThreadsafeFunction per server to one JavaScript dispatcher. Tokio workers only enqueue: they never
+//! wait for JavaScript (answers that JavaScript owes, such as a middleware's verdict, come back through
+//! oneshot channels).
+//!
+//! Errors cross as numeric statuses (hot, synchronous calls) or as rejected promises whose message starts
+//! with a stable code (`ERR_FERRIO_…: text`); the facade turns both into `Error`s with a `code`.
+
+mod dispatch;
+mod namespace;
+mod server;
+
+pub use namespace::{AckReply, BroadcastAckResult, NativeNamespace};
+pub use server::{NativeOptions, NativeServer};
+
+use std::sync::OnceLock;
+
+static RUNTIME: OnceLock<tokio::runtime::Handle> = OnceLock::new();
+
+/// The runtime every server of this process uses: built once, when the module loads, with named worker
+/// threads; napi's async glue (the promises of `async fn`s) runs on it too.
+pub(crate) fn runtime() -> &'static tokio::runtime::Handle {
+    RUNTIME.get_or_init(|| {
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .enable_all()
+            .thread_name("ferrio-node")
+            .build()
+            .expect("cannot start the tokio runtime");
+        let handle = runtime.handle().clone();
+        napi::bindgen_prelude::create_custom_tokio_runtime(runtime);
+        handle
+    })
+}
+
+#[napi_derive::module_init]
+fn init() {
+    runtime();
+}
+
+/// Builds the error of a rejected promise: the facade reads the code before the first `": "`.
+pub(crate) fn coded_error(code: &str, message: impl std::fmt::Display) -> napi::Error {
+    napi::Error::new(napi::Status::GenericFailure, format!("{code}: {message}"))
+}

@@ -1,0 +1,445 @@
+//! [`NativeNamespace`]: the operations of one namespace and of its sockets, which the facade's
+//! `Namespace`, `Socket` and `BroadcastOperator` call. Hot calls (emits, joins) are synchronous and return
+//! a numeric status instead of throwing; calls that wait (acks, fetching sockets) return promises.
+
+use crate::coded_error;
+use crate::dispatch::Shared;
+use crate::runtime;
+use bytes::Bytes;
+use ferrio::{AckError, BroadcastOperator, EmitError, Namespace, Payload, Sid, Socket};
+use napi::bindgen_prelude::Buffer;
+use napi_derive::napi;
+use std::collections::BTreeMap;
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+use std::time::Duration;
+
+/// Statuses of the synchronous calls (the facade maps them to `Error` codes).
+pub(crate) mod status {
+    pub const OK: u32 = 0;
+    /// The socket is not connected (socket.io ignores such emits; so does the facade).
+    pub const GONE: u32 = 1;
+    /// The client's queue was full: it was disconnected as a slow consumer.
+    pub const FULL: u32 = 2;
+    /// A reserved event name.
+    pub const RESERVED: u32 = 3;
+    /// The adapter failed.
+    pub const ADAPTER: u32 = 4;
+    /// The arguments are not a JSON array, or a placeholder names a missing buffer.
+    pub const BAD_PAYLOAD: u32 = 5;
+    /// The server is closed.
+    pub const CLOSED: u32 = 6;
+}
+
+pub(crate) fn status(result: Result<(), EmitError>) -> u32 {
+    match result {
+        Ok(()) => status::OK,
+        Err(EmitError::Closed) => status::GONE,
+        Err(EmitError::Full) => status::FULL,
+        Err(EmitError::Reserved(_)) => status::RESERVED,
+        Err(EmitError::Adapter(_)) => status::ADAPTER,
+    }
+}
+
+/// Builds a payload from the facade's JSON text and buffers.
+pub(crate) fn payload(json: String, buffers: Option<Vec<Buffer>>) -> Result<Payload, u32> {
+    let attachments = buffers
+        .unwrap_or_default()
+        .iter()
+        .map(|b| Bytes::copy_from_slice(b))
+        .collect();
+    Payload::from_json(json, attachments).map_err(|_| status::BAD_PAYLOAD)
+}
+
+/// One acknowledgement's arguments.
+#[napi(object)]
+pub struct AckReply {
+    /// The JSON array of the arguments (placeholders kept).
+    pub json: String,
+    /// The binary attachments.
+    pub buffers: Vec<Buffer>,
+}
+
+impl From<Payload> for AckReply {
+    fn from(payload: Payload) -> AckReply {
+        let (json, attachments) = payload.into_parts();
+        AckReply {
+            json,
+            buffers: attachments
+                .into_iter()
+                .map(|b| Buffer::from(b.to_vec()))
+                .collect(),
+        }
+    }
+}
+
+/// The answers of a broadcast with acks.
+#[napi(object)]
+pub struct BroadcastAckResult {
+    /// One per socket that answered.
+    pub replies: Vec<AckReply>,
+    /// Whether some socket did not answer in time.
+    pub timed_out: bool,
+}
+
+fn ack_error(error: AckError) -> napi::Error {
+    match error {
+        AckError::Timeout { .. } => {
+            coded_error("ERR_FERRIO_ACK_TIMEOUT", "operation has timed out")
+        }
+        AckError::Disconnected => coded_error(
+            "ERR_FERRIO_DISCONNECTED",
+            "the socket disconnected before acknowledging",
+        ),
+        AckError::Emit(EmitError::Closed) => {
+            coded_error("ERR_FERRIO_DISCONNECTED", "the socket is disconnected")
+        }
+        AckError::Emit(EmitError::Reserved(name)) => coded_error(
+            "ERR_FERRIO_RESERVED_EVENT",
+            format!("\"{name}\" is a reserved event name"),
+        ),
+        AckError::Emit(other) => coded_error("ERR_FERRIO_EMIT", other),
+    }
+}
+
+/// A namespace of a native server.
+#[napi]
+pub struct NativeNamespace {
+    nsp: Namespace,
+    shared: Arc<Shared>,
+}
+
+impl NativeNamespace {
+    pub(crate) fn new(nsp: Namespace, shared: Arc<Shared>) -> NativeNamespace {
+        NativeNamespace { nsp, shared }
+    }
+
+    fn socket(&self, sid: &str) -> Option<Socket> {
+        self.nsp.socket(&Sid::parse(sid)?)
+    }
+
+    fn closed(&self) -> bool {
+        self.shared.closed.load(Ordering::Acquire)
+    }
+
+    fn operator(&self, rooms: Vec<String>, except: Vec<String>, flags: u32) -> BroadcastOperator {
+        let mut op = self.nsp.broadcast_operator().to(rooms).except(except);
+        if flags & 1 != 0 {
+            op = op.volatile();
+        }
+        if flags & 2 != 0 {
+            op = op.local();
+        }
+        op
+    }
+}
+
+fn timeout(ms: f64) -> Duration {
+    if ms.is_finite() && ms >= 0.0 {
+        Duration::from_millis(ms as u64)
+    } else {
+        Duration::MAX
+    }
+}
+
+#[napi]
+impl NativeNamespace {
+    /// The namespace name.
+    #[napi(getter)]
+    pub fn name(&self) -> String {
+        self.nsp.name().to_owned()
+    }
+
+    /// Emits to one socket (`volatile`: may be dropped when its queue is full).
+    #[napi]
+    pub fn emit(
+        &self,
+        sid: String,
+        event: String,
+        json: String,
+        buffers: Option<Vec<Buffer>>,
+        volatile: bool,
+    ) -> u32 {
+        if self.closed() {
+            return status::CLOSED;
+        }
+        let Some(socket) = self.socket(&sid) else {
+            return status::GONE;
+        };
+        let payload = match payload(json, buffers) {
+            Ok(p) => p,
+            Err(code) => return code,
+        };
+        let _rt = runtime().enter();
+        status(if volatile {
+            socket.emit_volatile(&event, payload)
+        } else {
+            socket.emit(&event, payload)
+        })
+    }
+
+    /// Emits to one socket and resolves with its acknowledgement (rejects on timeout or disconnect;
+    /// a negative `timeout_ms` waits for as long as the socket stays connected).
+    #[napi]
+    pub async fn emit_with_ack(
+        &self,
+        sid: String,
+        event: String,
+        json: String,
+        buffers: Option<Vec<Buffer>>,
+        timeout_ms: f64,
+    ) -> napi::Result<AckReply> {
+        if self.closed() {
+            return Err(coded_error(
+                "ERR_FERRIO_SERVER_CLOSED",
+                "the server is closed",
+            ));
+        }
+        let socket = self
+            .socket(&sid)
+            .ok_or_else(|| coded_error("ERR_FERRIO_DISCONNECTED", "the socket is disconnected"))?;
+        let payload = payload(json, buffers).map_err(|_| {
+            coded_error(
+                "ERR_FERRIO_INVALID_ARGS",
+                "the arguments are not a JSON array",
+            )
+        })?;
+        let wait = {
+            let _rt = runtime().enter();
+            socket.emit_with_ack(&event, payload, timeout(timeout_ms))
+        };
+        wait.await.map(AckReply::from).map_err(ack_error)
+    }
+
+    /// Emits to the targeted sockets: `flags` bit 0 volatile, bit 1 local.
+    #[napi]
+    pub fn broadcast(
+        &self,
+        rooms: Vec<String>,
+        except: Vec<String>,
+        flags: u32,
+        event: String,
+        json: String,
+        buffers: Option<Vec<Buffer>>,
+    ) -> u32 {
+        if self.closed() {
+            return status::CLOSED;
+        }
+        let payload = match payload(json, buffers) {
+            Ok(p) => p,
+            Err(code) => return code,
+        };
+        let _rt = runtime().enter();
+        status(self.operator(rooms, except, flags).emit(&event, payload))
+    }
+
+    /// Emits to the targeted sockets and gathers one answer per socket until `timeout_ms`.
+    #[allow(clippy::too_many_arguments)]
+    #[napi]
+    pub async fn broadcast_with_ack(
+        &self,
+        rooms: Vec<String>,
+        except: Vec<String>,
+        flags: u32,
+        timeout_ms: f64,
+        event: String,
+        json: String,
+        buffers: Option<Vec<Buffer>>,
+    ) -> napi::Result<BroadcastAckResult> {
+        if self.closed() {
+            return Err(coded_error(
+                "ERR_FERRIO_SERVER_CLOSED",
+                "the server is closed",
+            ));
+        }
+        let payload = payload(json, buffers).map_err(|_| {
+            coded_error(
+                "ERR_FERRIO_INVALID_ARGS",
+                "the arguments are not a JSON array",
+            )
+        })?;
+        let op = self
+            .operator(rooms, except, flags)
+            .timeout(timeout(timeout_ms));
+        let result = runtime()
+            .spawn(async move { op.emit_with_ack(&event, payload).await })
+            .await
+            .map_err(|e| coded_error("ERR_FERRIO_INTERNAL", e))?;
+        let to_replies = |answers: Vec<(Sid, Payload)>| {
+            answers
+                .into_iter()
+                .map(|(_, p)| AckReply::from(p))
+                .collect()
+        };
+        match result {
+            Ok(responses) => Ok(BroadcastAckResult {
+                replies: to_replies(responses.answers),
+                timed_out: false,
+            }),
+            Err(AckError::Timeout { answers }) => Ok(BroadcastAckResult {
+                replies: to_replies(answers),
+                timed_out: true,
+            }),
+            Err(other) => Err(ack_error(other)),
+        }
+    }
+
+    /// Makes a socket join rooms.
+    #[napi]
+    pub fn join(&self, sid: String, rooms: Vec<String>) -> u32 {
+        match self.socket(&sid) {
+            Some(socket) => {
+                let _rt = runtime().enter();
+                socket.join(rooms);
+                status::OK
+            }
+            None => status::GONE,
+        }
+    }
+
+    /// Makes a socket leave a room.
+    #[napi]
+    pub fn leave(&self, sid: String, room: String) -> u32 {
+        match self.socket(&sid) {
+            Some(socket) => {
+                let _rt = runtime().enter();
+                socket.leave(room);
+                status::OK
+            }
+            None => status::GONE,
+        }
+    }
+
+    /// The rooms of a socket (empty once it left).
+    #[napi]
+    pub fn socket_rooms(&self, sid: String) -> Vec<String> {
+        self.socket(&sid)
+            .map(|s| s.rooms().iter().map(|r| r.to_string()).collect())
+            .unwrap_or_default()
+    }
+
+    /// The transport a socket's connection uses now.
+    #[napi]
+    pub fn transport(&self, sid: String) -> Option<String> {
+        self.socket(&sid).map(|s| s.transport().as_str().to_owned())
+    }
+
+    /// Whether a socket is connected.
+    #[napi]
+    pub fn connected(&self, sid: String) -> bool {
+        self.socket(&sid).is_some_and(|s| s.connected())
+    }
+
+    /// Disconnects a socket from the namespace, or closes its whole connection.
+    #[napi]
+    pub fn disconnect(&self, sid: String, close: bool) {
+        if let Some(socket) = self.socket(&sid) {
+            let _rt = runtime().enter();
+            socket.disconnect(close);
+        }
+    }
+
+    /// The local rooms and their members, socket-id rooms included: JSON `[[room, [ids…]], …]`.
+    #[napi]
+    pub fn rooms(&self) -> String {
+        let mut rooms: BTreeMap<String, Vec<String>> = BTreeMap::new();
+        for socket in self.nsp.sockets() {
+            let id = socket.id().as_str().to_owned();
+            for room in socket.rooms() {
+                rooms.entry(room.to_string()).or_default().push(id.clone());
+            }
+        }
+        serde_json::to_string(&rooms.into_iter().collect::<Vec<_>>()).unwrap_or_default()
+    }
+
+    /// How many sockets are connected to the namespace here.
+    #[napi]
+    pub fn socket_count(&self) -> u32 {
+        self.nsp.socket_count() as u32
+    }
+
+    /// The targeted sockets: JSON `[{id, handshake, rooms, data}]`.
+    #[napi]
+    pub async fn fetch_sockets(
+        &self,
+        rooms: Vec<String>,
+        except: Vec<String>,
+        flags: u32,
+    ) -> napi::Result<String> {
+        let op = self.operator(rooms, except, flags);
+        let sockets = runtime()
+            .spawn(async move { op.fetch_sockets().await })
+            .await
+            .map_err(|e| coded_error("ERR_FERRIO_INTERNAL", e))?
+            .map_err(|e| coded_error("ERR_FERRIO_ADAPTER", e))?;
+        let list: Vec<serde_json::Value> = sockets
+            .into_iter()
+            .map(|s| {
+                serde_json::json!({
+                    "id": s.id.as_str(),
+                    "handshake": s.handshake,
+                    "rooms": s.rooms.iter().map(|r| &**r).collect::<Vec<_>>(),
+                    "data": s.data,
+                })
+            })
+            .collect();
+        Ok(serde_json::Value::Array(list).to_string())
+    }
+
+    /// The ids of the targeted sockets.
+    #[napi]
+    pub async fn socket_ids(
+        &self,
+        rooms: Vec<String>,
+        except: Vec<String>,
+        flags: u32,
+    ) -> napi::Result<Vec<String>> {
+        let op = self.operator(rooms, except, flags);
+        let ids = runtime()
+            .spawn(async move { op.socket_ids().await })
+            .await
+            .map_err(|e| coded_error("ERR_FERRIO_INTERNAL", e))?
+            .map_err(|e| coded_error("ERR_FERRIO_ADAPTER", e))?;
+        Ok(ids.into_iter().map(|s| s.as_str().to_owned()).collect())
+    }
+
+    /// Makes the targeted sockets join `targets`.
+    #[napi]
+    pub fn sockets_join(
+        &self,
+        rooms: Vec<String>,
+        except: Vec<String>,
+        flags: u32,
+        targets: Vec<String>,
+    ) {
+        let _rt = runtime().enter();
+        self.operator(rooms, except, flags).sockets_join(targets);
+    }
+
+    /// Makes the targeted sockets leave `targets`.
+    #[napi]
+    pub fn sockets_leave(
+        &self,
+        rooms: Vec<String>,
+        except: Vec<String>,
+        flags: u32,
+        targets: Vec<String>,
+    ) {
+        let _rt = runtime().enter();
+        self.operator(rooms, except, flags).sockets_leave(targets);
+    }
+
+    /// Disconnects the targeted sockets (their connections too when `close`).
+    #[napi]
+    pub fn disconnect_sockets(
+        &self,
+        rooms: Vec<String>,
+        except: Vec<String>,
+        flags: u32,
+        close: bool,
+    ) {
+        let _rt = runtime().enter();
+        self.operator(rooms, except, flags)
+            .disconnect_sockets(close);
+    }
+}

@@ -1,0 +1,376 @@
+//! [`NativeServer`]: the core server behind the facade's `Server`: options, the dispatcher's lifetime
+//! (created by `start`, released by `close`, so Node stays alive exactly while the server listens),
+//! namespaces (static and dynamic), and the answers JavaScript sends back (acks, middleware verdicts).
+
+use crate::dispatch::{self, Args, Fallback, Shared};
+use crate::namespace::{payload, NativeNamespace};
+use crate::{coded_error, runtime};
+use ferrio::adapter::RoomEvent;
+use ferrio::socketio::{ConnectError, DynamicNamespaceParent};
+use ferrio::{Cors, CorsOrigins, Server, ServerHandle};
+use napi::bindgen_prelude::{Buffer, Function, Unknown};
+use napi_derive::napi;
+use parking_lot::Mutex;
+use std::collections::HashSet;
+use std::sync::atomic::Ordering;
+use std::sync::{Arc, Once};
+use std::time::Duration;
+
+/// The server options, already in the core's terms (the facade maps socket.io's names onto them).
+#[napi(object)]
+#[derive(Default)]
+pub struct NativeOptions {
+    /// The engine path, e.g. `/socket.io/`.
+    pub path: Option<String>,
+    /// Milliseconds between pings.
+    pub ping_interval: Option<f64>,
+    /// Milliseconds to wait for a pong.
+    pub ping_timeout: Option<f64>,
+    /// Milliseconds an upgrade may take.
+    pub upgrade_timeout: Option<f64>,
+    /// Milliseconds a connection may take to join a namespace.
+    pub connect_timeout: Option<f64>,
+    /// The largest message, in bytes.
+    pub max_http_buffer_size: Option<f64>,
+    /// Whether HTTP long-polling is allowed.
+    pub polling: Option<bool>,
+    /// Whether WebSocket is allowed.
+    pub websocket: Option<bool>,
+    /// Whether polling sessions may upgrade.
+    pub allow_upgrades: Option<bool>,
+    /// Allowed CORS origins (`["*"]` for any); none disables CORS.
+    pub cors_origins: Option<Vec<String>>,
+    /// Whether CORS allows credentials.
+    pub cors_credentials: Option<bool>,
+    /// The `socket.io-client/dist` directory to serve the browser client from.
+    pub client_dir: Option<String>,
+    /// Packets queued per connection before it counts as a slow consumer.
+    pub max_queued_packets: Option<u32>,
+    /// A directory of static files served outside the engine path.
+    pub static_dir: Option<String>,
+}
+
+fn millis(value: Option<f64>) -> Option<Duration> {
+    value
+        .filter(|v| v.is_finite() && *v >= 0.0)
+        .map(|v| Duration::from_millis(v as u64))
+}
+
+/// A ferrio server, driven by the JavaScript facade.
+#[napi]
+pub struct NativeServer {
+    server: Server,
+    shared: Arc<Shared>,
+    handle: Arc<tokio::sync::Mutex<Option<ServerHandle>>>,
+    registered: Mutex<HashSet<String>>,
+    middlewares: Mutex<HashSet<String>>,
+    room_watchers: Mutex<HashSet<String>>,
+    parents: Mutex<Vec<DynamicNamespaceParent>>,
+}
+
+#[napi]
+impl NativeServer {
+    /// A server with these options (not listening yet).
+    #[napi(constructor)]
+    pub fn new(options: NativeOptions) -> napi::Result<NativeServer> {
+        let mut builder = Server::builder();
+        if let Some(path) = options.path {
+            builder = builder.path(path);
+        }
+        if let Some(v) = millis(options.ping_interval) {
+            builder = builder.ping_interval(v);
+        }
+        if let Some(v) = millis(options.ping_timeout) {
+            builder = builder.ping_timeout(v);
+        }
+        if let Some(v) = millis(options.upgrade_timeout) {
+            builder = builder.upgrade_timeout(v);
+        }
+        if let Some(v) = millis(options.connect_timeout) {
+            builder = builder.connect_timeout(v);
+        }
+        if let Some(v) = options.max_http_buffer_size.filter(|v| *v >= 0.0) {
+            builder = builder.max_payload(v as usize);
+        }
+        builder = builder.transports(
+            options.polling.unwrap_or(true),
+            options.websocket.unwrap_or(true),
+        );
+        if let Some(v) = options.allow_upgrades {
+            builder = builder.allow_upgrades(v);
+        }
+        if let Some(v) = options.max_queued_packets {
+            builder = builder.max_queued_packets(v as usize);
+        }
+        if let Some(origins) = options.cors_origins {
+            let origins = if origins.iter().any(|o| o == "*") {
+                CorsOrigins::Any
+            } else {
+                CorsOrigins::List(origins)
+            };
+            builder = builder.cors(Cors {
+                origins,
+                credentials: options.cors_credentials.unwrap_or(false),
+            });
+        }
+        if let Some(dir) = options.client_dir {
+            builder = builder.client_dir(dir);
+        }
+        if let Some(dir) = options.static_dir {
+            builder = builder.static_dir(dir);
+        }
+        let server = NativeServer {
+            server: builder.build(),
+            shared: Arc::default(),
+            handle: Arc::default(),
+            registered: Mutex::default(),
+            middlewares: Mutex::default(),
+            room_watchers: Mutex::default(),
+            parents: Mutex::default(),
+        };
+        Ok(server)
+    }
+
+    /// Installs the dispatcher: from now on Node stays alive until `close()`.
+    #[napi]
+    pub fn start(&self, dispatch: Function<'_, Args, Unknown<'static>>) -> napi::Result<()> {
+        if self.shared.closed.load(Ordering::Acquire) {
+            return Err(coded_error(
+                "ERR_FERRIO_SERVER_CLOSED",
+                "the server is closed",
+            ));
+        }
+        let mut slot = self.shared.dispatcher.write();
+        if slot.is_none() {
+            let tsfn = dispatch
+                .build_threadsafe_function::<dispatch::Item>()
+                .callee_handled::<false>()
+                .build_callback(|ctx| Ok(ctx.value.into_args()))?;
+            *slot = Some(Arc::new(tsfn));
+        }
+        Ok(())
+    }
+
+    /// Binds `host:port` (port 0: the OS picks) and serves; resolves with the bound port.
+    #[napi]
+    pub async fn listen(&self, port: u32, host: String) -> napi::Result<u32> {
+        let server = self.server.clone();
+        let slot = self.handle.clone();
+        let shared = self.shared.clone();
+        runtime()
+            .spawn(async move {
+                if shared.closed.load(Ordering::Acquire) {
+                    return Err(coded_error(
+                        "ERR_FERRIO_SERVER_CLOSED",
+                        "the server is closed",
+                    ));
+                }
+                let port = u16::try_from(port)
+                    .map_err(|_| coded_error("ERR_FERRIO_LISTEN", "port out of range"))?;
+                let handle = server
+                    .listen((host.as_str(), port))
+                    .await
+                    .map_err(|e| coded_error("ERR_FERRIO_LISTEN", format!("{host}:{port}: {e}")))?;
+                let bound = handle.local_addr().port();
+                let mut slot = slot.lock().await;
+                if slot.is_some() {
+                    return Err(coded_error(
+                        "ERR_FERRIO_LISTEN",
+                        "the server is already listening",
+                    ));
+                }
+                *slot = Some(handle);
+                Ok(u32::from(bound))
+            })
+            .await
+            .map_err(|e| coded_error("ERR_FERRIO_INTERNAL", e))?
+    }
+
+    /// Disconnects everybody ("server shutting down"), stops listening, waits at most `grace_ms` for
+    /// connections to finish, then releases the dispatcher (once its queued items are delivered, Node
+    /// may exit).
+    #[napi]
+    pub async fn close(&self, grace_ms: f64) -> napi::Result<()> {
+        self.shared.closed.store(true, Ordering::Release);
+        let server = self.server.clone();
+        let slot = self.handle.clone();
+        let shared = self.shared.clone();
+        let grace = millis(Some(grace_ms)).unwrap_or(Duration::from_secs(1));
+        runtime()
+            .spawn(async move {
+                let handle = slot.lock().await.take();
+                match handle {
+                    Some(handle) => handle.shutdown(grace).await,
+                    None => server.close(),
+                }
+                shared.refuse_pending();
+                // Dropping the last reference releases the ThreadsafeFunction; items already queued are
+                // still delivered.
+                shared.dispatcher.write().take();
+            })
+            .await
+            .map_err(|e| coded_error("ERR_FERRIO_INTERNAL", e))
+    }
+
+    /// Whether `close()` was called.
+    #[napi(getter)]
+    pub fn closed(&self) -> bool {
+        self.shared.closed.load(Ordering::Acquire)
+    }
+
+    /// How many Engine.IO connections are open.
+    #[napi]
+    pub fn connection_count(&self) -> u32 {
+        self.server.connection_count() as u32
+    }
+
+    /// The namespace `name` (created if needed). Unless `dynamic_child`, its event and connection
+    /// handlers are registered the first time (the children of a dynamic namespace share their parent's).
+    #[napi]
+    pub fn namespace(&self, name: String, dynamic_child: bool) -> NativeNamespace {
+        let _rt = runtime().enter();
+        let nsp = self.server.of(&name);
+        if !dynamic_child && self.registered.lock().insert(nsp.name().to_owned()) {
+            nsp.set_fallback_handler(Arc::new(Fallback {
+                shared: self.shared.clone(),
+            }));
+            let shared = self.shared.clone();
+            nsp.on_connection(move |socket| dispatch::on_connect(&shared, &socket, -1));
+        }
+        NativeNamespace::new(nsp, self.shared.clone())
+    }
+
+    /// Routes the connections of namespace `name` through the JavaScript middlewares (once).
+    #[napi]
+    pub fn use_middleware(&self, name: String) {
+        let nsp = self.server.of(&name);
+        if self.middlewares.lock().insert(nsp.name().to_owned()) {
+            let shared = self.shared.clone();
+            nsp.use_middleware(move |socket| dispatch::ask_middleware(shared.clone(), socket, -1));
+        }
+    }
+
+    /// Reports the room changes of namespace `name` to JavaScript (once).
+    #[napi]
+    pub fn watch_rooms(&self, name: String) {
+        let nsp = self.server.of(&name);
+        if self.room_watchers.lock().insert(nsp.name().to_owned()) {
+            let shared = self.shared.clone();
+            let nsp_name = nsp.name().to_owned();
+            nsp.on_room_event(move |event| {
+                let (what, room, sid) = match event {
+                    RoomEvent::CreateRoom(room) => (0, room, None),
+                    RoomEvent::DeleteRoom(room) => (1, room, None),
+                    RoomEvent::JoinRoom(room, sid) => (2, room, Some(*sid)),
+                    RoomEvent::LeaveRoom(room, sid) => (3, room, Some(*sid)),
+                };
+                shared.send(dispatch::Item::Room {
+                    nsp: nsp_name.clone(),
+                    what,
+                    room: room.to_string(),
+                    sid,
+                });
+            });
+        }
+    }
+
+    /// Declares dynamic namespace parent number `index`: names matching `regex` (Rust syntax), or, with no
+    /// regex, every name, JavaScript deciding in the middleware (a function matcher).
+    #[napi]
+    pub fn of_dynamic(&self, regex: Option<String>, index: i32) -> napi::Result<()> {
+        let parent = match &regex {
+            Some(source) => {
+                let regex = regex::Regex::new(source)
+                    .map_err(|e| coded_error("ERR_FERRIO_INVALID_ARG", e))?;
+                self.server.of_regex(regex)
+            }
+            None => self.server.of_dynamic(|_, _| true),
+        };
+        let fallback_set = Arc::new(Once::new());
+        let install = {
+            let shared = self.shared.clone();
+            let fallback_set = fallback_set.clone();
+            move |socket: &ferrio::Socket| {
+                fallback_set.call_once(|| {
+                    socket.namespace().set_fallback_handler(Arc::new(Fallback {
+                        shared: shared.clone(),
+                    }))
+                });
+            }
+        };
+        {
+            let shared = self.shared.clone();
+            let install = install.clone();
+            parent.on_connection(move |socket| {
+                install(&socket);
+                dispatch::on_connect(&shared, &socket, index);
+            });
+        }
+        if regex.is_none() {
+            self.add_dynamic_middleware(&parent, index, install);
+        }
+        self.parents.lock().push(parent);
+        Ok(())
+    }
+
+    /// Routes the connections to the children of dynamic parent `index` through JavaScript middlewares.
+    #[napi]
+    pub fn use_dynamic_middleware(&self, index: i32) {
+        let parents = self.parents.lock();
+        if let Some(parent) = usize::try_from(index).ok().and_then(|i| parents.get(i)) {
+            let shared = self.shared.clone();
+            let install = move |socket: &ferrio::Socket| {
+                socket.namespace().set_fallback_handler(Arc::new(Fallback {
+                    shared: shared.clone(),
+                }));
+            };
+            self.add_dynamic_middleware(parent, index, install);
+        }
+    }
+
+    /// Answers an acknowledgement a client asked for. Returns a status (see the facade).
+    #[napi]
+    pub fn ack(&self, token: f64, json: String, buffers: Option<Vec<Buffer>>) -> u32 {
+        let Some(ack) = self.shared.take_ack(token as u64) else {
+            return 0;
+        };
+        let _rt = runtime().enter();
+        match payload(json, buffers) {
+            Ok(payload) => crate::namespace::status(ack.send(payload)),
+            Err(code) => code,
+        }
+    }
+
+    /// The middlewares' verdict about a connecting socket: accepted unless `message` is given.
+    #[napi]
+    pub fn verdict(&self, token: f64, message: Option<String>, data: Option<String>) {
+        let verdict = match message {
+            None => Ok(()),
+            Some(message) => Err(ConnectError {
+                message,
+                data: data.and_then(|d| serde_json::from_str(&d).ok()),
+            }),
+        };
+        self.shared.verdict(token as u64, verdict);
+    }
+}
+
+impl NativeServer {
+    fn add_dynamic_middleware(
+        &self,
+        parent: &DynamicNamespaceParent,
+        index: i32,
+        install: impl Fn(&ferrio::Socket) + Send + Sync + 'static,
+    ) {
+        if !self.middlewares.lock().insert(format!("\0parent{index}")) {
+            return;
+        }
+        let shared = self.shared.clone();
+        parent.use_middleware(move |socket| {
+            // Installed before the socket can send anything: with middlewares, the connection handlers
+            // run on another task than the one that reads the client's packets.
+            install(&socket);
+            dispatch::ask_middleware(shared.clone(), socket, index)
+        });
+    }
+}
