@@ -5,12 +5,17 @@ VENV := .venv
 PY := $(VENV)/bin/python
 CARGO ?= cargo
 
-.PHONY: help run test deps deps-system deps-node deps-python build fmt fmt-check lint test-rust test-js test-python bench clean
+.PHONY: help run test deps deps-system deps-node deps-python build fmt fmt-check lint test-rust test-js test-python bench clean \
+	python test-python-binding node test-node \
+	tools header header-check header-check-selftest ffi-lib test-c test-cpp install examples
 
 help:
 	@echo "make run    build and start the demo chat server on http://127.0.0.1:3000 (in-memory adapter)"
 	@echo "make test   install what is missing, build everything, run every test"
 	@echo "make bench  run the end-to-end benchmarks and write bench/RESULTS.md"
+	@echo "make header regenerate include/ferrio.h (the C API) with the pinned cbindgen"
+	@echo "make install PREFIX=/usr/local  install libferrio, its headers and ferrio.pc"
+	@echo "make examples  build the C and C++ chat examples into target/examples/"
 
 # System packages, only when missing (apt-get needs root, as on CI).
 deps-system:
@@ -18,6 +23,8 @@ deps-system:
 	command -v node >/dev/null || missing="$$missing nodejs"; \
 	command -v npm >/dev/null || missing="$$missing npm"; \
 	command -v python3 >/dev/null || missing="$$missing python3"; \
+	command -v cc >/dev/null || missing="$$missing gcc"; \
+	command -v c++ >/dev/null || missing="$$missing g++"; \
 	python3 -c 'import venv, ensurepip' 2>/dev/null || missing="$$missing python3-venv"; \
 	if [ -n "$$missing" ]; then \
 	  echo "installing:$$missing"; \
@@ -38,8 +45,12 @@ deps-python: deps-system
 
 deps: deps-node deps-python
 
+# The Python and Node bindings are cdylibs for their interpreters: maturin and napi build them (targets
+# `python` and `node`); plain cargo only checks them (clippy), it cannot link their test harnesses.
+BINDINGS := --exclude ferrio-python --exclude ferrio-node
+
 build:
-	$(CARGO) build --workspace --all-targets
+	$(CARGO) build --workspace --all-targets $(BINDINGS)
 
 run: deps-node
 	$(CARGO) run -p ferrio-example-chat
@@ -54,7 +65,7 @@ lint:
 	$(CARGO) clippy --workspace --all-targets -- -D warnings
 
 test-rust:
-	$(CARGO) test --workspace
+	$(CARGO) test --workspace $(BINDINGS)
 
 test-js: deps-node
 	node --test --test-concurrency=1 tests/e2e/js/
@@ -62,7 +73,8 @@ test-js: deps-node
 test-python: deps-python
 	$(PY) -m pytest tests/e2e/python -q
 
-test: deps fmt-check lint build test-rust test-js test-python
+test: deps fmt-check lint build header-check header-check-selftest test-rust test-js test-python test-c test-cpp \
+	test-python-binding test-node
 
 bench: deps-node
 	bash bench/run.sh
@@ -70,3 +82,112 @@ bench: deps-node
 clean:
 	$(CARGO) clean
 	rm -rf node_modules $(VENV)
+
+# ---- The C ABI (ffi/, include/). ---------------------------------------------------------------------
+CBINDGEN_VERSION := 0.29.2
+# Where `cargo install` puts it (preferred over another version elsewhere on PATH).
+CARGO_BIN := $(or $(CARGO_HOME),$(HOME)/.cargo)/bin
+CBINDGEN = $(if $(wildcard $(CARGO_BIN)/cbindgen),$(CARGO_BIN)/cbindgen,cbindgen)
+CC ?= cc
+CXX ?= c++
+PREFIX ?= /usr/local
+LIBDIR ?= $(PREFIX)/lib
+INCLUDEDIR ?= $(PREFIX)/include
+FERRIO_VERSION = $(shell sed -n 's/^version = "\(.*\)"/\1/p' Cargo.toml | head -n1)
+SAN := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
+CWARN := -Wall -Wextra -Werror
+FFI_DEBUG := target/debug
+FFI_RELEASE := target/release
+
+# The pinned cbindgen, installed only when the one on PATH is missing or another version.
+tools:
+	@if ! "$(CBINDGEN)" --version 2>/dev/null | grep -qx "cbindgen $(CBINDGEN_VERSION)"; then \
+	  echo "installing cbindgen $(CBINDGEN_VERSION)"; \
+	  $(CARGO) install cbindgen --version $(CBINDGEN_VERSION) --locked; fi
+
+# include/ferrio.h, generated from ffi/ and checked in.
+header: tools
+	cd ffi && "$(CBINDGEN)" -q --config cbindgen.toml --crate ferrio-ffi --output ../include/ferrio.h
+
+# Fails when ffi/ changed without `make header` (FERRIO_HEADER: the checked-in header to compare).
+FERRIO_HEADER ?= include/ferrio.h
+header-check: tools
+	@tmp=$$(mktemp); trap 'rm -f "$$tmp"' EXIT; \
+	(cd ffi && "$(CBINDGEN)" -q --config cbindgen.toml --crate ferrio-ffi --output "$$tmp") && \
+	if cmp -s "$$tmp" "$(FERRIO_HEADER)"; then echo "$(FERRIO_HEADER) is up to date"; \
+	else diff -u "$(FERRIO_HEADER)" "$$tmp" | head -n 40; \
+	  echo "$(FERRIO_HEADER) is out of date: run 'make header' and commit it"; exit 1; fi
+
+# The drift check must fail on a header that no longer matches ffi/ (here: one with a declaration gone).
+header-check-selftest: tools
+	@tmp=$$(mktemp); trap 'rm -f "$$tmp"' EXIT; \
+	grep -v '^ferrio_status ferrio_socket_join' include/ferrio.h > "$$tmp"; \
+	if $(MAKE) --no-print-directory header-check FERRIO_HEADER="$$tmp" >/dev/null 2>&1; then \
+	  echo "header-check did not notice a stale header"; exit 1; \
+	else echo "header-check fails on a stale header, as it must"; fi
+
+ffi-lib:
+	$(CARGO) build -p ferrio-ffi
+
+# The C test: built with sanitizers against the checked-in header, driven by socket.io-client (Node).
+test-c: deps-system deps-node ffi-lib examples
+	@mkdir -p target/ctest
+	$(CC) -std=c11 $(CWARN) $(SAN) -g -Iinclude ffi/tests/c/test_ffi.c -o target/ctest/test_ffi \
+	  -L$(FFI_DEBUG) -Wl,-rpath,$(CURDIR)/$(FFI_DEBUG) -lferrio -lpthread
+	ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
+	  LSAN_OPTIONS=suppressions=$(CURDIR)/ffi/tests/c/lsan.supp:print_suppressions=0 \
+	  timeout 120 target/ctest/test_ffi ffi/tests/c/driver.js
+	timeout 60 node ffi/tests/c/chat_smoke.js target/examples/chat-c
+
+# The C++ wrapper's test (header-only ferrio.hpp over the same library).
+test-cpp: deps-system deps-node ffi-lib examples
+	@mkdir -p target/ctest
+	$(CXX) -std=c++17 $(CWARN) -g -Iinclude ffi/tests/cpp/test_wrapper.cpp -o target/ctest/test_wrapper \
+	  -L$(FFI_DEBUG) -Wl,-rpath,$(CURDIR)/$(FFI_DEBUG) -lferrio -lpthread
+	timeout 120 target/ctest/test_wrapper ffi/tests/cpp/driver.js
+	timeout 60 node ffi/tests/c/chat_smoke.js target/examples/chat-cpp
+
+# libferrio.{so,a}, include/ferrio.h{,pp} and ferrio.pc under $(DESTDIR)$(PREFIX).
+install:
+	$(CARGO) build --release -p ferrio-ffi
+	install -d "$(DESTDIR)$(LIBDIR)/pkgconfig" "$(DESTDIR)$(INCLUDEDIR)"
+	install -m 644 include/ferrio.h include/ferrio.hpp "$(DESTDIR)$(INCLUDEDIR)/"
+	install -m 755 $(FFI_RELEASE)/libferrio.so "$(DESTDIR)$(LIBDIR)/libferrio.so"
+	install -m 644 $(FFI_RELEASE)/libferrio.a "$(DESTDIR)$(LIBDIR)/libferrio.a"
+	sed -e 's|@PREFIX@|$(PREFIX)|g' -e 's|@LIBDIR@|$(LIBDIR)|g' -e 's|@INCLUDEDIR@|$(INCLUDEDIR)|g' \
+	  -e 's|@VERSION@|$(FERRIO_VERSION)|g' ffi/ferrio.pc.in > "$(DESTDIR)$(LIBDIR)/pkgconfig/ferrio.pc"
+	@echo "installed: cc app.c \$$(pkg-config --cflags --libs ferrio)  (PKG_CONFIG_PATH=$(DESTDIR)$(LIBDIR)/pkgconfig)"
+
+# The C and C++ chat examples (same page and behaviour as examples/rust).
+examples: ffi-lib
+	@mkdir -p target/examples
+	$(CC) -std=c11 $(CWARN) -O2 -Iinclude examples/c/chat.c -o target/examples/chat-c \
+	  -L$(FFI_DEBUG) -Wl,-rpath,$(CURDIR)/$(FFI_DEBUG) -lferrio -lpthread
+	$(CXX) -std=c++17 $(CWARN) -O2 -Iinclude examples/cpp/chat.cpp -o target/examples/chat-cpp \
+	  -L$(FFI_DEBUG) -Wl,-rpath,$(CURDIR)/$(FFI_DEBUG) -lferrio -lpthread
+	@echo "run: target/examples/chat-c  (or chat-cpp), then open http://127.0.0.1:3000"
+
+# ---- The Python binding (bindings/python, pyo3 + maturin). ---------------------------------------------
+# Built from source into the repository's virtualenv (a release build: a few minutes the first time).
+python: deps-python
+	$(PY) -m pip install -q --disable-pip-version-check ./bindings/python
+
+# Its own tests (API, typing with mypy --strict and stubtest, 10,000 connect/disconnect cycles, the
+# example), then both shared suites against a python-socketio program changed only in its import and run
+# call (bindings/python/tests/e2e_server.py).
+test-python-binding: python deps-node
+	$(PY) -m pytest bindings/python/tests -q
+	FERRIO_E2E_SERVER=bindings/python/tests/e2e_server.py $(PY) -m pytest tests/e2e/python -q
+	FERRIO_E2E_SERVER=bindings/python/tests/e2e_server.py FERRIO_E2E_SERVER_ACKS_EVERY_EVENT=1 \
+	  node --test --test-concurrency=1 tests/e2e/js/
+
+# ---- The Node binding (bindings/node, napi-rs). --------------------------------------------------------
+node: deps-node
+	cd bindings/node && npm install --no-audit --no-fund
+
+# Its own tests, the shared suite against a socket.io program changed only in its import
+# (bindings/node/test/e2e-server.mjs), and the TypeScript types.
+test-node: node
+	node --test --test-concurrency=1 bindings/node/test/*.test.mjs
+	FERRIO_E2E_SERVER=bindings/node/test/e2e-server.mjs node --test --test-concurrency=1 tests/e2e/js/
+	cd bindings/node && npx tsc --noEmit -p test/types

@@ -9,7 +9,7 @@ ROOT=$(cd "$(dirname "$0")/.." && pwd)
 cd "$ROOT"
 
 # ---- Settings (override from the environment for quick runs).
-SERVERS=${SERVERS:-"ferrio socketio"}
+SERVERS=${SERVERS:-"ferrio socketio ferrio-c python-ferrio python-socketio node-ferrio"}
 IDLE_LEVELS=${IDLE_LEVELS:-"1000 5000 10000"}
 IDLE_SETTLE_SECS=${IDLE_SETTLE_SECS:-3}
 ECHO_CONNS=${ECHO_CONNS:-50}
@@ -30,9 +30,16 @@ LG=target/release/ferrio-loadgen
 # FERRIO_BIN may point at a prebuilt server binary (then nothing is built for it).
 FERRIO_BIN_PREBUILT=${FERRIO_BIN:-}
 FERRIO_BIN=${FERRIO_BIN:-target/release/examples/bench_server}
+# The same server with its handlers in C, on libferrio (bench/servers/c_bench_server.c).
+FERRIO_C_BIN=target/release/c_bench_server
+# The Python pair (ferrio's binding installed with `pip install ./bindings/python`; python-socketio + uvicorn).
+PYTHON=${PYTHON:-.venv/bin/python}
 CLK_TCK=$(getconf CLK_TCK)
 DATE=$(date -u '+%Y-%m-%d %H:%M UTC')
 LOAD_START=$(cut -d' ' -f1-3 /proc/loadavg)
+
+# drop_server NAME: $SERVERS without the word NAME.
+drop_server() { local out="" s; for s in $SERVERS; do [[ $s == "$1" ]] || out="$out $s"; done; echo "$out"; }
 
 log() { printf '[bench %s] %s\n' "$(date '+%H:%M:%S')" "$*" >&2; }
 
@@ -52,12 +59,32 @@ if [[ " $SERVERS " == *" ferrio "* ]] && [[ -z "$FERRIO_BIN_PREBUILT" ]]; then
         :
     else
         log "WARNING: ferrio bench_server example missing or failed to build; skipping ferrio"
-        SERVERS=${SERVERS//ferrio/}
+        SERVERS=$(drop_server ferrio)
+    fi
+fi
+if [[ " $SERVERS " == *" ferrio-c "* ]]; then
+    if cargo build --release -p ferrio-ffi &&
+        ${CC:-cc} -std=c11 -O2 -Wall -Wextra -Werror -Iinclude bench/servers/c_bench_server.c \
+            target/release/libferrio.a -lgcc_s -lutil -lrt -lpthread -lm -ldl -o "$FERRIO_C_BIN"; then
+        :
+    else
+        log "WARNING: the C bench server failed to build; skipping ferrio-c"
+        SERVERS=$(drop_server ferrio-c)
     fi
 fi
 if [[ " $SERVERS " == *" socketio "* ]] && ! [[ -d node_modules/socket.io ]]; then
     log "WARNING: node_modules/socket.io missing (run npm ci); skipping socket.io"
-    SERVERS=${SERVERS//socketio/}
+    SERVERS=$(drop_server socketio)
+fi
+if [[ " $SERVERS " == *" python-"* ]] && ! "$PYTHON" -c "import ferrio, socketio, uvicorn" 2>/dev/null; then
+    log "WARNING: $PYTHON lacks ferrio/python-socketio/uvicorn (pip install ./bindings/python -r requirements-dev.txt); skipping the Python pair"
+    SERVERS=$(drop_server python-ferrio)
+    SERVERS=$(drop_server python-socketio)
+fi
+# The Node binding (bindings/node): node-ferrio runs bench/servers/node_ferrio.js on its release build.
+if [[ " $SERVERS " == *" node-ferrio "* ]] && ! node bindings/node/scripts/build.js >&2; then
+    log "WARNING: the Node binding (bindings/node) failed to build; skipping node-ferrio"
+    SERVERS=$(drop_server node-ferrio)
 fi
 
 # ---- Process helpers.
@@ -80,7 +107,11 @@ start_server() {
     logf="$OUT/$name-server-$PORT.log"
     case $name in
     ferrio) taskset -c "$SERVER_CPU" "$FERRIO_BIN" --port "$PORT" >"$logf" 2>&1 & ;;
+    ferrio-c) taskset -c "$SERVER_CPU" "$FERRIO_C_BIN" --port "$PORT" >"$logf" 2>&1 & ;;
     socketio) taskset -c "$SERVER_CPU" node bench/servers/socketio.js "$PORT" >"$logf" 2>&1 & ;;
+    node-ferrio) taskset -c "$SERVER_CPU" node bench/servers/node_ferrio.js "$PORT" >"$logf" 2>&1 & ;;
+    python-ferrio) taskset -c "$SERVER_CPU" "$PYTHON" bench/servers/python_ferrio.py "$PORT" >"$logf" 2>&1 & ;;
+    python-socketio) taskset -c "$SERVER_CPU" "$PYTHON" bench/servers/python_socketio.py "$PORT" >"$logf" 2>&1 & ;;
     *) log "unknown server $name"; return 1 ;;
     esac
     SPID=$!
@@ -186,7 +217,8 @@ run_broadcast() {
 }
 
 for name in $SERVERS; do
-    for n in $IDLE_LEVELS; do
+    # ferrio-c runs the same core as ferrio: its idle memory is not measured again.
+    [[ $name == ferrio-c ]] || for n in $IDLE_LEVELS; do
         run_idle "$name" "$n" || { log "$name idle $n FAILED"; stop_server; }
     done
     run_echo "$name" || { log "$name echo FAILED"; stop_server; }
@@ -203,4 +235,6 @@ printf '{"date":"%s","load average (1/5/15 min) at start / end":"%s / %s","kerne
     "$git_rev" "$git_dirty" "$ECHO_CONNS" "$ECHO_PIPELINE" "$ECHO_SECS" "$BCAST_CLIENTS" "$BCAST_RATE" "$BCAST_SECS" \
     "$WARMUP_SECS" "$IDLE_LEVELS" >"$OUT/meta.json"
 "$LG" report --out-dir "$OUT" --results "$RESULTS" --date "$DATE"
+[[ " $SERVERS " != *" python-"* ]] || "$PYTHON" bench/python_report.py "$OUT" "$RESULTS"
+[[ " $SERVERS " != *" node-ferrio "* ]] || node bench/node_report.js "$OUT" "$RESULTS"
 log "done: $RESULTS"

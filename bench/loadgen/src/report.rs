@@ -8,7 +8,15 @@ use serde_json::Value;
 
 use crate::args::Args;
 
-const SERVERS: [(&str, &str); 2] = [("ferrio", "ferrio"), ("socketio", "socket.io 4.8.1")];
+const SERVERS: [(&str, &str); 3] = [
+    ("ferrio", "ferrio"),
+    ("socketio", "socket.io 4.8.1"),
+    // The same core with the handlers written in C (bench/servers/c_bench_server.c); idle memory is
+    // not measured for it (same core).
+    ("ferrio-c", "ferrio, C handlers"),
+];
+/// The C API's overhead target: server CPU per echo message with C handlers / with Rust handlers.
+const C_API_MAX_RATIO: f64 = 1.15;
 const IDLE_LEVELS: [u64; 3] = [1000, 5000, 10000];
 
 fn load(dir: &Path, name: &str) -> Option<Value> {
@@ -134,7 +142,7 @@ pub fn run(args: &Args) -> Result<(), String> {
     let mut targets: Vec<Target> = Vec::new();
     for n in IDLE_LEVELS {
         let mut per = [None, None];
-        for (i, (key, label)) in SERVERS.iter().enumerate() {
+        for (i, (key, label)) in SERVERS.iter().take(2).enumerate() {
             let file = format!("{key}-idle-{n}.json");
             let Some(v) = load(&dir, &file) else {
                 let why = absent(&dir, &file);
@@ -162,8 +170,8 @@ pub fn run(args: &Args) -> Result<(), String> {
 
     // ---- Echo.
     let mut echo_rows = String::new();
-    let mut echo_cpu = [None, None];
-    let mut reorder = [None, None];
+    let mut echo_cpu = [None; SERVERS.len()];
+    let mut reorder = [None; SERVERS.len()];
     for (i, (key, label)) in SERVERS.iter().enumerate() {
         let file = format!("{key}-echo.json");
         let Some(v) = load(&dir, &file) else {
@@ -198,8 +206,8 @@ pub fn run(args: &Args) -> Result<(), String> {
 
     // ---- Broadcast.
     let mut bc_rows = String::new();
-    let mut bc_cpu = [None, None];
-    let mut lost = [None, None];
+    let mut bc_cpu = [None; SERVERS.len()];
+    let mut lost = [None; SERVERS.len()];
     for (i, (key, label)) in SERVERS.iter().enumerate() {
         let file = format!("{key}-broadcast.json");
         let Some(v) = load(&dir, &file) else {
@@ -281,6 +289,59 @@ pub fn run(args: &Args) -> Result<(), String> {
         num(lost[0], 0),
         num(lost[1], 0),
         zero(lost[0]),
+    );
+
+    let _ = writeln!(
+        w,
+        "## C API (ferrio with C handlers / ferrio with Rust handlers, this run)\n"
+    );
+    let _ = writeln!(
+        w,
+        "The same core and handlers, the handlers written in C against libferrio: every event \
+         crosses to the C callback thread and back. Issue #3's target is on echo.\n"
+    );
+    let _ = writeln!(
+        w,
+        "| Metric | ferrio, C handlers | ferrio | ratio | target | status |\n|---|---|---|---|---|---|"
+    );
+    let c_rows = [
+        (
+            "Echo: server CPU per message",
+            echo_cpu,
+            Some(C_API_MAX_RATIO),
+        ),
+        ("Broadcast: server CPU per delivery", bc_cpu, None),
+    ];
+    for (metric, cpu, max) in c_rows {
+        let ratio = match (cpu[2], cpu[0]) {
+            (Some(a), Some(b)) if b > 0.0 => Some(a / b),
+            _ => None,
+        };
+        let status = match (ratio, max) {
+            (Some(r), Some(m)) if r <= m => "met",
+            (Some(_), Some(_)) => "**not met**",
+            (Some(_), None) => "–",
+            (None, _) => "not measured",
+        };
+        let _ = writeln!(
+            w,
+            "| {metric} | {} µs | {} µs | {} | {} | {status} |",
+            num(cpu[2], 3),
+            num(cpu[0], 3),
+            ratio.map(|r| format!("{r:.3}×")).unwrap_or("–".into()),
+            max.map(|m| format!("≤ {m:.2}×")).unwrap_or("–".into()),
+        );
+    }
+    let _ = writeln!(
+        w,
+        "| Replies/deliveries out of order / lost (C handlers) | {} / {} | | – | 0 | {} |\n",
+        num(reorder[2], 0),
+        num(lost[2], 0),
+        match (reorder[2], lost[2]) {
+            (Some(a), Some(b)) if a == 0.0 && b == 0.0 => "met",
+            (None, _) | (_, None) => "not measured",
+            _ => "**not met**",
+        },
     );
 
     let _ = writeln!(w, "## Idle connections (server memory)\n");

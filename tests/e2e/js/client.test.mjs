@@ -239,7 +239,10 @@ for (const mode of MODES) {
       assert.ok(s.connected);
     });
 
-    it("client-side ack timeout on an event the server does not ack", async () => {
+    // python-socketio acks every event that asks for one (with the handler's return value), so a server
+    // written for it never lets this time out; its binding keeps that, and says so with this variable.
+    const autoAck = process.env.FERRIO_E2E_SERVER_ACKS_EVERY_EVENT === "1";
+    it("client-side ack timeout on an event the server does not ack", { skip: autoAck && "the server acks every event (python-socketio semantics)" }, async () => {
       const s = await connect();
       const start = Date.now();
       await assert.rejects(s.timeout(300).emitWithAck("nothing-handles-this", 1, 2), {

@@ -4,7 +4,8 @@
 //   node --test tests/e2e/js/
 // Environment:
 //   FERRIO_E2E_SERVER       server binary (default target/debug/examples/e2e_server); a .mjs/.js path is run with
-//                           node, e.g. tests/e2e/js/reference-server.mjs, the same contract on the official server
+//                           node, e.g. tests/e2e/js/reference-server.mjs, the same contract on the official server;
+//                           a .py path with .venv/bin/python (or FERRIO_E2E_PYTHON, else python3)
 //   FERRIO_E2E_SERVER_LOG=1 copy the servers' stderr to the test output (with FERRIO_LOG=debug for ferrio's logs)
 //   FERRIO_E2E_DEADLINE_MS  whole-run deadline (default 100000)
 //   DEBUG=socket.io-client*,engine.io-client*   the client's view of the wire
@@ -92,8 +93,12 @@ export async function startServer(args = [], { startTimeout = 10000 } = {}) {
     );
   }
   const isScript = /\.m?js$/.test(SERVER_BIN);
-  const command = isScript ? process.execPath : SERVER_BIN;
-  const argv = isScript ? [SERVER_BIN, ...args] : args;
+  // A .py server (the python-socketio reference or the ferrio binding) runs with the repo's venv python.
+  const isPython = SERVER_BIN.endsWith(".py");
+  const venvPython = path.join(REPO, ".venv/bin/python");
+  const python = process.env.FERRIO_E2E_PYTHON || (existsSync(venvPython) ? venvPython : "python3");
+  const command = isScript ? process.execPath : isPython ? python : SERVER_BIN;
+  const argv = isScript || isPython ? [SERVER_BIN, ...args] : args;
   const child = spawn(command, argv, { stdio: ["pipe", "pipe", "pipe"], cwd: REPO });
   spawned.add(child);
   child.once("exit", () => spawned.delete(child));

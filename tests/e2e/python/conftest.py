@@ -1,7 +1,7 @@
 """Fixtures and helpers for the ferrio end-to-end tests driven by python-socketio.
 
 The server under test is `target/debug/examples/e2e_server` (contract: tests/e2e/SERVER.md), or the
-binary named by the environment variable FERRIO_E2E_SERVER. Every test gets its own server process, so
+binary named by the environment variable FERRIO_E2E_SERVER (a `.py` path is run with this interpreter). Every test gets its own server process, so
 namespace-wide state (rooms, broadcasts, room sizes) never leaks between tests.
 
 Set FERRIO_E2E_DEBUG=1 to turn on python-socketio's and python-engineio's loggers (they go to stderr,
@@ -13,6 +13,7 @@ import os
 import pathlib
 import select
 import subprocess
+import sys
 import threading
 import time
 
@@ -53,7 +54,9 @@ class ServerProcess:
         if not os.path.isfile(SERVER_BIN):
             pytest.fail(f"e2e server binary not found: {SERVER_BIN} "
                         "(build it with `cargo build -p ferrio --example e2e_server` or set FERRIO_E2E_SERVER)")
-        self.args = [SERVER_BIN, *map(str, args)]
+        # A .py server (e.g. reference_server.py, the python-socketio program) runs with this interpreter.
+        command = [sys.executable, SERVER_BIN] if SERVER_BIN.endswith(".py") else [SERVER_BIN]
+        self.args = [*command, *map(str, args)]
         # stderr is inherited: pytest captures it at the fd level and shows it for failing tests.
         self.proc = subprocess.Popen(self.args, stdin=subprocess.PIPE, stdout=subprocess.PIPE)
         self.port = self._read_port()
