@@ -56,11 +56,13 @@ for (const mode of MODES) {
     // Circuit breaker: when not even a plain connect + echo works in this mode, the other tests fail at once
     // instead of each waiting for its timeouts.
     let healthy = null;
-    const it = (name, fn) =>
-      test(name, { timeout: TEST_TIMEOUT_MS }, async (t) => {
+    const it = (name, optionsOrFn, maybeFn) => {
+      const [options, fn] = maybeFn ? [optionsOrFn, maybeFn] : [{}, optionsOrFn];
+      return test(name, { timeout: TEST_TIMEOUT_MS, ...options }, async (t) => {
         if (healthy === false) throw new Error(`not run: the smoke test (connect + echo) failed in mode ${mode.name}`);
         await fn(t);
       });
+    };
 
     before(async () => {
       server = await startServer();
