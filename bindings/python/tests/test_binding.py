@@ -19,7 +19,6 @@ import socketio
 import ferrio
 from ferrio import exceptions
 
-pytestmark = pytest.mark.asyncio
 WAIT = 5.0
 ROOT = pathlib.Path(__file__).resolve().parents[3]
 
@@ -53,6 +52,7 @@ async def make():
             await asyncio.wait_for(s.shutdown(grace=1), WAIT)
 
 
+@pytest.mark.asyncio
 async def test_namespace_class_sessions_and_acks(make):
     events: list[tuple] = []
 
@@ -94,6 +94,7 @@ async def test_namespace_class_sessions_and_acks(make):
     assert events == [("disconnecting", sorted([sid, "lobby"]), reason), ("disconnect", reason)]
 
 
+@pytest.mark.asyncio
 async def test_callback_send_close_room_on_any_and_operators(make):
     seen: list = []
     sio = ferrio.AsyncServer()
@@ -145,6 +146,7 @@ async def test_callback_send_close_room_on_any_and_operators(make):
     assert not a.connected and not b.connected
 
 
+@pytest.mark.asyncio
 async def test_use_middleware_and_refusal_with_data(make):
     sio = ferrio.AsyncServer()
 
@@ -168,6 +170,7 @@ async def test_use_middleware_and_refusal_with_data(make):
     assert ok.connected
 
 
+@pytest.mark.asyncio
 async def test_call_timeout_is_a_timeout_error_and_handler_errors_are_logged(make, caplog):
     sio = ferrio.AsyncServer()
 
@@ -197,6 +200,7 @@ async def test_call_timeout_is_a_timeout_error_and_handler_errors_are_logged(mak
     assert isinstance(info.value, socketio.exceptions.TimeoutError) is False  # ferrio's own class
 
 
+@pytest.mark.asyncio
 async def test_bad_input_raises_clear_exceptions(make):
     sio = ferrio.AsyncServer()
     with pytest.raises(exceptions.ServerNotRunningError):
