@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 // Builds the native module from source and copies it next to the facade as `ferrio.node`.
 // Runs as the package's `install` script, so `npm install` in this folder (or in an app that depends on
-// it by path) compiles it with cargo: no prebuilt binaries, no network beyond crates.io.
+// it by path) compiles it with cargo: no prebuilt binaries are downloaded.
 //   node scripts/build.js            release build (the default)
 //   node scripts/build.js --debug    debug build (faster to compile)
 // FERRIO_NODE_SKIP_BUILD=1 skips the build (e.g. when a CI step already built it).
