@@ -479,19 +479,11 @@ pub extern "C" fn ferrio_socket_on_disconnect(
     })
 }
 
-pub(crate) const RESERVED: &[&str] = &[
-    "connect",
-    "connect_error",
-    "disconnect",
-    "disconnecting",
-    "newListener",
-    "removeListener",
-];
-
 pub(crate) fn event_name<'a>(ptr: *const c_char, len: usize) -> Result<&'a str, Error> {
     // SAFETY: argument contract (forwarded from the calling extern fn).
     let name = unsafe { str_arg(ptr, len, "event") }?;
-    if RESERVED.contains(&name) {
+    // socket.io's rule, as the core states it.
+    if ferrio_core::socketio::is_reserved_event(name) {
         return Err(Error::new(
             ferrio_status::ReservedEvent,
             format!("\"{name}\" is a reserved event name"),

@@ -19,7 +19,7 @@ pub use namespace::{Namespace, NamespaceRef};
 pub use operators::{AckResponses, BroadcastOperator, IntoRooms};
 pub use payload::{Payload, PayloadBuilder, PayloadError};
 pub use server::{DynamicNamespaceParent, Server, ServerBuilder, ServerConfig, ServerHandle};
-pub use socket::{AckSender, Event, Socket};
+pub use socket::{is_reserved_event, AckSender, Event, Socket};
 
 use crate::adapter::AdapterError;
 use crate::engineio::CloseReason;

@@ -146,7 +146,7 @@ impl BroadcastOperator {
         payload: Payload,
         ack_id: Option<u64>,
     ) -> Result<BroadcastPacket, EmitError> {
-        if super::socket::is_reserved(event) {
+        if super::socket::is_reserved_event(event) {
             return Err(EmitError::Reserved(event.to_owned()));
         }
         let text = packet::encode_event(

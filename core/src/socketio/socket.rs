@@ -29,7 +29,9 @@ const RESERVED_EVENTS: &[&str] = &[
     "removeListener",
 ];
 
-pub(crate) fn is_reserved(event: &str) -> bool {
+/// Whether a server may not emit `event` (`connect`, `disconnect`, … mean something else to clients).
+/// Bindings that must answer synchronously use it before crossing into the engine.
+pub fn is_reserved_event(event: &str) -> bool {
     RESERVED_EVENTS.contains(&event)
 }
 
@@ -382,12 +384,18 @@ impl Socket {
         ack_id: Option<u64>,
         volatile: bool,
     ) -> Result<(), EmitError> {
-        if is_reserved(event) {
+        if is_reserved_event(event) {
             return Err(EmitError::Reserved(event.to_owned()));
         }
-        let handlers = self.handlers();
-        for any in &handlers.any_outgoing {
-            any.call(self, event, &payload);
+        // Cloned only when someone listens: this runs for every emit.
+        let outgoing = {
+            let handlers = self.0.handlers.read();
+            (!handlers.any_outgoing.is_empty()).then(|| handlers.clone())
+        };
+        if let Some(handlers) = outgoing {
+            for any in &handlers.any_outgoing {
+                any.call(self, event, &payload);
+            }
         }
         let (args, attachments) = payload.into_parts();
         let text = packet::encode_event(self.nsp(), event, &args, attachments.len(), ack_id);
