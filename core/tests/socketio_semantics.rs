@@ -372,3 +372,33 @@ async fn middlewares_may_join_rooms_and_emit_and_a_refusal_leaves_nothing_behind
     assert_eq!(io.of("/").rooms(false), vec![("from-middleware".into(), 1)]);
     stop(handle).await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_server_disconnect_keeps_its_reason_when_the_client_closes_at_once() {
+    let io = Server::builder().build();
+    let (tx, mut rx) = mpsc::unbounded_channel();
+    io.on_connection(move |socket| {
+        let tx = tx.clone();
+        socket.on_disconnect(move |_, reason| {
+            let _ = tx.send(reason.as_str());
+        });
+        socket.on("disconnect-me", |socket, _| async move {
+            socket.disconnect(false);
+        });
+    });
+    let handle = io.listen("127.0.0.1:0").await.unwrap();
+    // The official clients close their transport as soon as the DISCONNECT of their last namespace
+    // arrives; that close races the server's own bookkeeping, and must never rewrite the reason.
+    for _ in 0..50 {
+        let (mut ws, _) = sio_connect(handle.local_addr()).await;
+        ws_send_text(&mut ws, "42[\"disconnect-me\"]").await;
+        assert_eq!(ws_recv_text_skip_pings(&mut ws).await, "41");
+        ws.close(None).await.unwrap();
+        let reason = tokio::time::timeout(WAIT, rx.recv())
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(reason, "server namespace disconnect");
+    }
+    stop(handle).await;
+}

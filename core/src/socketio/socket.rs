@@ -505,27 +505,35 @@ impl Socket {
             self.0.conn.close(CloseReason::ForcedClose);
             return;
         }
-        if !self.connected() {
+        // Claim the close before the DISCONNECT leaves: the client answers it by closing its
+        // transport, and that "transport close" must not win the race for the reason.
+        if !self.mark_disconnected() {
             return;
         }
         let _ = self
             .0
             .conn
             .push(frames(packet::encode_disconnect(self.nsp()), Vec::new()));
-        self.on_close(DisconnectReason::ServerNamespaceDisconnect);
+        self.finish_close(DisconnectReason::ServerNamespaceDisconnect);
     }
 
     /// Leaves the namespace: `disconnecting` (rooms visible), then rooms and acks cleared, then
     /// `disconnect`. Runs once.
     pub(crate) fn on_close(&self, reason: DisconnectReason) {
-        if self
-            .0
+        if self.mark_disconnected() {
+            self.finish_close(reason);
+        }
+    }
+
+    /// Connected → disconnected; false if another path closed the socket first.
+    fn mark_disconnected(&self) -> bool {
+        self.0
             .state
             .compare_exchange(CONNECTED, DISCONNECTED, Ordering::AcqRel, Ordering::Acquire)
-            .is_err()
-        {
-            return;
-        }
+            .is_ok()
+    }
+
+    fn finish_close(&self, reason: DisconnectReason) {
         let handlers = self.handlers();
         for handler in &handlers.disconnecting {
             handler.call(self, reason);
