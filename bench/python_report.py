@@ -33,19 +33,23 @@ def main():
              f"this section was written: {pathlib.Path('/proc/loadavg').read_text().split()[:3]} (a shared "
              "2-core machine: other builds may have been running; single figures are noisy). A broadcast "
              "row whose server could not keep up has fewer deliveries/s than the offered rate; its CPU per "
-             "delivery is then per delivery made.", ""]
+             "delivery is then per delivery made. The window columns are the throughput regime (W packets in "
+             "flight, see \"Broadcast fan-out, throughput\" above).", ""]
     metric = {}
     lines += ["| server | echo msgs/s | p50 µs | p99 µs | server CPU % | **CPU µs/msg** | broadcast deliveries/s | "
-              "**broadcast CPU µs/delivery** |", "|---|---|---|---|---|---|---|---|"]
+              "**broadcast CPU µs/delivery** | window deliveries/s | **window CPU µs/delivery** |",
+              "|---|---|---|---|---|---|---|---|---|---|"]
     for key, label in SERVERS:
         echo = load(out, f"{key}-echo.json") or {}
         bc = load(out, f"{key}-broadcast.json") or {}
+        bw = load(out, f"{key}-broadcast-window.json") or {}
         metric[(key, "echo")] = echo.get("server_cpu_us_per_msg")
         lat = echo.get("latency_us", {})
         lines.append(f"| {label} | {fmt(echo.get('msgs_per_sec'), 0)} | {fmt(lat.get('p50'), 0)} | "
                      f"{fmt(lat.get('p99'), 0)} | {fmt(echo.get('cpu', {}).get('server_cpu_pct'), 1)} | "
                      f"**{fmt(echo.get('server_cpu_us_per_msg'))}** | {fmt(bc.get('deliveries_per_sec'), 0)} | "
-                     f"**{fmt(bc.get('server_cpu_us_per_delivery'), 3)}** |")
+                     f"**{fmt(bc.get('server_cpu_us_per_delivery'), 3)}** | {fmt(bw.get('deliveries_per_sec'), 0)} | "
+                     f"**{fmt(bw.get('server_cpu_us_per_delivery'), 3)}** |")
     lines += ["", "| server | idle connections | connected | RSS before KiB | RSS KiB | **KiB per connection** |",
               "|---|---|---|---|---|---|"]
     for key, label in SERVERS:

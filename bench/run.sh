@@ -18,6 +18,8 @@ ECHO_SECS=${ECHO_SECS:-10}
 BCAST_CLIENTS=${BCAST_CLIENTS:-1000}
 BCAST_RATE=${BCAST_RATE:-30}
 BCAST_SECS=${BCAST_SECS:-10}
+# The throughput regime: packets in flight until every socket has them (0 skips it).
+BCAST_WINDOW=${BCAST_WINDOW:-16}
 WARMUP_SECS=${WARMUP_SECS:-2}
 SERVER_CPU=${SERVER_CPU:-0}
 LOAD_CPU=${LOAD_CPU:-1}
@@ -216,6 +218,19 @@ run_broadcast() {
     log "$name broadcast: $(head -c 400 "$OUT/$name-broadcast.json")"
 }
 
+run_broadcast_window() {
+    local name=$1
+    [[ $BCAST_WINDOW != 0 ]] || return 0
+    start_server "$name" || return 1
+    timeout $((BCAST_SECS + WARMUP_SECS + 120)) taskset -c "$LOAD_CPU" "$LG" broadcast --url "$(url)" \
+        --clients "$BCAST_CLIENTS" --window "$BCAST_WINDOW" --secs "$BCAST_SECS" \
+        --warmup-secs "$WARMUP_SECS" --server-pid "$SPID" --clk-tck "$CLK_TCK" \
+        >"$OUT/$name-broadcast-window.json" 2>"$OUT/$name-broadcast-window.log" ||
+        log "$name broadcast (window): load generator failed (see $OUT/$name-broadcast-window.log)"
+    stop_server
+    log "$name broadcast (window): $(head -c 400 "$OUT/$name-broadcast-window.json")"
+}
+
 for name in $SERVERS; do
     # ferrio-c runs the same core as ferrio: its idle memory is not measured again.
     [[ $name == ferrio-c ]] || for n in $IDLE_LEVELS; do
@@ -223,16 +238,17 @@ for name in $SERVERS; do
     done
     run_echo "$name" || { log "$name echo FAILED"; stop_server; }
     run_broadcast "$name" || { log "$name broadcast FAILED"; stop_server; }
+    run_broadcast_window "$name" || { log "$name broadcast (window) FAILED"; stop_server; }
 done
 
 # ---- Report.
 git_rev=$(git rev-parse --short HEAD 2>/dev/null || echo "none")
 git_dirty=$(git status --porcelain 2>/dev/null | grep -q . && echo " (uncommitted changes)" || true)
 LOAD_END=$(cut -d' ' -f1-3 /proc/loadavg)
-printf '{"date":"%s","load average (1/5/15 min) at start / end":"%s / %s","kernel":"%s","rustc":"%s","node":"%s","socket.io":"%s","git":"%s%s","settings":"echo %sx%s for %ss; broadcast %s clients at %s/s for %ss; warm-up %ss; idle levels %s"}\n' \
+printf '{"date":"%s","load average (1/5/15 min) at start / end":"%s / %s","kernel":"%s","rustc":"%s","node":"%s","socket.io":"%s","git":"%s%s","settings":"echo %sx%s for %ss; broadcast %s clients at %s/s and with %s in flight for %ss; warm-up %ss; idle levels %s"}\n' \
     "$DATE" "$LOAD_START" "$LOAD_END" "$(uname -sr)" "$(rustc --version 2>/dev/null || echo unknown)" "$(node --version 2>/dev/null || echo none)" \
     "$(sed -n 's/.*"version": *"\([^"]*\)".*/\1/p' node_modules/socket.io/package.json 2>/dev/null | head -n1)" \
-    "$git_rev" "$git_dirty" "$ECHO_CONNS" "$ECHO_PIPELINE" "$ECHO_SECS" "$BCAST_CLIENTS" "$BCAST_RATE" "$BCAST_SECS" \
+    "$git_rev" "$git_dirty" "$ECHO_CONNS" "$ECHO_PIPELINE" "$ECHO_SECS" "$BCAST_CLIENTS" "$BCAST_RATE" "$BCAST_WINDOW" "$BCAST_SECS" \
     "$WARMUP_SECS" "$IDLE_LEVELS" >"$OUT/meta.json"
 "$LG" report --out-dir "$OUT" --results "$RESULTS" --date "$DATE"
 [[ " $SERVERS " != *" python-"* ]] || "$PYTHON" bench/python_report.py "$OUT" "$RESULTS"

@@ -7,6 +7,7 @@
 
 mod args;
 mod broadcast;
+mod broadcast_window;
 mod echo;
 mod eio;
 mod hist;
@@ -20,6 +21,7 @@ const USAGE: &str = "usage:
   ferrio-loadgen idle      --url U --conns N [--hold-secs S] [--concurrency C]
   ferrio-loadgen echo      --url U --conns C --pipeline P --secs S [--warmup-secs W]
   ferrio-loadgen broadcast --url U --clients N --rate R --secs S [--warmup-secs W] [--drain-secs D]
+  ferrio-loadgen broadcast --url U --clients N --window W --secs S [--warmup-secs W] [--drain-secs D]
   ferrio-loadgen report    --out-dir DIR --results FILE [--date D]
 common options: --server-pid PID (CPU/RSS sampling) --clk-tck HZ (default 100)
                 --connect-timeout-secs S (default 10)";
@@ -54,7 +56,11 @@ fn main() -> ExitCode {
                 match cmd.as_str() {
                     "idle" => idle::run(&args).await,
                     "echo" => echo::run(&args).await,
-                    _ => broadcast::run(&args).await,
+                    _ => match args.u64("window", 0) {
+                        Ok(0) => broadcast::run(&args).await,
+                        Ok(window) => broadcast_window::run(&args, window).await,
+                        Err(e) => Err(e),
+                    },
                 }
             })
         }
