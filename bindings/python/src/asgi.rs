@@ -16,8 +16,8 @@ use tokio::sync::mpsc;
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 use tokio_tungstenite::tungstenite::Message;
 
-/// The pipe between the relay and the core: large enough for a full-size message in one go.
-const PIPE_BYTES: usize = 256 * 1024;
+/// The most bytes in flight each way in the pipe between the relay and the core (allocated as used).
+const PIPE_BYTES: usize = 64 * 1024;
 /// Messages read from the core and not yet taken by Python (back-pressure beyond this).
 const TO_PYTHON: usize = 64;
 
@@ -85,9 +85,13 @@ pub(crate) async fn open(
             request.headers_mut().append(name, value);
         }
     }
-    let mut config = tokio_tungstenite::tungstenite::protocol::WebSocketConfig::default();
-    config.max_message_size = Some(max_payload.saturating_add(16));
-    config.max_frame_size = Some(max_payload.saturating_add(16));
+    // Small buffers, as the core's own WebSockets have: tungstenite's 128 KiB read buffer is allocated
+    // eagerly, per connection.
+    let config = tokio_tungstenite::tungstenite::protocol::WebSocketConfig::default()
+        .read_buffer_size(2 * 1024)
+        .write_buffer_size(16 * 1024)
+        .max_message_size(Some(max_payload.saturating_add(16)))
+        .max_frame_size(Some(max_payload.saturating_add(16)));
     let ws = match tokio_tungstenite::client_async_with_config(request, ours, Some(config)).await {
         Ok((ws, _)) => ws,
         Err(tokio_tungstenite::tungstenite::Error::Http(response)) => {
