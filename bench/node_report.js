@@ -18,7 +18,8 @@ const load = (file) => {
 };
 const fmt = (v, digits = 2) => (typeof v === "number" ? v.toFixed(digits) : "—");
 const servers = [
-  ["node-ferrio", "ferrio (Node binding, JS handlers)"],
+  ["node-ferrio", "ferrio (Node binding, JS handlers), attached to an http.Server"],
+  ["node-ferrio-port", "ferrio (Node binding, JS handlers), own port"],
   ["socketio", "socket.io 4.8.1"],
 ];
 const meta = load("meta.json");
@@ -64,6 +65,16 @@ for (const [kind, unit, goal] of [
   const verdict = ratio === undefined ? "not measured" : ratio <= goal ? "met" : "NOT met";
   const label = kind === "broadcast" ? "broadcast (window)" : kind;
   lines.push(`| ${label} server CPU (${unit}) | ${fmt(a, 3)} | ${fmt(b, 3)} | ${fmt(ratio, 3)} | ≤ ${goal} | ${verdict} |`);
+}
+const attach = metric["node-ferrio/echo"];
+const own = metric["node-ferrio-port/echo"];
+if (typeof attach === "number" && typeof own === "number" && own > 0) {
+  lines.push(
+    "",
+    `Attach mode (\`new Server(httpServer)\`: Node accepts, ferrio takes each WebSocket over by descriptor) against ` +
+      `own-port mode: echo ${fmt(attach, 2)} vs ${fmt(own, 2)} µs per message (${fmt(attach / own, 2)}×); broadcast ` +
+      `${fmt(metric["node-ferrio/broadcast"], 3)} vs ${fmt(metric["node-ferrio-port/broadcast"], 3)} µs per delivery.`,
+  );
 }
 lines.push("");
 

@@ -9,7 +9,9 @@ import pathlib
 import sys
 
 MARK = "<!-- python-binding -->"
-SERVERS = (("python-ferrio", "ferrio, Python handlers"), ("python-socketio", "python-socketio 5 + uvicorn"))
+SERVERS = (("python-ferrio", "ferrio, Python handlers"),
+           ("python-ferrio-asgi", "ferrio in ASGI mode (uvicorn), Python handlers"),
+           ("python-socketio", "python-socketio 5 + uvicorn"))
 TARGETS = (("Echo: server CPU per message", "echo", 0.25), ("Idle: memory per connection", "idle", 0.35))
 
 
@@ -67,6 +69,11 @@ def main():
         ratio = a / b if a is not None and b else None
         verdict = "—" if ratio is None else ("met" if ratio <= goal else "NOT met")
         lines.append(f"| {name} | {fmt(a)} | {fmt(b)} | {fmt(ratio, 3)} | ≤ {goal} | {verdict} |")
+    serve, asgi = metric.get(("python-ferrio", "echo")), metric.get(("python-ferrio-asgi", "echo"))
+    if serve and asgi:
+        lines += ["", f"ASGI mode (uvicorn owns the port and relays every WebSocket message through Python) against "
+                      f"`serve` (ferrio owns the port): echo server CPU per message {fmt(asgi)} µs vs {fmt(serve)} µs "
+                      f"({fmt(asgi / serve, 2)}×)."]
     lines.append("")
     text = results.read_text() if results.exists() else ""
     if MARK in text:

@@ -9,7 +9,7 @@ ROOT=$(cd "$(dirname "$0")/.." && pwd)
 cd "$ROOT"
 
 # ---- Settings (override from the environment for quick runs).
-SERVERS=${SERVERS:-"ferrio socketio ferrio-c python-ferrio python-socketio node-ferrio"}
+SERVERS=${SERVERS:-"ferrio socketio ferrio-c python-ferrio python-ferrio-asgi python-socketio node-ferrio node-ferrio-port"}
 IDLE_LEVELS=${IDLE_LEVELS:-"1000 5000 10000"}
 IDLE_SETTLE_SECS=${IDLE_SETTLE_SECS:-3}
 ECHO_CONNS=${ECHO_CONNS:-50}
@@ -81,12 +81,14 @@ fi
 if [[ " $SERVERS " == *" python-"* ]] && ! "$PYTHON" -c "import ferrio, socketio, uvicorn" 2>/dev/null; then
     log "WARNING: $PYTHON lacks ferrio/python-socketio/uvicorn (pip install ./bindings/python -r requirements-dev.txt); skipping the Python pair"
     SERVERS=$(drop_server python-ferrio)
+    SERVERS=$(drop_server python-ferrio-asgi)
     SERVERS=$(drop_server python-socketio)
 fi
 # The Node binding (bindings/node): node-ferrio runs bench/servers/node_ferrio.js on its release build.
-if [[ " $SERVERS " == *" node-ferrio "* ]] && ! node bindings/node/scripts/build.js >&2; then
+if [[ " $SERVERS " == *" node-ferrio"* ]] && ! node bindings/node/scripts/build.js >&2; then
     log "WARNING: the Node binding (bindings/node) failed to build; skipping node-ferrio"
     SERVERS=$(drop_server node-ferrio)
+    SERVERS=$(drop_server node-ferrio-port)
 fi
 
 # ---- Process helpers.
@@ -114,6 +116,8 @@ start_server() {
     node-ferrio) taskset -c "$SERVER_CPU" node bench/servers/node_ferrio.js "$PORT" >"$logf" 2>&1 & ;;
     python-ferrio) taskset -c "$SERVER_CPU" "$PYTHON" bench/servers/python_ferrio.py "$PORT" >"$logf" 2>&1 & ;;
     python-socketio) taskset -c "$SERVER_CPU" "$PYTHON" bench/servers/python_socketio.py "$PORT" >"$logf" 2>&1 & ;;
+    python-ferrio-asgi) taskset -c "$SERVER_CPU" "$PYTHON" bench/servers/python_ferrio_asgi.py "$PORT" >"$logf" 2>&1 & ;;
+    node-ferrio-port) taskset -c "$SERVER_CPU" node bench/servers/node_ferrio_port.js "$PORT" >"$logf" 2>&1 & ;;
     *) log "unknown server $name"; return 1 ;;
     esac
     SPID=$!
@@ -232,8 +236,9 @@ run_broadcast_window() {
 }
 
 for name in $SERVERS; do
-    # ferrio-c runs the same core as ferrio: its idle memory is not measured again.
-    [[ $name == ferrio-c ]] || for n in $IDLE_LEVELS; do
+    # ferrio-c runs the same core as ferrio, node-ferrio-port the same binding as node-ferrio: their idle
+    # memory is not measured again.
+    [[ $name == ferrio-c || $name == node-ferrio-port ]] || for n in $IDLE_LEVELS; do
         run_idle "$name" "$n" || { log "$name idle $n FAILED"; stop_server; }
     done
     run_echo "$name" || { log "$name echo FAILED"; stop_server; }
@@ -252,5 +257,5 @@ printf '{"date":"%s","load average (1/5/15 min) at start / end":"%s / %s","kerne
     "$WARMUP_SECS" "$IDLE_LEVELS" >"$OUT/meta.json"
 "$LG" report --out-dir "$OUT" --results "$RESULTS" --date "$DATE"
 [[ " $SERVERS " != *" python-"* ]] || "$PYTHON" bench/python_report.py "$OUT" "$RESULTS"
-[[ " $SERVERS " != *" node-ferrio "* ]] || node bench/node_report.js "$OUT" "$RESULTS"
+[[ " $SERVERS " != *" node-ferrio"* ]] || node bench/node_report.js "$OUT" "$RESULTS"
 log "done: $RESULTS"

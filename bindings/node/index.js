@@ -909,8 +909,8 @@ function isHttpServer(v) {
 /** socket.io's `Server`. */
 class Server {
   /**
-   * new Server(), new Server(port, opts), new Server(opts), new Server(httpServer, opts): the http.Server is
-   * not used for serving; its `listen()` makes ferrio listen on that port instead (see the README).
+   * new Server(), new Server(port, opts), new Server(opts), new Server(httpServer, opts): with an
+   * http.Server, ferrio serves its engine path and leaves every other route to the server's listeners.
    */
   constructor(srv, opts) {
     if (srv && typeof srv === "object" && !isHttpServer(srv)) {
@@ -995,34 +995,121 @@ class Server {
     return this._address;
   }
 
-  /** An http.Server handed to the constructor: its listen() makes ferrio listen instead (see the README). */
+  /**
+   * Serves through an existing http.Server, as socket.io's attach does: its requests under the engine
+   * path (polling, the client bundle) are answered by ferrio, its WebSocket upgrades under the path are
+   * handed over to ferrio's own I/O (the connection's descriptor is duplicated, so frames never pass
+   * through JavaScript), and everything else stays with the server's other listeners (Express routes).
+   */
   _adopt(srv) {
-    const io = this;
+    this._checkOpen();
+    if (this._listening) {
+      throw new FerrioError("ERR_FERRIO_LISTEN", "the server is already listening");
+    }
+    this._native.start(this._dispatch);
+    try {
+      this._native.attach();
+    } catch (err) {
+      throw fromNative(err);
+    }
     this.httpServer = srv;
-    srv.listen = function listen(...args) {
-      let cb = typeof args[args.length - 1] === "function" ? args.pop() : undefined;
-      let port = args[0];
-      let host = typeof args[1] === "string" ? args[1] : undefined;
-      if (port && typeof port === "object") {
-        host = port.host;
-        port = port.port;
+    const base = `/${String(this.opts.path || "/socket.io").replace(/^\/+|\/+$/g, "")}`;
+    const owns = (url) => {
+      const path = String(url || "").split("?", 1)[0];
+      return path === base || path.startsWith(`${base}/`);
+    };
+    const others = srv.listeners("request").slice();
+    srv.removeAllListeners("request");
+    srv.on("request", (req, res) => {
+      if (owns(req.url)) this._relay(req, res);
+      else for (const listener of others) listener.call(srv, req, res);
+    });
+    srv.on("upgrade", (req, socket, head) => {
+      if (owns(req.url)) this._handOver(req, socket, head);
+    });
+    this._listening = new Promise((resolve, reject) => {
+      const done = () => {
+        srv.off("error", failed);
+        const addr = srv.address();
+        this._address = addr && typeof addr === "object" ? addr : null;
+        resolve(this._address);
+      };
+      const failed = (err) => {
+        srv.off("listening", done);
+        reject(err);
+      };
+      if (srv.listening) done();
+      else {
+        srv.once("listening", done);
+        srv.once("error", failed);
       }
-      io.listen(port, { host: host || "0.0.0.0" });
-      io.ready().then(
-        (addr) => {
-          Object.defineProperty(srv, "listening", { value: true, configurable: true });
-          srv.address = () => addr;
-          srv.emit("listening");
-          if (cb) cb();
-        },
-        (err) => srv.emit("error", err),
-      );
-      return srv;
-    };
-    srv.close = function close(cb) {
-      io.close(cb);
-      return srv;
-    };
+    });
+    this._listening.catch(() => {});
+  }
+
+  /** Relays one request of the attached server (polling is not the hot path; WebSockets are handed over). */
+  _relay(req, res) {
+    // The core answers 413 above maxHttpBufferSize: one byte more than the limit is all it needs to see.
+    const limit = (this.opts.maxHttpBufferSize ?? 1e6) + 1;
+    const chunks = [];
+    let size = 0;
+    req.on("data", (chunk) => {
+      if (size >= limit) return;
+      const keep = chunk.length > limit - size ? chunk.subarray(0, limit - size) : chunk;
+      chunks.push(keep);
+      size += keep.length;
+    });
+    req.on("error", () => {});
+    req.on("end", () => {
+      const peer = req.socket || {};
+      this._native
+        .handleRequest(
+          req.method,
+          req.url,
+          req.rawHeaders,
+          Buffer.concat(chunks, size),
+          peer.remoteAddress || "",
+          peer.remotePort || 0,
+        )
+        .then(
+          (reply) => {
+            if (res.destroyed) return;
+            res.writeHead(reply.status, reply.headers);
+            res.end(reply.body);
+          },
+          (err) => {
+            if (res.destroyed) return;
+            err = fromNative(err);
+            const closed = err.code === "ERR_FERRIO_SERVER_CLOSED";
+            res.writeHead(closed ? 503 : 500, { "content-type": "application/json" });
+            res.end(JSON.stringify({ code: 3, message: closed ? "Server closed" : "Internal error" }));
+          },
+        );
+    });
+  }
+
+  /** Hands an upgrade request's connection to ferrio. */
+  _handOver(req, socket, head) {
+    const fd = socket._handle && typeof socket._handle.fd === "number" ? socket._handle.fd : -1;
+    try {
+      if (fd < 0) {
+        throw new FerrioError(
+          "ERR_FERRIO_ATTACH",
+          "this connection has no descriptor to hand over (a TLS server?): WebSocket unavailable",
+        );
+      }
+      this._native.adopt(fd, req.method, req.url, req.rawHeaders, head || Buffer.alloc(0));
+    } catch (err) {
+      const error = fromNative(err);
+      if (!this._warnedHandOver) {
+        this._warnedHandOver = true;
+        process.emitWarning(error);
+      }
+      socket.end("HTTP/1.1 400 Bad Request\r\nConnection: close\r\nContent-Length: 0\r\n\r\n");
+      return;
+    }
+    // ferrio owns a duplicate of the descriptor now; Node's copy goes without touching the connection.
+    socket.destroy();
   }
 
   /**
@@ -1040,7 +1127,8 @@ class Server {
       .then(() => this._native.close(1000))
       .then(
         () => {
-          if (this.httpServer) this.httpServer.emit("close");
+          // As socket.io: closing the server closes the http.Server it is attached to.
+          if (this.httpServer && this.httpServer.listening) this.httpServer.close();
           if (fn) fn();
         },
         (err) => {

@@ -6,6 +6,7 @@ use crate::dispatch::{self, Args, Fallback, Shared};
 use crate::namespace::{payload, NativeNamespace};
 use crate::{coded_error, runtime};
 use ferrio::adapter::RoomEvent;
+use ferrio::http::HttpService;
 use ferrio::socketio::{ConnectError, DynamicNamespaceParent};
 use ferrio::{Cors, CorsOrigins, Server, ServerHandle};
 use napi::bindgen_prelude::{Buffer, Function, Unknown};
@@ -66,6 +67,19 @@ pub struct NativeServer {
     middlewares: Mutex<HashSet<String>>,
     room_watchers: Mutex<HashSet<String>>,
     parents: Mutex<Vec<DynamicNamespaceParent>>,
+    /// Set when attached to a Node `http.Server` instead of listening.
+    service: Mutex<Option<HttpService>>,
+}
+
+/// One answer to a relayed HTTP request.
+#[napi(object)]
+pub struct HttpReply {
+    /// The status code.
+    pub status: u32,
+    /// Header names and values, alternating (as Node's `rawHeaders`).
+    pub headers: Vec<String>,
+    /// The body.
+    pub body: Buffer,
 }
 
 #[napi]
@@ -127,6 +141,7 @@ impl NativeServer {
             middlewares: Mutex::default(),
             room_watchers: Mutex::default(),
             parents: Mutex::default(),
+            service: Mutex::default(),
         };
         Ok(server)
     }
@@ -186,6 +201,127 @@ impl NativeServer {
             .map_err(|e| coded_error("ERR_FERRIO_INTERNAL", e))?
     }
 
+    /// Serves through the host's `http.Server` instead of a port of its own (`attach`): from now on
+    /// `handleRequest` and `adopt` work.
+    #[napi]
+    pub fn attach(&self) -> napi::Result<()> {
+        if self.shared.closed.load(Ordering::Acquire) {
+            return Err(coded_error(
+                "ERR_FERRIO_SERVER_CLOSED",
+                "the server is closed",
+            ));
+        }
+        let mut slot = self.service.lock();
+        if slot.is_none() {
+            let service = self
+                .server
+                .http_service()
+                .map_err(|e| coded_error("ERR_FERRIO_ATTACH", e))?;
+            *slot = Some(service);
+        }
+        Ok(())
+    }
+
+    fn attached(&self) -> napi::Result<HttpService> {
+        if self.shared.closed.load(Ordering::Acquire) {
+            return Err(coded_error(
+                "ERR_FERRIO_SERVER_CLOSED",
+                "the server is closed",
+            ));
+        }
+        self.service
+            .lock()
+            .clone()
+            .ok_or_else(|| coded_error("ERR_FERRIO_ATTACH", "the server is not attached"))
+    }
+
+    /// Answers one request the host's `http.Server` received under the engine path (polling, the client
+    /// bundle, the official error answers). `headers` alternate names and values.
+    #[napi]
+    pub async fn handle_request(
+        &self,
+        method: String,
+        url: String,
+        headers: Vec<String>,
+        body: Buffer,
+        remote_address: String,
+        remote_port: u32,
+    ) -> napi::Result<HttpReply> {
+        use http_body_util::BodyExt;
+        let service = self.attached()?;
+        let mut builder = http::Request::builder().method(method.as_str()).uri(url);
+        for pair in headers.chunks_exact(2) {
+            builder = builder.header(pair[0].as_str(), pair[1].as_str());
+        }
+        let body = http_body_util::Full::new(bytes::Bytes::copy_from_slice(&body));
+        let request = builder
+            .body(body)
+            .map_err(|e| coded_error("ERR_FERRIO_INVALID_ARG", e))?;
+        let remote = std::net::SocketAddr::new(
+            remote_address
+                .parse()
+                .unwrap_or(std::net::Ipv4Addr::UNSPECIFIED.into()),
+            u16::try_from(remote_port).unwrap_or(0),
+        );
+        runtime()
+            .spawn(async move {
+                let response = service.handle(request, remote).await;
+                let (parts, body) = response.into_parts();
+                let body = match body.collect().await {
+                    Ok(collected) => collected.to_bytes(),
+                    Err(never) => match never {},
+                };
+                let mut headers = Vec::with_capacity(parts.headers.len() * 2);
+                for (name, value) in &parts.headers {
+                    headers.push(name.as_str().to_owned());
+                    headers.push(String::from_utf8_lossy(value.as_bytes()).into_owned());
+                }
+                HttpReply {
+                    status: u32::from(parts.status.as_u16()),
+                    headers,
+                    body: body.to_vec().into(),
+                }
+            })
+            .await
+            .map_err(|e| coded_error("ERR_FERRIO_INTERNAL", e))
+    }
+
+    /// Takes over a TCP connection the host's `http.Server` handed to its `upgrade` listeners: `fd` is
+    /// the socket's descriptor (duplicated here, so the host then destroys its own handle), `method`,
+    /// `url` and `headers` (alternating) the request it parsed, `head` what it read after the request.
+    /// The WebSocket then runs entirely on ferrio's threads.
+    #[napi]
+    pub fn adopt(
+        &self,
+        fd: i32,
+        method: String,
+        url: String,
+        headers: Vec<String>,
+        head: Buffer,
+    ) -> napi::Result<()> {
+        let service = self.attached()?;
+        let stream = adopt_fd(fd).map_err(|e| coded_error("ERR_FERRIO_ATTACH", e))?;
+        let remote = stream
+            .peer_addr()
+            .map_err(|e| coded_error("ERR_FERRIO_ATTACH", e))?;
+        let mut request = Vec::with_capacity(256 + head.len());
+        request.extend_from_slice(format!("{method} {url} HTTP/1.1\r\n").as_bytes());
+        for pair in headers.chunks_exact(2) {
+            request.extend_from_slice(pair[0].as_bytes());
+            request.extend_from_slice(b": ");
+            request.extend_from_slice(pair[1].as_bytes());
+            request.extend_from_slice(b"\r\n");
+        }
+        request.extend_from_slice(b"\r\n");
+        request.extend_from_slice(&head);
+        let _rt = runtime().enter();
+        let stream = tokio::net::TcpStream::from_std(stream)
+            .map_err(|e| coded_error("ERR_FERRIO_ATTACH", e))?;
+        let _ = stream.set_nodelay(true);
+        service.adopt(stream, request.into(), remote);
+        Ok(())
+    }
+
     /// Disconnects everybody ("server shutting down"), stops listening, waits at most `grace_ms` for
     /// connections to finish, then releases the dispatcher (once its queued items are delivered, Node
     /// may exit).
@@ -196,8 +332,12 @@ impl NativeServer {
         let slot = self.handle.clone();
         let shared = self.shared.clone();
         let grace = millis(Some(grace_ms)).unwrap_or(Duration::from_secs(1));
+        let service = self.service.lock().take();
         runtime()
             .spawn(async move {
+                if let Some(service) = service {
+                    service.close();
+                }
                 let handle = slot.lock().await.take();
                 match handle {
                     Some(handle) => handle.shutdown(grace).await,
@@ -373,4 +513,32 @@ impl NativeServer {
             dispatch::ask_middleware(shared.clone(), socket, index)
         });
     }
+}
+
+/// A private copy of a connected TCP socket's descriptor, non-blocking.
+#[cfg(unix)]
+fn adopt_fd(fd: i32) -> std::io::Result<std::net::TcpStream> {
+    use std::os::fd::BorrowedFd;
+    if fd < 0 {
+        return Err(std::io::Error::new(
+            std::io::ErrorKind::InvalidInput,
+            "not a file descriptor",
+        ));
+    }
+    // SAFETY: the descriptor belongs to the live socket the host is handing over; it is only borrowed for
+    // the duration of the dup, which gives ferrio its own descriptor for the same connection.
+    let owned = unsafe { BorrowedFd::borrow_raw(fd) }.try_clone_to_owned()?;
+    let stream = std::net::TcpStream::from(owned);
+    // Not a connected socket (a pipe, a listener): refuse before serving anything on it.
+    stream.peer_addr()?;
+    stream.set_nonblocking(true)?;
+    Ok(stream)
+}
+
+#[cfg(not(unix))]
+fn adopt_fd(_fd: i32) -> std::io::Result<std::net::TcpStream> {
+    Err(std::io::Error::new(
+        std::io::ErrorKind::Unsupported,
+        "adopting connections needs a Unix platform",
+    ))
 }

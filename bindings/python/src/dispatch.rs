@@ -60,6 +60,12 @@ pub(crate) enum Resolved {
     Acks(Result<AckResponses, AckError>),
     /// `fetch_sockets`.
     Sockets(Vec<RemoteSocket>),
+    /// An HTTP answer: status, header pairs, body.
+    Http(u16, Vec<(String, Vec<u8>)>, bytes::Bytes),
+    /// An accepted relayed WebSocket.
+    WebSocket(crate::asgi::WsRelay),
+    /// One relayed WebSocket message (text or binary), or None once the connection is over.
+    WsMessage(Option<crate::asgi::RelayMessage>),
 }
 
 /// A FIFO that tokio threads push to without blocking and the dispatch thread drains in batches.
@@ -256,6 +262,30 @@ fn resolved<'py>(py: Python<'py>, result: Resolved) -> PyResult<(bool, Bound<'py
             Ok((true, answers.into_any()))
         }
         Resolved::Acks(Err(e)) => ack_error(py, e, error),
+        Resolved::Http(status, headers, body) => {
+            let headers: Vec<(
+                pyo3::Bound<'py, pyo3::types::PyBytes>,
+                pyo3::Bound<'py, pyo3::types::PyBytes>,
+            )> = headers
+                .iter()
+                .map(|(k, v)| {
+                    (
+                        pyo3::types::PyBytes::new(py, k.as_bytes()),
+                        pyo3::types::PyBytes::new(py, v),
+                    )
+                })
+                .collect();
+            let body = pyo3::types::PyBytes::new(py, &body);
+            Ok((true, (status, headers, body).into_pyobject(py)?.into_any()))
+        }
+        Resolved::WebSocket(relay) => Ok((true, Bound::new(py, relay)?.into_any())),
+        Resolved::WsMessage(None) => Ok((true, py.None().into_bound(py))),
+        Resolved::WsMessage(Some(crate::asgi::RelayMessage::Text(text))) => {
+            Ok((true, text.as_str().into_pyobject(py)?.into_any()))
+        }
+        Resolved::WsMessage(Some(crate::asgi::RelayMessage::Binary(data))) => {
+            Ok((true, pyo3::types::PyBytes::new(py, &data).into_any()))
+        }
         Resolved::Sockets(sockets) => {
             let list = PyList::empty(py);
             for socket in sockets {

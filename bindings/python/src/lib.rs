@@ -7,6 +7,7 @@
 //! `loop.call_soon_threadsafe` (see `dispatch.rs`). Handler lookup, sessions and the python-socketio
 //! compatible API live in Python (`python/ferrio/`); this module is the thin, typed bridge.
 
+mod asgi;
 mod convert;
 mod dispatch;
 mod server;
@@ -49,6 +50,7 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     init_logging();
     m.add_class::<server::NativeServer>()?;
     m.add_class::<server::Ack>()?;
+    m.add_class::<asgi::WsRelay>()?;
     m.add_class::<server::ConnectReply>()?;
     m.add_function(wrap_pyfunction!(validate_args, m)?)?;
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;

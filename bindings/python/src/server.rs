@@ -236,6 +236,9 @@ pub struct NativeServer {
     handle: Arc<Mutex<Option<ServerHandle>>>,
     state: Arc<AtomicU8>,
     dispatch: Mutex<Option<std::thread::JoinHandle<()>>>,
+    /// Set in ASGI mode (`attach`), where the ASGI server owns the port.
+    service: Mutex<Option<ferrio::http::HttpService>>,
+    max_payload: usize,
 }
 
 impl NativeServer {
@@ -248,6 +251,14 @@ impl NativeServer {
             )),
             _ => Ok(()),
         }
+    }
+
+    fn attached(&self, py: Python<'_>) -> PyResult<ferrio::http::HttpService> {
+        self.check_open(py)?;
+        self.service
+            .lock()
+            .clone()
+            .ok_or_else(|| PyRuntimeError::new_err("the server is not in ASGI mode"))
     }
 
     fn namespace(&self, py: Python<'_>, name: &str) -> PyResult<Namespace> {
@@ -372,6 +383,8 @@ impl NativeServer {
             handle: Arc::default(),
             state: Arc::new(AtomicU8::new(NEW)),
             dispatch: Mutex::new(None),
+            service: Mutex::new(None),
+            max_payload,
         })
     }
 
@@ -426,6 +439,74 @@ impl NativeServer {
         Ok(())
     }
 
+    /// ASGI mode: serves requests relayed by `handle_request` and `open_websocket` instead of a port.
+    fn attach(&self, py: Python<'_>) -> PyResult<()> {
+        self.check_open(py)?;
+        if self
+            .state
+            .compare_exchange(NEW, LISTENING, Ordering::AcqRel, Ordering::Acquire)
+            .is_err()
+        {
+            return Err(PyRuntimeError::new_err("the server is already serving"));
+        }
+        let _guard = runtime().enter();
+        let service = self.server.http_service().map_err(|e| {
+            self.state.store(NEW, Ordering::Release);
+            ferrio_error(py, "FerrioError", e.to_string())
+        })?;
+        *self.service.lock() = Some(service);
+        Ok(())
+    }
+
+    /// Answers one request an ASGI server received under the engine path; resolves `future` with
+    /// `(status, [(name, value)], body)` (bytes). `path` includes the query string.
+    #[allow(clippy::too_many_arguments)]
+    fn handle_request(
+        &self,
+        py: Python<'_>,
+        method: &str,
+        path: &str,
+        headers: Vec<(String, String)>,
+        body: Vec<u8>,
+        client_host: &str,
+        client_port: u16,
+        future: Py<PyAny>,
+    ) -> PyResult<()> {
+        let service = self.attached(py)?;
+        let mut builder = http::Request::builder().method(method).uri(path);
+        for (name, value) in &headers {
+            builder = builder.header(name.as_str(), value.as_str());
+        }
+        let request = builder
+            .body(http_body_util::Full::new(bytes::Bytes::from(body)))
+            .map_err(|e| PyValueError::new_err(format!("bad request: {e}")))?;
+        let remote = peer(client_host, client_port);
+        self.spawn_resolve(future, crate::asgi::http(service, request, remote));
+        Ok(())
+    }
+
+    /// Opens a WebSocket an ASGI server received under the engine path; resolves `future` with a
+    /// `WsRelay`, or with `(status, headers, body)` when the core refuses it.
+    fn open_websocket(
+        &self,
+        py: Python<'_>,
+        path: String,
+        headers: Vec<(String, String)>,
+        client_host: &str,
+        client_port: u16,
+        future: Py<PyAny>,
+    ) -> PyResult<()> {
+        let service = self.attached(py)?;
+        let remote = peer(client_host, client_port);
+        let queue = self.handlers.queue.clone();
+        let max_payload = self.max_payload;
+        self.spawn_resolve(
+            future,
+            crate::asgi::open(service, queue, path, headers, remote, max_payload),
+        );
+        Ok(())
+    }
+
     /// Binds `host:port` and resolves `future` with the bound port.
     fn listen(&self, py: Python<'_>, host: String, port: u16, future: Py<PyAny>) -> PyResult<()> {
         self.check_open(py)?;
@@ -476,6 +557,9 @@ impl NativeServer {
         let server = self.server.clone();
         let state = self.state.clone();
         let queue = self.handlers.queue.clone();
+        if let Some(service) = self.service.lock().take() {
+            service.close();
+        }
         runtime().spawn(async move {
             match handle {
                 Some(handle) => handle.shutdown(grace).await,
@@ -730,4 +814,12 @@ impl NativeServer {
     fn closed(&self) -> bool {
         self.state.load(Ordering::Acquire) == CLOSED
     }
+}
+
+fn peer(host: &str, port: u16) -> std::net::SocketAddr {
+    std::net::SocketAddr::new(
+        host.parse()
+            .unwrap_or(std::net::IpAddr::V4(std::net::Ipv4Addr::UNSPECIFIED)),
+        port,
+    )
 }

@@ -89,11 +89,15 @@ pub(crate) async fn poll<H: EngineHandler>(engine: &Engine<H>, session: &Session
 }
 
 /// A POST: reads the payload (up to `max_payload` bytes) and delivers its packets in order.
-pub(crate) async fn post<H: EngineHandler>(
+pub(crate) async fn post<H: EngineHandler, B>(
     engine: &Engine<H>,
     session: &Arc<Session<H>>,
-    body: hyper::body::Incoming,
-) -> Response {
+    body: B,
+) -> Response
+where
+    B: hyper::body::Body<Data = Bytes>,
+    B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
+{
     let Ok(_guard) = session.post_lock.try_lock() else {
         tracing::debug!(sid = %session.sid, "overlapping polling POST");
         session.close(CloseReason::TransportError);

@@ -99,8 +99,8 @@ impl StaticDir {
     }
 
     /// Answers a GET or HEAD for `path`, or `None` when there is no such file.
-    pub(crate) async fn serve<B>(&self, path: &str, req: &Request<B>) -> Option<Response> {
-        if req.method() != Method::GET && req.method() != Method::HEAD {
+    pub(crate) async fn serve(&self, path: &str, method: &Method) -> Option<Response> {
+        if method != Method::GET && method != Method::HEAD {
             return None;
         }
         let relative = path.trim_start_matches('/');
@@ -128,7 +128,7 @@ impl StaticDir {
             Some("ico") => "image/x-icon",
             _ => "application/octet-stream",
         };
-        let body = if req.method() == Method::HEAD {
+        let body = if method == Method::HEAD {
             Bytes::new()
         } else {
             Bytes::from(data)

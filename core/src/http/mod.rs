@@ -3,8 +3,10 @@
 //! CORS, and runs the listener with graceful shutdown.
 
 mod files;
+mod service;
 
 pub use files::{ClientBundle, StaticDir};
+pub use service::HttpService;
 
 use crate::engineio::{polling, websocket, CorsOrigins, Engine, EngineHandler, RequestInfo};
 use crate::engineio::{Sid, TransportKind};
@@ -160,11 +162,15 @@ fn apply_cors<H: EngineHandler>(
 }
 
 /// Answers one HTTP request.
-pub(crate) async fn handle<H: EngineHandler>(
+pub(crate) async fn handle<H: EngineHandler, B>(
     state: Arc<HttpState<H>>,
-    req: Request<Incoming>,
+    req: Request<B>,
     remote_addr: SocketAddr,
-) -> Result<Response, Infallible> {
+) -> Result<Response, Infallible>
+where
+    B: hyper::body::Body<Data = Bytes> + Send + 'static,
+    B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
+{
     let engine_path = state.engine.config.path.as_str();
     let path = req.uri().path();
     let trimmed = engine_path.trim_end_matches('/');
@@ -191,7 +197,7 @@ pub(crate) async fn handle<H: EngineHandler>(
         return Ok(engine_error(EngineErrorCode::BadRequest));
     }
     if let Some(dir) = &state.static_dir {
-        if let Some(response) = dir.serve(path, &req).await {
+        if let Some(response) = dir.serve(path, req.method()).await {
             return Ok(response);
         }
     }
@@ -217,11 +223,15 @@ fn preflight_response<B>(req: &Request<B>) -> Response {
 }
 
 /// The Engine.IO request checks, in the official server's order, then the transport.
-async fn engine_request<H: EngineHandler>(
+async fn engine_request<H: EngineHandler, B>(
     engine: &Arc<Engine<H>>,
-    req: Request<Incoming>,
+    req: Request<B>,
     remote_addr: SocketAddr,
-) -> Response {
+) -> Response
+where
+    B: hyper::body::Body<Data = Bytes> + Send + 'static,
+    B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
+{
     let mut eio = None;
     let mut transport = None;
     let mut sid = None;
@@ -302,12 +312,13 @@ async fn engine_request<H: EngineHandler>(
 }
 
 /// Answers 101 and runs `serve` on the upgraded connection.
-fn accept_websocket<F, Fut>(
-    req: Request<Incoming>,
+fn accept_websocket<B, F, Fut>(
+    req: Request<B>,
     tasks: &tokio_util::task::TaskTracker,
     serve: F,
 ) -> Response
 where
+    B: Send + 'static,
     F: FnOnce(hyper::upgrade::Upgraded) -> Fut + Send + 'static,
     Fut: std::future::Future<Output = ()> + Send + 'static,
 {
@@ -336,6 +347,32 @@ where
         headers.insert(header::SEC_WEBSOCKET_ACCEPT, value);
     }
     response
+}
+
+/// Serves HTTP/1 (with upgrades) on one connection until it ends or `stop` asks for a graceful end.
+pub(crate) async fn serve_connection<H, S>(
+    state: Arc<HttpState<H>>,
+    stream: S,
+    remote: SocketAddr,
+    stop: CancellationToken,
+) where
+    H: EngineHandler,
+    S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
+{
+    let service = hyper::service::service_fn(move |req: Request<Incoming>| {
+        handle(state.clone(), req, remote)
+    });
+    let conn = hyper::server::conn::http1::Builder::new()
+        .serve_connection(hyper_util::rt::TokioIo::new(stream), service)
+        .with_upgrades();
+    tokio::pin!(conn);
+    tokio::select! {
+        _ = conn.as_mut() => {}
+        _ = stop.cancelled() => {
+            conn.as_mut().graceful_shutdown();
+            let _ = conn.await;
+        }
+    }
 }
 
 /// A running listener.
@@ -372,23 +409,12 @@ pub(crate) async fn listen<H: EngineHandler>(
                 },
             };
             let _ = stream.set_nodelay(true);
-            let state = state.clone();
-            let stop = accept_stop.clone();
-            tracker.spawn(async move {
-                let service =
-                    hyper::service::service_fn(move |req| handle(state.clone(), req, remote));
-                let conn = hyper::server::conn::http1::Builder::new()
-                    .serve_connection(hyper_util::rt::TokioIo::new(stream), service)
-                    .with_upgrades();
-                tokio::pin!(conn);
-                tokio::select! {
-                    _ = conn.as_mut() => {}
-                    _ = stop.cancelled() => {
-                        conn.as_mut().graceful_shutdown();
-                        let _ = conn.await;
-                    }
-                }
-            });
+            tracker.spawn(serve_connection(
+                state.clone(),
+                stream,
+                remote,
+                accept_stop.clone(),
+            ));
         }
         tracker.close();
     });

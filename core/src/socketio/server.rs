@@ -427,6 +427,23 @@ impl Server {
         &self,
         addr: impl tokio::net::ToSocketAddrs,
     ) -> std::io::Result<ServerHandle> {
+        let state = self.http_state()?;
+        let listener = crate::http::listen(state, addr).await?;
+        tracing::info!(addr = %listener.local_addr, path = %self.0.config.engine.path, "listening");
+        Ok(ServerHandle {
+            server: self.clone(),
+            listener,
+        })
+    }
+
+    /// ferrio's HTTP front for a host that owns the HTTP server (hyper/axum, or a binding relaying its
+    /// host's requests); see [`HttpService`](crate::http::HttpService). Fails only when the configured
+    /// client bundle cannot be read.
+    pub fn http_service(&self) -> std::io::Result<crate::http::HttpService> {
+        Ok(crate::http::HttpService::new(self.http_state()?))
+    }
+
+    fn http_state(&self) -> std::io::Result<Arc<HttpState<SioHandler>>> {
         let client = match &self.0.config.client_dir {
             Some(dir) => Some(ClientBundle::load(dir).map_err(|e| {
                 std::io::Error::new(
@@ -436,17 +453,11 @@ impl Server {
             })?),
             None => None,
         };
-        let state = Arc::new(HttpState {
+        Ok(Arc::new(HttpState {
             engine: self.0.engine.clone(),
             client,
             static_dir: self.0.config.static_dir.clone().map(StaticDir::new),
-        });
-        let listener = crate::http::listen(state, addr).await?;
-        tracing::info!(addr = %listener.local_addr, path = %self.0.config.engine.path, "listening");
-        Ok(ServerHandle {
-            server: self.clone(),
-            listener,
-        })
+        }))
     }
 }
 

@@ -16,10 +16,12 @@ Handlers run on your asyncio loop; the engine (transports, rooms, broadcasts) ru
 
 from . import exceptions
 from ._native import __version__
+from ._asgi import ASGIApp
 from ._namespace import AsyncNamespace
 from ._server import AsyncServer, BroadcastOperator, Reason, RemoteSocket
 
 __all__ = [
+    "ASGIApp",
     "AsyncServer",
     "AsyncNamespace",
     "BroadcastOperator",

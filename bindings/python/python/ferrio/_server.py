@@ -422,6 +422,26 @@ class AsyncServer:
         """Binds ``host:port`` (0 picks a free port) and starts serving on the running loop; returns the
         bound port. Handlers run on this loop. ``static_dir`` serves the application's files;
         ``client_dir`` serves the socket.io browser client (a ``socket.io-client/dist`` directory)."""
+        native = self._prepare(socketio_path, static_dir, client_dir)
+        loop = asyncio.get_running_loop()
+        future = loop.create_future()
+        native.listen(host, port, future)
+        try:
+            self.port = await future
+        except BaseException:
+            self._native = None
+            self._closed = True
+            fut = loop.create_future()
+            native.shutdown(0.0, fut)
+            await fut
+            native.join_dispatch(1.0)
+            raise
+        return self.port
+
+    def _prepare(
+        self, socketio_path: str, static_dir: str | None, client_dir: str | None
+    ) -> _native.NativeServer:
+        """Creates the engine with this server's handlers and starts dispatching to the running loop."""
         if self._closed:
             raise exceptions.ServerClosedError("the server has been shut down")
         if self._native is not None:
@@ -445,19 +465,7 @@ class AsyncServer:
         self._stopped = asyncio.Event()
         native.start(loop, self._dispatch)
         self._native = native
-        future = loop.create_future()
-        native.listen(host, port, future)
-        try:
-            self.port = await future
-        except BaseException:
-            self._native = None
-            self._closed = True
-            fut = loop.create_future()
-            native.shutdown(0.0, fut)
-            await fut
-            native.join_dispatch(1.0)
-            raise
-        return self.port
+        return native
 
     async def serve(self, host: str = "127.0.0.1", port: int = 5000, **kwargs: Any) -> None:
         """Serves until ``shutdown()`` (``start`` plus waiting). Handlers run on the calling loop."""

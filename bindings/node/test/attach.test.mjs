@@ -1,0 +1,145 @@
+// Attach mode: socket.io's `new Server(httpServer)` with an Express app on the same port. The app in
+// fixtures/express-app.mjs runs on ferrio, and, with only its import changed, on socket.io: the same
+// assertions hold for both, over each transport mode.
+import { test, describe, before, after } from "node:test";
+import assert from "node:assert/strict";
+import { spawn } from "node:child_process";
+import fs from "node:fs";
+import path from "node:path";
+import { fileURLToPath } from "node:url";
+import { io } from "socket.io-client";
+import { within, next } from "./helpers.mjs";
+
+const here = path.dirname(fileURLToPath(import.meta.url));
+const APP = path.join(here, "fixtures/express-app.mjs");
+const REFERENCE = path.join(here, "fixtures/.express-app.socketio.mjs");
+
+async function run(file) {
+  const child = spawn(process.execPath, [file], { stdio: ["ignore", "pipe", "pipe"] });
+  let out = "";
+  let err = "";
+  child.stdout.setEncoding("utf8").on("data", (d) => (out += d));
+  child.stderr.setEncoding("utf8").on("data", (d) => (err += d));
+  const port = await within(
+    (async () => {
+      for (let i = 0; i < 500; i++) {
+        const m = /LISTENING (\d+)/.exec(out);
+        if (m) return Number(m[1]);
+        if (child.exitCode !== null) throw new Error(`the app exited: ${err}`);
+        await new Promise((r) => setTimeout(r, 20));
+      }
+      throw new Error(`no port printed: ${err}`);
+    })(),
+    12_000,
+    "the app to listen",
+  );
+  return { child, port, output: () => out, errors: () => err };
+}
+
+const MODES = {
+  websocket: { transports: ["websocket"] },
+  polling: { transports: ["polling"] },
+  upgrade: { transports: ["polling", "websocket"] },
+};
+
+for (const [impl, file] of [
+  ["ferrio", APP],
+  ["socket.io", REFERENCE],
+]) {
+  describe(`an Express app with ${impl} attached to its http.Server`, () => {
+    let app;
+    const clients = [];
+    before(async () => {
+      if (file === REFERENCE) {
+        const source = fs.readFileSync(APP, "utf8");
+        const changed = source.replace('import { Server } from "ferrio";', 'import { Server } from "socket.io";');
+        assert.notEqual(changed, source, "the fixture imports ferrio");
+        fs.writeFileSync(REFERENCE, changed);
+      }
+      app = await run(file);
+    });
+    after(() => {
+      for (const c of clients) c.close();
+      if (app && app.child.exitCode === null) app.child.kill("SIGKILL");
+      if (file === REFERENCE) fs.rmSync(REFERENCE, { force: true });
+    });
+    const url = () => `http://127.0.0.1:${app.port}`;
+    const connect = async (mode, auth = { token: "letmein" }) => {
+      const c = io(url(), { ...MODES[mode], auth, reconnection: false, forceNew: true });
+      clients.push(c);
+      await within(next(c, "connect"), 5000, `connect over ${mode}`);
+      if (mode === "upgrade" && c.io.engine.transport.name !== "websocket") {
+        await within(next(c.io.engine, "upgrade"), 5000, "the upgrade");
+      }
+      return c;
+    };
+
+    test("the REST routes keep working beside socket.io", async () => {
+      const health = await fetch(`${url()}/api/health`, { signal: AbortSignal.timeout(3000) });
+      assert.equal(health.status, 200);
+      assert.deepEqual(await health.json(), { ok: true });
+      const missing = await fetch(`${url()}/nope`, { signal: AbortSignal.timeout(3000) });
+      assert.equal(missing.status, 404);
+      const bad = await fetch(`${url()}/socket.io/?EIO=4&transport=bogus`, { signal: AbortSignal.timeout(3000) });
+      assert.equal(bad.status, 400);
+      assert.deepEqual(await bad.json(), { code: 0, message: "Transport unknown" });
+    });
+
+    for (const mode of Object.keys(MODES)) {
+      test(`socket.io over ${mode}: middleware, acks, rooms, binary, REST-triggered emits`, async () => {
+        const refused = io(url(), { ...MODES[mode], auth: {}, reconnection: false, forceNew: true });
+        clients.push(refused);
+        const [err] = await within(next(refused, "connect_error"), 5000, "connect_error");
+        assert.equal(err.message, "not authorized");
+        assert.deepEqual(err.data, { hint: "token" });
+
+        const a = await connect(mode);
+        const b = await connect(mode);
+        const expected = mode === "polling" ? "polling" : "websocket";
+        assert.equal(a.io.engine.transport.name, expected);
+        const room = `room-${mode}`;
+        assert.equal(await a.timeout(3000).emitWithAck("join", room), `joined ${room}`);
+        assert.equal(await b.timeout(3000).emitWithAck("join", room), `joined ${room}`);
+        assert.equal(await a.timeout(3000).emitWithAck("size", room), 2);
+        assert.ok((await a.timeout(3000).emitWithAck("count")) >= 2);
+
+        const said = next(b, "said");
+        a.emit("say", room, "hello", Buffer.from([1, 2, 3]));
+        const [from, text, bytes] = await within(said, 5000, "a room message");
+        assert.equal(from, a.id);
+        assert.equal(text, "hello");
+        assert.deepEqual([...new Uint8Array(bytes)], [1, 2, 3]);
+
+        assert.equal(await a.timeout(3000).emitWithAck("join", "notes"), "joined notes");
+        const note = next(a, "note");
+        const posted = await fetch(`${url()}/api/notes`, {
+          method: "POST",
+          headers: { "content-type": "application/json" },
+          body: JSON.stringify({ text: `from ${mode}` }),
+          signal: AbortSignal.timeout(3000),
+        });
+        assert.equal(posted.status, 201);
+        assert.deepEqual(await within(note, 5000, "the note"), [`from ${mode}`]);
+
+        const gone = next(b, "disconnect");
+        a.emit("kick", b.id);
+        const [reason] = await within(gone, 5000, "the kick");
+        assert.equal(reason, "io server disconnect");
+        a.close();
+      });
+    }
+
+    test("io.close() closes the attached http.Server too", async () => {
+      const exited = new Promise((resolve) => app.child.once("exit", resolve));
+      app.child.kill("SIGTERM");
+      await within(
+        (async () => {
+          while (!app.output().includes("HTTP SERVER CLOSED")) await new Promise((r) => setTimeout(r, 20));
+        })(),
+        8000,
+        "the http.Server to close",
+      );
+      await within(exited, 8000, "the process to exit by itself");
+    });
+  });
+}
