@@ -1,6 +1,8 @@
-// Attach mode: socket.io's `new Server(httpServer)` with an Express app on the same port. The app in
-// fixtures/express-app.mjs runs on ferrio, and, with only its import changed, on socket.io: the same
-// assertions hold for both, over each transport mode.
+// Attach mode and API parity: an Express app with socket.io attached to its `new Server(httpServer)`, in
+// socket.io's documented style (fixtures/express-app.mjs: middlewares with err.data, fetchSockets,
+// socketsJoin/Leave, disconnectSockets, timeout acks both ways, onAny, disconnecting, adapter room sizes,
+// binary, REST routes emitting). It runs on ferrio, and, with only its import changed, on socket.io: the
+// same assertions hold for both, over each transport mode.
 import { test, describe, before, after } from "node:test";
 import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
@@ -121,8 +123,35 @@ for (const [impl, file] of [
         assert.equal(posted.status, 201);
         assert.deepEqual(await within(note, 5000, "the note"), [`from ${mode}`]);
 
+        // onAny counts what a socket sent: join, say, join, size, count so far.
+        assert.equal(await a.timeout(3000).emitWithAck("seen"), 6);
+        const me = await a.timeout(3000).emitWithAck("whoami");
+        assert.deepEqual(me, { id: a.id, rooms: [a.id, "notes", room].sort(), hasData: true });
+
+        // Server-to-client acks with timeouts: one answers, one stays silent.
+        b.on("question", (q, answer) => answer(`b: ${q}`));
+        a.on("question", () => {});
+        assert.equal(await a.timeout(3000).emitWithAck("ask-me"), "timeout: operation has timed out");
+        const polled = await a.timeout(3000).emitWithAck("poll", room);
+        assert.equal(polled.error, "operation has timed out");
+        a.off("question");
+        a.on("question", (q, answer) => answer(`a: ${q}`));
+        assert.deepEqual(await a.timeout(3000).emitWithAck("poll", room), { answers: ["a: ready?", "b: ready?"] });
+
+        // socketsJoin / socketsLeave move the whole room.
+        const target = `moved-${mode}`;
+        assert.equal(await a.timeout(3000).emitWithAck("move", room, target), 2);
+        assert.equal(await a.timeout(3000).emitWithAck("size", room), 0);
+
+        // `disconnecting` still sees the rooms of the socket that leaves.
+        const leaving = next(a, "leaving");
         const gone = next(b, "disconnect");
-        a.emit("kick", b.id);
+        const bId = b.id;
+        a.emit("kick", bId);
+        const [who, rooms, why] = await within(leaving, 5000, "the leaving notice");
+        assert.equal(who, bId);
+        assert.deepEqual(rooms.sort(), [target]);
+        assert.equal(why, "server namespace disconnect");
         const [reason] = await within(gone, 5000, "the kick");
         assert.equal(reason, "io server disconnect");
         a.close();
