@@ -191,6 +191,16 @@ export declare class Adapter extends EventEmitter {
   on(ev: string | symbol, listener: (...args: any[]) => void): this;
 }
 
+/** The Engine.IO connection under a socket (socket.io's `socket.conn`). */
+export interface Connection extends EventEmitter {
+  readonly transport: { name: "polling" | "websocket" };
+  close(): void;
+  /** The connection moved from HTTP long-polling to WebSocket. */
+  on(event: "upgrade", listener: (transport: { name: "websocket" }) => void): this;
+  once(event: "upgrade", listener: (transport: { name: "websocket" }) => void): this;
+  off(event: "upgrade", listener: (transport: { name: "websocket" }) => void): this;
+}
+
 export declare class Socket<
   ListenEvents extends EventsMap = DefaultEventsMap,
   EmitEvents extends EventsMap = ListenEvents,
@@ -204,7 +214,7 @@ export declare class Socket<
   readonly rooms: Set<Room>;
   readonly connected: boolean;
   readonly disconnected: boolean;
-  readonly conn: { readonly transport: { name: "polling" | "websocket" }; close(): void };
+  readonly conn: Connection;
   readonly request: { headers: Record<string, string>; url: string; method: string; connection: { remoteAddress: string } };
   data: SocketData;
 

@@ -401,6 +401,26 @@ class Adapter extends EventEmitter {
 
 const emitLocal = EventEmitter.prototype.emit;
 
+/**
+ * The Engine.IO connection under a socket (socket.io's `socket.conn`): its transport, `close()`, and the
+ * `"upgrade"` event (with the new transport) when it moves from polling to WebSocket.
+ */
+class Connection extends EventEmitter {
+  constructor(nsp, id) {
+    super();
+    this._nsp = nsp;
+    this._id = id;
+  }
+
+  get transport() {
+    return { name: this._nsp._native.transport(this._id) || "websocket" };
+  }
+
+  close() {
+    this._nsp._native.disconnect(this._id, true);
+  }
+}
+
 /** A client's socket in one namespace (socket.io's `Socket`). */
 class Socket extends EventEmitter {
   constructor(nsp, id, handshakeJson) {
@@ -417,12 +437,7 @@ class Socket extends EventEmitter {
     this._any = undefined;
     this._anyOut = undefined;
     this._flags = undefined;
-    this.conn = {
-      get transport() {
-        return { name: nsp._native.transport(id) || "websocket" };
-      },
-      close: () => nsp._native.disconnect(id, true),
-    };
+    this.conn = new Connection(nsp, id);
   }
 
   get disconnected() {
@@ -853,6 +868,7 @@ const KIND_EVENT = 2;
 const KIND_DISCONNECTING = 3;
 const KIND_DISCONNECT = 4;
 const KIND_ROOM = 5;
+const KIND_UPGRADE = 6;
 
 function clientDir() {
   try {
@@ -1312,6 +1328,11 @@ class Server {
           socket.connected = false;
           socket._rooms = [];
           emitLocal.call(socket, "disconnect", a);
+          return;
+        }
+        case KIND_UPGRADE: {
+          const socket = this._socket(nspName, sid);
+          if (socket) socket.conn.emit("upgrade", socket.conn.transport);
           return;
         }
         case KIND_ROOM: {

@@ -402,3 +402,47 @@ async fn a_server_disconnect_keeps_its_reason_when_the_client_closes_at_once() {
     }
     stop(handle).await;
 }
+
+#[tokio::test]
+async fn an_upgrade_from_polling_is_reported_for_each_socket_of_the_connection() {
+    let io = Server::builder().build();
+    let (tx, mut rx) = mpsc::unbounded_channel();
+    io.of("/chat");
+    io.on_upgrade(move |socket| {
+        let _ = tx.send((
+            socket.nsp().to_owned(),
+            socket.id().to_string(),
+            socket.transport().as_str(),
+        ));
+    });
+    let handle = io.listen("127.0.0.1:0").await.unwrap();
+    let addr = handle.local_addr();
+    let sid = polling_connect(addr).await;
+    assert_eq!(post(addr, &polling(&sid), "40/chat,").await.status, 200);
+    let joined = get(addr, &polling(&sid)).await.text();
+    assert!(joined.starts_with("40/chat,{"), "{joined}");
+    assert!(rx.try_recv().is_err(), "nothing before the upgrade");
+
+    let mut ws = ws_connect(addr, &format!("EIO=4&transport=websocket&sid={sid}")).await;
+    let pending = tokio::spawn({
+        let sid = sid.clone();
+        async move { get(addr, &polling(&sid)).await }
+    });
+    ws_send_text(&mut ws, "2probe").await;
+    assert_eq!(ws_recv_text(&mut ws).await, "3probe");
+    assert_eq!(pending.await.unwrap().text(), "6");
+    ws_send_text(&mut ws, "5").await;
+    let mut seen = Vec::new();
+    for _ in 0..2 {
+        let (nsp, _, transport) = tokio::time::timeout(WAIT, rx.recv())
+            .await
+            .expect("an upgrade report in time")
+            .unwrap();
+        assert_eq!(transport, "websocket");
+        seen.push(nsp);
+    }
+    seen.sort();
+    assert_eq!(seen, ["/", "/chat"]);
+    let _ = ws.close(None).await;
+    stop(handle).await;
+}

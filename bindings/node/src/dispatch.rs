@@ -37,6 +37,7 @@ pub(crate) mod kind {
     pub const DISCONNECTING: u32 = 3;
     pub const DISCONNECT: u32 = 4;
     pub const ROOM: u32 = 5;
+    pub const UPGRADE: u32 = 6;
 }
 
 /// One thing that happened, on its way to JavaScript.
@@ -84,6 +85,8 @@ pub(crate) enum Item {
         room: String,
         sid: Option<Sid>,
     },
+    /// The socket's connection upgraded from polling to WebSocket.
+    Upgrade { nsp: String, sid: Sid },
 }
 
 fn buffers(attachments: Vec<Bytes>) -> Option<Vec<Buffer>> {
@@ -195,6 +198,16 @@ impl Item {
                 none(),
                 None,
                 f64::from(what),
+                0.0,
+            ),
+            Item::Upgrade { nsp, sid } => (
+                kind::UPGRADE,
+                nsp,
+                sid.as_str().to_owned(),
+                none(),
+                none(),
+                None,
+                0.0,
                 0.0,
             ),
         }

@@ -162,6 +162,13 @@ impl NativeServer {
                 .callee_handled::<false>()
                 .build_callback(|ctx| Ok(ctx.value.into_args()))?;
             *slot = Some(Arc::new(tsfn));
+            let shared = self.shared.clone();
+            self.server.on_upgrade(move |socket| {
+                shared.send(dispatch::Item::Upgrade {
+                    nsp: socket.nsp().to_owned(),
+                    sid: socket.id(),
+                });
+            });
         }
         Ok(())
     }

@@ -68,6 +68,7 @@ for (const [impl, file] of [
     const url = () => `http://127.0.0.1:${app.port}`;
     const connect = async (mode, auth = { token: "letmein" }) => {
       const c = io(url(), { ...MODES[mode], auth, reconnection: false, forceNew: true });
+      c.upgraded = new Promise((resolve) => c.once("upgraded", resolve));
       clients.push(c);
       await within(next(c, "connect"), 5000, `connect over ${mode}`);
       if (mode === "upgrade" && c.io.engine.transport.name !== "websocket") {
@@ -99,6 +100,7 @@ for (const [impl, file] of [
         const b = await connect(mode);
         const expected = mode === "polling" ? "polling" : "websocket";
         assert.equal(a.io.engine.transport.name, expected);
+        if (mode === "upgrade") assert.equal(await within(a.upgraded, 5000, "socket.conn's upgrade"), "websocket");
         const room = `room-${mode}`;
         assert.equal(await a.timeout(3000).emitWithAck("join", room), `joined ${room}`);
         assert.equal(await b.timeout(3000).emitWithAck("join", room), `joined ${room}`);

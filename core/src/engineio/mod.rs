@@ -274,6 +274,8 @@ pub trait EngineHandler: Send + Sync + 'static {
     fn on_message(&self, session: &Arc<Session<Self>>, message: Message<'_>);
     /// The session ended; called once.
     fn on_close(&self, session: &Arc<Session<Self>>, reason: CloseReason);
+    /// The session moved from polling to WebSocket.
+    fn on_upgrade(&self, _session: &Arc<Session<Self>>) {}
 }
 
 /// One frame of the wire: a whole Engine.IO text packet (type digit included) or a binary message.

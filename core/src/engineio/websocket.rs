@@ -88,6 +88,7 @@ pub(crate) async fn serve_upgrade<H: EngineHandler>(
     };
     session.set_transport(TRANSPORT_WEBSOCKET);
     tracing::debug!(sid = %session.sid, "upgraded to websocket");
+    engine.handler().on_upgrade(&session);
     // The polling heartbeat task keeps running and owns the session's end.
     run(&engine, &session, ws, &mut batch, false).await;
 }

@@ -211,6 +211,22 @@ impl EngineHandler for SioHandler {
         }
     }
 
+    fn on_upgrade(&self, session: &Arc<Conn>) {
+        let Some(server) = self.server.upgrade() else {
+            return;
+        };
+        let handlers = server.upgrade_handlers.read().clone();
+        if handlers.is_empty() {
+            return;
+        }
+        let sockets: Vec<Socket> = session.data.sockets.lock().clone();
+        for socket in &sockets {
+            for handler in &handlers {
+                handler(socket);
+            }
+        }
+    }
+
     fn on_close(&self, session: &Arc<Conn>, reason: CloseReason) {
         let sockets: Vec<Socket> = std::mem::take(&mut *session.data.sockets.lock());
         let reason = DisconnectReason::from(reason);

@@ -197,7 +197,12 @@ pub(crate) struct ServerInner {
     pending_connects: Mutex<VecDeque<(Instant, Sid)>>,
     sweeper: Arc<Notify>,
     sweeper_started: std::sync::Once,
+    /// Called for every socket of a connection that upgraded from polling to WebSocket.
+    pub(crate) upgrade_handlers: RwLock<Vec<UpgradeHandler>>,
 }
+
+/// See [`Server::on_upgrade`].
+pub(crate) type UpgradeHandler = Arc<dyn Fn(&super::Socket) + Send + Sync>;
 
 impl ServerInner {
     /// The namespace a CONNECT names: an existing one, or a new child of a matching dynamic namespace.
@@ -330,6 +335,7 @@ impl Server {
             pending_connects: Mutex::new(VecDeque::new()),
             sweeper: Arc::new(Notify::new()),
             sweeper_started: std::sync::Once::new(),
+            upgrade_handlers: RwLock::default(),
         });
         let server = Server(inner);
         // The main namespace always exists, as in socket.io.
@@ -410,6 +416,15 @@ impl Server {
     /// Targets the main namespace except some rooms.
     pub fn except(&self, rooms: impl IntoRooms) -> BroadcastOperator {
         self.of("/").except(rooms)
+    }
+
+    /// Runs `handler` for every socket of a connection when it upgrades from HTTP long-polling to
+    /// WebSocket (socket.io's `socket.conn.on("upgrade")`), on the connection's task.
+    pub fn on_upgrade<F>(&self, handler: F)
+    where
+        F: Fn(&super::Socket) + Send + Sync + 'static,
+    {
+        self.0.upgrade_handlers.write().push(Arc::new(handler));
     }
 
     /// How many Engine.IO connections are open.

@@ -32,6 +32,11 @@ io.use((socket, next) => {
 
 io.on("connection", (socket: Socket<ClientToServer, ServerToClient, InterServer, Data>) => {
   const nick: string = socket.data.nick;
+  socket.conn.on("upgrade", (transport) => {
+    const name: "websocket" = transport.name;
+    return name;
+  });
+  const current: "polling" | "websocket" = socket.conn.transport.name;
   socket.on("chat", (text, ack) => {
     const len: number = text.length;
     socket.broadcast.emit("chat", nick, text);
