@@ -5,7 +5,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 CARGO ?= cargo
 
-.PHONY: help run test deps deps-system deps-node deps-python build fmt fmt-check lint test-rust test-js test-python bench clean \
+.PHONY: fuzz help run test deps deps-system deps-node deps-python build fmt fmt-check lint test-rust test-js test-python bench clean \
 	python test-python-binding node test-node \
 	tools header header-check header-check-selftest ffi-lib test-c test-cpp install examples
 
@@ -78,6 +78,12 @@ test: deps fmt-check lint build header-check header-check-selftest test-rust tes
 
 bench: deps-node
 	bash bench/run.sh
+
+# Randomised fuzzing of every decoder (core/tests/fuzz_decoders.rs), FUZZ_SECS per target; `make test` runs
+# the same targets for a second each. FERRIO_FUZZ_SEED=N reproduces a run.
+FUZZ_SECS ?= 60
+fuzz:
+	FERRIO_FUZZ_SECS=$(FUZZ_SECS) $(CARGO) test --release -p ferrio --test fuzz_decoders -- --nocapture --test-threads=1
 
 clean:
 	$(CARGO) clean

@@ -151,14 +151,72 @@ pub fn split_event(data: &str) -> Result<(String, String), ParseError> {
             ))
         }
     };
-    Ok((name, join_elements(data, rest)))
+    Ok((name, replace_lone_surrogates(join_elements(data, rest))))
 }
 
 /// Validates an ack's data (a JSON array) and returns it as the arguments' JSON text.
 pub fn ack_args(data: &str) -> Result<String, ParseError> {
     let elements: Vec<&RawValue> =
         serde_json::from_str(data).map_err(|_| ParseError::InvalidPayload("not a JSON array"))?;
-    Ok(join_elements(data, &elements))
+    Ok(replace_lone_surrogates(join_elements(data, &elements)))
+}
+
+/// JSON text may escape UTF-16 surrogates one by one (`"\ud83d"`, as JavaScript's `JSON.stringify` does
+/// for a string cut in the middle of an emoji); no Rust, Python or C string can hold an unpaired one, so
+/// each becomes U+FFFD here, once, instead of failing in whichever binding decodes the arguments.
+fn replace_lone_surrogates(json: String) -> String {
+    if !json.contains("\\u") {
+        return json;
+    }
+    let bytes = json.as_bytes();
+    let hex_at = |i: usize| -> Option<u16> {
+        let digits = json.get(i + 2..i + 6)?;
+        if bytes.get(i + 1) == Some(&b'u') {
+            u16::from_str_radix(digits, 16).ok()
+        } else {
+            None
+        }
+    };
+    let mut out = String::with_capacity(json.len());
+    let mut copied = 0;
+    let mut i = 0;
+    while i < bytes.len() {
+        if bytes[i] != b'\\' {
+            i += 1;
+            continue;
+        }
+        let Some(unit) = hex_at(i) else {
+            i += 2; // an escaped character (`\\`, `\"`, ...): skip both bytes
+            continue;
+        };
+        let lone = match unit {
+            0xD800..=0xDBFF => {
+                let next = if bytes.get(i + 6) == Some(&b'\\') {
+                    hex_at(i + 6)
+                } else {
+                    None
+                };
+                if next.is_some_and(|low| (0xDC00..=0xDFFF).contains(&low)) {
+                    i += 12; // a proper pair
+                    continue;
+                }
+                true
+            }
+            0xDC00..=0xDFFF => true,
+            _ => false,
+        };
+        if lone {
+            out.push_str(&json[copied..i]);
+            out.push_str("\\ufffd");
+            copied = i + 6;
+        }
+        i += 6;
+    }
+    if copied == 0 {
+        return json;
+    }
+    out.push_str(&json[copied..]);
+    out
 }
 
 /// Re-forms `[e1,e2,…]` from borrowed elements of `source`: one slice from the first element's start to
@@ -309,6 +367,20 @@ pub fn encode_disconnect(nsp: &str) -> String {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn lone_surrogate_escapes_become_replacement_characters() {
+        use super::{ack_args, split_event};
+        let (_, args) =
+            split_event(r#"["msg","\ude00","a\ud83d","\ud83d\ude00","\\ud800",1]"#).unwrap();
+        assert_eq!(args, r#"["\ufffd","a\ufffd","\ud83d\ude00","\\ud800",1]"#);
+        let value: serde_json::Value = serde_json::from_str(&args).unwrap();
+        assert_eq!(value[0], "\u{fffd}");
+        assert_eq!(value[2], "\u{1f600}");
+        assert_eq!(value[3], "\\ud800");
+        assert_eq!(ack_args(r#"["\uDBFF"]"#).unwrap(), r#"["\ufffd"]"#);
+        assert_eq!(ack_args(r#"["ok"]"#).unwrap(), r#"["ok"]"#);
+    }
+
     use super::*;
 
     /// The examples of the protocol's README, decoded.
