@@ -151,6 +151,14 @@ pub struct EngineConfig {
     pub cors: Cors,
     /// Optional handshake hook (socket.io's `allowRequest`).
     pub allow_request: Option<AllowRequest>,
+    /// The most header lines one HTTP request may have (default 100); more is answered 431.
+    pub max_headers: usize,
+    /// The most bytes of request line and headers one HTTP request may have (default 32 KiB, at least
+    /// 8 KiB); more is answered 431.
+    pub max_header_bytes: usize,
+    /// How long a client may take to send a request's headers (default 10 s): slow or half-open
+    /// connections are closed after it.
+    pub header_read_timeout: Duration,
 }
 
 impl Default for EngineConfig {
@@ -167,6 +175,9 @@ impl Default for EngineConfig {
             max_queued_packets: 1024,
             cors: Cors::default(),
             allow_request: None,
+            max_headers: 100,
+            max_header_bytes: 32 * 1024,
+            header_read_timeout: Duration::from_secs(10),
         }
     }
 }
@@ -185,6 +196,9 @@ impl std::fmt::Debug for EngineConfig {
             .field("max_queued_packets", &self.max_queued_packets)
             .field("cors", &self.cors)
             .field("allow_request", &self.allow_request.is_some())
+            .field("max_headers", &self.max_headers)
+            .field("max_header_bytes", &self.max_header_bytes)
+            .field("header_read_timeout", &self.header_read_timeout)
             .finish()
     }
 }

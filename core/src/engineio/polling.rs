@@ -103,15 +103,34 @@ where
         session.close(CloseReason::TransportError);
         return engine_error(EngineErrorCode::BadRequest);
     };
-    let body: Bytes = match http_body_util::Limited::new(body, engine.config.max_payload)
-        .collect()
-        .await
-    {
-        Ok(collected) => collected.to_bytes(),
+    // A declared length over the limit is refused before reading anything.
+    let declared_too_large = body.size_hint().lower() > engine.config.max_payload as u64;
+    // A slow sender may not hold the session: the body has as long as the headers had.
+    let collected = tokio::time::timeout(
+        engine.config.header_read_timeout,
+        http_body_util::Limited::new(body, engine.config.max_payload).collect(),
+    );
+    let outcome = if declared_too_large {
+        Err(None)
+    } else {
+        match collected.await {
+            Ok(Ok(collected)) => Ok(collected.to_bytes()),
+            Ok(Err(error)) => Err(Some(error)),
+            Err(_elapsed) => {
+                tracing::debug!(sid = %session.sid, "polling POST body too slow");
+                session.close(CloseReason::TransportError);
+                return engine_error(EngineErrorCode::BadRequest);
+            }
+        }
+    };
+    let body: Bytes = match outcome {
+        Ok(body) => body,
         Err(error) => {
-            let too_large = error
-                .downcast_ref::<http_body_util::LengthLimitError>()
-                .is_some();
+            let too_large = error.as_ref().is_none_or(|error| {
+                error
+                    .downcast_ref::<http_body_util::LengthLimitError>()
+                    .is_some()
+            });
             session.close(CloseReason::TransportError);
             if too_large {
                 return http::Response::builder()

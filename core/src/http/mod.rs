@@ -359,10 +359,19 @@ pub(crate) async fn serve_connection<H, S>(
     H: EngineHandler,
     S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
 {
+    let config = state.engine.config();
+    // hyper refuses a read buffer under 8 KiB.
+    let max_header_bytes = config.max_header_bytes.max(8 * 1024);
+    let mut builder = hyper::server::conn::http1::Builder::new();
+    builder
+        .timer(hyper_util::rt::TokioTimer::new())
+        .header_read_timeout(config.header_read_timeout)
+        .max_headers(config.max_headers)
+        .max_buf_size(max_header_bytes);
     let service = hyper::service::service_fn(move |req: Request<Incoming>| {
         handle(state.clone(), req, remote)
     });
-    let conn = hyper::server::conn::http1::Builder::new()
+    let conn = builder
         .serve_connection(hyper_util::rt::TokioIo::new(stream), service)
         .with_upgrades();
     tokio::pin!(conn);

@@ -84,6 +84,9 @@ impl SioHandler {
             Ok(packet) => packet,
             Err(error) => return self.parse_error(conn, error),
         };
+        if packet::nesting_exceeds(packet.data, server.config.max_json_depth) {
+            return self.parse_error(conn, "JSON nested too deep");
+        }
         match packet.kind {
             PacketKind::Connect => {
                 let auth = if packet.data.is_empty() {

@@ -134,6 +134,41 @@ pub fn decode(text: &str, max_attachments: usize) -> Result<RawPacket<'_>, Parse
     })
 }
 
+/// Whether JSON `text` nests arrays and objects deeper than `max` (strings are skipped). A text no longer
+/// than `max` cannot, so short packets cost nothing.
+pub fn nesting_exceeds(text: &str, max: usize) -> bool {
+    if text.len() <= max {
+        return false;
+    }
+    let mut depth = 0usize;
+    let mut in_string = false;
+    let mut escaped = false;
+    for &byte in text.as_bytes() {
+        if in_string {
+            if escaped {
+                escaped = false;
+            } else if byte == b'\\' {
+                escaped = true;
+            } else if byte == b'"' {
+                in_string = false;
+            }
+            continue;
+        }
+        match byte {
+            b'"' => in_string = true,
+            b'[' | b'{' => {
+                depth += 1;
+                if depth > max {
+                    return true;
+                }
+            }
+            b']' | b'}' => depth = depth.saturating_sub(1),
+            _ => {}
+        }
+    }
+    false
+}
+
 /// Splits an event's data (`["name", arg, …]`) into the name and the JSON array text of the arguments.
 pub fn split_event(data: &str) -> Result<(String, String), ParseError> {
     let elements: Vec<&RawValue> =

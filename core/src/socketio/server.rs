@@ -26,6 +26,9 @@ pub struct ServerConfig {
     pub connect_timeout: Duration,
     /// The most binary attachments one packet may announce (default 10).
     pub max_attachments: usize,
+    /// The deepest nesting of arrays and objects a packet's JSON may have, the arguments' own array
+    /// included (default 128); deeper is a parse error that closes the connection.
+    pub max_json_depth: usize,
     /// Where the `socket.io-client` bundle (`dist/`) is, to serve `<path>/socket.io.js` and friends.
     pub client_dir: Option<PathBuf>,
     /// A directory of the application's own static files, served outside the engine path.
@@ -40,6 +43,7 @@ impl Default for ServerConfig {
             engine: EngineConfig::default(),
             connect_timeout: Duration::from_millis(45_000),
             max_attachments: 10,
+            max_json_depth: 128,
             client_dir: None,
             static_dir: None,
             adapter: Arc::new(MemoryAdapterFactory),
@@ -53,6 +57,7 @@ impl std::fmt::Debug for ServerConfig {
             .field("engine", &self.engine)
             .field("connect_timeout", &self.connect_timeout)
             .field("max_attachments", &self.max_attachments)
+            .field("max_json_depth", &self.max_json_depth)
             .field("client_dir", &self.client_dir)
             .field("static_dir", &self.static_dir)
             .finish_non_exhaustive()
@@ -128,6 +133,25 @@ impl ServerBuilder {
         self
     }
 
+    /// The most header lines per HTTP request (default 100; more is answered 431).
+    pub fn max_headers(mut self, headers: usize) -> Self {
+        self.config.engine.max_headers = headers;
+        self
+    }
+
+    /// The most bytes of request line and headers per HTTP request (default 32 KiB, at least 8 KiB;
+    /// more is answered 431).
+    pub fn max_header_bytes(mut self, bytes: usize) -> Self {
+        self.config.engine.max_header_bytes = bytes;
+        self
+    }
+
+    /// How long a client may take to send a request's headers (default 10 s).
+    pub fn header_read_timeout(mut self, timeout: Duration) -> Self {
+        self.config.engine.header_read_timeout = timeout;
+        self
+    }
+
     /// CORS for cross-origin polling clients.
     pub fn cors(mut self, cors: Cors) -> Self {
         self.config.engine.cors = cors;
@@ -144,7 +168,13 @@ impl ServerBuilder {
         self
     }
 
-    /// The most binary attachments per packet (default 10).
+    /// The deepest JSON nesting a packet may have, its arguments' array included (default 128).
+    pub fn max_json_depth(mut self, depth: usize) -> Self {
+        self.config.max_json_depth = depth;
+        self
+    }
+
+    /// The most binary attachments one packet may announce (default 10).
     pub fn max_attachments(mut self, count: usize) -> Self {
         self.config.max_attachments = count;
         self

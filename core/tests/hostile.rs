@@ -1,0 +1,554 @@
+//! Hostile input and faults: every case attacks a running server over raw TCP, HTTP or WebSocket, checks
+//! the protocol-correct answer where there is one, and then the server must still accept a new client and
+//! answer its echo. Limits are set low here so that each case stays fast.
+
+mod common;
+
+use common::*;
+use ferrio::Server;
+use std::net::SocketAddr;
+use std::time::Duration;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+use tokio_tungstenite::tungstenite::Message;
+
+async fn server() -> ferrio::ServerHandle {
+    echo_server(
+        Server::builder()
+            .max_payload(64 * 1024)
+            .max_headers(40)
+            .max_header_bytes(8 * 1024)
+            .header_read_timeout(Duration::from_millis(400))
+            .ping_interval(Duration::from_millis(300))
+            .ping_timeout(Duration::from_millis(300))
+            .max_queued_packets(64),
+    )
+    .await
+}
+
+/// The server still serves: a new client connects over WebSocket and gets its echo.
+async fn healthy(addr: SocketAddr) {
+    let (mut ws, _) = ws_handshake(addr).await;
+    ws_send_text(&mut ws, "40").await;
+    assert!(ws_recv_text_skip_pings(&mut ws).await.starts_with("40{"));
+    ws_send_text(&mut ws, "42[\"echo\",\"still here\"]").await;
+    assert_eq!(
+        ws_recv_text_skip_pings(&mut ws).await,
+        "42[\"echo\",\"still here\"]"
+    );
+    let _ = ws.close(None).await;
+}
+
+/// Writes raw bytes and reads what comes back until the server closes or `wait` passes.
+async fn raw(addr: SocketAddr, bytes: &[u8], wait: Duration) -> Vec<u8> {
+    let mut stream = TcpStream::connect(addr).await.unwrap();
+    let _ = stream.write_all(bytes).await;
+    let mut answer = Vec::new();
+    let _ = tokio::time::timeout(wait, stream.read_to_end(&mut answer)).await;
+    answer
+}
+
+fn status_of(answer: &[u8]) -> u16 {
+    let text = String::from_utf8_lossy(answer);
+    text.split(' ')
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(0)
+}
+
+/// A raw WebSocket (no library between the test and the wire) on a Socket.IO connection to `/`.
+async fn raw_ws(addr: SocketAddr) -> TcpStream {
+    let mut stream = TcpStream::connect(addr).await.unwrap();
+    let request = format!(
+        "GET /socket.io/?EIO=4&transport=websocket HTTP/1.1\r\nHost: {addr}\r\nUpgrade: websocket\r\n\
+         Connection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n"
+    );
+    stream.write_all(request.as_bytes()).await.unwrap();
+    let mut head = Vec::new();
+    let mut byte = [0u8; 1];
+    while !head.ends_with(b"\r\n\r\n") {
+        stream.read_exact(&mut byte).await.unwrap();
+        head.push(byte[0]);
+    }
+    assert!(head.starts_with(b"HTTP/1.1 101"));
+    stream
+}
+
+/// One client frame, masked as clients must (unless `masked` is false).
+fn frame(opcode: u8, fin: bool, payload: &[u8], masked: bool) -> Vec<u8> {
+    let mut out = vec![(if fin { 0x80 } else { 0 }) | opcode];
+    let mask_bit = if masked { 0x80 } else { 0 };
+    match payload.len() {
+        n if n < 126 => out.push(mask_bit | n as u8),
+        n if n <= 0xFFFF => {
+            out.push(mask_bit | 126);
+            out.extend_from_slice(&(n as u16).to_be_bytes());
+        }
+        n => {
+            out.push(mask_bit | 127);
+            out.extend_from_slice(&(n as u64).to_be_bytes());
+        }
+    }
+    let key = [0x12, 0x34, 0x56, 0x78];
+    if masked {
+        out.extend_from_slice(&key);
+        out.extend(payload.iter().enumerate().map(|(i, b)| b ^ key[i % 4]));
+    } else {
+        out.extend_from_slice(payload);
+    }
+    out
+}
+
+/// Sends frames on a raw WebSocket and returns the close code the server answers with (None if the
+/// connection just ended, or nothing came within the wait).
+async fn ws_close_code_after(addr: SocketAddr, frames: &[Vec<u8>]) -> Option<u16> {
+    let mut stream = raw_ws(addr).await;
+    for f in frames {
+        if stream.write_all(f).await.is_err() {
+            break;
+        }
+    }
+    let mut data = Vec::new();
+    let _ = tokio::time::timeout(WAIT, stream.read_to_end(&mut data)).await;
+    // Find a close frame (opcode 8) among the server's frames.
+    let mut i = 0;
+    while i + 2 <= data.len() {
+        let opcode = data[i] & 0x0F;
+        let mut len = (data[i + 1] & 0x7F) as usize;
+        let mut at = i + 2;
+        if len == 126 {
+            len = u16::from_be_bytes([data[at], data[at + 1]]) as usize;
+            at += 2;
+        } else if len == 127 {
+            len = u64::from_be_bytes(data[at..at + 8].try_into().unwrap()) as usize;
+            at += 8;
+        }
+        if opcode == 8 && len >= 2 && at + 2 <= data.len() {
+            return Some(u16::from_be_bytes([data[at], data[at + 1]]));
+        }
+        i = at + len;
+    }
+    None
+}
+
+fn text(payload: &str) -> Vec<u8> {
+    frame(1, true, payload.as_bytes(), true)
+}
+
+/// Sends Socket.IO packets on a connected raw client and says whether the server then closed the
+/// connection (true) or kept it (false, checked with an echo on the same connection).
+async fn sio_closed_after(addr: SocketAddr, packets: &[&str]) -> bool {
+    let (mut ws, _) = ws_handshake(addr).await;
+    ws_send_text(&mut ws, "40").await;
+    assert!(ws_recv_text_skip_pings(&mut ws).await.starts_with("40{"));
+    for p in packets {
+        if futures_util::SinkExt::send(&mut ws, Message::text(*p))
+            .await
+            .is_err()
+        {
+            return true;
+        }
+    }
+    if futures_util::SinkExt::send(&mut ws, Message::text("42[\"echo\",\"probe\"]"))
+        .await
+        .is_err()
+    {
+        return true;
+    }
+    loop {
+        match tokio::time::timeout(WAIT, futures_util::StreamExt::next(&mut ws)).await {
+            Ok(Some(Ok(Message::Text(t)))) if t.as_str() == "42[\"echo\",\"probe\"]" => {
+                return false
+            }
+            Ok(Some(Ok(Message::Text(t)))) if t.as_str() == "2" => {
+                let _ = futures_util::SinkExt::send(&mut ws, Message::text("3")).await;
+            }
+            Ok(Some(Ok(Message::Close(_)))) | Ok(None) | Ok(Some(Err(_))) => return true,
+            Ok(Some(Ok(_))) => {}
+            Err(_) => panic!("neither an echo nor a close"),
+        }
+    }
+}
+
+macro_rules! case {
+    ($name:ident, |$addr:ident| $body:block) => {
+        #[tokio::test]
+        async fn $name() {
+            let handle = server().await;
+            let $addr = handle.local_addr();
+            $body
+            healthy($addr).await;
+            stop(handle).await;
+        }
+    };
+}
+
+// ---- HTTP ----
+
+case!(garbage_instead_of_http, |addr| {
+    let answer = raw(addr, b"\x00\x01\x02 not http at all\r\n\r\n", WAIT).await;
+    assert_eq!(status_of(&answer), 400);
+});
+case!(an_unknown_method, |addr| {
+    let answer = raw(addr, b"BREW /socket.io/?EIO=4&transport=polling HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n", WAIT).await;
+    assert_eq!(status_of(&answer), 400);
+});
+case!(too_many_headers, |addr| {
+    let mut request = b"GET /socket.io/?EIO=4&transport=polling HTTP/1.1\r\nHost: x\r\n".to_vec();
+    for i in 0..200 {
+        request.extend_from_slice(format!("X-H{i}: v\r\n").as_bytes());
+    }
+    request.extend_from_slice(b"\r\n");
+    assert_eq!(status_of(&raw(addr, &request, WAIT).await), 431);
+});
+case!(headers_too_large, |addr| {
+    let request = format!(
+        "GET /socket.io/?EIO=4&transport=polling HTTP/1.1\r\nHost: x\r\nCookie: {}\r\n\r\n",
+        "a".repeat(64 * 1024)
+    );
+    assert_eq!(status_of(&raw(addr, request.as_bytes(), WAIT).await), 431);
+});
+case!(a_slowloris_is_cut_off, |addr| {
+    let mut stream = TcpStream::connect(addr).await.unwrap();
+    stream
+        .write_all(b"GET /socket.io/?EIO=4&transport=polling HTTP/1.1\r\nHost: x\r\n")
+        .await
+        .unwrap();
+    let mut sink = Vec::new();
+    let ended = tokio::time::timeout(Duration::from_secs(5), stream.read_to_end(&mut sink)).await;
+    assert!(
+        ended.is_ok(),
+        "the server closes a connection that never finishes its headers"
+    );
+});
+case!(a_reset_in_the_middle_of_a_request, |addr| {
+    let stream = TcpStream::connect(addr).await.unwrap();
+    let mut stream = stream;
+    stream.write_all(b"POST /socket.io/?EIO=4&transport=polling&sid=x HTTP/1.1\r\nHost: x\r\nContent-Length: 1000\r\n\r\n4hel").await.unwrap();
+    #[allow(deprecated)] // a reset is the point here; the blocking close is instant
+    stream.set_linger(Some(Duration::ZERO)).unwrap();
+    drop(stream); // RST
+});
+case!(a_reset_while_a_long_poll_waits, |addr| {
+    let (sid, _) = polling_handshake(addr).await;
+    let mut stream = TcpStream::connect(addr).await.unwrap();
+    stream
+        .write_all(format!("GET {} HTTP/1.1\r\nHost: x\r\n\r\n", polling(&sid)).as_bytes())
+        .await
+        .unwrap();
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    #[allow(deprecated)] // a reset is the point here; the blocking close is instant
+    stream.set_linger(Some(Duration::ZERO)).unwrap();
+    drop(stream);
+});
+case!(a_content_length_beyond_the_limit, |addr| {
+    let (sid, _) = polling_handshake(addr).await;
+    let request = format!(
+        "POST {} HTTP/1.1\r\nHost: x\r\nContent-Length: 99999999999\r\n\r\n4x",
+        polling(&sid)
+    );
+    assert_eq!(status_of(&raw(addr, request.as_bytes(), WAIT).await), 413);
+});
+case!(a_chunked_body_beyond_the_limit, |addr| {
+    let (sid, _) = polling_handshake(addr).await;
+    let mut request = format!(
+        "POST {} HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n",
+        polling(&sid)
+    )
+    .into_bytes();
+    for _ in 0..20 {
+        request.extend_from_slice(format!("1000\r\n{}\r\n", "4".repeat(0x1000)).as_bytes());
+    }
+    request.extend_from_slice(b"0\r\n\r\n");
+    assert_eq!(status_of(&raw(addr, &request, WAIT).await), 413);
+});
+case!(a_broken_chunked_body, |addr| {
+    let (sid, _) = polling_handshake(addr).await;
+    let request = format!(
+        "POST {} HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\nhello\r\n0\r\n\r\n",
+        polling(&sid)
+    );
+    let answer = raw(addr, request.as_bytes(), WAIT).await;
+    assert!(
+        matches!(status_of(&answer), 0 | 400),
+        "{}",
+        String::from_utf8_lossy(&answer)
+    );
+});
+case!(a_polling_body_that_is_not_utf8, |addr| {
+    let (sid, _) = polling_handshake(addr).await;
+    let response = post(addr, &polling(&sid), b"4\xff\xfe\xfd".as_slice()).await;
+    assert_engine_error(&response, 400, 3, "Bad request");
+});
+case!(a_polling_payload_with_garbage_packets, |addr| {
+    let sid = polling_connect(addr).await;
+    let response = post(addr, &polling(&sid), "4\u{1e}x\u{1e}b!!!\u{1e}").await;
+    assert!(response.status == 200 || response.status == 400);
+});
+case!(an_unknown_sid, |addr| {
+    assert_engine_error(
+        &get(addr, "/socket.io/?EIO=4&transport=polling&sid=nope").await,
+        400,
+        1,
+        "Session ID unknown",
+    );
+});
+case!(a_huge_query_string, |addr| {
+    let target = format!(
+        "/socket.io/?EIO=4&transport=polling&{}",
+        "a=b&".repeat(3000)
+    );
+    let answer = raw(
+        addr,
+        format!("GET {target} HTTP/1.1\r\nHost: x\r\n\r\n").as_bytes(),
+        WAIT,
+    )
+    .await;
+    assert!(
+        matches!(status_of(&answer), 414 | 431 | 400),
+        "{}",
+        status_of(&answer)
+    );
+});
+case!(percent_encoding_garbage_in_the_query, |addr| {
+    let response = get(addr, "/socket.io/?EIO=%ff%fe&transport=%zz&sid=%").await;
+    assert_eq!(response.status, 400);
+});
+case!(the_wrong_protocol_version, |addr| {
+    assert_engine_error(
+        &get(addr, "/socket.io/?EIO=3&transport=polling").await,
+        400,
+        5,
+        "Unsupported protocol version",
+    );
+});
+case!(a_path_traversal_under_the_engine_path, |addr| {
+    let response = get(addr, "/socket.io/../../etc/passwd").await;
+    assert!(response.status == 400 || response.status == 404);
+});
+
+// ---- WebSocket frames ----
+
+case!(an_unknown_opcode, |addr| {
+    assert_eq!(
+        ws_close_code_after(addr, &[frame(3, true, b"x", true)]).await,
+        Some(1002)
+    );
+});
+case!(an_unmasked_client_frame, |addr| {
+    assert_eq!(
+        ws_close_code_after(addr, &[frame(1, true, b"40", false)]).await,
+        Some(1002)
+    );
+});
+case!(text_that_is_not_utf8, |addr| {
+    assert_eq!(
+        ws_close_code_after(addr, &[frame(1, true, b"4\xff\xfe", true)]).await,
+        Some(1007)
+    );
+});
+case!(a_message_over_the_limit, |addr| {
+    let big = "4".repeat(70 * 1024);
+    assert_eq!(ws_close_code_after(addr, &[text(&big)]).await, Some(1009));
+});
+case!(a_fragmented_message_over_the_limit, |addr| {
+    let chunk = vec![b'4'; 16 * 1024];
+    let mut frames = vec![frame(1, false, &chunk, true)];
+    for _ in 0..6 {
+        frames.push(frame(0, false, &chunk, true));
+    }
+    assert_eq!(ws_close_code_after(addr, &frames).await, Some(1009));
+});
+case!(a_continuation_without_a_start, |addr| {
+    assert_eq!(
+        ws_close_code_after(addr, &[frame(0, true, b"4", true)]).await,
+        Some(1002)
+    );
+});
+case!(a_control_frame_too_long, |addr| {
+    assert_eq!(
+        ws_close_code_after(addr, &[frame(9, true, &[0u8; 200], true)]).await,
+        Some(1002)
+    );
+});
+case!(a_frame_length_of_2_to_the_63, |addr| {
+    let mut f = vec![0x81, 0x80 | 127];
+    f.extend_from_slice(&(1u64 << 62).to_be_bytes());
+    f.extend_from_slice(&[1, 2, 3, 4]);
+    let code = ws_close_code_after(addr, &[f]).await;
+    assert!(matches!(code, Some(1009) | Some(1002)), "{code:?}");
+});
+case!(a_websocket_upgrade_without_a_key, |addr| {
+    let request = format!("GET /socket.io/?EIO=4&transport=websocket HTTP/1.1\r\nHost: {addr}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Version: 13\r\n\r\n");
+    assert_eq!(status_of(&raw(addr, request.as_bytes(), WAIT).await), 400);
+});
+case!(a_websocket_upgrade_of_the_wrong_version, |addr| {
+    let request = format!("GET /socket.io/?EIO=4&transport=websocket HTTP/1.1\r\nHost: {addr}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 8\r\n\r\n");
+    assert_eq!(status_of(&raw(addr, request.as_bytes(), WAIT).await), 400);
+});
+case!(a_ping_flood, |addr| {
+    let mut frames = Vec::new();
+    for _ in 0..2000 {
+        frames.push(frame(9, true, b"p", true));
+    }
+    let mut stream = raw_ws(addr).await;
+    for f in &frames {
+        if stream.write_all(f).await.is_err() {
+            break;
+        }
+    }
+});
+case!(an_engineio_ping_flood, |addr| {
+    let (mut ws, _) = ws_handshake(addr).await;
+    for _ in 0..2000 {
+        if futures_util::SinkExt::feed(&mut ws, Message::text("2"))
+            .await
+            .is_err()
+        {
+            break;
+        }
+    }
+    let _ = futures_util::SinkExt::flush(&mut ws).await;
+});
+case!(a_client_that_never_reads, |addr| {
+    // It floods echo requests and never reads a reply: the server must give up on it, bounded.
+    let mut stream = raw_ws(addr).await;
+    let connect = text("40");
+    stream.write_all(&connect).await.unwrap();
+    let event = text(&format!("42[\"echo\",\"{}\"]", "x".repeat(30_000)));
+    let started = std::time::Instant::now();
+    while started.elapsed() < Duration::from_secs(5) {
+        match tokio::time::timeout(Duration::from_millis(200), stream.write_all(&event)).await {
+            Ok(Ok(())) => {}
+            _ => break, // the server stopped reading or closed: bounded
+        }
+    }
+});
+case!(a_client_that_stops_answering_pings, |addr| {
+    let (mut ws, _) = ws_handshake(addr).await;
+    // Never answer: the heartbeat closes the session within ping interval + timeout.
+    let ended = tokio::time::timeout(Duration::from_secs(5), async {
+        loop {
+            match futures_util::StreamExt::next(&mut ws).await {
+                None | Some(Err(_)) | Some(Ok(Message::Close(_))) => break,
+                Some(Ok(_)) => {}
+            }
+        }
+    })
+    .await;
+    assert!(ended.is_ok());
+});
+
+// ---- Engine.IO and Socket.IO packets ----
+
+case!(an_empty_engineio_packet, |addr| {
+    assert!(sio_closed_after(addr, &[""]).await);
+});
+case!(an_unknown_engineio_packet_type, |addr| {
+    assert!(sio_closed_after(addr, &["9hello"]).await);
+});
+case!(an_unknown_socketio_packet_type, |addr| {
+    assert!(sio_closed_after(addr, &["49[\"x\"]"]).await);
+});
+case!(an_event_that_is_not_an_array, |addr| {
+    assert!(sio_closed_after(addr, &["42{\"a\":1}"]).await);
+});
+case!(an_event_without_a_name, |addr| {
+    assert!(sio_closed_after(addr, &["42[]"]).await);
+});
+case!(an_event_name_that_is_an_object, |addr| {
+    assert!(sio_closed_after(addr, &["42[{\"a\":1},2]"]).await);
+});
+case!(json_nested_ten_thousand_deep, |addr| {
+    let deep = format!("42[\"echo\",{}1{}]", "[".repeat(10_000), "]".repeat(10_000));
+    assert!(sio_closed_after(addr, &[&deep]).await);
+});
+case!(objects_nested_ten_thousand_deep, |addr| {
+    let deep = format!(
+        "42[\"echo\",{}1{}]",
+        "{\"a\":".repeat(10_000),
+        "}".repeat(10_000)
+    );
+    assert!(sio_closed_after(addr, &[&deep]).await);
+});
+case!(more_attachments_than_allowed, |addr| {
+    assert!(sio_closed_after(addr, &["4511-[\"echo\"]"]).await);
+});
+case!(an_attachment_count_with_too_many_digits, |addr| {
+    assert!(sio_closed_after(addr, &["459999999999-[\"echo\"]"]).await);
+});
+case!(a_text_packet_while_attachments_are_expected, |addr| {
+    assert!(
+        sio_closed_after(
+            addr,
+            &[
+                "451-[\"echo\",{\"_placeholder\":true,\"num\":0}]",
+                "42[\"echo\",1]"
+            ]
+        )
+        .await
+    );
+});
+case!(a_placeholder_pointing_nowhere, |addr| {
+    // One attachment announced, the placeholder names the tenth: the binary frame completes a packet
+    // whose placeholder cannot be filled.
+    let (mut ws, _) = ws_handshake(addr).await;
+    ws_send_text(&mut ws, "40").await;
+    let _ = ws_recv_text_skip_pings(&mut ws).await;
+    ws_send_text(&mut ws, "451-[\"echo\",{\"_placeholder\":true,\"num\":9}]").await;
+    let _ = futures_util::SinkExt::send(&mut ws, Message::binary(vec![1u8, 2, 3])).await;
+});
+case!(an_ack_for_an_id_never_sent, |addr| {
+    assert!(!sio_closed_after(addr, &["43999[\"unsolicited\"]", "431[1]", "431[1]"]).await);
+});
+case!(an_ack_id_beyond_u64, |addr| {
+    assert!(sio_closed_after(addr, &["4399999999999999999999999[1]"]).await);
+});
+case!(a_connect_to_an_unknown_namespace, |addr| {
+    let (mut ws, _) = ws_handshake(addr).await;
+    ws_send_text(&mut ws, "40/nowhere,").await;
+    assert_eq!(
+        ws_recv_text_skip_pings(&mut ws).await,
+        "44/nowhere,{\"message\":\"Invalid namespace\"}"
+    );
+});
+case!(a_connect_with_auth_that_is_not_an_object, |addr| {
+    let (mut ws, _) = ws_handshake(addr).await;
+    ws_send_text(&mut ws, "40[1,2,3]").await;
+    let answer = tokio::time::timeout(WAIT, futures_util::StreamExt::next(&mut ws))
+        .await
+        .unwrap();
+    assert!(
+        !matches!(answer, Some(Ok(Message::Text(ref t))) if t.as_str().starts_with("40{")),
+        "{answer:?}"
+    );
+});
+case!(an_event_flood, |addr| {
+    let (mut ws, _) = ws_handshake(addr).await;
+    ws_send_text(&mut ws, "40").await;
+    let _ = ws_recv_text_skip_pings(&mut ws).await;
+    for i in 0..20_000 {
+        if futures_util::SinkExt::feed(&mut ws, Message::text(format!("42[\"echo\",{i}]")))
+            .await
+            .is_err()
+        {
+            break;
+        }
+    }
+    let _ = futures_util::SinkExt::flush(&mut ws).await;
+});
+case!(lone_surrogates_and_huge_numbers_in_arguments, |addr| {
+    assert!(!sio_closed_after(addr, &["42[\"echo\",\"\\ud800\"]", "42[\"echo\",1e999999]"]).await);
+});
+case!(many_namespaces_on_one_connection, |addr| {
+    let (mut ws, _) = ws_handshake(addr).await;
+    for i in 0..500 {
+        if futures_util::SinkExt::feed(&mut ws, Message::text(format!("40/ns{i},")))
+            .await
+            .is_err()
+        {
+            break;
+        }
+    }
+    let _ = futures_util::SinkExt::flush(&mut ws).await;
+});
