@@ -25,6 +25,7 @@ deps-system:
 	command -v python3 >/dev/null || missing="$$missing python3"; \
 	command -v cc >/dev/null || missing="$$missing gcc"; \
 	command -v c++ >/dev/null || missing="$$missing g++"; \
+	command -v redis-server >/dev/null || missing="$$missing redis-server"; \
 	python3 -c 'import venv, ensurepip' 2>/dev/null || missing="$$missing python3-venv"; \
 	if [ -n "$$missing" ]; then \
 	  echo "installing:$$missing"; \
@@ -48,9 +49,11 @@ deps: deps-node deps-python
 # The Python and Node bindings are cdylibs for their interpreters: maturin and napi build them (targets
 # `python` and `node`); plain cargo only checks them (clippy), it cannot link their test harnesses.
 BINDINGS := --exclude ferrio-python --exclude ferrio-node
+# The Redis adapter is a cargo feature of the core; everything here builds and tests it.
+FEATURES := --features ferrio/redis
 
 build:
-	$(CARGO) build --workspace --all-targets $(BINDINGS)
+	$(CARGO) build --workspace --all-targets $(BINDINGS) $(FEATURES)
 
 run: deps-node
 	$(CARGO) run -p ferrio-example-chat
@@ -62,10 +65,10 @@ fmt-check:
 	$(CARGO) fmt --all -- --check
 
 lint:
-	$(CARGO) clippy --workspace --all-targets -- -D warnings
+	$(CARGO) clippy --workspace --all-targets $(FEATURES) -- -D warnings
 
 test-rust:
-	$(CARGO) test --workspace $(BINDINGS)
+	$(CARGO) test --workspace $(BINDINGS) $(FEATURES)
 
 test-js: deps-node
 	node --test --test-concurrency=1 tests/e2e/js/

@@ -252,7 +252,7 @@ typedef struct ferrio_payload {
  */
 typedef struct ferrio_ack_response {
   /**
-   * The id of the socket that answered.
+   * The id of the socket that answered; empty for a socket of another server of a Redis cluster.
    */
   struct ferrio_str socket_id;
   /**

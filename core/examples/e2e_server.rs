@@ -141,7 +141,7 @@ fn setup(socket: Socket) {
             .timeout(Duration::from_millis(timeout))
             .emit_with_ack("question", Payload::empty())
             .await;
-        let values = |answers: &[(ferrio::Sid, Payload)]| -> Vec<Value> {
+        let values = |answers: &[(Option<ferrio::Sid>, Payload)]| -> Vec<Value> {
             answers
                 .iter()
                 .map(|(_, p)| p.first::<Value>().unwrap_or(Value::Null))

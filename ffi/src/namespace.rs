@@ -415,7 +415,7 @@ pub struct ferrio_broadcast {
 #[repr(C)]
 #[derive(Debug, Clone, Copy)]
 pub struct ferrio_ack_response {
-    /// The id of the socket that answered.
+    /// The id of the socket that answered; empty for a socket of another server of a Redis cluster.
     pub socket_id: ferrio_str,
     /// Its answer.
     pub payload: ferrio_payload,
@@ -657,7 +657,7 @@ pub extern "C" fn ferrio_broadcast_emit_with_ack(
                 };
                 let ids: Vec<String> = answers
                     .iter()
-                    .map(|(sid, _)| terminated(sid.as_str()))
+                    .map(|(sid, _)| terminated(sid.as_ref().map_or("", |s| s.as_str())))
                     .collect();
                 let views: Vec<PayloadView> = answers
                     .into_iter()

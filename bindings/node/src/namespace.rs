@@ -265,7 +265,7 @@ impl NativeNamespace {
             .spawn(async move { op.emit_with_ack(&event, payload).await })
             .await
             .map_err(|e| coded_error("ERR_FERRIO_INTERNAL", e))?;
-        let to_replies = |answers: Vec<(Sid, Payload)>| {
+        let to_replies = |answers: Vec<(Option<Sid>, Payload)>| {
             answers
                 .into_iter()
                 .map(|(_, p)| AckReply::from(p))

@@ -79,7 +79,30 @@ impl MemoryAdapter {
         });
     }
 
-    fn targets(&self, opts: &BroadcastOptions) -> Vec<Socket> {
+    /// Sends a broadcast with acks to the local targets; returns how many were reached.
+    pub(crate) fn local_broadcast_with_ack(
+        &self,
+        packet: &BroadcastPacket,
+        opts: &BroadcastOptions,
+        collector: AckCollector,
+    ) -> usize {
+        let mut count = 0;
+        let id = packet.ack_id.unwrap_or_default();
+        self.for_each_target(opts, |socket| {
+            socket.expect_ack_for_broadcast(id, collector.clone());
+            let mut report = BroadcastReport::default();
+            deliver(socket, packet, opts.volatile, &mut report);
+            count += report.delivered;
+        });
+        count
+    }
+
+    /// How many local sockets are in a room.
+    pub(crate) fn socket_count_in(&self, room: &str) -> usize {
+        self.state.read().rooms.get(room).map_or(0, HashSet::len)
+    }
+
+    pub(crate) fn targets(&self, opts: &BroadcastOptions) -> Vec<Socket> {
         let mut out = Vec::new();
         self.for_each_target(opts, |s| out.push(s.clone()));
         out
@@ -184,14 +207,7 @@ impl Adapter for MemoryAdapter {
         opts: &BroadcastOptions,
         collector: AckCollector,
     ) -> BoxFuture<'static, Result<usize, AdapterError>> {
-        let mut count = 0;
-        let id = packet.ack_id.unwrap_or_default();
-        self.for_each_target(opts, |socket| {
-            socket.expect_ack_for_broadcast(id, collector.clone());
-            let mut report = BroadcastReport::default();
-            deliver(socket, packet, opts.volatile, &mut report);
-            count += report.delivered;
-        });
+        let count = self.local_broadcast_with_ack(packet, opts, collector);
         Box::pin(async move { Ok(count) })
     }
 

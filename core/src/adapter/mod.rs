@@ -7,7 +7,11 @@
 //! [`MemoryAdapter`] is the default: one process, everything local.
 
 mod memory;
+#[cfg(feature = "redis")]
+mod redis;
 
+#[cfg(feature = "redis")]
+pub use self::redis::{RedisAdapter, RedisAdapterConfig, RedisAdapterFactory};
 pub use memory::MemoryAdapter;
 
 use crate::engineio::Sid;
@@ -34,6 +38,8 @@ pub struct BroadcastOptions {
     pub local: bool,
     /// May be dropped for a socket that cannot take it right now.
     pub volatile: bool,
+    /// How long a broadcast with acks waits for its answers (remote servers forget it afterwards).
+    pub timeout: Option<std::time::Duration>,
 }
 
 /// A packet to broadcast: what was emitted, and its wire encoding, made once and shared by every target.
@@ -68,6 +74,14 @@ pub enum AdapterError {
     /// A request got fewer answers than servers before its timeout.
     #[error("adapter request timed out")]
     Timeout,
+    /// A request to every server was answered by only some of them before its timeout.
+    #[error("timeout reached: only {answered} responses received out of {expected}")]
+    Incomplete {
+        /// Servers that answered.
+        answered: usize,
+        /// Servers that were counted.
+        expected: usize,
+    },
 }
 
 /// Room changes a namespace's adapter reports (socket.io's adapter events).
@@ -86,13 +100,52 @@ pub enum RoomEvent {
 /// Collects the answers of a broadcast with acks: one per socket.
 #[derive(Debug, Clone)]
 pub struct AckCollector {
-    pub(crate) tx: tokio::sync::mpsc::UnboundedSender<(Sid, Payload)>,
+    pub(crate) tx: tokio::sync::mpsc::UnboundedSender<(Option<Sid>, Payload)>,
 }
 
 impl AckCollector {
-    /// Records one socket's answer.
-    pub fn answer(&self, sid: Sid, payload: Payload) {
+    /// Records one socket's answer (`None` for a socket of another server, whose id the answer omits).
+    pub fn answer(&self, sid: Option<Sid>, payload: Payload) {
         let _ = self.tx.send((sid, payload));
+    }
+
+    /// Whether the broadcast still waits for answers.
+    pub fn is_open(&self) -> bool {
+        !self.tx.is_closed()
+    }
+}
+
+/// An event another server of the cluster sent with `serverSideEmit`.
+pub struct ServerSideEvent {
+    /// The event name.
+    pub event: String,
+    /// Its arguments.
+    pub payload: Payload,
+    /// The acknowledgement the sender waits for, when it asked for one.
+    pub ack: Option<ServerSideAck>,
+}
+
+impl std::fmt::Debug for ServerSideEvent {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ServerSideEvent")
+            .field("event", &self.event)
+            .field("wants_ack", &self.ack.is_some())
+            .finish()
+    }
+}
+
+/// The answer to a server-side event; sent at most once (dropping it sends nothing).
+pub struct ServerSideAck(Box<dyn FnOnce(Payload) + Send>);
+
+impl ServerSideAck {
+    /// An ack that runs `send` with the answer.
+    pub fn new(send: impl FnOnce(Payload) + Send + 'static) -> ServerSideAck {
+        ServerSideAck(Box::new(send))
+    }
+
+    /// Answers (socket.io relays the first argument).
+    pub fn send(self, payload: Payload) {
+        (self.0)(payload)
     }
 }
 
@@ -184,6 +237,23 @@ pub trait Adapter: Send + Sync + 'static {
     fn server_side_emit(&self, event: &str, payload: &Payload) -> Result<(), AdapterError>;
     /// How many servers the cluster has.
     fn server_count(&self) -> BoxFuture<'static, Result<usize, AdapterError>>;
+    /// Sends an event to the other servers and gathers one answer from each (none in one process).
+    fn server_side_emit_with_ack(
+        &self,
+        _event: &str,
+        _payload: &Payload,
+    ) -> BoxFuture<'static, Result<Vec<Payload>, AdapterError>> {
+        Box::pin(async { Ok(Vec::new()) })
+    }
+    /// Every room of the namespace, cluster-wide (socket-id rooms included).
+    fn all_rooms(&self) -> BoxFuture<'static, Result<HashSet<Room>, AdapterError>> {
+        let rooms = self
+            .local_rooms()
+            .into_iter()
+            .map(|(room, _)| room)
+            .collect();
+        Box::pin(async move { Ok(rooms) })
+    }
 }
 
 /// Makes the adapter of each namespace.

@@ -16,6 +16,7 @@ pub use handler::{
     PacketMiddleware,
 };
 pub use namespace::{Namespace, NamespaceRef};
+pub(crate) use operators::broadcast_packet;
 pub use operators::{AckResponses, BroadcastOperator, IntoRooms};
 pub use payload::{Payload, PayloadBuilder, PayloadError};
 pub use server::{DynamicNamespaceParent, Server, ServerBuilder, ServerConfig, ServerHandle};
@@ -81,8 +82,8 @@ pub enum AckError {
     /// Not in time. For a broadcast, `answers` holds those that came.
     #[error("operation has timed out")]
     Timeout {
-        /// Answers received before the deadline (broadcasts only).
-        answers: Vec<(crate::engineio::Sid, Payload)>,
+        /// Answers received before the deadline (broadcasts only), with the socket's id when it is local.
+        answers: Vec<(Option<crate::engineio::Sid>, Payload)>,
     },
     /// The socket disconnected before answering.
     #[error("the socket disconnected before acknowledging")]

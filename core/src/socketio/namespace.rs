@@ -7,7 +7,7 @@ use super::handler::{
     NamespaceHandlers,
 };
 use super::{packet, BroadcastOperator, DisconnectReason, EmitError, IntoRooms, Payload, Socket};
-use crate::adapter::{Adapter, AdapterFactory, Room, RoomEvent};
+use crate::adapter::{Adapter, AdapterError, AdapterFactory, Room, RoomEvent, ServerSideEvent};
 use crate::engineio::Sid;
 use parking_lot::RwLock;
 use serde_json::Value;
@@ -17,6 +17,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Weak};
 
 type RoomListener = Arc<dyn Fn(&RoomEvent) + Send + Sync>;
+type ServerSideListener = Arc<dyn Fn(ServerSideEvent) + Send + Sync>;
 
 pub(crate) struct NamespaceInner {
     name: Arc<str>,
@@ -25,6 +26,7 @@ pub(crate) struct NamespaceInner {
     adapter: Arc<dyn Adapter>,
     ack_ids: AtomicU64,
     room_listeners: RwLock<Vec<RoomListener>>,
+    server_side_listeners: RwLock<Vec<ServerSideListener>>,
 }
 
 impl NamespaceInner {
@@ -52,7 +54,7 @@ impl NamespaceInner {
 
 /// A weak handle on a namespace, given to its adapter (which the namespace owns).
 #[derive(Clone)]
-pub struct NamespaceRef(Weak<NamespaceInner>);
+pub struct NamespaceRef(Weak<NamespaceInner>, Arc<str>);
 
 impl std::fmt::Debug for NamespaceRef {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -61,9 +63,34 @@ impl std::fmt::Debug for NamespaceRef {
 }
 
 impl NamespaceRef {
+    /// The namespace's name (known even while the namespace is being made).
+    pub fn name(&self) -> &str {
+        &self.1
+    }
+
     /// The namespace, unless it is gone.
     pub fn upgrade(&self) -> Option<Namespace> {
         self.0.upgrade().map(Namespace)
+    }
+
+    /// Hands an event from another server to the namespace's server-side listeners; the first one gets the
+    /// ack, if any (an unanswered ack is dropped, as socket.io does).
+    pub fn server_side_event(&self, mut event: ServerSideEvent) {
+        let Some(inner) = self.0.upgrade() else {
+            return;
+        };
+        let listeners = inner.server_side_listeners.read().clone();
+        let Some((last, others)) = listeners.split_last() else {
+            return;
+        };
+        for listener in others {
+            listener(ServerSideEvent {
+                event: event.event.clone(),
+                payload: event.payload.clone(),
+                ack: event.ack.take(),
+            });
+        }
+        last(event);
     }
 
     /// Tells the namespace's room listeners about room changes.
@@ -100,13 +127,15 @@ impl Namespace {
         handlers: Arc<NamespaceHandlers>,
         factory: &dyn AdapterFactory,
     ) -> Namespace {
+        let name: Arc<str> = name.into();
         Namespace(Arc::new_cyclic(|weak| NamespaceInner {
-            name: name.into(),
+            adapter: factory.create(NamespaceRef(weak.clone(), name.clone())),
+            name,
             handlers,
             sockets: RwLock::new(HashMap::new()),
-            adapter: factory.create(NamespaceRef(weak.clone())),
             ack_ids: AtomicU64::new(0),
             room_listeners: RwLock::new(Vec::new()),
+            server_side_listeners: RwLock::new(Vec::new()),
         }))
     }
 
@@ -160,6 +189,52 @@ impl Namespace {
         F: Fn(&RoomEvent) + Send + Sync + 'static,
     {
         self.0.room_listeners.write().push(Arc::new(listener));
+    }
+
+    /// Listens to events other servers of the cluster send with `server_side_emit` (socket.io's
+    /// `io.on(event)` for non-connection events, and `serverSideEmit`'s receiving end).
+    pub fn on_server_side_emit<F>(&self, listener: F)
+    where
+        F: Fn(ServerSideEvent) + Send + Sync + 'static,
+    {
+        self.0
+            .server_side_listeners
+            .write()
+            .push(Arc::new(listener));
+    }
+
+    /// Sends an event to the other servers of the cluster (socket.io's `serverSideEmit`).
+    pub fn server_side_emit(&self, event: &str, payload: Payload) -> Result<(), AdapterError> {
+        self.adapter().server_side_emit(event, &payload)
+    }
+
+    /// Sends an event to the other servers and waits for one answer from each (socket.io's
+    /// `serverSideEmitWithAck`); fails with [`AdapterError::Incomplete`] when some did not answer in time.
+    pub async fn server_side_emit_with_ack(
+        &self,
+        event: &str,
+        payload: Payload,
+    ) -> Result<Vec<Payload>, AdapterError> {
+        self.adapter()
+            .server_side_emit_with_ack(event, &payload)
+            .await
+    }
+
+    /// How many servers the cluster has (1 with the in-memory adapter).
+    pub async fn server_count(&self) -> Result<usize, AdapterError> {
+        self.adapter().server_count().await
+    }
+
+    /// Every room of the namespace across the cluster, socket-id rooms excluded, sorted.
+    pub async fn all_rooms(&self) -> Result<Vec<Room>, AdapterError> {
+        let all = self.adapter().all_rooms().await?;
+        let ids = self.adapter().sockets(&Default::default()).await?;
+        let mut rooms: Vec<Room> = all
+            .into_iter()
+            .filter(|room| Sid::parse(room).is_none_or(|sid| !ids.contains(&sid)))
+            .collect();
+        rooms.sort();
+        Ok(rooms)
     }
 
     /// A local socket by id.

@@ -66,6 +66,29 @@ impl<T: IntoRooms, const N: usize> IntoRooms for [T; N] {
     }
 }
 
+/// A packet for a broadcast, encoded once for every target.
+pub(crate) fn broadcast_packet(
+    nsp: &str,
+    event: &str,
+    payload: Payload,
+    ack_id: Option<u64>,
+) -> BroadcastPacket {
+    let text = packet::encode_event(
+        nsp,
+        event,
+        payload.args_json(),
+        payload.attachments().len(),
+        ack_id,
+    );
+    let encoded = super::socket::frames(text, payload.attachments().to_vec());
+    BroadcastPacket {
+        event: event.to_owned(),
+        payload,
+        ack_id,
+        encoded,
+    }
+}
+
 /// A set of targeted sockets and the flags of what is sent to them.
 #[derive(Debug, Clone)]
 pub struct BroadcastOperator {
@@ -77,8 +100,9 @@ pub struct BroadcastOperator {
 /// The answers of a broadcast with acks.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct AckResponses {
-    /// One answer per socket that answered, with its id.
-    pub answers: Vec<(Sid, Payload)>,
+    /// One answer per socket that answered, with its id when the socket is local (an answer relayed from
+    /// another server of the cluster carries no id).
+    pub answers: Vec<(Option<Sid>, Payload)>,
     /// How many sockets were targeted.
     pub expected: usize,
 }
@@ -132,6 +156,7 @@ impl BroadcastOperator {
     /// The deadline of [`BroadcastOperator::emit_with_ack`].
     pub fn timeout(mut self, timeout: Duration) -> BroadcastOperator {
         self.timeout = Some(timeout);
+        self.opts.timeout = Some(timeout);
         self
     }
 
@@ -149,20 +174,7 @@ impl BroadcastOperator {
         if super::socket::is_reserved_event(event) {
             return Err(EmitError::Reserved(event.to_owned()));
         }
-        let text = packet::encode_event(
-            self.nsp.name(),
-            event,
-            payload.args_json(),
-            payload.attachments().len(),
-            ack_id,
-        );
-        let encoded = super::socket::frames(text, payload.attachments().to_vec());
-        Ok(BroadcastPacket {
-            event: event.to_owned(),
-            payload,
-            ack_id,
-            encoded,
-        })
+        Ok(broadcast_packet(self.nsp.name(), event, payload, ack_id))
     }
 
     /// Emits to every targeted socket. Never waits; slow sockets are dropped from volatile broadcasts and
@@ -189,35 +201,44 @@ impl BroadcastOperator {
             .packet(event, payload, Some(id))
             .map_err(AckError::Emit)?;
         let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
-        let count = self
+        let mut opts = self.opts.clone();
+        opts.timeout = Some(timeout);
+        let mut count = self
             .nsp
             .adapter()
-            .broadcast_with_ack(&packet, &self.opts, AckCollector { tx });
+            .broadcast_with_ack(&packet, &opts, AckCollector { tx });
         let deadline = tokio::time::Instant::now() + timeout;
-        let expected = match tokio::time::timeout_at(deadline, count).await {
-            Ok(Ok(n)) => n,
-            Ok(Err(error)) => return Err(AckError::Emit(EmitError::Adapter(error))),
-            Err(_) => {
-                return Err(AckError::Timeout {
-                    answers: Vec::new(),
-                })
+        // Answers are gathered while the count is still coming in: with many servers, sockets elsewhere may
+        // answer before every server has said how many sockets it reached.
+        let mut expected = None;
+        let mut answers = Vec::new();
+        let mut waiters_gone = false;
+        loop {
+            if expected.is_some_and(|n| waiters_gone || answers.len() >= n) {
+                break;
             }
-        };
-        let mut answers = Vec::with_capacity(expected);
-        while answers.len() < expected {
-            match tokio::time::timeout_at(deadline, rx.recv()).await {
-                Ok(Some(answer)) => answers.push(answer),
-                // Every waiter is gone (sockets left) or time is up: what came is all there is.
-                Ok(None) | Err(_) => break,
+            tokio::select! {
+                n = &mut count, if expected.is_none() => match n {
+                    Ok(n) => expected = Some(n),
+                    Err(error) => return Err(AckError::Emit(EmitError::Adapter(error))),
+                },
+                answer = rx.recv(), if !waiters_gone => match answer {
+                    Some(answer) => answers.push(answer),
+                    // Every waiter is gone (sockets left): what came is all there is.
+                    None => waiters_gone = true,
+                },
+                _ = tokio::time::sleep_until(deadline) => break,
             }
         }
-        if answers.len() < expected {
+        let complete = expected.is_some_and(|n| answers.len() >= n);
+        if !complete {
             // Late answers must not pile up in the sockets that never answered.
             for socket in self.nsp.sockets() {
                 socket.forget_ack(id);
             }
             return Err(AckError::Timeout { answers });
         }
+        let expected = expected.unwrap_or_default();
         Ok(AckResponses { answers, expected })
     }
 

@@ -341,7 +341,7 @@ impl Socket {
             Some(AckWaiter::One(tx)) => {
                 let _ = tx.send(payload);
             }
-            Some(AckWaiter::Broadcast(collector)) => collector.answer(self.id(), payload),
+            Some(AckWaiter::Broadcast(collector)) => collector.answer(Some(self.id()), payload),
             // Unsolicited or duplicate ack ids are ignored.
             None => {}
         }

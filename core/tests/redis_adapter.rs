@@ -1,0 +1,300 @@
+//! The Redis adapter between two ferrio servers, over a `redis-server` this test starts on a free port:
+//! broadcasts (all, one room, except), fetch_sockets and its remote handles, sockets_join, disconnect,
+//! room sizes and lists, server-side emits with acks, broadcasts with acks, and Redis going away and coming
+//! back. (The suite mixing ferrio with official Node socket.io servers is bindings/node/test/redis.test.mjs.)
+
+mod common;
+
+use common::*;
+use ferrio::adapter::{RedisAdapterConfig, RedisAdapterFactory};
+use ferrio::{Payload, Server};
+use std::net::SocketAddr;
+use std::process::{Child, Command, Stdio};
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::time::timeout;
+
+/// A redis-server of this test's own, killed on drop.
+struct Redis {
+    child: Child,
+    port: u16,
+}
+
+impl Redis {
+    fn start_on(port: u16) -> Redis {
+        let child = Command::new("redis-server")
+            .args(["--port", &port.to_string(), "--bind", "127.0.0.1"])
+            .args(["--save", "", "--appendonly", "no"])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("redis-server is installed (make test installs it)");
+        let redis = Redis { child, port };
+        for _ in 0..100 {
+            if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
+                return redis;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        panic!("redis-server did not start on port {port}");
+    }
+
+    fn start() -> Redis {
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        Redis::start_on(port)
+    }
+
+    fn url(&self) -> String {
+        format!("redis://127.0.0.1:{}", self.port)
+    }
+
+    fn kill(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Drop for Redis {
+    fn drop(&mut self) {
+        self.kill();
+    }
+}
+
+/// A ferrio server on the Redis adapter whose sockets join the rooms named in their `auth.rooms` and
+/// answer `ask` acks with their id.
+async fn node(redis: &Redis) -> (ferrio::ServerHandle, Arc<RedisAdapterFactory>) {
+    let config = RedisAdapterConfig::new(redis.url()).request_timeout(Duration::from_secs(2));
+    let factory = Arc::new(
+        RedisAdapterFactory::connect(config, WAIT)
+            .await
+            .expect("redis reachable"),
+    );
+    let io = Server::builder().adapter(factory.clone()).build();
+    io.on_connection(|socket| {
+        let auth = socket.handshake()["auth"].clone();
+        for room in auth["rooms"].as_array().into_iter().flatten() {
+            socket.join(room.as_str().unwrap_or_default());
+        }
+    });
+    let io_for_events = io.of("/");
+    io_for_events.on_server_side_emit(|event| {
+        if let Some(ack) = event.ack {
+            let arg: i64 = event.payload.first().unwrap_or(0);
+            ack.send(Payload::one(&(arg * 2)).unwrap());
+        }
+    });
+    let handle = io.listen("127.0.0.1:0").await.expect("listen");
+    (handle, factory)
+}
+
+/// A client socket on `/`, in `rooms`; returns it with its socket id.
+async fn client(addr: SocketAddr, rooms: &[&str]) -> (Ws, String) {
+    let (mut ws, _) = ws_handshake(addr).await;
+    ws_send_text(
+        &mut ws,
+        &format!("40{}", serde_json::json!({ "rooms": rooms })),
+    )
+    .await;
+    let answer = ws_recv_text_skip_pings(&mut ws).await;
+    let sid = serde_json::from_str::<serde_json::Value>(answer.strip_prefix("40").unwrap())
+        .unwrap()["sid"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    (ws, sid)
+}
+
+/// The next event packet's text, or None when nothing comes within `wait`.
+async fn next_event(ws: &mut Ws, wait: Duration) -> Option<String> {
+    timeout(wait, ws_recv_text_skip_pings(ws)).await.ok()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_ferrio_servers_act_as_one_through_redis() {
+    let redis = Redis::start();
+    let (a, fa) = node(&redis).await;
+    let (b, fb) = node(&redis).await;
+    assert_ne!(fa.uid(), fb.uid());
+    let (mut on_a, a_id) = client(a.local_addr(), &["red"]).await;
+    let (mut on_b, b_id) = client(b.local_addr(), &["red", "blue"]).await;
+    let (mut on_b2, _) = client(b.local_addr(), &[]).await;
+    let io_a = a.server().of("/");
+    let io_b = b.server().of("/");
+
+    assert_eq!(io_a.server_count().await.unwrap(), 2);
+
+    // A broadcast from A reaches B's sockets, in order.
+    for i in 0..20 {
+        io_a.emit("n", Payload::one(&i).unwrap()).unwrap();
+    }
+    for ws in [&mut on_a, &mut on_b, &mut on_b2] {
+        for i in 0..20 {
+            assert_eq!(ws_recv_text_skip_pings(ws).await, format!("42[\"n\",{i}]"));
+        }
+    }
+
+    // One room, with binary; except a room; one socket by id.
+    let payload = Payload::builder()
+        .arg(&"x")
+        .unwrap()
+        .binary(vec![1u8, 2, 3])
+        .build();
+    io_a.to("blue").emit("bin", payload).unwrap();
+    assert_eq!(
+        ws_recv_text_skip_pings(&mut on_b).await,
+        "451-[\"bin\",\"x\",{\"_placeholder\":true,\"num\":0}]"
+    );
+    match ws_next(&mut on_b).await {
+        Some(tokio_tungstenite::tungstenite::Message::Binary(b)) => assert_eq!(&b[..], [1, 2, 3]),
+        other => panic!("expected the attachment, got {other:?}"),
+    }
+    io_b.except("blue")
+        .emit("not-blue", Payload::empty())
+        .unwrap();
+    assert_eq!(ws_recv_text_skip_pings(&mut on_a).await, "42[\"not-blue\"]");
+    assert_eq!(
+        ws_recv_text_skip_pings(&mut on_b2).await,
+        "42[\"not-blue\"]"
+    );
+    assert_eq!(
+        next_event(&mut on_b, Duration::from_millis(300)).await,
+        None
+    );
+    io_b.to(a_id.as_str())
+        .emit("to-a", Payload::empty())
+        .unwrap();
+    assert_eq!(ws_recv_text_skip_pings(&mut on_a).await, "42[\"to-a\"]");
+
+    // fetch_sockets across servers, and a remote handle that emits to the remote socket.
+    let red = io_a.to("red").fetch_sockets().await.unwrap();
+    let mut ids: Vec<String> = red.iter().map(|s| s.id.to_string()).collect();
+    ids.sort();
+    let mut expected = vec![a_id.clone(), b_id.clone()];
+    expected.sort();
+    assert_eq!(ids, expected);
+    let remote_b = red.iter().find(|s| s.id.as_str() == b_id).unwrap();
+    assert!(remote_b.rooms.iter().any(|r| &**r == "blue"));
+    remote_b.emit("hello", Payload::empty()).unwrap();
+    assert_eq!(ws_recv_text_skip_pings(&mut on_b).await, "42[\"hello\"]");
+
+    // sockets_join from A, room sizes and room lists cluster-wide.
+    io_a.broadcast_operator().sockets_join("all");
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    assert_eq!(io_a.room_size("all").await.unwrap(), 3);
+    assert_eq!(io_b.room_size("red").await.unwrap(), 2);
+    let rooms: Vec<String> = io_a
+        .all_rooms()
+        .await
+        .unwrap()
+        .iter()
+        .map(|r| r.to_string())
+        .collect();
+    assert_eq!(rooms, ["all", "blue", "red"]);
+
+    // Server-side emit with acks: B answers A.
+    let answers = io_a
+        .server_side_emit_with_ack("double", Payload::one(&21).unwrap())
+        .await
+        .unwrap();
+    assert_eq!(answers.len(), 1);
+    assert_eq!(answers[0].first::<i64>().unwrap(), 42);
+
+    // A broadcast with acks from A gathers the answers of B's sockets too.
+    let red_operator = io_a.to("red").timeout(Duration::from_secs(3));
+    let acks = red_operator.emit_with_ack("ask", Payload::empty());
+    let (acks, ()) = tokio::join!(acks, async {
+        for ws in [&mut on_a, &mut on_b] {
+            let text = ws_recv_text_skip_pings(ws).await;
+            let id = text
+                .strip_prefix("42")
+                .and_then(|t| t.split('[').next())
+                .unwrap()
+                .to_owned();
+            ws_send_text(ws, &format!("43{id}[\"yes\"]")).await;
+        }
+    });
+    let acks = acks.expect("every socket answered");
+    assert_eq!(acks.expected, 2);
+    assert_eq!(acks.answers.len(), 2);
+    assert!(acks.answers.iter().any(|(sid, _)| sid.is_none()));
+
+    // disconnect_sockets from A disconnects B's blue socket.
+    io_a.to("blue").disconnect_sockets(false);
+    assert_eq!(ws_recv_text_skip_pings(&mut on_b).await, "41");
+
+    stop(a).await;
+    stop(b).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn redis_going_away_keeps_local_delivery_and_the_cluster_recovers() {
+    let mut redis = Redis::start();
+    let port = redis.port;
+    let (a, fa) = node(&redis).await;
+    let (b, fb) = node(&redis).await;
+    let (mut on_a, _) = client(a.local_addr(), &[]).await;
+    let (mut on_b, _) = client(b.local_addr(), &[]).await;
+    let io_a = a.server().of("/");
+
+    redis.kill();
+    let deadline = tokio::time::Instant::now() + WAIT;
+    while fa.is_connected() && tokio::time::Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert!(!fa.is_connected());
+
+    // Local delivery goes on; the remote part fails with a clear error.
+    let error = io_a
+        .emit("local", Payload::empty())
+        .expect_err("the remote part fails");
+    assert!(error.to_string().contains("Redis"), "{error}");
+    assert_eq!(ws_recv_text_skip_pings(&mut on_a).await, "42[\"local\"]");
+    assert_eq!(
+        next_event(&mut on_b, Duration::from_millis(300)).await,
+        None
+    );
+    let fetch = timeout(WAIT, io_a.broadcast_operator().fetch_sockets())
+        .await
+        .expect("fails fast, never hangs");
+    assert!(fetch.is_err());
+
+    // Redis back on the same port: both servers reconnect by themselves.
+    let _redis = Redis::start_on(port);
+    assert!(fa.wait_connected(WAIT).await);
+    assert!(fb.wait_connected(WAIT).await);
+    io_a.emit("again", Payload::empty()).unwrap();
+    assert_eq!(ws_recv_text_skip_pings(&mut on_a).await, "42[\"again\"]");
+    assert_eq!(ws_recv_text_skip_pings(&mut on_b).await, "42[\"again\"]");
+    let everyone = io_a.broadcast_operator().fetch_sockets().await.unwrap();
+    assert_eq!(everyone.len(), 2);
+
+    stop(a).await;
+    stop(b).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_request_a_server_never_answers_ends_at_the_timeout_with_an_error() {
+    let redis = Redis::start();
+    let (a, _fa) = node(&redis).await;
+    // A bare subscriber on the request channel counts as a server but never answers.
+    let client = redis::Client::open(redis.url()).unwrap();
+    let mut silent = client.get_async_pubsub().await.unwrap();
+    silent.subscribe("socket.io-request#/#").await.unwrap();
+    let io_a = a.server().of("/");
+    let started = std::time::Instant::now();
+    let result = io_a.broadcast_operator().fetch_sockets().await;
+    let error = result.expect_err("one server never answered");
+    assert!(
+        error
+            .to_string()
+            .contains("only 0 responses received out of 1"),
+        "{error}"
+    );
+    assert!(started.elapsed() >= Duration::from_secs(2));
+    assert!(started.elapsed() < Duration::from_secs(5));
+    stop(a).await;
+}
