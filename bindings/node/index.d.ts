@@ -114,7 +114,28 @@ export interface ServerOptions {
   maxQueuedPackets?: number;
   /** ferrio: a directory of static files served outside the engine path (socket.io leaves this to the app). */
   staticDir?: string;
+  /** The adapter: `createAdapter(redisUrl)` for a cluster over Redis (default: in memory). */
+  adapter?: FerrioAdapter;
 }
+
+/** An adapter made by `createAdapter`; opaque. */
+export interface FerrioAdapter {
+  readonly __ferrioAdapter?: never;
+}
+
+/** Options of `createAdapter`, as @socket.io/redis-adapter names them. */
+export interface RedisAdapterOptions {
+  /** The channels' prefix (default "socket.io"); the same on every server of the cluster. */
+  key?: string;
+  /** ms a request to the other servers waits for their answers (default 5000). */
+  requestsTimeout?: number;
+}
+
+/**
+ * ferrio's Redis adapter, compatible with @socket.io/redis-adapter: ferrio and socket.io servers on the
+ * same Redis act as one cluster.
+ */
+export declare function createAdapter(url: string, opts?: RedisAdapterOptions): FerrioAdapter;
 
 export interface ListenOptions {
   /** The interface (default "0.0.0.0"). */
@@ -186,6 +207,8 @@ export declare class Adapter extends EventEmitter {
   readonly sids: Map<string, Set<Room>>;
   socketRooms(id: string): Set<Room> | undefined;
   serverCount(): Promise<number>;
+  /** Every room across the cluster (socket-id rooms left out). */
+  allRooms(): Promise<Set<Room>>;
   on(ev: "create-room" | "delete-room", listener: (room: Room) => void): this;
   on(ev: "join-room" | "leave-room", listener: (room: Room, id: string) => void): this;
   on(ev: string | symbol, listener: (...args: any[]) => void): this;
@@ -302,6 +325,8 @@ export declare class Namespace<
   socketsLeave(room: Room | Room[]): void;
   disconnectSockets(close?: boolean): void;
   serverSideEmit<Ev extends EventNames<ServerSideEvents>>(ev: Ev, ...args: EventParams<ServerSideEvents, Ev>): boolean;
+  serverSideEmit(ev: string, ...args: any[]): boolean;
+  serverSideEmitWithAck(ev: string, ...args: any[]): Promise<any[]>;
 }
 
 export declare class ParentNamespace<
@@ -368,6 +393,8 @@ export declare class Server<
   socketsLeave(room: Room | Room[]): void;
   disconnectSockets(close?: boolean): void;
   serverSideEmit<Ev extends EventNames<ServerSideEvents>>(ev: Ev, ...args: EventParams<ServerSideEvents, Ev>): boolean;
+  serverSideEmit(ev: string, ...args: any[]): boolean;
+  serverSideEmitWithAck(ev: string, ...args: any[]): Promise<any[]>;
 }
 
 /** `require("ferrio")(port, opts)`, like `require("socket.io")(port, opts)`. */

@@ -392,8 +392,22 @@ class Adapter extends EventEmitter {
     return rooms.length ? new Set(rooms) : undefined;
   }
 
-  serverCount() {
-    return Promise.resolve(1);
+  /** How many servers the cluster has (1 on the in-memory adapter). */
+  async serverCount() {
+    try {
+      return await this.nsp._native.serverCount();
+    } catch (err) {
+      throw fromNative(err);
+    }
+  }
+
+  /** Every room across the cluster (socket-id rooms left out), as the Redis adapter's `allRooms()`. */
+  async allRooms() {
+    try {
+      return new Set(await this.nsp._native.allRooms());
+    } catch (err) {
+      throw fromNative(err);
+    }
   }
 }
 
@@ -643,6 +657,23 @@ class Socket extends EventEmitter {
     };
   }
 
+  /**
+   * In a cluster, other servers read `socket.data` (fetchSockets): it lives here in JavaScript, so its JSON
+   * is handed to the native socket after each handler run that changed it.
+   */
+  _shareData() {
+    let json;
+    try {
+      json = JSON.stringify(this.data === undefined ? null : this.data);
+    } catch {
+      return;
+    }
+    if (json !== this._sharedData) {
+      this._sharedData = json;
+      this.nsp._native.setData(this.id, json);
+    }
+  }
+
   _onevent(name, args, token) {
     if (token >= 0) args.push(this._ackFn(token));
     if (this._fns) {
@@ -711,6 +742,8 @@ class Namespace extends EventEmitter {
     /** Map<socket id, Socket> of the connected sockets. */
     this.sockets = new Map();
     this.adapter = new Adapter(this);
+    // Other servers' serverSideEmit events reach this namespace's listeners.
+    if (server.opts.adapter) nativeNsp.watchServerSide();
   }
 
   use(fn) {
@@ -794,9 +827,53 @@ class Namespace extends EventEmitter {
     this._op().disconnectSockets(close);
   }
 
-  /** One process: nothing to send to other servers. */
-  serverSideEmit() {
+  /**
+   * Sends an event to the other servers of the cluster (their `io.on(ev)` listeners); with a callback last,
+   * waits for one answer per server: `(err, responses)`. Nothing to do on the in-memory adapter.
+   */
+  serverSideEmit(ev, ...args) {
+    if (RESERVED_EVENTS.has(ev)) {
+      throw new FerrioError("ERR_FERRIO_RESERVED_EVENT", `"${ev}" is a reserved event name`);
+    }
+    if (typeof args[args.length - 1] === "function") {
+      const ack = args.pop();
+      this.serverSideEmitWithAck(ev, ...args).then(
+        (responses) => ack(null, responses),
+        (err) => ack(err, []),
+      );
+      return true;
+    }
+    const [json, buffers] = encode(args);
+    check(this._native.serverSideEmit(String(ev), json, buffers), ev);
     return true;
+  }
+
+  /** Resolves with one answer per other server; rejects when some do not answer in time. */
+  async serverSideEmitWithAck(ev, ...args) {
+    if (RESERVED_EVENTS.has(ev)) {
+      throw new FerrioError("ERR_FERRIO_RESERVED_EVENT", `"${ev}" is a reserved event name`);
+    }
+    const [json, buffers] = encode(args);
+    let replies;
+    try {
+      replies = await this._native.serverSideEmitWithAck(String(ev), json, buffers);
+    } catch (err) {
+      throw fromNative(err);
+    }
+    return replies.map((r) => decode(r.json, r.buffers)[0]);
+  }
+
+  _onServerSide(ev, args, token) {
+    if (token >= 0) {
+      let answered = false;
+      args.push((...reply) => {
+        if (answered) return;
+        answered = true;
+        const [json, buffers] = encode(reply.slice(0, 1));
+        this.server._native.serverSideAck(token, json, buffers);
+      });
+    }
+    emitLocal.call(this, ev, ...args);
   }
 
   _announce(socket) {
@@ -869,6 +946,29 @@ const KIND_DISCONNECTING = 3;
 const KIND_DISCONNECT = 4;
 const KIND_ROOM = 5;
 const KIND_UPGRADE = 6;
+const KIND_SERVER_SIDE = 7;
+
+const kRedisAdapter = Symbol("ferrio.redisAdapter");
+
+/**
+ * ferrio's Redis adapter, for `new Server({ adapter: createAdapter("redis://127.0.0.1:6379") })`. It speaks
+ * @socket.io/redis-adapter's protocol, so ferrio and socket.io servers share one cluster. Options: `key`
+ * (the channels' prefix, default "socket.io") and `requestsTimeout` (ms, default 5000), as that adapter's.
+ */
+function createAdapter(url, opts = {}) {
+  if (typeof url !== "string" || url === "") {
+    throw new FerrioError("ERR_FERRIO_INVALID_ARG", "createAdapter(url) takes a Redis URL such as redis://127.0.0.1:6379");
+  }
+  const adapter = function ferrioRedisAdapter() {
+    throw new FerrioError("ERR_FERRIO_INVALID_ARG", "ferrio's Redis adapter is an option of new Server({ adapter })");
+  };
+  adapter[kRedisAdapter] = {
+    url,
+    key: opts.key === undefined ? undefined : String(opts.key),
+    requestsTimeout: opts.requestsTimeout === undefined ? undefined : Number(opts.requestsTimeout),
+  };
+  return adapter;
+}
 
 function clientDir() {
   try {
@@ -904,6 +1004,18 @@ function nativeOptions(opts) {
     o.corsCredentials = !!opts.cors.credentials;
   }
   if (opts.staticDir !== undefined) o.staticDir = String(opts.staticDir);
+  if (opts.adapter !== undefined && opts.adapter !== null) {
+    const redis = opts.adapter[kRedisAdapter];
+    if (!redis) {
+      throw new FerrioError(
+        "ERR_FERRIO_INVALID_ARG",
+        "ferrio runs its adapters natively: use createAdapter(url) from \"ferrio\" for Redis (it interoperates with @socket.io/redis-adapter)",
+      );
+    }
+    o.redisUrl = redis.url;
+    if (redis.key !== undefined) o.redisKey = redis.key;
+    if (redis.requestsTimeout !== undefined) o.redisRequestsTimeout = redis.requestsTimeout;
+  }
   if (opts.serveClient !== false) {
     const dir = clientDir();
     if (dir && fs.existsSync(dir)) o.clientDir = dir;
@@ -935,6 +1047,7 @@ class Server {
     }
     this.opts = opts || {};
     this._native = new native.NativeServer(nativeOptions(this.opts));
+    this._clustered = !!this.opts.adapter;
     this._nsps = new Map();
     this._parents = [];
     this._pending = new Map();
@@ -1292,8 +1405,12 @@ class Server {
     this.sockets.disconnectSockets(close);
   }
 
-  serverSideEmit() {
-    return true;
+  serverSideEmit(ev, ...args) {
+    return this.sockets.serverSideEmit(ev, ...args);
+  }
+
+  serverSideEmitWithAck(ev, ...args) {
+    return this.sockets.serverSideEmitWithAck(ev, ...args);
   }
 
   // -- the dispatcher: every item from the native side comes through here, in order
@@ -1303,7 +1420,10 @@ class Server {
       if (kind === KIND_EVENT) {
         const nsp = this._nsps.get(nspName);
         const socket = nsp && nsp.sockets.get(sid);
-        if (socket) socket._onevent(a, decode(b, buffers), n1);
+        if (socket) {
+          socket._onevent(a, decode(b, buffers), n1);
+          if (this._clustered) socket._shareData();
+        }
         // (no socket: its unanswered ack token is released when it disconnects)
         return;
       }
@@ -1328,6 +1448,11 @@ class Server {
           socket.connected = false;
           socket._rooms = [];
           emitLocal.call(socket, "disconnect", a);
+          return;
+        }
+        case KIND_SERVER_SIDE: {
+          const nsp = this._nsps.get(nspName);
+          if (nsp) nsp._onServerSide(a, decode(b, buffers), n1);
           return;
         }
         case KIND_UPGRADE: {
@@ -1410,6 +1535,7 @@ class Server {
     socket.connected = true;
     nsp.sockets.set(sid, socket);
     nsp._announce(socket);
+    if (this._clustered) socket._shareData();
   }
 }
 
@@ -1427,4 +1553,5 @@ module.exports.RemoteSocket = RemoteSocket;
 module.exports.BroadcastOperator = BroadcastOperator;
 module.exports.Adapter = Adapter;
 module.exports.FerrioError = FerrioError;
+module.exports.createAdapter = createAdapter;
 module.exports.default = createServer;

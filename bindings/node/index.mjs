@@ -13,5 +13,6 @@ export const {
   BroadcastOperator,
   Adapter,
   FerrioError,
+  createAdapter,
 } = ferrio;
 export default ferrio;

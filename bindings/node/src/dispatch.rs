@@ -38,10 +38,19 @@ pub(crate) mod kind {
     pub const DISCONNECT: u32 = 4;
     pub const ROOM: u32 = 5;
     pub const UPGRADE: u32 = 6;
+    pub const SERVER_SIDE: u32 = 7;
 }
 
 /// One thing that happened, on its way to JavaScript.
 pub(crate) enum Item {
+    /// An event another server of the cluster sent (`serverSideEmit`); `ack` is the token of the answer
+    /// it waits for.
+    ServerSide {
+        nsp: String,
+        name: String,
+        payload: Payload,
+        ack: Option<u64>,
+    },
     /// A socket waits for the namespace's middlewares: `n1` is the verdict token, `n2` the dynamic parent.
     Middleware {
         nsp: String,
@@ -200,6 +209,29 @@ impl Item {
                 f64::from(what),
                 0.0,
             ),
+            Item::ServerSide {
+                nsp,
+                name,
+                payload,
+                ack,
+            } => {
+                let (json, attachments) = payload.into_parts();
+                (
+                    kind::SERVER_SIDE,
+                    nsp,
+                    String::new(),
+                    Some(name),
+                    Some(json),
+                    Some(
+                        attachments
+                            .into_iter()
+                            .map(|b| Buffer::from(b.to_vec()))
+                            .collect(),
+                    ),
+                    ack.map_or(-1.0, |t| t as f64),
+                    0.0,
+                )
+            }
             Item::Upgrade { nsp, sid } => (
                 kind::UPGRADE,
                 nsp,
@@ -222,6 +254,8 @@ pub(crate) struct Shared {
     pub(crate) dispatcher: RwLock<Option<Arc<Dispatcher>>>,
     /// Acknowledgements clients asked for, until JavaScript answers or the socket leaves.
     acks: Mutex<HashMap<u64, (Sid, AckSender)>>,
+    /// Answers other servers wait for (server-side emits with an ack), until JavaScript answers.
+    server_acks: Mutex<HashMap<u64, ferrio::adapter::ServerSideAck>>,
     /// Sockets waiting for the verdict of the namespace's JavaScript middlewares.
     verdicts: Mutex<HashMap<u64, oneshot::Sender<Result<(), ConnectError>>>>,
     tokens: AtomicU64,
@@ -262,6 +296,31 @@ impl Shared {
         if !acks.is_empty() {
             acks.retain(|_, (owner, _)| *owner != sid);
         }
+    }
+
+    /// Hands a server-side event to JavaScript, keeping its ack until JavaScript answers.
+    pub(crate) fn server_side_event(&self, nsp: &str, event: ferrio::adapter::ServerSideEvent) {
+        let ack = event.ack.map(|ack| {
+            let token = self.token();
+            self.server_acks.lock().insert(token, ack);
+            token
+        });
+        let sent = self.send(Item::ServerSide {
+            nsp: nsp.to_owned(),
+            name: event.event,
+            payload: event.payload,
+            ack,
+        });
+        if !sent {
+            if let Some(token) = ack {
+                self.server_acks.lock().remove(&token);
+            }
+        }
+    }
+
+    /// The answer of a server-side event (once).
+    pub(crate) fn take_server_ack(&self, token: u64) -> Option<ferrio::adapter::ServerSideAck> {
+        self.server_acks.lock().remove(&token)
     }
 
     /// Registers a middleware verdict to wait for.

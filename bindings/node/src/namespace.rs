@@ -107,11 +107,16 @@ fn ack_error(error: AckError) -> napi::Error {
 pub struct NativeNamespace {
     nsp: Namespace,
     shared: Arc<Shared>,
+    watching_server_side: std::sync::atomic::AtomicBool,
 }
 
 impl NativeNamespace {
     pub(crate) fn new(nsp: Namespace, shared: Arc<Shared>) -> NativeNamespace {
-        NativeNamespace { nsp, shared }
+        NativeNamespace {
+            nsp,
+            shared,
+            watching_server_side: Default::default(),
+        }
     }
 
     fn socket(&self, sid: &str) -> Option<Socket> {
@@ -427,6 +432,90 @@ impl NativeNamespace {
     ) {
         let _rt = runtime().enter();
         self.operator(rooms, except, flags).sockets_leave(targets);
+    }
+
+    /// Sets a socket's `data` (JSON), which other servers of a cluster see through `fetchSockets`.
+    #[napi]
+    pub fn set_data(&self, sid: String, json: String) {
+        if let (Some(socket), Ok(value)) = (self.socket(&sid), serde_json::from_str(&json)) {
+            socket.set_data(value);
+        }
+    }
+
+    /// Delivers the events other servers send with `serverSideEmit` to the dispatcher (once per namespace).
+    #[napi]
+    pub fn watch_server_side(&self) {
+        if self.watching_server_side.swap(true, Ordering::AcqRel) {
+            return;
+        }
+        let shared = self.shared.clone();
+        let name = self.nsp.name().to_owned();
+        self.nsp
+            .on_server_side_emit(move |event| shared.server_side_event(&name, event));
+    }
+
+    /// Sends an event to the other servers of the cluster. Returns a status.
+    #[napi]
+    pub fn server_side_emit(
+        &self,
+        event: String,
+        json: String,
+        buffers: Option<Vec<Buffer>>,
+    ) -> u32 {
+        if self.closed() {
+            return status::CLOSED;
+        }
+        let payload = match payload(json, buffers) {
+            Ok(payload) => payload,
+            Err(code) => return code,
+        };
+        match self.nsp.server_side_emit(&event, payload) {
+            Ok(()) => status::OK,
+            Err(_) => status::ADAPTER,
+        }
+    }
+
+    /// Sends an event to the other servers and resolves with one answer from each.
+    #[napi]
+    pub async fn server_side_emit_with_ack(
+        &self,
+        event: String,
+        json: String,
+        buffers: Option<Vec<Buffer>>,
+    ) -> napi::Result<Vec<AckReply>> {
+        let payload = payload(json, buffers)
+            .map_err(|_| coded_error("ERR_FERRIO_BAD_PAYLOAD", "the arguments are invalid"))?;
+        let nsp = self.nsp.clone();
+        let answers = runtime()
+            .spawn(async move { nsp.server_side_emit_with_ack(&event, payload).await })
+            .await
+            .map_err(|e| coded_error("ERR_FERRIO_INTERNAL", e))?
+            .map_err(|e| coded_error("ERR_FERRIO_ADAPTER", e))?;
+        Ok(answers.into_iter().map(AckReply::from).collect())
+    }
+
+    /// Every room across the cluster (socket-id rooms excluded).
+    #[napi]
+    pub async fn all_rooms(&self) -> napi::Result<Vec<String>> {
+        let nsp = self.nsp.clone();
+        let rooms = runtime()
+            .spawn(async move { nsp.all_rooms().await })
+            .await
+            .map_err(|e| coded_error("ERR_FERRIO_INTERNAL", e))?
+            .map_err(|e| coded_error("ERR_FERRIO_ADAPTER", e))?;
+        Ok(rooms.iter().map(|r| r.to_string()).collect())
+    }
+
+    /// How many servers the cluster has.
+    #[napi]
+    pub async fn server_count(&self) -> napi::Result<u32> {
+        let nsp = self.nsp.clone();
+        let count = runtime()
+            .spawn(async move { nsp.server_count().await })
+            .await
+            .map_err(|e| coded_error("ERR_FERRIO_INTERNAL", e))?
+            .map_err(|e| coded_error("ERR_FERRIO_ADAPTER", e))?;
+        Ok(count as u32)
     }
 
     /// Disconnects the targeted sockets (their connections too when `close`).

@@ -49,6 +49,12 @@ pub struct NativeOptions {
     pub max_queued_packets: Option<u32>,
     /// A directory of static files served outside the engine path.
     pub static_dir: Option<String>,
+    /// The Redis adapter's URL (`createAdapter(url)`); the in-memory adapter when absent.
+    pub redis_url: Option<String>,
+    /// The Redis channels' prefix (the Node adapter's `key`, default `socket.io`).
+    pub redis_key: Option<String>,
+    /// Milliseconds a request to the other servers waits (`requestsTimeout`, default 5000).
+    pub redis_requests_timeout: Option<f64>,
 }
 
 fn millis(value: Option<f64>) -> Option<Duration> {
@@ -132,6 +138,19 @@ impl NativeServer {
         }
         if let Some(dir) = options.static_dir {
             builder = builder.static_dir(dir);
+        }
+        if let Some(url) = options.redis_url {
+            let mut config = ferrio::adapter::RedisAdapterConfig::new(url);
+            if let Some(key) = options.redis_key {
+                config = config.prefix(key);
+            }
+            if let Some(timeout) = millis(options.redis_requests_timeout) {
+                config = config.request_timeout(timeout);
+            }
+            let _rt = runtime().enter();
+            let factory = ferrio::adapter::RedisAdapterFactory::new(config)
+                .map_err(|e| coded_error("ERR_FERRIO_ADAPTER", e))?;
+            builder = builder.adapter(Arc::new(factory));
         }
         let server = NativeServer {
             server: builder.build(),
@@ -484,6 +503,22 @@ impl NativeServer {
         let _rt = runtime().enter();
         match payload(json, buffers) {
             Ok(payload) => crate::namespace::status(ack.send(payload)),
+            Err(code) => code,
+        }
+    }
+
+    /// Answers a server-side event another server sent with an ack (its first argument is relayed).
+    #[napi]
+    pub fn server_side_ack(&self, token: f64, json: String, buffers: Option<Vec<Buffer>>) -> u32 {
+        let Some(ack) = self.shared.take_server_ack(token as u64) else {
+            return 0;
+        };
+        let _rt = runtime().enter();
+        match payload(json, buffers) {
+            Ok(payload) => {
+                ack.send(payload);
+                0
+            }
             Err(code) => code,
         }
     }
