@@ -561,6 +561,21 @@ ferrio_status ferrio_server_options_set_path(struct ferrio_server_options *optio
                                              size_t path_len);
 
 /**
+ * Makes the server one of a cluster over Redis, compatible with socket.io's @socket.io/redis-adapter:
+ * `url` like `redis://127.0.0.1:6379/0`; `prefix` the channels' prefix (NULL: `socket.io`, the Node
+ * adapter's `key`); `request_timeout_ms` how long requests to the other servers wait (0: 5000). The
+ * connection is made in the background and remade after every loss; while Redis is away, local
+ * delivery goes on and operations reaching other servers return `FERRIO_STATUS_ADAPTER_ERROR`.
+ * An invalid URL gives `FERRIO_STATUS_INVALID_ARGUMENT` here.
+ */
+ferrio_status ferrio_server_options_set_redis_adapter(struct ferrio_server_options *options,
+                                                      const char *url,
+                                                      size_t url_len,
+                                                      const char *prefix,
+                                                      size_t prefix_len,
+                                                      uint64_t request_timeout_ms);
+
+/**
  * The ping interval in milliseconds (default 25000).
  */
 ferrio_status ferrio_server_options_set_ping_interval_ms(struct ferrio_server_options *options,

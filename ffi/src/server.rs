@@ -37,6 +37,7 @@ pub struct ferrio_server_options {
     mode: ferrio_dispatch_mode,
     worker_threads: usize,
     shutdown_grace: Duration,
+    redis: Option<ferrio_core::adapter::RedisAdapterConfig>,
 }
 
 /// One unit of work for the callback thread.
@@ -245,6 +246,7 @@ pub extern "C" fn ferrio_server_options_new(out: *mut *mut ferrio_server_options
             mode: ferrio_dispatch_mode::Thread,
             worker_threads: 0,
             shutdown_grace: Duration::from_secs(2),
+            redis: None,
         });
         // SAFETY: `out` is checked for NULL and otherwise writable by contract.
         unsafe { write_out(out, Box::into_raw(options), "out") }
@@ -302,6 +304,47 @@ pub extern "C" fn ferrio_server_options_set_path(
         // SAFETY: (ptr, len) string argument, contract of the header.
         let path = unsafe { str_arg(path, path_len, "path") }?.to_owned();
         set_builder(o, |b| b.path(path));
+        Ok(())
+    })
+}
+
+/// Makes the server one of a cluster over Redis, compatible with socket.io's @socket.io/redis-adapter:
+/// `url` like `redis://127.0.0.1:6379/0`; `prefix` the channels' prefix (NULL: `socket.io`, the Node
+/// adapter's `key`); `request_timeout_ms` how long requests to the other servers wait (0: 5000). The
+/// connection is made in the background and remade after every loss; while Redis is away, local
+/// delivery goes on and operations reaching other servers return `FERRIO_STATUS_ADAPTER_ERROR`.
+/// An invalid URL gives `FERRIO_STATUS_INVALID_ARGUMENT` here.
+#[no_mangle]
+pub extern "C" fn ferrio_server_options_set_redis_adapter(
+    options: *mut ferrio_server_options,
+    url: *const c_char,
+    url_len: usize,
+    prefix: *const c_char,
+    prefix_len: usize,
+    request_timeout_ms: u64,
+) -> ferrio_status {
+    with_options(options, |o| {
+        // SAFETY: (ptr, len) string arguments, contract of the header.
+        let url = unsafe { str_arg(url, url_len, "url") }?.to_owned();
+        let mut config = ferrio_core::adapter::RedisAdapterConfig::new(url);
+        if !prefix.is_null() {
+            // SAFETY: as above.
+            let prefix = unsafe { str_arg(prefix, prefix_len, "prefix") }?;
+            if prefix.is_empty() {
+                return Err(Error::new(
+                    ferrio_status::InvalidArgument,
+                    "`prefix` must not be empty",
+                ));
+            }
+            config = config.prefix(prefix);
+        }
+        if request_timeout_ms > 0 {
+            config = config.request_timeout(Duration::from_millis(request_timeout_ms));
+        }
+        config
+            .validate()
+            .map_err(|e| Error::new(ferrio_status::InvalidArgument, e.to_string()))?;
+        o.redis = Some(config);
         Ok(())
     })
 }
@@ -518,18 +561,20 @@ pub extern "C" fn ferrio_server_new(
         }
         // SAFETY: a live options handle or NULL (contract).
         let options = unsafe { options.as_ref() };
-        let (builder, mode, workers, grace) = match options {
+        let (mut builder, mode, workers, grace, redis) = match options {
             Some(o) => (
                 o.builder.clone().cors(o.cors.clone()),
                 o.mode,
                 o.worker_threads,
                 o.shutdown_grace,
+                o.redis.clone(),
             ),
             None => (
                 Server::builder(),
                 ferrio_dispatch_mode::Thread,
                 0,
                 Duration::from_secs(2),
+                None,
             ),
         };
         let mut rt = tokio::runtime::Builder::new_multi_thread();
@@ -548,6 +593,11 @@ pub extern "C" fn ferrio_server_new(
         // The core spawns its housekeeping tasks on the current runtime.
         let server = {
             let _enter = runtime.enter();
+            if let Some(config) = redis {
+                let factory = ferrio_core::adapter::RedisAdapterFactory::new(config)
+                    .map_err(|e| Error::new(ferrio_status::InvalidArgument, e.to_string()))?;
+                builder = builder.adapter(Arc::new(factory));
+            }
             builder.build()
         };
         let shared = Arc::new(Shared {

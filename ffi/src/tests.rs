@@ -424,3 +424,152 @@ fn manual_mode_runs_callbacks_on_the_dispatching_thread() {
     assert_eq!(count, 0);
     assert_eq!(ferrio_server_free(server), ferrio_status::Ok);
 }
+
+/// A redis-server of the test's own on a free port (never 6379), killed on drop.
+struct RedisServer(std::process::Child, u16);
+
+impl RedisServer {
+    fn start() -> RedisServer {
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let child = std::process::Command::new("redis-server")
+            .args(["--port", &port.to_string(), "--bind", "127.0.0.1"])
+            .args(["--save", "", "--appendonly", "no"])
+            .stdout(std::process::Stdio::null())
+            .spawn()
+            .expect("redis-server is installed (make test installs it)");
+        for _ in 0..100 {
+            if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
+                return RedisServer(child, port);
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        panic!("redis-server did not start");
+    }
+}
+
+impl Drop for RedisServer {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn redis_server(url: &str) -> (*mut ferrio_server, u16) {
+    let mut options = null_mut();
+    assert_eq!(ferrio_server_options_new(&mut options), ferrio_status::Ok);
+    assert_eq!(
+        ferrio_server_options_set_redis_adapter(
+            options,
+            url.as_ptr().cast(),
+            url.len(),
+            null(),
+            0,
+            2000
+        ),
+        ferrio_status::Ok
+    );
+    let mut server = null_mut();
+    assert_eq!(ferrio_server_new(options, &mut server), ferrio_status::Ok);
+    ferrio_server_options_free(options);
+    let mut port = 0u16;
+    assert_eq!(
+        ferrio_server_listen(server, c"127.0.0.1".as_ptr(), NUL, 0, &mut port),
+        ferrio_status::Ok
+    );
+    (server, port)
+}
+
+#[test]
+fn the_redis_adapter_option_joins_two_servers_and_refuses_a_bad_url() {
+    let mut options = null_mut();
+    assert_eq!(ferrio_server_options_new(&mut options), ferrio_status::Ok);
+    let bad = "http://not-redis";
+    assert_eq!(
+        ferrio_server_options_set_redis_adapter(
+            options,
+            bad.as_ptr().cast(),
+            bad.len(),
+            null(),
+            0,
+            0
+        ),
+        ferrio_status::InvalidArgument
+    );
+    assert!(
+        last_error().contains("invalid Redis URL"),
+        "{}",
+        last_error()
+    );
+    assert_eq!(
+        ferrio_server_options_set_redis_adapter(options, null(), 0, null(), 0, 0),
+        ferrio_status::InvalidArgument
+    );
+    ferrio_server_options_free(options);
+
+    let redis = RedisServer::start();
+    let url = format!("redis://127.0.0.1:{}", redis.1);
+    let (a, _) = redis_server(&url);
+    let (b, port_b) = redis_server(&url);
+    let mut nsp_a = null_mut();
+    assert_eq!(
+        ferrio_server_of(a, c"/".as_ptr(), NUL, &mut nsp_a),
+        ferrio_status::Ok
+    );
+
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let received = rt.block_on(async move {
+        let url = format!("ws://127.0.0.1:{port_b}/socket.io/?EIO=4&transport=websocket");
+        let (mut ws, _) = tokio_tungstenite::connect_async(url)
+            .await
+            .expect("connect");
+        ws.send(Message::Text("40".into())).await.unwrap();
+        // Until the CONNECT answer, then broadcast from A (retrying while A's Redis link comes up).
+        loop {
+            match tokio::time::timeout(Duration::from_secs(5), ws.next()).await {
+                Ok(Some(Ok(Message::Text(t)))) if t.starts_with("40") => break,
+                Ok(Some(Ok(_))) => continue,
+                other => panic!("no CONNECT answer: {other:?}"),
+            }
+        }
+        for _ in 0..100 {
+            let mut broadcast = null_mut();
+            assert_eq!(
+                ferrio_namespace_broadcast(nsp_a, &mut broadcast),
+                ferrio_status::Ok
+            );
+            let status = ferrio_broadcast_emit(
+                broadcast,
+                c"hello".as_ptr(),
+                NUL,
+                c"[\"from A\"]".as_ptr(),
+                NUL,
+                null(),
+                0,
+            );
+            ferrio_broadcast_free(broadcast);
+            if status == ferrio_status::Ok {
+                break;
+            }
+            assert_eq!(status, ferrio_status::AdapterError);
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        loop {
+            match tokio::time::timeout(Duration::from_secs(5), ws.next()).await {
+                Ok(Some(Ok(Message::Text(t)))) if t.as_str() != "2" => break t.as_str().to_owned(),
+                Ok(Some(Ok(_))) => continue,
+                other => panic!("nothing from A: {other:?}"),
+            }
+        }
+    });
+    assert_eq!(received, "42[\"hello\",\"from A\"]");
+    ferrio_namespace_free(nsp_a);
+    assert_eq!(ferrio_server_free(a), ferrio_status::Ok);
+    assert_eq!(ferrio_server_free(b), ferrio_status::Ok);
+}

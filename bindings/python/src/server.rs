@@ -239,6 +239,8 @@ pub struct NativeServer {
     /// Set in ASGI mode (`attach`), where the ASGI server owns the port.
     service: Mutex<Option<ferrio::http::HttpService>>,
     max_payload: usize,
+    /// Whether a Redis adapter makes this server one of a cluster (socket ids may be remote).
+    clustered: bool,
 }
 
 impl NativeServer {
@@ -330,7 +332,8 @@ impl NativeServer {
     /// A server with these options (seconds for durations, None for socket.io's default).
     #[new]
     #[pyo3(signature = (*, ping_interval, ping_timeout, max_payload, polling, websocket, cors_origins,
-        cors_credentials, connect_timeout, path, static_dir, client_dir, always_connect))]
+        cors_credentials, connect_timeout, path, static_dir, client_dir, always_connect,
+        redis_url=None, redis_prefix=None, redis_request_timeout=None))]
     #[allow(clippy::too_many_arguments)]
     fn new(
         ping_interval: f64,
@@ -345,6 +348,9 @@ impl NativeServer {
         static_dir: Option<String>,
         client_dir: Option<String>,
         always_connect: bool,
+        redis_url: Option<String>,
+        redis_prefix: Option<String>,
+        redis_request_timeout: Option<f64>,
     ) -> PyResult<NativeServer> {
         if !polling && !websocket {
             return Err(PyValueError::new_err("at least one transport is needed"));
@@ -373,6 +379,19 @@ impl NativeServer {
             builder = builder.client_dir(dir);
         }
         let _guard = runtime().enter();
+        let clustered = redis_url.is_some();
+        if let Some(url) = redis_url {
+            let mut config = ferrio::adapter::RedisAdapterConfig::new(url);
+            if let Some(prefix) = redis_prefix {
+                config = config.prefix(prefix);
+            }
+            if let Some(timeout) = redis_request_timeout {
+                config = config.request_timeout(seconds(timeout, "request_timeout")?);
+            }
+            let factory = ferrio::adapter::RedisAdapterFactory::new(config)
+                .map_err(|e| PyValueError::new_err(e.to_string()))?;
+            builder = builder.adapter(Arc::new(factory));
+        }
         Ok(NativeServer {
             server: builder.build(),
             handlers: Arc::new(Handlers {
@@ -385,6 +404,7 @@ impl NativeServer {
             dispatch: Mutex::new(None),
             service: Mutex::new(None),
             max_payload,
+            clustered,
         })
     }
 
@@ -577,7 +597,7 @@ impl NativeServer {
     }
 
     /// Emits to the namespace, narrowed by `to` (rooms or socket ids) and `skip` (rooms or ids). A single
-    /// `to` that is a socket id must name a connected socket.
+    /// `to` that is a socket id must name a connected socket (of any server, in a Redis cluster).
     #[pyo3(signature = (nsp, event, args, to=None, skip=None, volatile=false))]
     #[allow(clippy::too_many_arguments)]
     fn emit(
@@ -596,25 +616,29 @@ impl NativeServer {
             if let Some(id) = Sid::parse(one) {
                 // The common case (reply to one client) skips the adapter.
                 let namespace = self.namespace(py, nsp)?;
-                return match namespace.socket(&id) {
+                match namespace.socket(&id) {
                     Some(socket) => {
                         let sent = if volatile {
                             socket.emit_volatile(event, payload)
                         } else {
                             socket.emit(event, payload)
                         };
-                        match sent {
+                        return match sent {
                             // The socket is leaving: the event is lost, as with socket.io.
                             Ok(()) | Err(EmitError::Closed) | Err(EmitError::Full) => Ok(()),
                             Err(e) => Err(emit_error(py, e)),
-                        }
+                        };
                     }
-                    None => Err(ferrio_error(
-                        py,
-                        "UnknownSidError",
-                        format!("no connected socket {one:?} in namespace {nsp:?}"),
-                    )),
-                };
+                    // In a cluster the socket may live on another server: its room reaches it there.
+                    None if self.clustered => {}
+                    None => {
+                        return Err(ferrio_error(
+                            py,
+                            "UnknownSidError",
+                            format!("no connected socket {one:?} in namespace {nsp:?}"),
+                        ))
+                    }
+                }
             }
         }
         let mut op = self.operator(py, nsp, to, skip)?;

@@ -64,6 +64,13 @@ impl RedisAdapterConfig {
         self.request_timeout = timeout;
         self
     }
+
+    /// Checks the URL without connecting.
+    pub fn validate(&self) -> Result<(), AdapterError> {
+        ::redis::Client::open(self.url.as_str())
+            .map(|_| ())
+            .map_err(|e| AdapterError::Unavailable(format!("invalid Redis URL: {e}")))
+    }
 }
 
 /// Makes a [`RedisAdapter`] per namespace over one pair of Redis connections. Give it to

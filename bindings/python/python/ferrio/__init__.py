@@ -18,12 +18,14 @@ from . import exceptions
 from ._native import __version__
 from ._asgi import ASGIApp
 from ._namespace import AsyncNamespace
+from ._redis import AsyncRedisManager
 from ._server import AsyncServer, BroadcastOperator, Reason, RemoteSocket
 
 __all__ = [
     "ASGIApp",
     "AsyncServer",
     "AsyncNamespace",
+    "AsyncRedisManager",
     "BroadcastOperator",
     "RemoteSocket",
     "Reason",

@@ -34,6 +34,9 @@ class NativeServer:
         static_dir: str | None,
         client_dir: str | None,
         always_connect: bool,
+        redis_url: str | None = None,
+        redis_prefix: str | None = None,
+        redis_request_timeout: float | None = None,
     ) -> NativeServer: ...
     def add_namespace(self, name: str) -> None: ...
     def add_any_namespace(self) -> None: ...

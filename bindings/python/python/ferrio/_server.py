@@ -278,8 +278,14 @@ class AsyncServer:
         connect_timeout: float = 45,
         **kwargs: Any,
     ) -> None:
-        if client_manager is not None:
-            raise ValueError("ferrio has no client managers (message queues); leave client_manager unset")
+        from ._redis import AsyncRedisManager
+
+        if client_manager is not None and not isinstance(client_manager, AsyncRedisManager):
+            raise ValueError(
+                "ferrio's only client manager is ferrio.AsyncRedisManager (Redis, compatible with socket.io's"
+                " Redis adapter); other managers are not supported"
+            )
+        self.manager = client_manager
         if json is not None:
             raise ValueError("ferrio serializes JSON natively; a custom json module is not supported")
         self.logger: logging.Logger = logger if isinstance(logger, logging.Logger) else globals()["logger"]
@@ -308,6 +314,7 @@ class AsyncServer:
             cors_credentials=bool(cors_credentials),
             connect_timeout=float(connect_timeout),
             always_connect=bool(always_connect),
+            **(client_manager._native_options() if client_manager is not None else {}),
         )
         self.handlers: dict[str, dict[str, Handler]] = {}
         self.namespace_handlers: dict[str, Any] = {}
