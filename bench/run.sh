@@ -57,7 +57,7 @@ log "building the load generator"
 cargo build --release -p ferrio-loadgen
 if [[ " $SERVERS " == *" ferrio "* ]] && [[ -z "$FERRIO_BIN_PREBUILT" ]]; then
     if [[ -f core/examples/bench_server.rs ]] &&
-        cargo build --release -p ferrio --example bench_server; then
+        cargo build --release -p ferrio --example bench_server --features redis; then
         :
     else
         log "WARNING: ferrio bench_server example missing or failed to build; skipping ferrio"
@@ -258,4 +258,10 @@ printf '{"date":"%s","load average (1/5/15 min) at start / end":"%s / %s","kerne
 "$LG" report --out-dir "$OUT" --results "$RESULTS" --date "$DATE"
 [[ " $SERVERS " != *" python-"* ]] || "$PYTHON" bench/python_report.py "$OUT" "$RESULTS"
 [[ " $SERVERS " != *" node-ferrio"* ]] || node bench/node_report.js "$OUT" "$RESULTS"
+# Two servers over Redis, ferrio against socket.io (CLUSTER=0 skips it).
+if [[ ${CLUSTER:-1} != 0 ]]; then
+    OUT=$OUT RESULTS=$RESULTS BCAST_CLIENTS=$BCAST_CLIENTS BCAST_SECS=$BCAST_SECS BCAST_WINDOW=${BCAST_WINDOW/#0/16} \
+        WARMUP_SECS=$WARMUP_SECS SERVER_CPU=$SERVER_CPU LOAD_CPU=$LOAD_CPU bash bench/cluster.sh ||
+        log "WARNING: the cluster benchmark failed"
+fi
 log "done: $RESULTS"

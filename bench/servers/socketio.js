@@ -12,7 +12,20 @@ const { Server } = require("socket.io");
 
 const port = Number(process.argv[2] || 3000);
 const httpServer = http.createServer();
-const io = new Server(httpServer);
+// REDIS_URL: one server of a cluster over @socket.io/redis-adapter (bench/cluster.sh).
+let adapter;
+if (process.env.REDIS_URL) {
+  const { createAdapter } = require("@socket.io/redis-adapter");
+  const { createClient } = require("redis");
+  const pub = createClient({ url: process.env.REDIS_URL });
+  const sub = pub.duplicate();
+  Promise.all([pub.connect(), sub.connect()]).catch((err) => {
+    console.error(err);
+    process.exit(1);
+  });
+  adapter = createAdapter(pub, sub);
+}
+const io = new Server(httpServer, adapter ? { adapter } : {});
 
 io.on("connection", (socket) => {
   socket.on("echo", (...args) => socket.emit("echo", ...args));

@@ -12,7 +12,16 @@ async fn main() -> std::io::Result<()> {
         .and_then(|i| args.get(i + 1))
         .and_then(|p| p.parse().ok())
         .unwrap_or(0);
-    let io = Server::builder().build();
+    let mut builder = Server::builder();
+    // `--redis URL`: one server of a cluster over Redis (bench/cluster.sh; needs the "redis" feature).
+    if let Some(url) = args
+        .iter()
+        .position(|a| a == "--redis")
+        .and_then(|i| args.get(i + 1))
+    {
+        builder = with_redis(builder, url).await?;
+    }
+    let io = builder.build();
     io.on_connection(|socket| {
         socket.on("echo", |socket, event| async move {
             let _ = socket.emit("echo", event.payload);
@@ -26,4 +35,27 @@ async fn main() -> std::io::Result<()> {
     tokio::signal::ctrl_c().await?;
     handle.shutdown(std::time::Duration::from_secs(1)).await;
     Ok(())
+}
+
+#[cfg(feature = "redis")]
+async fn with_redis(
+    builder: ferrio::ServerBuilder,
+    url: &str,
+) -> std::io::Result<ferrio::ServerBuilder> {
+    use ferrio::adapter::{RedisAdapterConfig, RedisAdapterFactory};
+    let factory = RedisAdapterFactory::connect(
+        RedisAdapterConfig::new(url),
+        std::time::Duration::from_secs(10),
+    )
+    .await
+    .map_err(std::io::Error::other)?;
+    Ok(builder.adapter(std::sync::Arc::new(factory)))
+}
+
+#[cfg(not(feature = "redis"))]
+async fn with_redis(
+    _builder: ferrio::ServerBuilder,
+    _url: &str,
+) -> std::io::Result<ferrio::ServerBuilder> {
+    Err(std::io::Error::other("built without the \"redis\" feature"))
 }

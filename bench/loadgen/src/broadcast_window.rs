@@ -114,7 +114,21 @@ pub async fn run(args: &Args, window: u64) -> Result<(), String> {
     let timeout = args.secs("connect-timeout-secs", 10.0)?;
     let probe = args.probe()?;
 
-    let (mut socks, failed, err) = connect_many(&target, clients + 1, 200, timeout).await;
+    // With `--url2`, half the receivers sit on a second server of the same cluster (the sender stays on
+    // the first), so every broadcast crosses the cluster's adapter.
+    let (mut socks, failed, err) = match args.str("url2") {
+        None => connect_many(&target, clients + 1, 200, timeout).await,
+        Some(url2) => {
+            let second = crate::eio::Target::parse(url2)?;
+            let (far, failed_far, err_far) = connect_many(&second, clients / 2, 200, timeout).await;
+            let (mut near, failed_near, err_near) =
+                connect_many(&target, clients - clients / 2 + 1, 200, timeout).await;
+            let sender = near.pop();
+            near.extend(far);
+            near.extend(sender);
+            (near, failed_far + failed_near, err_far.or(err_near))
+        }
+    };
     if socks.len() < 2 {
         return Err(format!(
             "not enough connections: {}",

@@ -50,18 +50,24 @@ impl CpuProbe {
         }
     }
 
-    /// Takes a sample now.
+    /// Takes a sample now. Several servers (`--server-pid 1,2`) count as one: their CPU is summed.
     pub fn sample(&self) -> CpuSample {
         CpuSample {
-            server: self.server_pid.as_deref().and_then(cpu_ticks_split),
+            server: self.server_pid.as_deref().and_then(|pids| {
+                pids.split(',').try_fold((0, 0), |(u, s), pid| {
+                    cpu_ticks_split(pid).map(|(pu, ps)| (u + pu, s + ps))
+                })
+            }),
             own: cpu_ticks("self"),
             at: std::time::Instant::now(),
         }
     }
 
-    /// Server RSS in KiB now, if a server pid is known.
+    /// Server RSS in KiB now (summed over several servers), if a server pid is known.
     pub fn server_rss_kib(&self) -> Option<u64> {
-        self.server_pid.as_deref().and_then(rss_kib)
+        self.server_pid
+            .as_deref()
+            .and_then(|pids| pids.split(',').map(rss_kib).sum())
     }
 
     /// JSON describing the CPU used between two samples: server CPU µs,
