@@ -222,6 +222,30 @@ async fn two_ferrio_servers_act_as_one_through_redis() {
     assert_eq!(acks.answers.len(), 2);
     assert!(acks.answers.iter().any(|(sid, _)| sid.is_none()));
 
+    // A namespace made later, from a thread outside the runtime, subscribes too.
+    let (server_a, server_b) = (a.server().clone(), b.server().clone());
+    let (late_a, _late_b) =
+        std::thread::spawn(move || (server_a.of("/late"), server_b.of("/late")))
+            .join()
+            .unwrap();
+    let (mut on_late, _) = ws_handshake(b.local_addr()).await;
+    ws_send_text(&mut on_late, "40/late,").await;
+    assert!(ws_recv_text_skip_pings(&mut on_late)
+        .await
+        .starts_with("40/late,"));
+    let deadline = tokio::time::Instant::now() + WAIT;
+    loop {
+        late_a.emit("late", Payload::empty()).unwrap();
+        if let Some(text) = next_event(&mut on_late, Duration::from_millis(200)).await {
+            assert_eq!(text, "42/late,[\"late\"]");
+            break;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "the late namespace never subscribed"
+        );
+    }
+
     // disconnect_sockets from A disconnects B's blue socket.
     io_a.to("blue").disconnect_sockets(false);
     assert_eq!(ws_recv_text_skip_pings(&mut on_b).await, "41");

@@ -37,6 +37,8 @@ pub(super) struct Link {
     /// so its own connection is stale even if no publish has failed yet).
     subscriber_losses: tokio::sync::watch::Sender<u64>,
     stop: CancellationToken,
+    /// Where subscriptions of namespaces made later are sent from (a namespace may be made on any thread).
+    runtime: tokio::runtime::Handle,
 }
 
 #[derive(Default)]
@@ -78,6 +80,7 @@ impl Link {
             up_changed: tokio::sync::Notify::new(),
             subscriber_losses: tokio::sync::watch::Sender::new(0),
             stop: CancellationToken::new(),
+            runtime: runtime.clone(),
         });
         runtime.spawn(run_publisher(
             Arc::downgrade(&link),
@@ -176,7 +179,7 @@ impl Link {
             subs.sink.clone()
         };
         if let Some(mut sink) = sink {
-            tokio::spawn(async move {
+            self.runtime.spawn(async move {
                 // A failure here means the connection is going down; the reconnection subscribes again.
                 let _ = sink.psubscribe(&pattern).await;
                 let _ = sink.subscribe(&channels).await;
