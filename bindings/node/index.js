@@ -65,6 +65,10 @@ function check(status, event) {
       throw new FerrioError("ERR_FERRIO_INVALID_ARGS", "the arguments could not be encoded");
     case 6:
       throw new FerrioError("ERR_FERRIO_SERVER_CLOSED", "the server is closed");
+    case 7:
+      throw new FerrioError("ERR_FERRIO_TOO_DEEP", "the arguments nest deeper than maxJsonDepth allows");
+    case 8:
+      throw new FerrioError("ERR_FERRIO_TOO_MANY_ACKS", "too many acknowledgements are pending on this socket (maxPendingAcks)");
     default:
       throw new FerrioError("ERR_FERRIO_INTERNAL", `unexpected status ${status}`);
   }

@@ -424,3 +424,97 @@ fn manual_mode_runs_callbacks_on_the_dispatching_thread() {
     assert_eq!(count, 0);
     assert_eq!(ferrio_server_free(server), ferrio_status::Ok);
 }
+
+/// One polling handshake over a blocking socket: the status code of the answer.
+fn handshake_status(port: u16) -> u16 {
+    use std::io::{Read, Write};
+    let mut stream = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
+    stream
+        .set_read_timeout(Some(Duration::from_secs(5)))
+        .unwrap();
+    stream
+        .write_all(
+            b"GET /socket.io/?EIO=4&transport=polling HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
+        )
+        .unwrap();
+    let mut answer = Vec::new();
+    let _ = stream.read_to_end(&mut answer);
+    String::from_utf8_lossy(&answer)
+        .split(' ')
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(0)
+}
+
+#[test]
+fn every_limit_can_be_set_and_max_connections_takes_effect() {
+    let mut options = null_mut();
+    assert_eq!(ferrio_server_options_new(&mut options), ferrio_status::Ok);
+    let ok = ferrio_status::Ok;
+    assert_eq!(
+        ferrio_server_options_set_upgrade_timeout_ms(options, 5000),
+        ok
+    );
+    assert_eq!(ferrio_server_options_set_allow_upgrades(options, true), ok);
+    assert_eq!(
+        ferrio_server_options_set_max_queued_packets(options, 512),
+        ok
+    );
+    assert_eq!(ferrio_server_options_set_max_attachments(options, 4), ok);
+    assert_eq!(ferrio_server_options_set_max_json_depth(options, 64), ok);
+    assert_eq!(ferrio_server_options_set_max_headers(options, 50), ok);
+    assert_eq!(
+        ferrio_server_options_set_max_header_bytes(options, 16384),
+        ok
+    );
+    assert_eq!(
+        ferrio_server_options_set_header_read_timeout_ms(options, 3000),
+        ok
+    );
+    assert_eq!(
+        ferrio_server_options_set_max_connections_per_ip(options, 0),
+        ok
+    );
+    assert_eq!(
+        ferrio_server_options_set_max_namespaces_per_connection(options, 8),
+        ok
+    );
+    assert_eq!(ferrio_server_options_set_max_pending_acks(options, 16), ok);
+    assert_eq!(ferrio_server_options_set_rate_limit(options, 100.0, 20), ok);
+    assert_eq!(ferrio_server_options_set_max_connections(options, 2), ok);
+    // Out of range: refused with a status, the options unchanged.
+    let bad = ferrio_status::InvalidArgument;
+    assert_eq!(ferrio_server_options_set_rate_limit(options, 0.0, 1), bad);
+    assert_eq!(
+        ferrio_server_options_set_rate_limit(options, f64::NAN, 1),
+        bad
+    );
+    assert_eq!(ferrio_server_options_set_rate_limit(options, 10.0, 0), bad);
+    assert_eq!(ferrio_server_options_set_max_json_depth(options, 0), bad);
+    assert_eq!(
+        ferrio_server_options_set_max_queued_packets(options, 0),
+        bad
+    );
+    assert_eq!(
+        ferrio_server_options_set_header_read_timeout_ms(options, 0),
+        bad
+    );
+    assert_eq!(
+        ferrio_server_options_set_max_connections(null_mut(), 2),
+        ferrio_status::NullArgument
+    );
+
+    let mut server = null_mut();
+    assert_eq!(ferrio_server_new(options, &mut server), ok);
+    ferrio_server_options_free(options);
+    let mut port = 0u16;
+    assert_eq!(
+        ferrio_server_listen(server, c"127.0.0.1".as_ptr(), NUL, 0, &mut port),
+        ok
+    );
+    // Two sessions fit; the third handshake is refused.
+    assert_eq!(handshake_status(port), 200);
+    assert_eq!(handshake_status(port), 200);
+    assert_eq!(handshake_status(port), 503);
+    assert_eq!(ferrio_server_free(server), ok);
+}

@@ -25,6 +25,7 @@ pub(crate) struct NamespaceInner {
     adapter: Arc<dyn Adapter>,
     ack_ids: AtomicU64,
     room_listeners: RwLock<Vec<RoomListener>>,
+    pub(crate) limits: super::server::SocketLimits,
 }
 
 impl NamespaceInner {
@@ -99,6 +100,7 @@ impl Namespace {
         name: &str,
         handlers: Arc<NamespaceHandlers>,
         factory: &dyn AdapterFactory,
+        limits: super::server::SocketLimits,
     ) -> Namespace {
         Namespace(Arc::new_cyclic(|weak| NamespaceInner {
             name: name.into(),
@@ -107,6 +109,7 @@ impl Namespace {
             adapter: factory.create(NamespaceRef(weak.clone())),
             ack_ids: AtomicU64::new(0),
             room_listeners: RwLock::new(Vec::new()),
+            limits,
         }))
     }
 
@@ -240,7 +243,11 @@ impl Namespace {
             return;
         }
         let nsp = self.clone();
+        // Counted until the middlewares end, so CONNECTs cannot pile up behind slow middlewares beyond
+        // `max_namespaces_per_connection`.
+        let joining = super::client::Joining::new(conn);
         tokio::spawn(async move {
+            let _joining = joining;
             for middleware in middlewares {
                 if let Err(error) = middleware.call(socket.clone()).await {
                     socket.abandon();

@@ -149,6 +149,9 @@ impl BroadcastOperator {
         if super::socket::is_reserved_event(event) {
             return Err(EmitError::Reserved(event.to_owned()));
         }
+        if packet::nesting_exceeds(payload.args_json(), self.nsp.0.limits.max_json_depth) {
+            return Err(EmitError::TooDeep);
+        }
         let text = packet::encode_event(
             self.nsp.name(),
             event,

@@ -135,9 +135,18 @@ pub fn decode(text: &str, max_attachments: usize) -> Result<RawPacket<'_>, Parse
 }
 
 /// Whether JSON `text` nests arrays and objects deeper than `max` (strings are skipped). A text no longer
-/// than `max` cannot, so short packets cost nothing.
+/// than `max`, or with no more than `max` brackets in all, cannot, so ordinary packets cost one short
+/// vectorized count.
 pub fn nesting_exceeds(text: &str, max: usize) -> bool {
     if text.len() <= max {
+        return false;
+    }
+    let openings = text
+        .as_bytes()
+        .iter()
+        .filter(|&&b| b == b'[' || b == b'{')
+        .count();
+    if openings <= max {
         return false;
     }
     let mut depth = 0usize;
