@@ -892,6 +892,21 @@ function nativeOptions(opts) {
   if (opts.maxHttpBufferSize !== undefined) o.maxHttpBufferSize = Number(opts.maxHttpBufferSize);
   if (opts.allowUpgrades !== undefined) o.allowUpgrades = !!opts.allowUpgrades;
   if (opts.maxQueuedPackets !== undefined) o.maxQueuedPackets = Number(opts.maxQueuedPackets);
+  if (opts.maxAttachments !== undefined) o.maxAttachments = Number(opts.maxAttachments);
+  if (opts.maxJsonDepth !== undefined) o.maxJsonDepth = Number(opts.maxJsonDepth);
+  if (opts.maxHeadersCount !== undefined) o.maxHeadersCount = Number(opts.maxHeadersCount);
+  if (opts.maxHeaderSize !== undefined) o.maxHeaderSize = Number(opts.maxHeaderSize);
+  if (opts.headersTimeout !== undefined) o.headersTimeout = Number(opts.headersTimeout);
+  if (opts.maxConnections !== undefined) o.maxConnections = Number(opts.maxConnections);
+  if (opts.maxConnectionsPerIp !== undefined) o.maxConnectionsPerIp = Number(opts.maxConnectionsPerIp);
+  if (opts.maxNamespacesPerConnection !== undefined) {
+    o.maxNamespacesPerConnection = Number(opts.maxNamespacesPerConnection);
+  }
+  if (opts.maxPendingAcks !== undefined) o.maxPendingAcks = Number(opts.maxPendingAcks);
+  if (opts.rateLimit) {
+    o.rateLimitEventsPerSecond = Number(opts.rateLimit.eventsPerSecond);
+    o.rateLimitBurst = Number(opts.rateLimit.burst ?? 1);
+  }
   if (opts.transports !== undefined) {
     const t = roomList(opts.transports);
     o.polling = t.includes("polling");
