@@ -237,3 +237,53 @@ fn socketio_packet_and_arguments() {
         }
     });
 }
+
+/// The nesting check as plainly as it can be written: the real one skips most texts by counting
+/// brackets first, and must agree with this on every input.
+fn nesting_reference(text: &str, max: usize) -> bool {
+    let (mut depth, mut in_string, mut escaped) = (0usize, false, false);
+    for c in text.chars() {
+        if in_string {
+            match (escaped, c) {
+                (true, _) => escaped = false,
+                (false, '\\') => escaped = true,
+                (false, '"') => in_string = false,
+                _ => {}
+            }
+            continue;
+        }
+        match c {
+            '"' => in_string = true,
+            '[' | '{' => {
+                depth += 1;
+                if depth > max {
+                    return true;
+                }
+            }
+            ']' | '}' => depth = depth.saturating_sub(1),
+            _ => {}
+        }
+    }
+    false
+}
+
+#[test]
+fn json_nesting_check() {
+    fuzz("json_nesting", |text| {
+        // Nested copies of the input too, so that deep texts are common.
+        let deep = format!(
+            "{}{text}{}",
+            "[".repeat(text.len() % 300),
+            "]".repeat(text.len() % 7)
+        );
+        for candidate in [text, deep.as_str()] {
+            for max in [0, 1, 2, 5, 32, 128, 1000] {
+                assert_eq!(
+                    sio::nesting_exceeds(candidate, max),
+                    nesting_reference(candidate, max),
+                    "max {max}: {candidate:?}"
+                );
+            }
+        }
+    });
+}

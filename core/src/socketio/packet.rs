@@ -141,12 +141,7 @@ pub fn nesting_exceeds(text: &str, max: usize) -> bool {
     if text.len() <= max {
         return false;
     }
-    let openings = text
-        .as_bytes()
-        .iter()
-        .filter(|&&b| b == b'[' || b == b'{')
-        .count();
-    if openings <= max {
+    if !more_openings_than(text.as_bytes(), max) {
         return false;
     }
     let mut depth = 0usize;
@@ -173,6 +168,24 @@ pub fn nesting_exceeds(text: &str, max: usize) -> bool {
             }
             b']' | b'}' => depth = depth.saturating_sub(1),
             _ => {}
+        }
+    }
+    false
+}
+
+/// Whether `bytes` holds more than `max` opening brackets (`[` or `{`, in strings too: an upper bound of
+/// the nesting). Counted 255 bytes at a time into a byte-wide sum, which the compiler turns into SIMD
+/// compares and adds (tens of GB/s), with an early exit once the count is over `max`.
+fn more_openings_than(bytes: &[u8], max: usize) -> bool {
+    let mut count = 0usize;
+    for chunk in bytes.chunks(255) {
+        // `[` is 0x5B and `{` 0x7B: the only bytes that are 0x7B once bit 0x20 is set.
+        let n = chunk
+            .iter()
+            .fold(0u8, |n, &b| n.wrapping_add(u8::from((b | 0x20) == b'{')));
+        count += usize::from(n);
+        if count > max {
+            return true;
         }
     }
     false
