@@ -960,6 +960,7 @@ case_with!(
         .await;
         assert!(reaped_in.is_ok(), "still open after 5 s");
         reaped(&handle, WAIT).await;
+        eprintln!("slow WebSocket sender reaped after {:?}", started.elapsed());
     }
 );
 case_with!(
@@ -981,7 +982,8 @@ case_with!(
         let mut answer = Vec::new();
         let _ = tokio::time::timeout(Duration::from_secs(5), stream.read_to_end(&mut answer)).await;
         assert_eq!(status_of(&answer), 400);
-        reaped(&handle, Duration::from_secs(5)).await;
+        let took = reaped(&handle, Duration::from_secs(5)).await;
+        eprintln!("slow polling body answered 400, session reaped {took:?} later");
     }
 );
 case_with!(an_abandoned_upgrade_is_reaped, quick(), |addr, handle| {
@@ -1004,7 +1006,15 @@ case_with!(an_abandoned_upgrade_is_reaped, quick(), |addr, handle| {
         "the upgrade's WebSocket is closed after the upgrade timeout"
     );
     assert!(started.elapsed() >= Duration::from_millis(400));
+    eprintln!(
+        "abandoned upgrade's WebSocket closed after {:?}",
+        started.elapsed()
+    );
     reaped(&handle, Duration::from_secs(5)).await;
+    eprintln!(
+        "abandoned upgrade's session reaped after {:?}",
+        started.elapsed()
+    );
 });
 case_with!(
     an_upgrade_that_never_probes_is_reaped,
