@@ -102,6 +102,11 @@ enum ferrio_status
    * A bug in ferrio (a caught panic); the message says where.
    */
   FERRIO_STATUS_PANIC = 17,
+  /**
+   * A configured limit refused the call: the arguments nest deeper than `max_json_depth`, or
+   * `max_pending_acks` acknowledgements are already awaited from the socket. Nothing was sent.
+   */
+  FERRIO_STATUS_LIMIT_EXCEEDED = 18,
 };
 #ifndef __cplusplus
 typedef uint32_t ferrio_status;
@@ -654,6 +659,96 @@ ferrio_status ferrio_server_options_set_worker_threads(struct ferrio_server_opti
  */
 ferrio_status ferrio_server_options_set_shutdown_grace_ms(struct ferrio_server_options *options,
                                                           uint64_t ms);
+
+/**
+ * How long a started polling → WebSocket upgrade may take, in milliseconds (default 10000).
+ */
+ferrio_status ferrio_server_options_set_upgrade_timeout_ms(struct ferrio_server_options *options,
+                                                           uint64_t ms);
+
+/**
+ * Whether polling sessions may upgrade to WebSocket (default true).
+ */
+ferrio_status ferrio_server_options_set_allow_upgrades(struct ferrio_server_options *options,
+                                                       bool allow);
+
+/**
+ * Packets queued per connection before it counts as a slow consumer and is disconnected (default
+ * 1024).
+ */
+ferrio_status ferrio_server_options_set_max_queued_packets(struct ferrio_server_options *options,
+                                                           size_t packets);
+
+/**
+ * The most binary attachments one packet may announce (default 10).
+ */
+ferrio_status ferrio_server_options_set_max_attachments(struct ferrio_server_options *options,
+                                                        size_t count);
+
+/**
+ * The deepest nesting of arrays and objects in a packet's JSON, its arguments' array included
+ * (default 128). Deeper input closes the connection ("parse error"); a deeper emit or ack fails with
+ * `FERRIO_STATUS_LIMIT_EXCEEDED`.
+ */
+ferrio_status ferrio_server_options_set_max_json_depth(struct ferrio_server_options *options,
+                                                       size_t depth);
+
+/**
+ * The most header lines per HTTP request (default 100; more is answered 431).
+ */
+ferrio_status ferrio_server_options_set_max_headers(struct ferrio_server_options *options,
+                                                    size_t headers);
+
+/**
+ * The most bytes of request line and headers per HTTP request (default 32768, at least 8192; more is
+ * answered 431).
+ */
+ferrio_status ferrio_server_options_set_max_header_bytes(struct ferrio_server_options *options,
+                                                         size_t bytes);
+
+/**
+ * How long a client may take to send a request's headers (and a polling POST's body), in milliseconds
+ * (default 10000).
+ */
+ferrio_status ferrio_server_options_set_header_read_timeout_ms(struct ferrio_server_options *options,
+                                                               uint64_t ms);
+
+/**
+ * The most connections open at once (default 100000; 0: no limit). Handshakes beyond it are answered
+ * 503 with `{"code":3,"message":"Too many connections"}`.
+ */
+ferrio_status ferrio_server_options_set_max_connections(struct ferrio_server_options *options,
+                                                        size_t connections);
+
+/**
+ * The most connections open at once from one IP address (default 0: no limit). Handshakes beyond it
+ * are answered 503.
+ */
+ferrio_status ferrio_server_options_set_max_connections_per_ip(struct ferrio_server_options *options,
+                                                               size_t connections);
+
+/**
+ * The most namespaces one connection may join (default 32); a CONNECT beyond it is answered with
+ * CONNECT_ERROR "Too many namespaces".
+ */
+ferrio_status ferrio_server_options_set_max_namespaces_per_connection(struct ferrio_server_options *options,
+                                                                      size_t namespaces);
+
+/**
+ * The most acknowledgements awaited from one socket at once (default 1024); an emit with an ack beyond
+ * it fails with `FERRIO_STATUS_LIMIT_EXCEEDED`.
+ */
+ferrio_status ferrio_server_options_set_max_pending_acks(struct ferrio_server_options *options,
+                                                         size_t acks);
+
+/**
+ * Limits the events each socket may send: `events_per_second` sustained (positive and finite), `burst`
+ * at once (at least 1). A socket over it has its connection closed with the reason "rate limit
+ * exceeded". Default: no limit.
+ */
+ferrio_status ferrio_server_options_set_rate_limit(struct ferrio_server_options *options,
+                                                   double events_per_second,
+                                                   uint32_t burst);
 
 /**
  * Makes a server (not listening yet) with `options` (NULL: defaults; the options are copied, not

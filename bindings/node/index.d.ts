@@ -112,6 +112,26 @@ export interface ServerOptions {
   cors?: { origin?: boolean | string | string[]; credentials?: boolean };
   /** ferrio: packets queued per connection before it is a slow consumer (default 1024). */
   maxQueuedPackets?: number;
+  /** ferrio: binary attachments one packet may announce (default 10). */
+  maxAttachments?: number;
+  /** ferrio: deepest JSON nesting of a packet, received or emitted (default 128). */
+  maxJsonDepth?: number;
+  /** Header lines per HTTP request, as Node's `http.Server` option (default 100; more is answered 431). */
+  maxHeadersCount?: number;
+  /** Bytes of request line and headers, as Node's `http` option (default 32768, at least 8192; 431). */
+  maxHeaderSize?: number;
+  /** ms a client may take to send a request's headers, as Node's `http.Server` option (default 10000). */
+  headersTimeout?: number;
+  /** Connections open at once, as `net.Server#maxConnections` (default 100000; 0: no limit; 503 beyond). */
+  maxConnections?: number;
+  /** ferrio: connections open at once from one IP address (default 0: no limit; 503 beyond). */
+  maxConnectionsPerIp?: number;
+  /** ferrio: namespaces one connection may join (default 32; CONNECT_ERROR beyond). */
+  maxNamespacesPerConnection?: number;
+  /** ferrio: acknowledgements awaited from one socket at once (default 1024; ERR_FERRIO_TOO_MANY_ACKS beyond). */
+  maxPendingAcks?: number;
+  /** ferrio: events each socket may send; over it the connection closes with "rate limit exceeded" (default none). */
+  rateLimit?: { eventsPerSecond: number; burst?: number };
   /** ferrio: a directory of static files served outside the engine path (socket.io leaves this to the app). */
   staticDir?: string;
   /** The adapter: `createAdapter(redisUrl)` for a cluster over Redis (default: in memory). */

@@ -65,6 +65,10 @@ function check(status, event) {
       throw new FerrioError("ERR_FERRIO_INVALID_ARGS", "the arguments could not be encoded");
     case 6:
       throw new FerrioError("ERR_FERRIO_SERVER_CLOSED", "the server is closed");
+    case 7:
+      throw new FerrioError("ERR_FERRIO_TOO_DEEP", "the arguments nest deeper than maxJsonDepth allows");
+    case 8:
+      throw new FerrioError("ERR_FERRIO_TOO_MANY_ACKS", "too many acknowledgements are pending on this socket (maxPendingAcks)");
     default:
       throw new FerrioError("ERR_FERRIO_INTERNAL", `unexpected status ${status}`);
   }
@@ -988,6 +992,21 @@ function nativeOptions(opts) {
   if (opts.maxHttpBufferSize !== undefined) o.maxHttpBufferSize = Number(opts.maxHttpBufferSize);
   if (opts.allowUpgrades !== undefined) o.allowUpgrades = !!opts.allowUpgrades;
   if (opts.maxQueuedPackets !== undefined) o.maxQueuedPackets = Number(opts.maxQueuedPackets);
+  if (opts.maxAttachments !== undefined) o.maxAttachments = Number(opts.maxAttachments);
+  if (opts.maxJsonDepth !== undefined) o.maxJsonDepth = Number(opts.maxJsonDepth);
+  if (opts.maxHeadersCount !== undefined) o.maxHeadersCount = Number(opts.maxHeadersCount);
+  if (opts.maxHeaderSize !== undefined) o.maxHeaderSize = Number(opts.maxHeaderSize);
+  if (opts.headersTimeout !== undefined) o.headersTimeout = Number(opts.headersTimeout);
+  if (opts.maxConnections !== undefined) o.maxConnections = Number(opts.maxConnections);
+  if (opts.maxConnectionsPerIp !== undefined) o.maxConnectionsPerIp = Number(opts.maxConnectionsPerIp);
+  if (opts.maxNamespacesPerConnection !== undefined) {
+    o.maxNamespacesPerConnection = Number(opts.maxNamespacesPerConnection);
+  }
+  if (opts.maxPendingAcks !== undefined) o.maxPendingAcks = Number(opts.maxPendingAcks);
+  if (opts.rateLimit) {
+    o.rateLimitEventsPerSecond = Number(opts.rateLimit.eventsPerSecond);
+    o.rateLimitBurst = Number(opts.rateLimit.burst ?? 1);
+  }
   if (opts.transports !== undefined) {
     const t = roomList(opts.transports);
     o.polling = t.includes("polling");

@@ -552,3 +552,571 @@ case!(many_namespaces_on_one_connection, |addr| {
     }
     let _ = futures_util::SinkExt::flush(&mut ws).await;
 });
+
+// ---- Limits, reaping and CORS (each case has a server of its own, configured for it) ----
+
+/// A case whose server is built from `$builder` (an echo server, with the hostile suite's short
+/// timeouts); `$handle` is the running server.
+macro_rules! case_with {
+    ($name:ident, $builder:expr, |$addr:ident, $handle:ident| $body:block) => {
+        #[tokio::test]
+        async fn $name() {
+            let $handle = echo_server($builder).await;
+            let $addr = $handle.local_addr();
+            $body
+            healthy($addr).await;
+            stop($handle).await;
+        }
+    };
+}
+
+/// The hostile suite's short timeouts.
+fn quick() -> ferrio::ServerBuilder {
+    Server::builder()
+        .max_payload(64 * 1024)
+        .header_read_timeout(Duration::from_millis(400))
+        .ping_interval(Duration::from_millis(300))
+        .ping_timeout(Duration::from_millis(300))
+        .upgrade_timeout(Duration::from_millis(500))
+}
+
+/// Waits until the server has no connection left (or fails after `within`).
+async fn reaped(handle: &ferrio::ServerHandle, within: Duration) -> Duration {
+    let started = std::time::Instant::now();
+    while handle.server().connection_count() > 0 {
+        assert!(
+            started.elapsed() < within,
+            "{} connections still open after {within:?}",
+            handle.server().connection_count()
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    started.elapsed()
+}
+
+/// Whether the peer closed `stream` within `within` (reads and drops anything it sends first).
+async fn closed_within(stream: &mut TcpStream, within: Duration) -> bool {
+    let mut sink = Vec::new();
+    tokio::time::timeout(within, stream.read_to_end(&mut sink))
+        .await
+        .is_ok()
+}
+
+case_with!(
+    a_connection_flood_beyond_max_connections,
+    quick().max_connections(20),
+    |addr, handle| {
+        let mut held = Vec::new();
+        for _ in 0..20 {
+            held.push(ws_handshake(addr).await.0);
+        }
+        assert_engine_error(
+            &get(addr, &eio("EIO=4&transport=polling")).await,
+            503,
+            3,
+            "Too many connections",
+        );
+        // A WebSocket handshake is refused the same way, before the upgrade.
+        let request = format!("GET /socket.io/?EIO=4&transport=websocket HTTP/1.1\r\nHost: {addr}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n");
+        let answer = raw(addr, request.as_bytes(), WAIT).await;
+        assert_eq!(status_of(&answer), 503);
+        assert!(String::from_utf8_lossy(&answer)
+            .ends_with("{\"code\":3,\"message\":\"Too many connections\"}"));
+        assert_eq!(handle.server().connection_count(), 20);
+        drop(held);
+        reaped(&handle, WAIT).await;
+    }
+);
+case_with!(
+    connections_per_ip_beyond_the_limit,
+    quick().max_connections_per_ip(3),
+    |addr, handle| {
+        let mut held = Vec::new();
+        for _ in 0..3 {
+            held.push(ws_handshake(addr).await.0);
+        }
+        assert_engine_error(
+            &get(addr, &eio("EIO=4&transport=polling")).await,
+            503,
+            3,
+            "Too many connections from this address",
+        );
+        // A place given back is a place for somebody else.
+        drop(held.pop());
+        tokio::time::timeout(WAIT, async {
+            while handle.server().connection_count() > 2 {
+                tokio::time::sleep(Duration::from_millis(10)).await;
+            }
+        })
+        .await
+        .unwrap();
+        held.push(ws_handshake(addr).await.0);
+        drop(held);
+        reaped(&handle, WAIT).await;
+    }
+);
+case_with!(
+    a_failed_websocket_upgrade_gives_its_place_back,
+    quick().max_connections(1),
+    |addr, handle| {
+        // Admitted, then the upgrade never happens (no key): the place must not leak.
+        for _ in 0..5 {
+            let request = format!("GET /socket.io/?EIO=4&transport=websocket HTTP/1.1\r\nHost: {addr}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Version: 13\r\n\r\n");
+            assert_eq!(status_of(&raw(addr, request.as_bytes(), WAIT).await), 400);
+        }
+        let _ = &handle;
+    }
+);
+
+/// A server whose every namespace exists (dynamic), with a middleware that takes `delay`.
+async fn namespaces_server(max: usize, delay: Duration) -> ferrio::ServerHandle {
+    let io = quick().max_namespaces_per_connection(max).build();
+    let parent = io.of_dynamic(|_, _| true);
+    parent.use_middleware(move |_| async move {
+        tokio::time::sleep(delay).await;
+        Ok(())
+    });
+    io.on_connection(|socket| {
+        socket.on("echo", |socket, event| async move {
+            let _ = socket.emit("echo", event.payload);
+        });
+    });
+    io.listen("127.0.0.1:0").await.unwrap()
+}
+
+async fn connect_answers(ws: &mut common::Ws, count: usize) -> Vec<String> {
+    let mut answers = Vec::new();
+    while answers.len() < count {
+        let text = ws_recv_text_skip_pings(ws).await;
+        if text.starts_with("40/") || text.starts_with("44/") {
+            answers.push(text);
+        }
+    }
+    answers
+}
+
+#[tokio::test]
+async fn namespaces_beyond_the_limit_get_connect_error() {
+    let handle = namespaces_server(3, Duration::ZERO).await;
+    let addr = handle.local_addr();
+    let (mut ws, _) = ws_handshake(addr).await;
+    for i in 0..6 {
+        ws_send_text(&mut ws, &format!("40/ns{i},")).await;
+    }
+    let answers = connect_answers(&mut ws, 6).await;
+    assert_eq!(answers.iter().filter(|a| a.starts_with("40/")).count(), 3);
+    for i in 3..6 {
+        assert!(
+            answers.contains(&format!("44/ns{i},{{\"message\":\"Too many namespaces\"}}")),
+            "{answers:?}"
+        );
+    }
+    drop(ws);
+    healthy(addr).await;
+    stop(handle).await;
+}
+
+#[tokio::test]
+async fn namespaces_waiting_in_slow_middlewares_count_against_the_limit() {
+    let handle = namespaces_server(3, Duration::from_millis(500)).await;
+    let addr = handle.local_addr();
+    let (mut ws, _) = ws_handshake(addr).await;
+    for i in 0..50 {
+        ws_send_text(&mut ws, &format!("40/slow{i},")).await;
+    }
+    let answers = connect_answers(&mut ws, 50).await;
+    assert_eq!(
+        answers.iter().filter(|a| a.starts_with("40/")).count(),
+        3,
+        "{answers:?}"
+    );
+    assert_eq!(
+        answers
+            .iter()
+            .filter(|a| a.contains("Too many namespaces"))
+            .count(),
+        47
+    );
+    drop(ws);
+    stop(handle).await;
+    // healthy() needs "/" without the slow middleware: a fresh default server.
+    let handle = server().await;
+    healthy(handle.local_addr()).await;
+    stop(handle).await;
+}
+
+#[tokio::test]
+async fn an_event_flood_over_the_rate_limit_is_disconnected() {
+    let io = quick().rate_limit(50.0, 10).build();
+    let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
+    io.on_connection(move |socket| {
+        let tx = tx.clone();
+        socket.on_disconnect(move |_, reason| {
+            let _ = tx.send(reason.to_string());
+        });
+        socket.on("echo", |socket, event| async move {
+            let _ = socket.emit("echo", event.payload);
+        });
+    });
+    let handle = io.listen("127.0.0.1:0").await.unwrap();
+    let addr = handle.local_addr();
+    // Within the limit: served.
+    healthy(addr).await;
+    assert_eq!(
+        tokio::time::timeout(WAIT, rx.recv())
+            .await
+            .unwrap()
+            .unwrap(),
+        "transport close"
+    );
+    // A flood: closed, and the disconnect handler says why.
+    let (mut ws, _) = ws_handshake(addr).await;
+    ws_send_text(&mut ws, "40").await;
+    let _ = ws_recv_text_skip_pings(&mut ws).await;
+    for i in 0..10_000 {
+        if futures_util::SinkExt::feed(&mut ws, Message::text(format!("42[\"echo\",{i}]")))
+            .await
+            .is_err()
+        {
+            break;
+        }
+    }
+    let _ = futures_util::SinkExt::flush(&mut ws).await;
+    assert_eq!(
+        tokio::time::timeout(WAIT, rx.recv())
+            .await
+            .unwrap()
+            .unwrap(),
+        "rate limit exceeded"
+    );
+    reaped(&handle, WAIT).await;
+    healthy(addr).await;
+    stop(handle).await;
+}
+
+#[tokio::test]
+async fn duplicate_unsolicited_and_excess_acks() {
+    let io = quick().max_pending_acks(2).build();
+    let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
+    let first = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(true));
+    io.on_connection(move |socket| {
+        let tx = tx.clone();
+        socket.on("echo", |socket, event| async move {
+            let _ = socket.emit("echo", event.payload);
+        });
+        // Only the first client is asked (the health check's client is not).
+        if !first.swap(false, std::sync::atomic::Ordering::SeqCst) {
+            return;
+        }
+        tokio::spawn(async move {
+            let first = socket.emit_with_ack("ask", ferrio::Payload::empty(), WAIT);
+            let second = socket.emit_with_ack("ask", ferrio::Payload::empty(), WAIT);
+            // Two awaited already: the third is refused rather than queued.
+            let third = socket
+                .emit_with_ack("ask", ferrio::Payload::empty(), WAIT)
+                .await;
+            let _ = tx.send(format!("{third:?}"));
+            let (first, second) = tokio::join!(first, second);
+            let _ = tx.send(first.unwrap().args_json().to_string());
+            let _ = tx.send(second.unwrap().args_json().to_string());
+        });
+    });
+    let handle = io.listen("127.0.0.1:0").await.unwrap();
+    let addr = handle.local_addr();
+    let (mut ws, _) = ws_handshake(addr).await;
+    ws_send_text(&mut ws, "40").await;
+    let _ = ws_recv_text_skip_pings(&mut ws).await;
+    assert!(tokio::time::timeout(WAIT, rx.recv())
+        .await
+        .unwrap()
+        .unwrap()
+        .contains("TooManyPendingAcks"));
+    let asks = [
+        ws_recv_text_skip_pings(&mut ws).await,
+        ws_recv_text_skip_pings(&mut ws).await,
+    ];
+    assert_eq!(asks, ["420[\"ask\"]", "421[\"ask\"]"]);
+    // Unsolicited ids, then the first answer twice: only the first of each id counts.
+    for packet in [
+        "43999[\"stray\"]",
+        "430[\"one\"]",
+        "430[\"dup\"]",
+        "431[\"two\"]",
+        "431[\"dup\"]",
+    ] {
+        ws_send_text(&mut ws, packet).await;
+    }
+    assert_eq!(
+        tokio::time::timeout(WAIT, rx.recv())
+            .await
+            .unwrap()
+            .unwrap(),
+        "[\"one\"]"
+    );
+    assert_eq!(
+        tokio::time::timeout(WAIT, rx.recv())
+            .await
+            .unwrap()
+            .unwrap(),
+        "[\"two\"]"
+    );
+    // Still connected and served.
+    ws_send_text(&mut ws, "42[\"echo\",1]").await;
+    assert_eq!(ws_recv_text_skip_pings(&mut ws).await, "42[\"echo\",1]");
+    healthy(addr).await;
+    stop(handle).await;
+}
+
+#[tokio::test]
+async fn an_emit_nested_deeper_than_the_limit_is_refused() {
+    let io = quick().max_json_depth(16).build();
+    let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
+    io.on_connection(move |socket| {
+        let deep = format!("[{}1{}]", "[".repeat(100_000), "]".repeat(100_000));
+        let payload = ferrio::Payload::from_json(deep.clone(), Vec::new());
+        // The payload may be refused as early as its construction (serde_json's own limit) ...
+        let refused = match payload {
+            Ok(payload) => format!("{:?}", socket.emit("deep", payload)),
+            Err(_) => "TooDeep".to_owned(),
+        };
+        // ... and a payload built without parsing is refused by the emit.
+        let nested: serde_json::Value =
+            (0..20).fold(serde_json::json!(1), |v, _| serde_json::json!([v]));
+        let emitted = socket.emit("deep", ferrio::Payload::one(&nested).unwrap());
+        let broadcast = socket
+            .broadcast()
+            .emit("deep", ferrio::Payload::one(&nested).unwrap());
+        let _ = tx.send(format!("{refused} {emitted:?} {broadcast:?}"));
+        socket.on("echo", |socket, event| async move {
+            let _ = socket.emit("echo", event.payload);
+        });
+    });
+    let handle = io.listen("127.0.0.1:0").await.unwrap();
+    let addr = handle.local_addr();
+    healthy(addr).await;
+    let outcome = tokio::time::timeout(WAIT, rx.recv())
+        .await
+        .unwrap()
+        .unwrap();
+    // serde_json may refuse the first payload as it is built; if not, the emit refuses it.
+    assert!(
+        outcome == "TooDeep Err(TooDeep) Err(TooDeep)"
+            || outcome == "Err(TooDeep) Err(TooDeep) Err(TooDeep)",
+        "{outcome}"
+    );
+    stop(handle).await;
+}
+
+case_with!(
+    a_half_open_tcp_connection_is_reaped,
+    quick(),
+    |addr, handle| {
+        // Connected, never sends a byte.
+        let mut stream = TcpStream::connect(addr).await.unwrap();
+        let started = std::time::Instant::now();
+        assert!(closed_within(&mut stream, Duration::from_secs(5)).await);
+        eprintln!("half-open connection closed after {:?}", started.elapsed());
+        let _ = &handle;
+    }
+);
+case_with!(
+    an_idle_keep_alive_connection_is_reaped,
+    quick(),
+    |addr, handle| {
+        let mut stream = TcpStream::connect(addr).await.unwrap();
+        stream
+            .write_all(b"GET /nothing HTTP/1.1\r\nHost: x\r\n\r\n")
+            .await
+            .unwrap();
+        // The 404 comes, then the connection idles: it is closed after the header read timeout.
+        assert!(closed_within(&mut stream, Duration::from_secs(5)).await);
+        let _ = &handle;
+    }
+);
+case_with!(
+    a_slow_websocket_sender_is_reaped,
+    quick(),
+    |addr, handle| {
+        let mut stream = raw_ws(addr).await;
+        // A frame announcing 1000 bytes, then one byte every 100 ms: no pong can come through.
+        let mut head = vec![0x81, 0x80 | 126];
+        head.extend_from_slice(&1000u16.to_be_bytes());
+        head.extend_from_slice(&[1, 2, 3, 4]);
+        stream.write_all(&head).await.unwrap();
+        let started = std::time::Instant::now();
+        let reaped_in = tokio::time::timeout(Duration::from_secs(5), async {
+            loop {
+                if stream.write_all(b"x").await.is_err() {
+                    break;
+                }
+                if handle.server().connection_count() == 0
+                    && started.elapsed() > Duration::from_millis(100)
+                {
+                    break;
+                }
+                tokio::time::sleep(Duration::from_millis(100)).await;
+            }
+        })
+        .await;
+        assert!(reaped_in.is_ok(), "still open after 5 s");
+        reaped(&handle, WAIT).await;
+        eprintln!("slow WebSocket sender reaped after {:?}", started.elapsed());
+    }
+);
+case_with!(
+    a_slow_polling_post_body_is_reaped,
+    quick(),
+    |addr, handle| {
+        let (sid, _) = polling_handshake(addr).await;
+        let mut stream = TcpStream::connect(addr).await.unwrap();
+        stream
+            .write_all(
+                format!(
+                    "POST {} HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\n4hel",
+                    polling(&sid)
+                )
+                .as_bytes(),
+            )
+            .await
+            .unwrap();
+        let mut answer = Vec::new();
+        let _ = tokio::time::timeout(Duration::from_secs(5), stream.read_to_end(&mut answer)).await;
+        assert_eq!(status_of(&answer), 400);
+        let took = reaped(&handle, Duration::from_secs(5)).await;
+        eprintln!("slow polling body answered 400, session reaped {took:?} later");
+    }
+);
+case_with!(an_abandoned_upgrade_is_reaped, quick(), |addr, handle| {
+    let sid = polling_connect(addr).await;
+    let mut ws = ws_connect(addr, &format!("EIO=4&transport=websocket&sid={sid}")).await;
+    ws_send_text(&mut ws, "2probe").await;
+    assert_eq!(ws_recv_text(&mut ws).await, "3probe");
+    // Never sends "5", never polls again: the upgrade times out and the heartbeat ends the session.
+    let started = std::time::Instant::now();
+    let ended = tokio::time::timeout(Duration::from_secs(5), async {
+        while let Some(Ok(message)) = futures_util::StreamExt::next(&mut ws).await {
+            if let Message::Close(_) = message {
+                break;
+            }
+        }
+    })
+    .await;
+    assert!(
+        ended.is_ok(),
+        "the upgrade's WebSocket is closed after the upgrade timeout"
+    );
+    assert!(started.elapsed() >= Duration::from_millis(400));
+    eprintln!(
+        "abandoned upgrade's WebSocket closed after {:?}",
+        started.elapsed()
+    );
+    reaped(&handle, Duration::from_secs(5)).await;
+    eprintln!(
+        "abandoned upgrade's session reaped after {:?}",
+        started.elapsed()
+    );
+});
+case_with!(
+    an_upgrade_that_never_probes_is_reaped,
+    quick(),
+    |addr, handle| {
+        let (sid, _) = polling_handshake(addr).await;
+        let mut ws = ws_connect(addr, &format!("EIO=4&transport=websocket&sid={sid}")).await;
+        let ended = tokio::time::timeout(Duration::from_secs(5), async {
+            while let Some(Ok(message)) = futures_util::StreamExt::next(&mut ws).await {
+                if let Message::Close(_) = message {
+                    break;
+                }
+            }
+        })
+        .await;
+        assert!(ended.is_ok());
+        reaped(&handle, Duration::from_secs(5)).await;
+    }
+);
+case_with!(
+    an_abandoned_polling_session_is_reaped,
+    quick(),
+    |addr, handle| {
+        let _sid = polling_connect(addr).await;
+        assert_eq!(handle.server().connection_count(), 1);
+        // The client stops polling: ping interval + ping timeout later the session is gone.
+        let took = reaped(&handle, Duration::from_secs(5)).await;
+        eprintln!("abandoned polling session reaped after {took:?}");
+    }
+);
+
+/// Origins a restricted list must never echo.
+const UNLISTED: &[&str] = &[
+    "https://evil.example",
+    "https://allowed.example.evil.example",
+    "https://allowed.example:8443",
+    "http://allowed.example",
+    "HTTPS://ALLOWED.EXAMPLE",
+    "null",
+    "*",
+    "https://allowed.example/",
+    "https://allowed.example\t.evil",
+];
+
+fn assert_not_echoed(response: &HttpResponse, origin: &str) {
+    let echoed = response.header("access-control-allow-origin");
+    assert!(echoed.is_none(), "{origin:?} was answered with {echoed:?}");
+    assert!(response
+        .header("access-control-allow-credentials")
+        .is_none());
+}
+
+case_with!(
+    cors_with_a_restricted_list_never_echoes_an_unlisted_origin,
+    quick().cors(ferrio::Cors {
+        origins: ferrio::CorsOrigins::List(vec!["https://allowed.example".to_owned()]),
+        credentials: true,
+    }),
+    |addr, handle| {
+        let (sid, _) = polling_handshake(addr).await;
+        for origin in UNLISTED {
+            let h = [("Origin", *origin)];
+            assert_not_echoed(
+                &request(addr, "GET", &eio("EIO=4&transport=polling"), &h, None).await,
+                origin,
+            );
+            assert_not_echoed(
+                &request(addr, "POST", &polling(&sid), &h, Some(b"40")).await,
+                origin,
+            );
+            let preflight = [
+                ("Origin", *origin),
+                ("Access-Control-Request-Method", "POST"),
+                ("Access-Control-Request-Headers", "content-type"),
+            ];
+            assert_not_echoed(
+                &request(
+                    addr,
+                    "OPTIONS",
+                    &eio("EIO=4&transport=polling"),
+                    &preflight,
+                    None,
+                )
+                .await,
+                origin,
+            );
+            assert_not_echoed(
+                &request(addr, "GET", &polling("nope"), &h, None).await,
+                origin,
+            );
+        }
+        // The listed origin is answered, with credentials.
+        let h = [("Origin", "https://allowed.example")];
+        let response = request(addr, "GET", &eio("EIO=4&transport=polling"), &h, None).await;
+        assert_eq!(
+            response.header("access-control-allow-origin"),
+            Some("https://allowed.example")
+        );
+        assert_eq!(
+            response.header("access-control-allow-credentials"),
+            Some("true")
+        );
+        let _ = &handle;
+    }
+);

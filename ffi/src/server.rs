@@ -548,6 +548,198 @@ pub extern "C" fn ferrio_server_options_set_shutdown_grace_ms(
     })
 }
 
+fn positive(value: usize, what: &str) -> Result<usize, Error> {
+    if value == 0 {
+        return Err(Error::new(
+            ferrio_status::InvalidArgument,
+            format!("`{what}` must be positive"),
+        ));
+    }
+    Ok(value)
+}
+
+/// How long a started polling → WebSocket upgrade may take, in milliseconds (default 10000).
+#[no_mangle]
+pub extern "C" fn ferrio_server_options_set_upgrade_timeout_ms(
+    options: *mut ferrio_server_options,
+    ms: u64,
+) -> ferrio_status {
+    with_options(options, |o| {
+        let d = millis(ms, "ms")?;
+        set_builder(o, |b| b.upgrade_timeout(d));
+        Ok(())
+    })
+}
+
+/// Whether polling sessions may upgrade to WebSocket (default true).
+#[no_mangle]
+pub extern "C" fn ferrio_server_options_set_allow_upgrades(
+    options: *mut ferrio_server_options,
+    allow: bool,
+) -> ferrio_status {
+    with_options(options, |o| {
+        set_builder(o, |b| b.allow_upgrades(allow));
+        Ok(())
+    })
+}
+
+/// Packets queued per connection before it counts as a slow consumer and is disconnected (default
+/// 1024).
+#[no_mangle]
+pub extern "C" fn ferrio_server_options_set_max_queued_packets(
+    options: *mut ferrio_server_options,
+    packets: usize,
+) -> ferrio_status {
+    with_options(options, |o| {
+        let n = positive(packets, "packets")?;
+        set_builder(o, |b| b.max_queued_packets(n));
+        Ok(())
+    })
+}
+
+/// The most binary attachments one packet may announce (default 10).
+#[no_mangle]
+pub extern "C" fn ferrio_server_options_set_max_attachments(
+    options: *mut ferrio_server_options,
+    count: usize,
+) -> ferrio_status {
+    with_options(options, |o| {
+        set_builder(o, |b| b.max_attachments(count));
+        Ok(())
+    })
+}
+
+/// The deepest nesting of arrays and objects in a packet's JSON, its arguments' array included
+/// (default 128). Deeper input closes the connection ("parse error"); a deeper emit or ack fails with
+/// `FERRIO_STATUS_LIMIT_EXCEEDED`.
+#[no_mangle]
+pub extern "C" fn ferrio_server_options_set_max_json_depth(
+    options: *mut ferrio_server_options,
+    depth: usize,
+) -> ferrio_status {
+    with_options(options, |o| {
+        let n = positive(depth, "depth")?;
+        set_builder(o, |b| b.max_json_depth(n));
+        Ok(())
+    })
+}
+
+/// The most header lines per HTTP request (default 100; more is answered 431).
+#[no_mangle]
+pub extern "C" fn ferrio_server_options_set_max_headers(
+    options: *mut ferrio_server_options,
+    headers: usize,
+) -> ferrio_status {
+    with_options(options, |o| {
+        let n = positive(headers, "headers")?;
+        set_builder(o, |b| b.max_headers(n));
+        Ok(())
+    })
+}
+
+/// The most bytes of request line and headers per HTTP request (default 32768, at least 8192; more is
+/// answered 431).
+#[no_mangle]
+pub extern "C" fn ferrio_server_options_set_max_header_bytes(
+    options: *mut ferrio_server_options,
+    bytes: usize,
+) -> ferrio_status {
+    with_options(options, |o| {
+        let n = positive(bytes, "bytes")?;
+        set_builder(o, |b| b.max_header_bytes(n));
+        Ok(())
+    })
+}
+
+/// How long a client may take to send a request's headers (and a polling POST's body), in milliseconds
+/// (default 10000).
+#[no_mangle]
+pub extern "C" fn ferrio_server_options_set_header_read_timeout_ms(
+    options: *mut ferrio_server_options,
+    ms: u64,
+) -> ferrio_status {
+    with_options(options, |o| {
+        let d = millis(ms, "ms")?;
+        set_builder(o, |b| b.header_read_timeout(d));
+        Ok(())
+    })
+}
+
+/// The most connections open at once (default 100000; 0: no limit). Handshakes beyond it are answered
+/// 503 with `{"code":3,"message":"Too many connections"}`.
+#[no_mangle]
+pub extern "C" fn ferrio_server_options_set_max_connections(
+    options: *mut ferrio_server_options,
+    connections: usize,
+) -> ferrio_status {
+    with_options(options, |o| {
+        set_builder(o, |b| b.max_connections(connections));
+        Ok(())
+    })
+}
+
+/// The most connections open at once from one IP address (default 0: no limit). Handshakes beyond it
+/// are answered 503.
+#[no_mangle]
+pub extern "C" fn ferrio_server_options_set_max_connections_per_ip(
+    options: *mut ferrio_server_options,
+    connections: usize,
+) -> ferrio_status {
+    with_options(options, |o| {
+        set_builder(o, |b| b.max_connections_per_ip(connections));
+        Ok(())
+    })
+}
+
+/// The most namespaces one connection may join (default 32); a CONNECT beyond it is answered with
+/// CONNECT_ERROR "Too many namespaces".
+#[no_mangle]
+pub extern "C" fn ferrio_server_options_set_max_namespaces_per_connection(
+    options: *mut ferrio_server_options,
+    namespaces: usize,
+) -> ferrio_status {
+    with_options(options, |o| {
+        let n = positive(namespaces, "namespaces")?;
+        set_builder(o, |b| b.max_namespaces_per_connection(n));
+        Ok(())
+    })
+}
+
+/// The most acknowledgements awaited from one socket at once (default 1024); an emit with an ack beyond
+/// it fails with `FERRIO_STATUS_LIMIT_EXCEEDED`.
+#[no_mangle]
+pub extern "C" fn ferrio_server_options_set_max_pending_acks(
+    options: *mut ferrio_server_options,
+    acks: usize,
+) -> ferrio_status {
+    with_options(options, |o| {
+        let n = positive(acks, "acks")?;
+        set_builder(o, |b| b.max_pending_acks(n));
+        Ok(())
+    })
+}
+
+/// Limits the events each socket may send: `events_per_second` sustained (positive and finite), `burst`
+/// at once (at least 1). A socket over it has its connection closed with the reason "rate limit
+/// exceeded". Default: no limit.
+#[no_mangle]
+pub extern "C" fn ferrio_server_options_set_rate_limit(
+    options: *mut ferrio_server_options,
+    events_per_second: f64,
+    burst: u32,
+) -> ferrio_status {
+    with_options(options, |o| {
+        if !(events_per_second.is_finite() && events_per_second > 0.0) || burst == 0 {
+            return Err(Error::new(
+                ferrio_status::InvalidArgument,
+                "`events_per_second` must be positive and finite, `burst` at least 1",
+            ));
+        }
+        set_builder(o, |b| b.rate_limit(events_per_second, burst));
+        Ok(())
+    })
+}
+
 /// Makes a server (not listening yet) with `options` (NULL: defaults; the options are copied, not
 /// taken). Starts its runtime and, in the default dispatch mode, its callback thread.
 #[no_mangle]

@@ -47,6 +47,9 @@ pub enum ferrio_status {
     IoError = 16,
     /// A bug in ferrio (a caught panic); the message says where.
     Panic = 17,
+    /// A configured limit refused the call: the arguments nest deeper than `max_json_depth`, or
+    /// `max_pending_acks` acknowledgements are already awaited from the socket. Nothing was sent.
+    LimitExceeded = 18,
 }
 
 /// An error on its way to C: a status and a message.
@@ -87,6 +90,7 @@ impl From<ferrio_core::EmitError> for Error {
             EmitError::Closed => ferrio_status::SocketClosed,
             EmitError::Reserved(_) => ferrio_status::ReservedEvent,
             EmitError::Adapter(_) => ferrio_status::AdapterError,
+            EmitError::TooDeep | EmitError::TooManyPendingAcks => ferrio_status::LimitExceeded,
         };
         Error::new(status, error.to_string())
     }
@@ -163,6 +167,7 @@ pub(crate) fn status_text(status: u32) -> &'static std::ffi::CStr {
         15 => c"the adapter failed",
         16 => c"I/O error",
         17 => c"internal error (panic)",
+        18 => c"a configured limit was exceeded",
         _ => c"unknown status",
     }
 }

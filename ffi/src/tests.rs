@@ -425,6 +425,219 @@ fn manual_mode_runs_callbacks_on_the_dispatching_thread() {
     assert_eq!(ferrio_server_free(server), ferrio_status::Ok);
 }
 
+/// One polling handshake over a blocking socket: the status code of the answer.
+fn handshake_status(port: u16) -> u16 {
+    use std::io::{Read, Write};
+    let mut stream = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
+    stream
+        .set_read_timeout(Some(Duration::from_secs(5)))
+        .unwrap();
+    stream
+        .write_all(
+            b"GET /socket.io/?EIO=4&transport=polling HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
+        )
+        .unwrap();
+    let mut answer = Vec::new();
+    let _ = stream.read_to_end(&mut answer);
+    String::from_utf8_lossy(&answer)
+        .split(' ')
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(0)
+}
+
+#[test]
+fn every_limit_can_be_set_and_max_connections_takes_effect() {
+    let mut options = null_mut();
+    assert_eq!(ferrio_server_options_new(&mut options), ferrio_status::Ok);
+    let ok = ferrio_status::Ok;
+    assert_eq!(
+        ferrio_server_options_set_upgrade_timeout_ms(options, 5000),
+        ok
+    );
+    assert_eq!(ferrio_server_options_set_allow_upgrades(options, true), ok);
+    assert_eq!(
+        ferrio_server_options_set_max_queued_packets(options, 512),
+        ok
+    );
+    assert_eq!(ferrio_server_options_set_max_attachments(options, 4), ok);
+    assert_eq!(ferrio_server_options_set_max_json_depth(options, 64), ok);
+    assert_eq!(ferrio_server_options_set_max_headers(options, 50), ok);
+    assert_eq!(
+        ferrio_server_options_set_max_header_bytes(options, 16384),
+        ok
+    );
+    assert_eq!(
+        ferrio_server_options_set_header_read_timeout_ms(options, 3000),
+        ok
+    );
+    assert_eq!(
+        ferrio_server_options_set_max_connections_per_ip(options, 0),
+        ok
+    );
+    assert_eq!(
+        ferrio_server_options_set_max_namespaces_per_connection(options, 8),
+        ok
+    );
+    assert_eq!(ferrio_server_options_set_max_pending_acks(options, 16), ok);
+    assert_eq!(ferrio_server_options_set_rate_limit(options, 100.0, 20), ok);
+    assert_eq!(ferrio_server_options_set_max_connections(options, 2), ok);
+    // Out of range: refused with a status, the options unchanged.
+    let bad = ferrio_status::InvalidArgument;
+    assert_eq!(ferrio_server_options_set_rate_limit(options, 0.0, 1), bad);
+    assert_eq!(
+        ferrio_server_options_set_rate_limit(options, f64::NAN, 1),
+        bad
+    );
+    assert_eq!(ferrio_server_options_set_rate_limit(options, 10.0, 0), bad);
+    assert_eq!(ferrio_server_options_set_max_json_depth(options, 0), bad);
+    assert_eq!(
+        ferrio_server_options_set_max_queued_packets(options, 0),
+        bad
+    );
+    assert_eq!(
+        ferrio_server_options_set_header_read_timeout_ms(options, 0),
+        bad
+    );
+    assert_eq!(
+        ferrio_server_options_set_max_connections(null_mut(), 2),
+        ferrio_status::NullArgument
+    );
+
+    let mut server = null_mut();
+    assert_eq!(ferrio_server_new(options, &mut server), ok);
+    ferrio_server_options_free(options);
+    let mut port = 0u16;
+    assert_eq!(
+        ferrio_server_listen(server, c"127.0.0.1".as_ptr(), NUL, 0, &mut port),
+        ok
+    );
+    // Two sessions fit; the third handshake is refused.
+    assert_eq!(handshake_status(port), 200);
+    assert_eq!(handshake_status(port), 200);
+    assert_eq!(handshake_status(port), 503);
+    assert_eq!(ferrio_server_free(server), ok);
+}
+
+unsafe extern "C" fn on_limited_connection(user_data: *mut c_void, socket: *const ferrio_socket) {
+    let ctx = ctx_of(user_data);
+    // SAFETY: the Arc behind `user_data` lives during the callback.
+    let arc = unsafe {
+        Arc::increment_strong_count(user_data as *const Ctx);
+        Arc::from_raw(user_data as *const Ctx)
+    };
+    let deep = format!("[{}1{}]", "[".repeat(10), "]".repeat(10));
+    let s = ferrio_socket_emit(
+        socket,
+        c"deep".as_ptr(),
+        NUL,
+        deep.as_ptr().cast(),
+        deep.len(),
+        null(),
+        0,
+    );
+    ctx.say(format!("emit deep: {s:?} ({})", last_error()));
+    let s = ferrio_socket_emit(
+        socket,
+        c"flat".as_ptr(),
+        NUL,
+        c"[[1]]".as_ptr(),
+        NUL,
+        null(),
+        0,
+    );
+    ctx.say(format!("emit flat: {s:?}"));
+    let s = ferrio_socket_on_disconnect(socket, Some(on_disconnect), ud(&arc), Some(free_ctx));
+    ctx.say(format!("on disconnect: {s:?}"));
+}
+
+#[test]
+fn json_depth_and_rate_limit_take_effect_through_the_abi() {
+    let (tx, rx) = mpsc::channel();
+    let ctx = Arc::new(Ctx {
+        server: AtomicPtr::new(null_mut()),
+        kept: AtomicPtr::new(null_mut()),
+        registered: AtomicUsize::new(0),
+        freed: AtomicUsize::new(0),
+        report: Mutex::new(tx),
+    });
+    let mut options = null_mut();
+    assert_eq!(ferrio_server_options_new(&mut options), ferrio_status::Ok);
+    assert_eq!(
+        ferrio_server_options_set_max_json_depth(options, 4),
+        ferrio_status::Ok
+    );
+    assert_eq!(
+        ferrio_server_options_set_rate_limit(options, 1.0, 3),
+        ferrio_status::Ok
+    );
+    let mut server = null_mut();
+    assert_eq!(ferrio_server_new(options, &mut server), ferrio_status::Ok);
+    ferrio_server_options_free(options);
+    let mut nsp = null_mut();
+    assert_eq!(
+        ferrio_server_of(server, c"/".as_ptr(), NUL, &mut nsp),
+        ferrio_status::Ok
+    );
+    assert_eq!(
+        ferrio_namespace_on_connection(nsp, Some(on_limited_connection), ud(&ctx), Some(free_ctx)),
+        ferrio_status::Ok
+    );
+    let mut port = 0u16;
+    assert_eq!(
+        ferrio_server_listen(server, c"127.0.0.1".as_ptr(), NUL, 0, &mut port),
+        ferrio_status::Ok
+    );
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    rt.block_on(async move {
+        let url = format!("ws://127.0.0.1:{port}/socket.io/?EIO=4&transport=websocket");
+        let (mut ws, _) = tokio::time::timeout(
+            Duration::from_secs(5),
+            tokio_tungstenite::connect_async(url),
+        )
+        .await
+        .expect("connect in time")
+        .expect("connect");
+        ws.send(Message::Text("40".into())).await.unwrap();
+        // The connection callback has run once its emit arrives: then the flood.
+        loop {
+            match tokio::time::timeout(Duration::from_secs(10), ws.next()).await {
+                Ok(Some(Ok(Message::Text(text)))) if text.as_str() == "42[\"flat\",[1]]" => break,
+                Ok(Some(Ok(_))) => {}
+                other => panic!("no flat event: {other:?}"),
+            }
+        }
+        for i in 0..20 {
+            if ws
+                .send(Message::Text(format!("42[\"flood\",{i}]").into()))
+                .await
+                .is_err()
+            {
+                break;
+            }
+        }
+        // Until the server closes the connection.
+        while let Ok(Some(Ok(_))) = tokio::time::timeout(Duration::from_secs(10), ws.next()).await {
+        }
+    });
+    expect(
+        &rx,
+        "emit deep: LimitExceeded (the arguments nest deeper than max_json_depth allows)",
+    );
+    expect(&rx, "emit flat: Ok");
+    expect(&rx, "on disconnect: Ok");
+    expect(&rx, "disconnect: rate limit exceeded");
+    ferrio_namespace_free(nsp);
+    assert_eq!(ferrio_server_free(server), ferrio_status::Ok);
+    assert_eq!(
+        ctx.freed.load(Ordering::SeqCst),
+        ctx.registered.load(Ordering::SeqCst)
+    );
+}
+
 /// A redis-server of the test's own on a free port (never 6379), killed on drop.
 struct RedisServer(std::process::Child, u16);
 

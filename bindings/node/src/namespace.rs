@@ -29,6 +29,10 @@ pub(crate) mod status {
     pub const BAD_PAYLOAD: u32 = 5;
     /// The server is closed.
     pub const CLOSED: u32 = 6;
+    /// The arguments nest deeper than `maxJsonDepth`.
+    pub const TOO_DEEP: u32 = 7;
+    /// `maxPendingAcks` acknowledgements are already awaited from the socket.
+    pub const TOO_MANY_ACKS: u32 = 8;
 }
 
 pub(crate) fn status(result: Result<(), EmitError>) -> u32 {
@@ -38,6 +42,8 @@ pub(crate) fn status(result: Result<(), EmitError>) -> u32 {
         Err(EmitError::Full) => status::FULL,
         Err(EmitError::Reserved(_)) => status::RESERVED,
         Err(EmitError::Adapter(_)) => status::ADAPTER,
+        Err(EmitError::TooDeep) => status::TOO_DEEP,
+        Err(EmitError::TooManyPendingAcks) => status::TOO_MANY_ACKS,
     }
 }
 
@@ -97,6 +103,14 @@ fn ack_error(error: AckError) -> napi::Error {
         AckError::Emit(EmitError::Reserved(name)) => coded_error(
             "ERR_FERRIO_RESERVED_EVENT",
             format!("\"{name}\" is a reserved event name"),
+        ),
+        AckError::Emit(EmitError::TooDeep) => coded_error(
+            "ERR_FERRIO_TOO_DEEP",
+            "the arguments nest deeper than maxJsonDepth allows",
+        ),
+        AckError::Emit(EmitError::TooManyPendingAcks) => coded_error(
+            "ERR_FERRIO_TOO_MANY_ACKS",
+            "too many acknowledgements are pending on this socket (maxPendingAcks)",
         ),
         AckError::Emit(other) => coded_error("ERR_FERRIO_EMIT", other),
     }

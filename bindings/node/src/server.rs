@@ -55,6 +55,38 @@ pub struct NativeOptions {
     pub redis_key: Option<String>,
     /// Milliseconds a request to the other servers waits (`requestsTimeout`, default 5000).
     pub redis_requests_timeout: Option<f64>,
+    /// The most binary attachments one packet may announce.
+    pub max_attachments: Option<u32>,
+    /// The deepest JSON nesting of a packet (decode and encode).
+    pub max_json_depth: Option<u32>,
+    /// The most header lines per HTTP request.
+    pub max_headers_count: Option<u32>,
+    /// The most bytes of request line and headers per HTTP request.
+    pub max_header_size: Option<u32>,
+    /// Milliseconds a client may take to send a request's headers.
+    pub headers_timeout: Option<f64>,
+    /// The most connections open at once (0: no limit).
+    pub max_connections: Option<f64>,
+    /// The most connections open at once from one IP address (0: no limit).
+    pub max_connections_per_ip: Option<f64>,
+    /// The most namespaces one connection may join.
+    pub max_namespaces_per_connection: Option<u32>,
+    /// The most acknowledgements awaited from one socket.
+    pub max_pending_acks: Option<u32>,
+    /// Events per second each socket may send (with `rate_limit_burst`).
+    pub rate_limit_events_per_second: Option<f64>,
+    /// Events each socket may send at once.
+    pub rate_limit_burst: Option<u32>,
+}
+
+fn positive(value: u32, what: &str) -> napi::Result<usize> {
+    if value == 0 {
+        return Err(coded_error(
+            "ERR_FERRIO_INVALID_ARG",
+            format!("{what} must be positive"),
+        ));
+    }
+    Ok(value as usize)
 }
 
 fn millis(value: Option<f64>) -> Option<Duration> {
@@ -120,7 +152,45 @@ impl NativeServer {
             builder = builder.allow_upgrades(v);
         }
         if let Some(v) = options.max_queued_packets {
-            builder = builder.max_queued_packets(v as usize);
+            builder = builder.max_queued_packets(positive(v, "maxQueuedPackets")?);
+        }
+        if let Some(v) = options.max_attachments {
+            builder = builder.max_attachments(v as usize);
+        }
+        if let Some(v) = options.max_json_depth {
+            builder = builder.max_json_depth(positive(v, "maxJsonDepth")?);
+        }
+        if let Some(v) = options.max_headers_count {
+            builder = builder.max_headers(positive(v, "maxHeadersCount")?);
+        }
+        if let Some(v) = options.max_header_size {
+            builder = builder.max_header_bytes(positive(v, "maxHeaderSize")?);
+        }
+        if let Some(v) = millis(options.headers_timeout).filter(|d| !d.is_zero()) {
+            builder = builder.header_read_timeout(v);
+        }
+        if let Some(v) = options.max_connections.filter(|v| *v >= 0.0) {
+            builder = builder.max_connections(v as usize);
+        }
+        if let Some(v) = options.max_connections_per_ip.filter(|v| *v >= 0.0) {
+            builder = builder.max_connections_per_ip(v as usize);
+        }
+        if let Some(v) = options.max_namespaces_per_connection {
+            builder =
+                builder.max_namespaces_per_connection(positive(v, "maxNamespacesPerConnection")?);
+        }
+        if let Some(v) = options.max_pending_acks {
+            builder = builder.max_pending_acks(positive(v, "maxPendingAcks")?);
+        }
+        if let Some(rate) = options.rate_limit_events_per_second {
+            let burst = options.rate_limit_burst.unwrap_or(1);
+            if !(rate.is_finite() && rate > 0.0) || burst == 0 {
+                return Err(coded_error(
+                    "ERR_FERRIO_INVALID_ARG",
+                    "rateLimit needs eventsPerSecond > 0 and burst >= 1",
+                ));
+            }
+            builder = builder.rate_limit(rate, burst);
         }
         if let Some(origins) = options.cors_origins {
             let origins = if origins.iter().any(|o| o == "*") {

@@ -10,7 +10,7 @@ use ferrio::adapter::BoxFuture;
 use ferrio::socketio::{ConnectionHandler, EventHandler, Middleware};
 use ferrio::{
     AckSender, BroadcastOperator, ConnectError, Cors, CorsOrigins, EmitError, Event, Namespace,
-    Server, ServerConfig, ServerHandle, Sid, Socket,
+    Server, ServerBuilder, ServerConfig, ServerHandle, Sid, Socket,
 };
 use parking_lot::{Mutex, RwLock};
 use pyo3::exceptions::{PyRuntimeError, PyValueError};
@@ -43,6 +43,82 @@ fn seconds(value: f64, what: &str) -> PyResult<Duration> {
     Duration::try_from_secs_f64(value).map_err(|_| {
         PyValueError::new_err(format!("{what} must be a non-negative number of seconds"))
     })
+}
+
+/// The engine's limits, as `AsyncServer` passes them (None: the core's default).
+#[derive(FromPyObject, Default)]
+#[pyo3(from_item_all)]
+pub(crate) struct Limits {
+    upgrade_timeout: Option<f64>,
+    allow_upgrades: Option<bool>,
+    max_queued_packets: Option<usize>,
+    max_attachments: Option<usize>,
+    max_json_depth: Option<usize>,
+    max_headers: Option<usize>,
+    max_header_bytes: Option<usize>,
+    header_read_timeout: Option<f64>,
+    max_connections: Option<usize>,
+    max_connections_per_ip: Option<usize>,
+    max_namespaces_per_connection: Option<usize>,
+    max_pending_acks: Option<usize>,
+    rate_limit: Option<(f64, u32)>,
+}
+
+fn positive(value: usize, what: &str) -> PyResult<usize> {
+    if value == 0 {
+        return Err(PyValueError::new_err(format!("{what} must be positive")));
+    }
+    Ok(value)
+}
+
+impl Limits {
+    fn apply(self, mut b: ServerBuilder) -> PyResult<ServerBuilder> {
+        if let Some(v) = self.upgrade_timeout {
+            b = b.upgrade_timeout(seconds(v, "upgrade_timeout")?);
+        }
+        if let Some(v) = self.allow_upgrades {
+            b = b.allow_upgrades(v);
+        }
+        if let Some(v) = self.max_queued_packets {
+            b = b.max_queued_packets(positive(v, "max_queued_packets")?);
+        }
+        if let Some(v) = self.max_attachments {
+            b = b.max_attachments(v);
+        }
+        if let Some(v) = self.max_json_depth {
+            b = b.max_json_depth(positive(v, "max_json_depth")?);
+        }
+        if let Some(v) = self.max_headers {
+            b = b.max_headers(positive(v, "max_headers")?);
+        }
+        if let Some(v) = self.max_header_bytes {
+            b = b.max_header_bytes(positive(v, "max_header_bytes")?);
+        }
+        if let Some(v) = self.header_read_timeout {
+            b = b.header_read_timeout(seconds(v, "header_read_timeout")?);
+        }
+        if let Some(v) = self.max_connections {
+            b = b.max_connections(v);
+        }
+        if let Some(v) = self.max_connections_per_ip {
+            b = b.max_connections_per_ip(v);
+        }
+        if let Some(v) = self.max_namespaces_per_connection {
+            b = b.max_namespaces_per_connection(positive(v, "max_namespaces_per_connection")?);
+        }
+        if let Some(v) = self.max_pending_acks {
+            b = b.max_pending_acks(positive(v, "max_pending_acks")?);
+        }
+        if let Some((rate, burst)) = self.rate_limit {
+            if !(rate.is_finite() && rate > 0.0) || burst == 0 {
+                return Err(PyValueError::new_err(
+                    "rate_limit must be (events per second > 0, burst >= 1)",
+                ));
+            }
+            b = b.rate_limit(rate, burst);
+        }
+        Ok(b)
+    }
 }
 
 /// The handler set registered on every namespace of one server: each call only enqueues.
@@ -332,7 +408,7 @@ impl NativeServer {
     /// A server with these options (seconds for durations, None for socket.io's default).
     #[new]
     #[pyo3(signature = (*, ping_interval, ping_timeout, max_payload, polling, websocket, cors_origins,
-        cors_credentials, connect_timeout, path, static_dir, client_dir, always_connect,
+        cors_credentials, connect_timeout, path, static_dir, client_dir, always_connect, limits=None,
         redis_url=None, redis_prefix=None, redis_request_timeout=None))]
     #[allow(clippy::too_many_arguments)]
     fn new(
@@ -348,6 +424,7 @@ impl NativeServer {
         static_dir: Option<String>,
         client_dir: Option<String>,
         always_connect: bool,
+        limits: Option<Limits>,
         redis_url: Option<String>,
         redis_prefix: Option<String>,
         redis_request_timeout: Option<f64>,
@@ -372,6 +449,9 @@ impl NativeServer {
                 origins,
                 credentials: cors_credentials,
             });
+        if let Some(limits) = limits {
+            builder = limits.apply(builder)?;
+        }
         if let Some(dir) = static_dir {
             builder = builder.static_dir(dir);
         }

@@ -18,8 +18,8 @@ use bytes::Bytes;
 use parking_lot::{Mutex, RwLock};
 use std::collections::HashMap;
 use std::collections::VecDeque;
-use std::net::SocketAddr;
-use std::sync::atomic::{AtomicBool, AtomicU8, Ordering};
+use std::net::{IpAddr, SocketAddr};
+use std::sync::atomic::{AtomicBool, AtomicU8, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 use tokio::sync::Notify;
@@ -159,6 +159,13 @@ pub struct EngineConfig {
     /// How long a client may take to send a request's headers (default 10 s): slow or half-open
     /// connections are closed after it.
     pub header_read_timeout: Duration,
+    /// The most sessions open at once (default 100 000; 0 means no limit). A handshake beyond it, over
+    /// polling or WebSocket, is answered 503 with `{"code":3,"message":"Too many connections"}`.
+    pub max_connections: usize,
+    /// The most sessions open at once from one peer IP address (default 0: no limit). Beyond it the
+    /// handshake is answered 503 as for `max_connections`. Behind a proxy every client has the proxy's
+    /// address, so leave it off there.
+    pub max_connections_per_ip: usize,
 }
 
 impl Default for EngineConfig {
@@ -178,6 +185,8 @@ impl Default for EngineConfig {
             max_headers: 100,
             max_header_bytes: 32 * 1024,
             header_read_timeout: Duration::from_secs(10),
+            max_connections: 100_000,
+            max_connections_per_ip: 0,
         }
     }
 }
@@ -199,6 +208,8 @@ impl std::fmt::Debug for EngineConfig {
             .field("max_headers", &self.max_headers)
             .field("max_header_bytes", &self.max_header_bytes)
             .field("header_read_timeout", &self.header_read_timeout)
+            .field("max_connections", &self.max_connections)
+            .field("max_connections_per_ip", &self.max_connections_per_ip)
             .finish()
     }
 }
@@ -231,6 +242,8 @@ pub enum CloseReason {
     ServerShuttingDown,
     /// The client did not read fast enough: its bounded outgoing queue filled up.
     SendBufferFull,
+    /// The client sent events faster than the configured rate limit allows.
+    RateLimitExceeded,
 }
 
 impl CloseReason {
@@ -245,6 +258,7 @@ impl CloseReason {
             CloseReason::ForcedServerClose => "forced server close",
             CloseReason::ServerShuttingDown => "server shutting down",
             CloseReason::SendBufferFull => "send buffer full",
+            CloseReason::RateLimitExceeded => "rate limit exceeded",
         }
     }
 }
@@ -441,12 +455,110 @@ impl<H: EngineHandler> Session<H> {
     }
 }
 
+/// Why a handshake was refused by the connection limits.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Refused {
+    /// `max_connections` sessions are open.
+    Total,
+    /// `max_connections_per_ip` sessions are open from the peer's address.
+    PerIp,
+}
+
+impl Refused {
+    pub(crate) fn message(self) -> &'static str {
+        match self {
+            Refused::Total => "Too many connections",
+            Refused::PerIp => "Too many connections from this address",
+        }
+    }
+}
+
+/// Counts the sessions open (or being opened) in total and per peer address, for `max_connections` and
+/// `max_connections_per_ip`. Touched once per handshake and once per close, never per message; the
+/// per-address map is only used when that limit is on.
+pub(crate) struct Admission {
+    total: AtomicUsize,
+    per_ip: Mutex<HashMap<IpAddr, usize>>,
+    max_total: usize,
+    max_per_ip: usize,
+}
+
+impl Admission {
+    fn new(config: &EngineConfig) -> Admission {
+        Admission {
+            total: AtomicUsize::new(0),
+            per_ip: Mutex::new(HashMap::new()),
+            max_total: config.max_connections,
+            max_per_ip: config.max_connections_per_ip,
+        }
+    }
+
+    /// Takes a place for a new session from `ip`, or says which limit refuses it.
+    fn admit(&self, ip: IpAddr) -> Result<(), Refused> {
+        let before = self.total.fetch_add(1, Ordering::AcqRel);
+        if self.max_total > 0 && before >= self.max_total {
+            self.total.fetch_sub(1, Ordering::AcqRel);
+            return Err(Refused::Total);
+        }
+        if self.max_per_ip > 0 {
+            let mut per_ip = self.per_ip.lock();
+            let count = per_ip.entry(ip).or_insert(0);
+            if *count >= self.max_per_ip {
+                drop(per_ip);
+                self.total.fetch_sub(1, Ordering::AcqRel);
+                return Err(Refused::PerIp);
+            }
+            *count += 1;
+        }
+        Ok(())
+    }
+
+    /// Gives back the place of a session from `ip`.
+    fn release(&self, ip: IpAddr) {
+        self.total.fetch_sub(1, Ordering::AcqRel);
+        if self.max_per_ip > 0 {
+            let mut per_ip = self.per_ip.lock();
+            if let std::collections::hash_map::Entry::Occupied(mut entry) = per_ip.entry(ip) {
+                *entry.get_mut() -= 1;
+                if *entry.get() == 0 {
+                    entry.remove();
+                }
+            }
+        }
+    }
+}
+
+/// An admitted handshake's place in the connection counts. Given back when dropped unless a session took
+/// it over (the session gives it back when it ends), so a WebSocket upgrade that fails before its session
+/// opens does not leak a place.
+pub(crate) struct Slot {
+    admission: Arc<Admission>,
+    ip: IpAddr,
+    armed: bool,
+}
+
+impl Slot {
+    /// The session owns the place from now on.
+    fn commit(mut self) {
+        self.armed = false;
+    }
+}
+
+impl Drop for Slot {
+    fn drop(&mut self) {
+        if self.armed {
+            self.admission.release(self.ip);
+        }
+    }
+}
+
 /// An Engine.IO server: the session table and the handler. Mount it with [`crate::http`] or use it
 /// through [`crate::Server`].
 pub struct Engine<H: EngineHandler> {
     pub(crate) config: EngineConfig,
     pub(crate) handler: H,
     sessions: RwLock<HashMap<Sid, Arc<Session<H>>>>,
+    admission: Arc<Admission>,
     /// Tracks the sessions' tasks so shutdown can wait for them.
     pub(crate) tasks: tokio_util::task::TaskTracker,
 }
@@ -464,6 +576,7 @@ impl<H: EngineHandler> Engine<H> {
     /// An engine with these options, handing events to `handler`.
     pub fn new(config: EngineConfig, handler: H) -> Arc<Engine<H>> {
         Arc::new(Engine {
+            admission: Arc::new(Admission::new(&config)),
             config,
             handler,
             sessions: RwLock::new(HashMap::new()),
@@ -489,6 +602,16 @@ impl<H: EngineHandler> Engine<H> {
     /// How many sessions are open.
     pub fn session_count(&self) -> usize {
         self.sessions.read().len()
+    }
+
+    /// Takes a place for a new session from `ip` under `max_connections` and `max_connections_per_ip`.
+    pub(crate) fn admit(&self, ip: IpAddr) -> Result<Slot, Refused> {
+        self.admission.admit(ip)?;
+        Ok(Slot {
+            admission: self.admission.clone(),
+            ip,
+            armed: true,
+        })
     }
 
     /// Closes every session with `reason`.
@@ -526,7 +649,10 @@ impl<H: EngineHandler> Engine<H> {
         self: &Arc<Self>,
         request: RequestInfo,
         transport: TransportKind,
+        slot: Slot,
     ) -> Arc<Session<H>> {
+        debug_assert_eq!(slot.ip, request.remote_addr.ip());
+        slot.commit();
         // One slot more than configured so the open packet never counts against the user's budget.
         let session = Arc::new(Session::new(
             request,
@@ -567,6 +693,8 @@ impl<H: EngineHandler> Engine<H> {
     /// Removes a closed session and tells the handler; called once by the task that owns the session.
     fn finish(&self, session: &Arc<Session<H>>) {
         let reason = session.reason();
+        // The place first: once a session is gone from the table, its place is free.
+        self.admission.release(session.request.remote_addr.ip());
         self.sessions.write().remove(&session.sid);
         tracing::debug!(sid = %session.sid, %reason, "session closed");
         self.handler.on_close(session, reason);
@@ -598,7 +726,9 @@ impl<H: EngineHandler> Engine<H> {
         let reason = session.reason();
         let wait_for_client = matches!(
             reason,
-            CloseReason::ForcedClose | CloseReason::ForcedServerClose
+            CloseReason::ForcedClose
+                | CloseReason::ForcedServerClose
+                | CloseReason::RateLimitExceeded
         );
         if wait_for_client && session.transport() == TransportKind::Polling {
             // Let the client's next GET collect the last packets and the close packet.

@@ -15,8 +15,9 @@ use std::sync::Arc;
 pub(crate) async fn handshake<H: EngineHandler>(
     engine: &Arc<Engine<H>>,
     request: RequestInfo,
+    slot: super::Slot,
 ) -> Response {
-    let session = engine.open_session(request, TransportKind::Polling);
+    let session = engine.open_session(request, TransportKind::Polling, slot);
     engine
         .tasks
         .spawn(engine.clone().polling_heartbeat(session.clone()));

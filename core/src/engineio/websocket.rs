@@ -47,10 +47,11 @@ pub(crate) async fn accept(upgraded: Upgraded, max_payload: usize) -> Ws {
 pub(crate) async fn serve_new<H: EngineHandler>(
     engine: Arc<Engine<H>>,
     request: RequestInfo,
+    slot: super::Slot,
     upgraded: Upgraded,
 ) {
     let ws = accept(upgraded, engine.config.max_payload).await;
-    let session = engine.open_session(request, TransportKind::WebSocket);
+    let session = engine.open_session(request, TransportKind::WebSocket, slot);
     let mut batch = session.consumer.lock().await;
     run(&engine, &session, ws, &mut batch, true).await;
     drop(batch);
@@ -374,6 +375,7 @@ async fn run<H: EngineHandler>(
                 | CloseReason::ServerShuttingDown
                 | CloseReason::PingTimeout
                 | CloseReason::ParseError
+                | CloseReason::RateLimitExceeded
         ) {
             session.queue.take_all(batch);
             let _ = write_batch(&mut ws, batch).await;

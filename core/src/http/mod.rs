@@ -66,6 +66,24 @@ fn engine_error_with(code: EngineErrorCode, message: &str) -> Response {
     } else {
         StatusCode::BAD_REQUEST
     };
+    engine_error_status(status, code, message)
+}
+
+/// A handshake refused by `max_connections` or `max_connections_per_ip`: 503, with the official body's
+/// shape (code 3, "Bad request" family) and a message saying which limit.
+fn refused(reason: crate::engineio::Refused) -> Response {
+    let mut response = engine_error_status(
+        StatusCode::SERVICE_UNAVAILABLE,
+        EngineErrorCode::BadRequest,
+        reason.message(),
+    );
+    response
+        .headers_mut()
+        .insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
+    response
+}
+
+fn engine_error_status(status: StatusCode, code: EngineErrorCode, message: &str) -> Response {
     let body = serde_json::json!({ "code": code as u8, "message": message }).to_string();
     let mut response = http::Response::new(Full::from(body));
     *response.status_mut() = status;
@@ -299,13 +317,20 @@ where
     if eio.as_deref() != Some("4") {
         return engine_error(EngineErrorCode::UnsupportedProtocolVersion);
     }
+    let slot = match engine.admit(info.remote_addr.ip()) {
+        Ok(slot) => slot,
+        Err(reason) => {
+            tracing::debug!(peer = %info.remote_addr, reason = reason.message(), "handshake refused");
+            return refused(reason);
+        }
+    };
     match transport {
-        TransportKind::Polling => polling::handshake(engine, info).await,
+        TransportKind::Polling => polling::handshake(engine, info, slot).await,
         TransportKind::WebSocket => {
             let tasks = engine.tasks.clone();
             let engine = engine.clone();
             accept_websocket(req, &tasks, move |upgraded| {
-                websocket::serve_new(engine, info, upgraded)
+                websocket::serve_new(engine, info, slot, upgraded)
             })
         }
     }

@@ -9,7 +9,7 @@ use crate::engineio::{CloseReason, EngineHandler, Message, Session};
 use bytes::Bytes;
 use parking_lot::Mutex;
 use serde_json::Value;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Weak};
 
 /// An Engine.IO session carrying Socket.IO.
@@ -33,6 +33,24 @@ pub struct ClientState {
     sockets: Mutex<Vec<Socket>>,
     pending: Mutex<Option<PendingBinary>>,
     joined_any: AtomicBool,
+    /// Sockets of this connection still in their namespace's middlewares.
+    joining: AtomicUsize,
+}
+
+/// Counts one socket of a connection as joining while its namespace's middlewares run.
+pub(crate) struct Joining(Arc<Conn>);
+
+impl Joining {
+    pub(crate) fn new(conn: &Arc<Conn>) -> Joining {
+        conn.data.joining.fetch_add(1, Ordering::AcqRel);
+        Joining(conn.clone())
+    }
+}
+
+impl Drop for Joining {
+    fn drop(&mut self) {
+        self.0.data.joining.fetch_sub(1, Ordering::AcqRel);
+    }
 }
 
 pub(crate) fn remember_socket(conn: &Conn, socket: &Socket) {
@@ -99,6 +117,15 @@ impl SioHandler {
                 };
                 if socket_for(conn, packet.nsp).is_some() {
                     tracing::debug!(nsp = packet.nsp, "already connected to this namespace");
+                    return;
+                }
+                let joined =
+                    conn.data.sockets.lock().len() + conn.data.joining.load(Ordering::Acquire);
+                if joined >= server.config.max_namespaces_per_connection {
+                    tracing::debug!(sid = %conn.sid(), nsp = packet.nsp, "too many namespaces");
+                    let text =
+                        packet::encode_connect_error(packet.nsp, "Too many namespaces", None);
+                    let _ = conn.push(super::socket::frames(text, Vec::new()));
                     return;
                 }
                 match server.namespace_for(packet.nsp, &auth) {

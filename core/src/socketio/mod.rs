@@ -19,7 +19,9 @@ pub use namespace::{Namespace, NamespaceRef};
 pub(crate) use operators::broadcast_packet;
 pub use operators::{AckResponses, BroadcastOperator, IntoRooms};
 pub use payload::{Payload, PayloadBuilder, PayloadError};
-pub use server::{DynamicNamespaceParent, Server, ServerBuilder, ServerConfig, ServerHandle};
+pub use server::{
+    DynamicNamespaceParent, RateLimit, Server, ServerBuilder, ServerConfig, ServerHandle,
+};
 pub use socket::{is_reserved_event, AckSender, Event, Socket};
 
 use crate::adapter::AdapterError;
@@ -71,6 +73,12 @@ pub enum EmitError {
     /// The event name is reserved (`connect`, `disconnect`, …).
     #[error("\"{0}\" is a reserved event name")]
     Reserved(String),
+    /// The arguments nest arrays and objects deeper than `max_json_depth`: the packet is not sent.
+    #[error("the arguments nest deeper than max_json_depth allows")]
+    TooDeep,
+    /// `max_pending_acks` acknowledgements are already awaited from this socket: the packet is not sent.
+    #[error("too many acknowledgements are pending on this socket (max_pending_acks)")]
+    TooManyPendingAcks,
     /// The adapter failed.
     #[error(transparent)]
     Adapter(#[from] AdapterError),

@@ -27,6 +27,7 @@ pub(crate) struct NamespaceInner {
     ack_ids: AtomicU64,
     room_listeners: RwLock<Vec<RoomListener>>,
     server_side_listeners: RwLock<Vec<ServerSideListener>>,
+    pub(crate) limits: super::server::SocketLimits,
 }
 
 impl NamespaceInner {
@@ -126,6 +127,7 @@ impl Namespace {
         name: &str,
         handlers: Arc<NamespaceHandlers>,
         factory: &dyn AdapterFactory,
+        limits: super::server::SocketLimits,
     ) -> Namespace {
         let name: Arc<str> = name.into();
         Namespace(Arc::new_cyclic(|weak| NamespaceInner {
@@ -136,6 +138,7 @@ impl Namespace {
             ack_ids: AtomicU64::new(0),
             room_listeners: RwLock::new(Vec::new()),
             server_side_listeners: RwLock::new(Vec::new()),
+            limits,
         }))
     }
 
@@ -315,7 +318,11 @@ impl Namespace {
             return;
         }
         let nsp = self.clone();
+        // Counted until the middlewares end, so CONNECTs cannot pile up behind slow middlewares beyond
+        // `max_namespaces_per_connection`.
+        let joining = super::client::Joining::new(conn);
         tokio::spawn(async move {
+            let _joining = joining;
             for middleware in middlewares {
                 if let Err(error) = middleware.call(socket.clone()).await {
                     socket.abandon();

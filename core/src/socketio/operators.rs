@@ -174,6 +174,9 @@ impl BroadcastOperator {
         if super::socket::is_reserved_event(event) {
             return Err(EmitError::Reserved(event.to_owned()));
         }
+        if packet::nesting_exceeds(payload.args_json(), self.nsp.0.limits.max_json_depth) {
+            return Err(EmitError::TooDeep);
+        }
         Ok(broadcast_packet(self.nsp.name(), event, payload, ack_id))
     }
 

@@ -135,9 +135,13 @@ pub fn decode(text: &str, max_attachments: usize) -> Result<RawPacket<'_>, Parse
 }
 
 /// Whether JSON `text` nests arrays and objects deeper than `max` (strings are skipped). A text no longer
-/// than `max` cannot, so short packets cost nothing.
+/// than `max`, or with no more than `max` brackets in all, cannot, so ordinary packets cost one short
+/// vectorized count.
 pub fn nesting_exceeds(text: &str, max: usize) -> bool {
     if text.len() <= max {
+        return false;
+    }
+    if !more_openings_than(text.as_bytes(), max) {
         return false;
     }
     let mut depth = 0usize;
@@ -164,6 +168,24 @@ pub fn nesting_exceeds(text: &str, max: usize) -> bool {
             }
             b']' | b'}' => depth = depth.saturating_sub(1),
             _ => {}
+        }
+    }
+    false
+}
+
+/// Whether `bytes` holds more than `max` opening brackets (`[` or `{`, in strings too: an upper bound of
+/// the nesting). Counted 255 bytes at a time into a byte-wide sum, which the compiler turns into SIMD
+/// compares and adds (tens of GB/s), with an early exit once the count is over `max`.
+fn more_openings_than(bytes: &[u8], max: usize) -> bool {
+    let mut count = 0usize;
+    for chunk in bytes.chunks(255) {
+        // `[` is 0x5B and `{` 0x7B: the only bytes that are 0x7B once bit 0x20 is set.
+        let n = chunk
+            .iter()
+            .fold(0u8, |n, &b| n.wrapping_add(u8::from((b | 0x20) == b'{')));
+        count += usize::from(n);
+        if count > max {
+            return true;
         }
     }
     false

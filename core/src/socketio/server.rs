@@ -27,8 +27,18 @@ pub struct ServerConfig {
     /// The most binary attachments one packet may announce (default 10).
     pub max_attachments: usize,
     /// The deepest nesting of arrays and objects a packet's JSON may have, the arguments' own array
-    /// included (default 128); deeper is a parse error that closes the connection.
+    /// included (default 128); deeper is a parse error that closes the connection. Emits and acks whose
+    /// arguments nest deeper fail with [`EmitError::TooDeep`] instead of being sent.
     pub max_json_depth: usize,
+    /// The most namespaces one connection may join, counting those still in their middlewares (default
+    /// 32); a CONNECT beyond it is answered with CONNECT_ERROR "Too many namespaces".
+    pub max_namespaces_per_connection: usize,
+    /// The most acknowledgements the server may await from one socket (default 1024): an
+    /// `emit_with_ack` beyond it fails with [`EmitError::TooManyPendingAcks`] (a broadcast with acks does
+    /// not wait for such a socket's answer). Acks with ids the server is not waiting for are ignored.
+    pub max_pending_acks: usize,
+    /// An optional limit on the events each socket may send (default none); see [`RateLimit`].
+    pub rate_limit: Option<RateLimit>,
     /// Where the `socket.io-client` bundle (`dist/`) is, to serve `<path>/socket.io.js` and friends.
     pub client_dir: Option<PathBuf>,
     /// A directory of the application's own static files, served outside the engine path.
@@ -44,6 +54,9 @@ impl Default for ServerConfig {
             connect_timeout: Duration::from_millis(45_000),
             max_attachments: 10,
             max_json_depth: 128,
+            max_namespaces_per_connection: 32,
+            max_pending_acks: 1024,
+            rate_limit: None,
             client_dir: None,
             static_dir: None,
             adapter: Arc::new(MemoryAdapterFactory),
@@ -58,9 +71,57 @@ impl std::fmt::Debug for ServerConfig {
             .field("connect_timeout", &self.connect_timeout)
             .field("max_attachments", &self.max_attachments)
             .field("max_json_depth", &self.max_json_depth)
+            .field(
+                "max_namespaces_per_connection",
+                &self.max_namespaces_per_connection,
+            )
+            .field("max_pending_acks", &self.max_pending_acks)
+            .field("rate_limit", &self.rate_limit)
             .field("client_dir", &self.client_dir)
             .field("static_dir", &self.static_dir)
             .finish_non_exhaustive()
+    }
+}
+
+/// A per-socket limit on incoming events: a token bucket holding `burst` events, refilled at
+/// `events_per_second`. A socket that sends an event when the bucket is empty has its whole connection
+/// closed with the reason "rate limit exceeded" (every socket of the connection sees it in its
+/// disconnect handlers). Only events count (acks, pings and CONNECTs do not).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct RateLimit {
+    /// The sustained rate, in events per second (positive).
+    pub events_per_second: f64,
+    /// How many events may come at once after a quiet period (at least 1).
+    pub burst: u32,
+}
+
+/// What every socket of a namespace checks on its own hot path, copied out of the configuration so the
+/// check needs no pointer chase to the server.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct SocketLimits {
+    pub(crate) max_json_depth: usize,
+    pub(crate) max_pending_acks: usize,
+    /// The rate limit as a generic cell rate: the interval between events and the burst tolerance, in
+    /// nanoseconds.
+    pub(crate) rate: Option<(u64, u64)>,
+}
+
+impl SocketLimits {
+    pub(crate) fn new(config: &ServerConfig) -> SocketLimits {
+        let rate = config.rate_limit.and_then(|limit| {
+            let valid = limit.events_per_second.is_finite() && limit.events_per_second > 0.0;
+            if !valid {
+                return None;
+            }
+            let interval = (1e9 / limit.events_per_second).max(1.0) as u64;
+            let tolerance = interval.saturating_mul(u64::from(limit.burst.max(1) - 1));
+            Some((interval, tolerance))
+        });
+        SocketLimits {
+            max_json_depth: config.max_json_depth,
+            max_pending_acks: config.max_pending_acks,
+            rate,
+        }
     }
 }
 
@@ -180,6 +241,43 @@ impl ServerBuilder {
         self
     }
 
+    /// The most Engine.IO connections open at once (default 100 000; 0: no limit). Handshakes beyond
+    /// it are answered 503.
+    pub fn max_connections(mut self, connections: usize) -> Self {
+        self.config.engine.max_connections = connections;
+        self
+    }
+
+    /// The most connections open at once from one IP address (default 0: no limit). Handshakes beyond
+    /// it are answered 503. Not for servers behind a proxy, where every peer is the proxy.
+    pub fn max_connections_per_ip(mut self, connections: usize) -> Self {
+        self.config.engine.max_connections_per_ip = connections;
+        self
+    }
+
+    /// The most namespaces one connection may join (default 32); beyond it the CONNECT is answered
+    /// with CONNECT_ERROR "Too many namespaces".
+    pub fn max_namespaces_per_connection(mut self, namespaces: usize) -> Self {
+        self.config.max_namespaces_per_connection = namespaces;
+        self
+    }
+
+    /// The most acknowledgements awaited from one socket at once (default 1024).
+    pub fn max_pending_acks(mut self, acks: usize) -> Self {
+        self.config.max_pending_acks = acks;
+        self
+    }
+
+    /// Limits the events each socket may send: `events_per_second` sustained, `burst` at once (default:
+    /// no limit). See [`RateLimit`].
+    pub fn rate_limit(mut self, events_per_second: f64, burst: u32) -> Self {
+        self.config.rate_limit = Some(RateLimit {
+            events_per_second,
+            burst,
+        });
+        self
+    }
+
     /// Serves the browser client from this `socket.io-client/dist` directory.
     pub fn client_dir(mut self, dir: impl Into<PathBuf>) -> Self {
         self.config.client_dir = Some(dir.into());
@@ -250,7 +348,14 @@ impl ServerInner {
         Some(
             namespaces
                 .entry(name.to_owned())
-                .or_insert_with(|| Namespace::new(name, handlers, self.config.adapter.as_ref()))
+                .or_insert_with(|| {
+                    Namespace::new(
+                        name,
+                        handlers,
+                        self.config.adapter.as_ref(),
+                        SocketLimits::new(&self.config),
+                    )
+                })
                 .clone(),
         )
     }
@@ -393,7 +498,12 @@ impl Server {
             .write()
             .entry(name.clone())
             .or_insert_with(|| {
-                Namespace::new(&name, Arc::default(), self.0.config.adapter.as_ref())
+                Namespace::new(
+                    &name,
+                    Arc::default(),
+                    self.0.config.adapter.as_ref(),
+                    SocketLimits::new(&self.0.config),
+                )
             })
             .clone()
     }

@@ -12,7 +12,7 @@ use parking_lot::{Mutex, RwLock};
 use serde_json::Value;
 use std::collections::HashMap;
 use std::future::Future;
-use std::sync::atomic::{AtomicU8, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicU8, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 use tokio::sync::oneshot;
@@ -58,6 +58,9 @@ impl AckSender {
     /// Sends the acknowledgement with these arguments.
     pub fn send(self, payload: Payload) -> Result<(), EmitError> {
         let (args, attachments) = payload.into_parts();
+        if packet::nesting_exceeds(&args, self.socket.0.ns.limits.max_json_depth) {
+            return Err(EmitError::TooDeep);
+        }
         let text = packet::encode_ack(self.socket.nsp(), self.id, &args, attachments.len());
         self.socket.send_frames(text, attachments, false)
     }
@@ -88,6 +91,15 @@ pub(crate) struct SocketInner {
     acks: Mutex<HashMap<u64, AckWaiter>>,
     /// `CONNECTING` while the namespace middlewares run, then `CONNECTED`, then `DISCONNECTED`.
     state: AtomicU8,
+    /// The rate limit's theoretical arrival time of the next event, in nanoseconds since [`epoch`]
+    /// (unused without a rate limit).
+    rate_tat: AtomicU64,
+}
+
+/// The time origin of the sockets' rate limits.
+fn epoch() -> std::time::Instant {
+    static EPOCH: std::sync::OnceLock<std::time::Instant> = std::sync::OnceLock::new();
+    *EPOCH.get_or_init(std::time::Instant::now)
 }
 
 const CONNECTING: u8 = 0;
@@ -124,6 +136,7 @@ impl Socket {
             data: Mutex::new(Value::Null),
             acks: Mutex::new(HashMap::new()),
             state: AtomicU8::new(CONNECTING),
+            rate_tat: AtomicU64::new(0),
         }))
     }
 
@@ -307,8 +320,27 @@ impl Socket {
         self.update_handlers(|h| h.middlewares.push(middleware));
     }
 
+    /// Whether one more event fits the rate limit (a generic cell rate algorithm: one atomic word per
+    /// socket, no lock). One socket's events come from one reader at a time, so load-then-store is enough.
+    fn within_rate(&self, interval: u64, tolerance: u64) -> bool {
+        let now = epoch().elapsed().as_nanos() as u64;
+        let tat = self.0.rate_tat.load(Ordering::Relaxed).max(now);
+        if tat - now > tolerance {
+            return false;
+        }
+        self.0.rate_tat.store(tat + interval, Ordering::Relaxed);
+        true
+    }
+
     /// Dispatches an event from the client, in wire order.
     pub(crate) fn dispatch_event(&self, name: String, payload: Payload, ack_id: Option<u64>) {
+        if let Some((interval, tolerance)) = self.0.ns.limits.rate {
+            if !self.within_rate(interval, tolerance) {
+                tracing::debug!(socket = %self.id(), "rate limit exceeded: closing the connection");
+                self.0.conn.close(CloseReason::RateLimitExceeded);
+                return;
+            }
+        }
         let handlers = self.handlers();
         for middleware in &handlers.middlewares {
             if let Err(error) = middleware.call(self, &name, &payload) {
@@ -398,6 +430,9 @@ impl Socket {
             }
         }
         let (args, attachments) = payload.into_parts();
+        if packet::nesting_exceeds(&args, self.0.ns.limits.max_json_depth) {
+            return Err(EmitError::TooDeep);
+        }
         let text = packet::encode_event(self.nsp(), event, &args, attachments.len(), ack_id);
         self.send_frames(text, attachments, volatile)
     }
@@ -422,12 +457,25 @@ impl Socket {
     ) -> impl Future<Output = Result<Payload, AckError>> + Send + 'static {
         let id = self.0.ns.next_ack_id();
         let (tx, rx) = oneshot::channel();
-        self.0.acks.lock().insert(id, AckWaiter::One(tx));
-        let sent = self.emit_inner(event, payload, Some(id), false);
+        let registered = {
+            let mut acks = self.0.acks.lock();
+            let room = acks.len() < self.0.ns.limits.max_pending_acks;
+            if room {
+                acks.insert(id, AckWaiter::One(tx));
+            }
+            room
+        };
+        let sent = if registered {
+            self.emit_inner(event, payload, Some(id), false)
+        } else {
+            Err(EmitError::TooManyPendingAcks)
+        };
         let socket = self.clone();
         async move {
             if let Err(error) = sent {
-                socket.0.acks.lock().remove(&id);
+                if registered {
+                    socket.0.acks.lock().remove(&id);
+                }
                 return Err(AckError::Emit(error));
             }
             match tokio::time::timeout(timeout, rx).await {
@@ -445,10 +493,11 @@ impl Socket {
 
     pub(crate) fn expect_ack_for_broadcast(&self, id: u64, collector: AckCollector) {
         if self.connected() {
-            self.0
-                .acks
-                .lock()
-                .insert(id, AckWaiter::Broadcast(collector));
+            let mut acks = self.0.acks.lock();
+            // Full: this socket's answer is not awaited (the broadcast times out without it).
+            if acks.len() < self.0.ns.limits.max_pending_acks {
+                acks.insert(id, AckWaiter::Broadcast(collector));
+            }
         }
     }
 

@@ -515,6 +515,24 @@ int main(int argc, char **argv) {
     check_status(ferrio_server_options_set_ping_interval_ms(options, 2000), FERRIO_STATUS_OK, "ping interval");
     check_status(ferrio_server_options_set_ping_timeout_ms(options, 2000), FERRIO_STATUS_OK, "ping timeout");
     check_status(ferrio_server_options_set_max_payload(options, 100000), FERRIO_STATUS_OK, "max payload");
+    check_status(ferrio_server_options_set_max_connections(options, 1000), FERRIO_STATUS_OK, "max connections");
+    check_status(ferrio_server_options_set_max_connections_per_ip(options, 500), FERRIO_STATUS_OK,
+                 "max connections per ip");
+    check_status(ferrio_server_options_set_max_namespaces_per_connection(options, 8), FERRIO_STATUS_OK,
+                 "max namespaces");
+    check_status(ferrio_server_options_set_max_pending_acks(options, 64), FERRIO_STATUS_OK, "max pending acks");
+    check_status(ferrio_server_options_set_max_json_depth(options, 64), FERRIO_STATUS_OK, "max json depth");
+    check_status(ferrio_server_options_set_max_attachments(options, 10), FERRIO_STATUS_OK, "max attachments");
+    check_status(ferrio_server_options_set_max_queued_packets(options, 1024), FERRIO_STATUS_OK, "max queued");
+    check_status(ferrio_server_options_set_max_headers(options, 100), FERRIO_STATUS_OK, "max headers");
+    check_status(ferrio_server_options_set_max_header_bytes(options, 32768), FERRIO_STATUS_OK, "max header bytes");
+    check_status(ferrio_server_options_set_header_read_timeout_ms(options, 10000), FERRIO_STATUS_OK,
+                 "header read timeout");
+    check_status(ferrio_server_options_set_upgrade_timeout_ms(options, 10000), FERRIO_STATUS_OK, "upgrade timeout");
+    check_status(ferrio_server_options_set_allow_upgrades(options, true), FERRIO_STATUS_OK, "allow upgrades");
+    check_status(ferrio_server_options_set_rate_limit(options, 0.0, 1), FERRIO_STATUS_INVALID_ARGUMENT,
+                 "rate limit of 0");
+    check_status(ferrio_server_options_set_rate_limit(options, 10000.0, 1000), FERRIO_STATUS_OK, "rate limit");
     check_status(ferrio_server_options_set_transports(options, true, true), FERRIO_STATUS_OK, "transports");
     check_status(ferrio_server_options_set_cors_any(options, false), FERRIO_STATUS_OK, "cors");
     check_status(ferrio_server_options_set_path(options, S("/socket.io/")), FERRIO_STATUS_OK, "path");

@@ -19,6 +19,21 @@ interface Data {
 
 const io = new Server<ClientToServer, ServerToClient, InterServer, Data>({ pingInterval: 10_000, cors: { origin: "*" } });
 io.listen(3000, { host: "127.0.0.1" });
+const limited = new Server({
+  maxHttpBufferSize: 1e5,
+  maxQueuedPackets: 256,
+  maxAttachments: 4,
+  maxJsonDepth: 64,
+  maxHeadersCount: 50,
+  maxHeaderSize: 16384,
+  headersTimeout: 5000,
+  maxConnections: 1000,
+  maxConnectionsPerIp: 20,
+  maxNamespacesPerConnection: 8,
+  maxPendingAcks: 100,
+  rateLimit: { eventsPerSecond: 50, burst: 100 },
+});
+void limited;
 
 io.use((socket, next) => {
   if (!socket.handshake.auth.token) {

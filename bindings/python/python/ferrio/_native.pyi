@@ -34,6 +34,7 @@ class NativeServer:
         static_dir: str | None,
         client_dir: str | None,
         always_connect: bool,
+        limits: dict[str, Any] | None = None,
         redis_url: str | None = None,
         redis_prefix: str | None = None,
         redis_request_timeout: float | None = None,

@@ -276,6 +276,19 @@ class AsyncServer:
         max_http_buffer_size: int = 1_000_000,
         transports: list[str] | None = None,
         connect_timeout: float = 45,
+        allow_upgrades: bool = True,
+        upgrade_timeout: float = 10,
+        max_queued_packets: int = 1024,
+        max_attachments: int = 10,
+        max_json_depth: int = 128,
+        max_headers: int = 100,
+        max_header_bytes: int = 32 * 1024,
+        header_read_timeout: float = 10,
+        max_connections: int = 100_000,
+        max_connections_per_ip: int = 0,
+        max_namespaces_per_connection: int = 32,
+        max_pending_acks: int = 1024,
+        rate_limit: tuple[float, int] | None = None,
         **kwargs: Any,
     ) -> None:
         from ._redis import AsyncRedisManager
@@ -315,6 +328,21 @@ class AsyncServer:
             connect_timeout=float(connect_timeout),
             always_connect=bool(always_connect),
             **(client_manager._native_options() if client_manager is not None else {}),
+            limits=dict(
+                allow_upgrades=bool(allow_upgrades),
+                upgrade_timeout=float(upgrade_timeout),
+                max_queued_packets=int(max_queued_packets),
+                max_attachments=int(max_attachments),
+                max_json_depth=int(max_json_depth),
+                max_headers=int(max_headers),
+                max_header_bytes=int(max_header_bytes),
+                header_read_timeout=float(header_read_timeout),
+                max_connections=int(max_connections),
+                max_connections_per_ip=int(max_connections_per_ip),
+                max_namespaces_per_connection=int(max_namespaces_per_connection),
+                max_pending_acks=int(max_pending_acks),
+                rate_limit=None if rate_limit is None else (float(rate_limit[0]), int(rate_limit[1])),
+            ),
         )
         self.handlers: dict[str, dict[str, Handler]] = {}
         self.namespace_handlers: dict[str, Any] = {}

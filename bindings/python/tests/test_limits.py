@@ -1,0 +1,187 @@
+"""The engine's limits, set as ``AsyncServer(...)`` keyword arguments, take effect: each test sets one low
+and trips it. Run: .venv/bin/python -m pytest bindings/python/tests/test_limits.py -q
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import urllib.error
+import urllib.request
+
+import pytest
+import pytest_asyncio
+import socketio
+
+import ferrio
+from ferrio import exceptions
+
+WAIT = 5.0
+
+
+@pytest_asyncio.fixture
+async def make():
+    """make(sio) starts `sio` on a free port and returns its URL; make.client(url) connects a client."""
+    servers: list[ferrio.AsyncServer] = []
+    clients: list[socketio.AsyncClient] = []
+
+    async def start(sio: ferrio.AsyncServer) -> str:
+        port = await sio.start("127.0.0.1", 0)
+        servers.append(sio)
+        return f"http://127.0.0.1:{port}"
+
+    async def client(url: str, **kwargs) -> socketio.AsyncClient:
+        c = socketio.AsyncClient(reconnection=False)
+        clients.append(c)
+        await asyncio.wait_for(c.connect(url, transports=["websocket"], wait_timeout=WAIT, **kwargs), WAIT)
+        return c
+
+    start.client = client  # type: ignore[attr-defined]
+    yield start
+    for c in clients:
+        try:
+            await asyncio.wait_for(c.eio.disconnect(abort=True), WAIT)
+        except Exception:  # noqa: BLE001 - teardown
+            pass
+    for s in servers:
+        if not s._closed:
+            await asyncio.wait_for(s.shutdown(grace=1), WAIT)
+
+
+def _handshake(url: str) -> tuple[int, dict]:
+    try:
+        with urllib.request.urlopen(f"{url}/socket.io/?EIO=4&transport=polling", timeout=WAIT) as r:
+            return r.status, {}
+    except urllib.error.HTTPError as e:
+        return e.code, json.loads(e.read())
+
+
+@pytest.mark.asyncio
+async def test_max_connections_refuses_the_third(make):
+    url = await make(ferrio.AsyncServer(max_connections=2))
+    await make.client(url)
+    await make.client(url)
+    status, body = await asyncio.to_thread(_handshake, url)
+    assert status == 503
+    assert body == {"code": 3, "message": "Too many connections"}
+    with pytest.raises(socketio.exceptions.ConnectionError):
+        await make.client(url)
+
+
+@pytest.mark.asyncio
+async def test_max_connections_per_ip(make):
+    url = await make(ferrio.AsyncServer(max_connections_per_ip=1))
+    await make.client(url)
+    status, body = await asyncio.to_thread(_handshake, url)
+    assert status == 503
+    assert body["message"] == "Too many connections from this address"
+
+
+@pytest.mark.asyncio
+async def test_max_namespaces_per_connection(make):
+    sio = ferrio.AsyncServer(max_namespaces_per_connection=1, namespaces=["/", "/a"])
+    url = await make(sio)
+    c = socketio.AsyncClient(reconnection=False)
+    refusals: asyncio.Queue[object] = asyncio.Queue()
+
+    @c.on("connect_error", namespace="/a")
+    async def refused(data):
+        await refusals.put(data)
+
+    try:
+        with pytest.raises(socketio.exceptions.ConnectionError):
+            await asyncio.wait_for(c.connect(url, transports=["websocket"], namespaces=["/", "/a"], wait_timeout=2), WAIT)
+        data = await asyncio.wait_for(refusals.get(), WAIT)
+        assert "Too many namespaces" in json.dumps(data)
+    finally:
+        await c.eio.disconnect(abort=True)
+
+
+@pytest.mark.asyncio
+async def test_rate_limit_disconnects_with_a_clear_reason(make):
+    sio = ferrio.AsyncServer(rate_limit=(1, 3))
+    reasons: asyncio.Queue[str] = asyncio.Queue()
+
+    @sio.event
+    async def disconnect(sid, reason):
+        await reasons.put(reason)
+
+    url = await make(sio)
+    c = await make.client(url)
+    for i in range(20):
+        await c.emit("flood", i)
+    assert await asyncio.wait_for(reasons.get(), WAIT) == "rate limit exceeded"
+
+
+@pytest.mark.asyncio
+async def test_max_pending_acks_and_max_json_depth(make):
+    sio = ferrio.AsyncServer(max_pending_acks=1, max_json_depth=8)
+    connected: asyncio.Queue[str] = asyncio.Queue()
+
+    @sio.event
+    async def connect(sid, environ, auth=None):
+        await connected.put(sid)
+
+    url = await make(sio)
+    c = await make.client(url)
+
+    @c.on("never-answered")
+    async def slow(*args):
+        # python-socketio's client acknowledges when its handler returns: this one takes its time.
+        await asyncio.sleep(3)
+
+    sid = await asyncio.wait_for(connected.get(), WAIT)
+    first = asyncio.ensure_future(sio.call("never-answered", 1, to=sid, timeout=1))
+    await asyncio.sleep(0.1)
+    with pytest.raises(exceptions.EmitError, match="max_pending_acks"):
+        await sio.call("one-too-many", 1, to=sid, timeout=1)
+    with pytest.raises(exceptions.AckTimeoutError):
+        await first
+    deep: object = 1
+    for _ in range(10):
+        deep = [deep]
+    with pytest.raises(exceptions.EmitError, match="max_json_depth"):
+        await sio.emit("deep", deep, to=sid)
+    await sio.emit("shallow", [[1]], to=sid)
+
+
+@pytest.mark.asyncio
+async def test_max_http_buffer_size_and_header_limits(make):
+    sio = ferrio.AsyncServer(max_http_buffer_size=1000, max_headers=20, header_read_timeout=0.3)
+    reasons: asyncio.Queue[str] = asyncio.Queue()
+
+    @sio.event
+    async def disconnect(sid, reason):
+        await reasons.put(reason)
+
+    url = await make(sio)
+    c = await make.client(url)
+    await c.emit("big", "x" * 5000)
+    assert await asyncio.wait_for(reasons.get(), WAIT) in ("transport close", "transport error")
+
+    def many_headers() -> int:
+        request = urllib.request.Request(
+            f"{url}/socket.io/?EIO=4&transport=polling", headers={f"X-H{i}": "v" for i in range(30)}
+        )
+        try:
+            with urllib.request.urlopen(request, timeout=WAIT) as r:
+                return r.status
+        except urllib.error.HTTPError as e:
+            return e.code
+
+    assert await asyncio.to_thread(many_headers) == 431
+    host, port = url.removeprefix("http://").split(":")
+    reader, writer = await asyncio.open_connection(host, int(port))
+    writer.write(b"GET /socket.io/ HTTP/1.1\r\nHost: x\r\n")
+    await writer.drain()
+    # Never finished: the server closes it after the header read timeout.
+    assert await asyncio.wait_for(reader.read(), WAIT) is not None
+    writer.close()
+
+
+def test_bad_limits_are_refused():
+    async def go() -> None:
+        await ferrio.AsyncServer(rate_limit=(0, 1)).start("127.0.0.1", 0)
+
+    with pytest.raises(ValueError):
+        asyncio.run(go())
