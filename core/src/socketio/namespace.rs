@@ -25,6 +25,7 @@ pub(crate) struct NamespaceInner {
     adapter: Arc<dyn Adapter>,
     ack_ids: AtomicU64,
     room_listeners: RwLock<Vec<RoomListener>>,
+    pub(crate) hooks: Arc<super::observer::Hooks>,
 }
 
 impl NamespaceInner {
@@ -72,6 +73,11 @@ impl NamespaceRef {
             return;
         }
         if let Some(inner) = self.0.upgrade() {
+            if let Some(observer) = inner.hooks.get() {
+                for event in &events {
+                    observer.room_event(inner.name(), event);
+                }
+            }
             let listeners = inner.room_listeners.read().clone();
             for event in &events {
                 for listener in &listeners {
@@ -99,6 +105,7 @@ impl Namespace {
         name: &str,
         handlers: Arc<NamespaceHandlers>,
         factory: &dyn AdapterFactory,
+        hooks: Arc<super::observer::Hooks>,
     ) -> Namespace {
         Namespace(Arc::new_cyclic(|weak| NamespaceInner {
             name: name.into(),
@@ -107,6 +114,7 @@ impl Namespace {
             adapter: factory.create(NamespaceRef(weak.clone())),
             ack_ids: AtomicU64::new(0),
             room_listeners: RwLock::new(Vec::new()),
+            hooks,
         }))
     }
 
@@ -279,6 +287,9 @@ impl Namespace {
             return;
         }
         tracing::debug!(socket = %socket.id(), nsp = self.name(), "socket connected");
+        if let Some(observer) = self.0.hooks.get() {
+            observer.socket_connected(&socket);
+        }
         let handlers = self.0.handlers.connection.read().clone();
         for handler in handlers {
             handler.call(socket.clone());
