@@ -234,6 +234,8 @@ struct Aggregate {
 pub(crate) struct AdminState {
     server: Weak<ServerInner>,
     nsp: String,
+    /// The admin namespace itself, looked up once: every report is emitted there.
+    admin: crate::socketio::NamespaceRef,
     auth: AdminAuth,
     read_only: bool,
     mode: AdminMode,
@@ -265,9 +267,11 @@ pub fn instrument(server: &Server, options: AdminOptions) -> Result<(), AdminErr
         }
     }
     let hostname = gethostname::gethostname().to_string_lossy().into_owned();
+    let admin = server.of(&options.namespace);
     let state = Arc::new(AdminState {
         server: Arc::downgrade(&server.0),
-        nsp: server.of(&options.namespace).name().to_owned(),
+        nsp: admin.name().to_owned(),
+        admin: admin.downgrade(),
         auth: options.auth,
         read_only: options.read_only,
         mode: options.mode,
@@ -283,7 +287,6 @@ pub fn instrument(server: &Server, options: AdminOptions) -> Result<(), AdminErr
     if server.set_observer(state.clone()).is_err() {
         return Err(AdminError::AlreadyInstrumented);
     }
-    let admin = server.of(&state.nsp);
     let auth_state = state.clone();
     admin.use_middleware(move |socket| {
         let state = auth_state.clone();
@@ -450,17 +453,19 @@ impl AdminState {
 
     /// An existing namespace (a UI command never creates one).
     fn namespace(&self, name: &str) -> Option<Namespace> {
-        self.server()?
-            .namespaces()
-            .into_iter()
-            .find(|n| n.name() == name)
+        self.server()?.get_namespace(name)
+    }
+
+    /// The admin namespace while some admin is connected to it (reports are built only then).
+    fn listening_admin(&self) -> Option<Namespace> {
+        self.admin
+            .upgrade()
+            .filter(|admin| admin.socket_count() > 0)
     }
 
     fn emit(&self, event: &str, payload: Payload) {
-        if let Some(admin) = self.namespace(&self.nsp) {
-            if admin.socket_count() > 0 {
-                let _ = admin.emit(event, payload);
-            }
+        if let Some(admin) = self.listening_admin() {
+            let _ = admin.emit(event, payload);
         }
     }
 
@@ -472,6 +477,12 @@ impl AdminState {
 
     fn development(&self) -> bool {
         self.mode == AdminMode::Development
+    }
+
+    /// Whether socket, room and event reports are wanted now: development mode, and an admin connected
+    /// (otherwise nothing is serialized at all).
+    fn reporting(&self) -> bool {
+        self.development() && self.listening_admin().is_some()
     }
 
     fn new_session(&self) -> String {
@@ -767,7 +778,7 @@ impl Observer for AdminState {
     }
 
     fn connection_upgraded(&self, sockets: &[Socket]) {
-        if !self.development() {
+        if !self.reporting() {
             return;
         }
         for socket in sockets {
@@ -791,7 +802,7 @@ impl Observer for AdminState {
     }
 
     fn socket_connected(&self, socket: &Socket) {
-        if self.development() {
+        if self.reporting() {
             self.emit_args(
                 "socket_connected",
                 json!([serialize_socket(socket), now_iso()]),
@@ -800,7 +811,7 @@ impl Observer for AdminState {
     }
 
     fn socket_disconnected(&self, socket: &Socket, reason: DisconnectReason) {
-        if self.development() {
+        if self.reporting() {
             self.emit_args(
                 "socket_disconnected",
                 json!([
@@ -814,7 +825,7 @@ impl Observer for AdminState {
     }
 
     fn room_event(&self, nsp: &str, event: &RoomEvent) {
-        if !self.development() {
+        if !self.reporting() {
             return;
         }
         let (name, room, sid) = match event {
@@ -826,7 +837,7 @@ impl Observer for AdminState {
     }
 
     fn event_received(&self, socket: &Socket, event: &str, payload: &Payload) {
-        if self.development() && socket.nsp() != self.nsp {
+        if self.reporting() && socket.nsp() != self.nsp {
             self.emit(
                 "event_received",
                 event_report(socket.nsp(), socket.id().as_str(), event, payload),
@@ -835,7 +846,7 @@ impl Observer for AdminState {
     }
 
     fn event_sent(&self, socket: &Socket, event: &str, payload: &Payload) {
-        if self.development() && socket.nsp() != self.nsp {
+        if self.reporting() && socket.nsp() != self.nsp {
             self.emit(
                 "event_sent",
                 event_report(socket.nsp(), socket.id().as_str(), event, payload),
@@ -850,19 +861,16 @@ impl Observer for AdminState {
         event: &str,
         payload: &Payload,
     ) {
-        if !self.development() || nsp.name() == self.nsp {
+        if !self.reporting() || nsp.name() == self.nsp {
             return;
         }
         // Reported per local recipient, as each server of a cluster reports its own deliveries.
         let mut local = opts.clone();
         local.local = true;
         let ids = nsp.adapter().sockets(&local);
-        let Some(admin) = self.namespace(&self.nsp) else {
+        let Some(admin) = self.listening_admin() else {
             return;
         };
-        if admin.socket_count() == 0 {
-            return;
-        }
         let (nsp, event, payload) = (nsp.name().to_owned(), event.to_owned(), payload.clone());
         tokio::spawn(async move {
             let Ok(ids) = ids.await else {

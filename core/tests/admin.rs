@@ -531,3 +531,94 @@ async fn an_uninstrumented_server_has_no_admin_namespace() {
     assert_eq!(refused["message"], "Invalid namespace");
     stop(handle).await;
 }
+
+/// The core's observer hooks on their own (what the admin UI is built on).
+#[tokio::test]
+async fn an_observer_sees_connections_sockets_rooms_and_events() {
+    use ferrio::socketio::{Observer, Socket};
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    #[derive(Default)]
+    struct Counts {
+        opened: AtomicUsize,
+        connected: AtomicUsize,
+        joins: AtomicUsize,
+        received: AtomicUsize,
+        sent: AtomicUsize,
+        broadcasts: AtomicUsize,
+        bytes_in: AtomicUsize,
+        disconnected: AtomicUsize,
+    }
+    impl Observer for Counts {
+        fn connection_opened(&self, _: ferrio::TransportKind) {
+            self.opened.fetch_add(1, Ordering::SeqCst);
+        }
+        fn message_received(&self, bytes: usize) {
+            self.bytes_in.fetch_add(bytes, Ordering::SeqCst);
+        }
+        fn socket_connected(&self, _: &Socket) {
+            self.connected.fetch_add(1, Ordering::SeqCst);
+        }
+        fn socket_disconnected(&self, _: &Socket, _: ferrio::DisconnectReason) {
+            self.disconnected.fetch_add(1, Ordering::SeqCst);
+        }
+        fn room_event(&self, _: &str, event: &ferrio::adapter::RoomEvent) {
+            if matches!(event, ferrio::adapter::RoomEvent::JoinRoom(..)) {
+                self.joins.fetch_add(1, Ordering::SeqCst);
+            }
+        }
+        fn event_received(&self, _: &Socket, _: &str, _: &ferrio::Payload) {
+            self.received.fetch_add(1, Ordering::SeqCst);
+        }
+        fn event_sent(&self, _: &Socket, _: &str, _: &ferrio::Payload) {
+            self.sent.fetch_add(1, Ordering::SeqCst);
+        }
+        fn event_broadcast(
+            &self,
+            _: &ferrio::Namespace,
+            _: &ferrio::adapter::BroadcastOptions,
+            _: &str,
+            _: &ferrio::Payload,
+        ) {
+            self.broadcasts.fetch_add(1, Ordering::SeqCst);
+        }
+    }
+
+    let io = Server::builder().build();
+    let counts = Arc::new(Counts::default());
+    assert!(io.set_observer(counts.clone()).is_ok(), "first observer");
+    assert!(
+        io.set_observer(counts.clone()).is_err(),
+        "one observer per server"
+    );
+    io.on_connection(|socket| {
+        socket.on("hello", |socket, event| async move {
+            socket.join("lobby");
+            let _ = socket.emit("hi", event.payload.clone());
+            let _ = socket.namespace().emit("all", event.payload);
+        });
+    });
+    let handle = io.listen("127.0.0.1:0").await.unwrap();
+    let (mut client, _) = connect(handle.local_addr(), "/", json!({})).await.unwrap();
+    client.emit("hello", json!([1])).await;
+    client.wait("all", |_| true).await;
+    ws_send_text(&mut client.ws, "41").await;
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
+    while counts.disconnected.load(Ordering::SeqCst) == 0 && tokio::time::Instant::now() < deadline
+    {
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    assert_eq!(counts.opened.load(Ordering::SeqCst), 1);
+    assert_eq!(counts.connected.load(Ordering::SeqCst), 1);
+    assert_eq!(
+        counts.joins.load(Ordering::SeqCst),
+        2,
+        "its own room, then lobby"
+    );
+    assert_eq!(counts.received.load(Ordering::SeqCst), 1);
+    assert_eq!(counts.sent.load(Ordering::SeqCst), 1);
+    assert_eq!(counts.broadcasts.load(Ordering::SeqCst), 1);
+    assert!(counts.bytes_in.load(Ordering::SeqCst) > 0);
+    assert_eq!(counts.disconnected.load(Ordering::SeqCst), 1);
+    stop(handle).await;
+}

@@ -118,6 +118,11 @@ impl Namespace {
         }))
     }
 
+    /// A weak handle on the namespace (it does not keep the namespace alive).
+    pub fn downgrade(&self) -> NamespaceRef {
+        NamespaceRef(Arc::downgrade(&self.0))
+    }
+
     /// The name, e.g. `/` or `/chat`.
     pub fn name(&self) -> &str {
         self.0.name()

@@ -442,6 +442,11 @@ impl Server {
         self.of_dynamic(move |name, _| regex.is_match(name))
     }
 
+    /// The namespace `name` if it exists (`of` would create it).
+    pub fn get_namespace(&self, name: &str) -> Option<Namespace> {
+        self.0.namespaces.read().get(name).cloned()
+    }
+
     /// The namespaces that exist now.
     pub fn namespaces(&self) -> Vec<Namespace> {
         self.0.namespaces.read().values().cloned().collect()
