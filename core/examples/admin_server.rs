@@ -63,12 +63,13 @@ fn main() {
         }
         io.instrument(options).expect("instrument");
         let handle = io.listen(("127.0.0.1", port)).await.expect("listen");
+        use tokio::signal::unix::{signal, SignalKind};
+        let mut term = signal(SignalKind::terminate()).expect("SIGTERM");
+        let mut int = signal(SignalKind::interrupt()).expect("SIGINT");
         println!("LISTENING {}", handle.local_addr().port());
-        let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
-            .expect("SIGTERM");
         tokio::select! {
-            _ = tokio::signal::ctrl_c() => {}
             _ = term.recv() => {}
+            _ = int.recv() => {}
         }
         handle.shutdown(Duration::from_millis(500)).await;
     });
