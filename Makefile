@@ -17,7 +17,8 @@ help:
 	@echo "make install PREFIX=/usr/local  install libferrio, its headers and ferrio.pc"
 	@echo "make examples  build the C and C++ chat examples into target/examples/"
 
-# System packages, only when missing (apt-get needs root, as on CI).
+# System packages, only when missing (apt-get needs root, as on CI). Chromium runs the admin UI's browser
+# test (tests/e2e/js/admin-ui-browser.test.mjs, through playwright-core; no browser is ever downloaded).
 deps-system:
 	@missing=""; \
 	command -v node >/dev/null || missing="$$missing nodejs"; \
@@ -27,6 +28,7 @@ deps-system:
 	command -v c++ >/dev/null || missing="$$missing g++"; \
 	command -v redis-server >/dev/null || missing="$$missing redis-server"; \
 	python3 -c 'import venv, ensurepip' 2>/dev/null || missing="$$missing python3-venv"; \
+	[ -x /usr/bin/chromium ] || missing="$$missing chromium"; \
 	if [ -n "$$missing" ]; then \
 	  echo "installing:$$missing"; \
 	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \

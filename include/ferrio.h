@@ -135,10 +135,38 @@ typedef uint32_t ferrio_dispatch_mode;
 #endif // __cplusplus
 
 /**
+ * How much the admin UI is told.
+ */
+enum ferrio_admin_mode
+#ifdef __cplusplus
+  : uint32_t
+#endif // __cplusplus
+ {
+  /**
+   * Every socket, room change and event (the default).
+   */
+  FERRIO_ADMIN_MODE_DEVELOPMENT = 0,
+  /**
+   * Server stats and aggregated counts only.
+   */
+  FERRIO_ADMIN_MODE_PRODUCTION = 1,
+};
+#ifndef __cplusplus
+typedef uint32_t ferrio_admin_mode;
+#endif // __cplusplus
+
+/**
  * An acknowledgement the client asked for. Answer it with `ferrio_ack_send` or drop it with
  * `ferrio_ack_free` — exactly one of the two, once, from any thread.
  */
 typedef struct ferrio_ack ferrio_ack;
+
+/**
+ * Admin UI options, filled with setters and read by `ferrio_server_instrument` (which does not take
+ * them: free them with `ferrio_admin_options_free`). The login must be chosen: basic (a bcrypt hash)
+ * or explicitly disabled.
+ */
+typedef struct ferrio_admin_options ferrio_admin_options;
 
 /**
  * A broadcast: a set of target sockets and flags, then operations. Made by
@@ -344,6 +372,90 @@ const char *ferrio_status_str(uint32_t status);
 ferrio_status ferrio_last_error(char *buf,
                                 size_t len,
                                 size_t *written);
+
+/**
+ * Makes admin options with the defaults (namespace `/admin`, development mode, stats every 2 s, no UI
+ * files served). Free them with `ferrio_admin_options_free`.
+ */
+ferrio_status ferrio_admin_options_new(struct ferrio_admin_options **out);
+
+/**
+ * Releases admin options. NULL is ignored.
+ */
+void ferrio_admin_options_free(struct ferrio_admin_options *options);
+
+/**
+ * The login: `username` and the bcrypt hash of its password (`$2a$`/`$2b$`/`$2y$`, e.g. from
+ * `ferrio_admin_hash_password`). INVALID_ARGUMENT when `password_hash` is not a bcrypt hash.
+ */
+ferrio_status ferrio_admin_options_set_basic_auth(struct ferrio_admin_options *options,
+                                                  const char *username,
+                                                  size_t username_len,
+                                                  const char *password_hash,
+                                                  size_t password_hash_len);
+
+/**
+ * No login: anyone reaching the server may use the admin UI (never on a reachable server).
+ */
+ferrio_status ferrio_admin_options_disable_auth(struct ferrio_admin_options *options);
+
+/**
+ * The admin namespace (default `/admin`).
+ */
+ferrio_status ferrio_admin_options_set_namespace(struct ferrio_admin_options *options,
+                                                 const char *name,
+                                                 size_t name_len);
+
+/**
+ * Read-only: the UI's commands (join, leave, disconnect, emit) are not offered nor handled.
+ */
+ferrio_status ferrio_admin_options_set_read_only(struct ferrio_admin_options *options,
+                                                 bool read_only);
+
+/**
+ * `FERRIO_ADMIN_MODE_DEVELOPMENT` (default) or `FERRIO_ADMIN_MODE_PRODUCTION`.
+ */
+ferrio_status ferrio_admin_options_set_mode(struct ferrio_admin_options *options, uint32_t mode);
+
+/**
+ * The server's id in the UI (default: the host name).
+ */
+ferrio_status ferrio_admin_options_set_server_id(struct ferrio_admin_options *options,
+                                                 const char *id,
+                                                 size_t id_len);
+
+/**
+ * How often `server_stats` is sent, in milliseconds (default 2000).
+ */
+ferrio_status ferrio_admin_options_set_stats_interval_ms(struct ferrio_admin_options *options,
+                                                         uint64_t ms);
+
+/**
+ * Serves the built UI (`@socket.io/admin-ui`'s `ui/dist`) from `dir` at `/admin/` on the server's port.
+ */
+ferrio_status ferrio_admin_options_set_ui_dir(struct ferrio_admin_options *options,
+                                              const char *dir,
+                                              size_t dir_len);
+
+/**
+ * Instruments `server` for the official Socket.IO admin UI with `options` (copied, not taken); before
+ * or after `ferrio_server_listen`. INVALID_ARGUMENT when no login was chosen or the UI directory has no
+ * `index.html`; INVALID_STATE when the server is already instrumented.
+ */
+ferrio_status ferrio_server_instrument(const struct ferrio_server *server,
+                                       const struct ferrio_admin_options *options);
+
+/**
+ * Writes the bcrypt hash of the password into `buf` (NUL-terminated; 61 bytes suffice), `*written`
+ * (NULL allowed) getting the size needed as for `ferrio_last_error`. `cost` is 4 to 31 (10 is usual;
+ * each step doubles the time a login takes to check).
+ */
+ferrio_status ferrio_admin_hash_password(const char *password,
+                                         size_t password_len,
+                                         uint32_t cost,
+                                         char *buf,
+                                         size_t len,
+                                         size_t *written);
 
 /**
  * The namespace `name` ("chat" and "/chat" are the same), created if needed. For an existing child of

@@ -361,6 +361,33 @@ export declare class ParentNamespace<
 /** A function deciding whether a dynamic namespace exists: call `next(null, true)` to accept. */
 export type ParentNspNameMatchFn = (name: string, auth: { [key: string]: any }, next: (err: Error | null, success: boolean) => void) => void;
 
+/** @socket.io/admin-ui's basic authentication: `password` is a bcrypt hash. */
+export interface BasicAuthentication {
+  type: "basic";
+  username: string;
+  password: string;
+}
+
+/** The options of `io.instrument()`: @socket.io/admin-ui's, plus where the UI is served from. */
+export interface InstrumentOptions {
+  /** `false` (anyone may connect) or basic authentication; required. */
+  auth: false | BasicAuthentication;
+  /** The admin namespace (default "/admin"). */
+  namespaceName?: string;
+  /** Hides the commands (join, leave, disconnect, emit) (default false). */
+  readonly?: boolean;
+  /** "development" (every socket, room and event) or "production" (stats only); default NODE_ENV or "development". */
+  mode?: "development" | "production" | string;
+  /** The server's id in the UI (default the host name). */
+  serverId?: string;
+  /** ferrio: the UI's built files (default the installed @socket.io/admin-ui's ui/dist); false serves none. */
+  uiDir?: string | false;
+  /** ferrio: where the UI is served (default "/admin/"). */
+  uiPath?: string;
+  /** ferrio: milliseconds between server_stats (default 2000). */
+  statsInterval?: number;
+}
+
 export declare class Server<
   ListenEvents extends EventsMap = DefaultEventsMap,
   EmitEvents extends EventsMap = ListenEvents,
@@ -383,6 +410,12 @@ export declare class Server<
   /** ferrio: the bound address, or null. */
   address(): AddressInfo | null;
   close(fn?: (err?: Error) => void): Promise<void>;
+
+  /**
+   * Instruments the server for the official Socket.IO admin UI (@socket.io/admin-ui's `instrument(io, opts)`
+   * options) and serves the UI at `uiPath` (default "/admin/") on this server's port.
+   */
+  instrument(opts: InstrumentOptions): this;
 
   of(name: string | RegExp | ParentNspNameMatchFn, fn?: (socket: Socket<ListenEvents, EmitEvents, ServerSideEvents, SocketData>) => void): Namespace<ListenEvents, EmitEvents, ServerSideEvents, SocketData>;
   on<Ev extends keyof NamespaceReservedEventsMap<ListenEvents, EmitEvents, ServerSideEvents, SocketData>>(

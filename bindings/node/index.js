@@ -1054,6 +1054,18 @@ function isHttpServer(v) {
 }
 
 /** socket.io's `Server`. */
+/** The `ui/dist` of the @socket.io/admin-ui package the application installed, if any. */
+function installedAdminUi() {
+  try {
+    const { createRequire } = require("node:module");
+    const fromApp = createRequire(path.join(process.cwd(), "index.js"));
+    const dir = path.join(path.dirname(fromApp.resolve("@socket.io/admin-ui/package.json")), "ui", "dist");
+    return fs.existsSync(path.join(dir, "index.html")) ? dir : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
 class Server {
   /**
    * new Server(), new Server(port, opts), new Server(opts), new Server(httpServer, opts): with an
@@ -1284,6 +1296,59 @@ class Server {
         },
       );
     return this._closing;
+  }
+
+  // -- the admin UI
+
+  /**
+   * Instruments the server for the official Socket.IO admin UI (the options of @socket.io/admin-ui's
+   * `instrument(io, opts)`): `auth` (`false`, or `{type: "basic", username, password}` with a bcrypt hash),
+   * `mode` ("development" or "production", default NODE_ENV or "development"), `readonly`, `namespaceName`
+   * (default "/admin"), `serverId`; ferrio's own: `uiDir` (the UI's `ui/dist`, default the installed
+   * @socket.io/admin-ui's; `false` serves none), `uiPath` (default "/admin/"), `statsInterval` (ms).
+   */
+  instrument(opts = {}) {
+    this._checkOpen();
+    const options = {
+      namespaceName: "/admin",
+      auth: undefined,
+      readonly: false,
+      serverId: undefined,
+      mode: process.env.NODE_ENV || "development",
+      uiDir: undefined,
+      uiPath: "/admin/",
+      statsInterval: 2000,
+      ...opts,
+    };
+    if (options.auth === undefined) {
+      throw new FerrioError("ERR_FERRIO_ADMIN", "the `auth` option must be specified or explicitly set to `false`");
+    }
+    let username;
+    let passwordHash;
+    if (options.auth !== false) {
+      if (!options.auth || options.auth.type !== "basic") {
+        throw new FerrioError("ERR_FERRIO_ADMIN", "invalid `auth` option, please check the documentation");
+      }
+      username = String(options.auth.username);
+      passwordHash = String(options.auth.password);
+    }
+    const uiDir = options.uiDir === undefined ? installedAdminUi() : options.uiDir || undefined;
+    try {
+      this._native.instrument({
+        namespace: String(options.namespaceName),
+        username,
+        passwordHash,
+        readOnly: !!options.readonly,
+        mode: options.mode === "development" ? "development" : "production",
+        serverId: options.serverId === undefined ? undefined : String(options.serverId),
+        statsIntervalMs: Number(options.statsInterval),
+        uiDir,
+        uiPath: String(options.uiPath),
+      });
+    } catch (err) {
+      throw fromNative(err);
+    }
+    return this;
   }
 
   // -- namespaces

@@ -271,13 +271,15 @@ async fn main() -> std::io::Result<()> {
         .and_then(|p| p.parse().ok())
         .unwrap_or(0);
     let handle = io.listen(("127.0.0.1", port)).await?;
+    // Stop on SIGTERM / SIGINT: both handlers are installed before LISTENING is printed, so a signal
+    // sent as soon as the line is read ends the server gracefully instead of killing it.
+    use tokio::signal::unix::{signal, SignalKind};
+    let mut term = signal(SignalKind::terminate())?;
+    let mut int = signal(SignalKind::interrupt())?;
     println!("LISTENING {}", handle.local_addr().port());
-
-    // Stop on SIGTERM / Ctrl-C.
-    let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
     tokio::select! {
         _ = term.recv() => {}
-        _ = tokio::signal::ctrl_c() => {}
+        _ = int.recv() => {}
     }
     handle.shutdown(Duration::from_secs(2)).await;
     Ok(())

@@ -27,6 +27,7 @@
 //! ```
 
 pub mod adapter;
+pub mod admin;
 pub mod engineio;
 pub mod http;
 pub mod socketio;

@@ -18,6 +18,7 @@
 // Mirrors the C API, whose functions take many arguments.
 #![allow(clippy::too_many_arguments)]
 
+mod admin;
 mod namespace;
 mod once;
 mod server;
@@ -28,6 +29,7 @@ mod types;
 #[cfg(test)]
 mod tests;
 
+pub use admin::*;
 pub use namespace::*;
 pub use once::*;
 pub use server::*;

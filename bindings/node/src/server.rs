@@ -89,6 +89,30 @@ fn positive(value: u32, what: &str) -> napi::Result<usize> {
     Ok(value as usize)
 }
 
+/// The admin UI options in the core's terms (the facade maps `@socket.io/admin-ui`'s names onto them).
+#[napi(object)]
+#[derive(Default)]
+pub struct NativeAdminOptions {
+    /// The admin namespace.
+    pub namespace: String,
+    /// The login's user name; none disables the login.
+    pub username: Option<String>,
+    /// The login's bcrypt hash.
+    pub password_hash: Option<String>,
+    /// No commands.
+    pub read_only: bool,
+    /// `development` or `production`.
+    pub mode: String,
+    /// The server's id in the UI (default: the host name).
+    pub server_id: Option<String>,
+    /// Milliseconds between `server_stats`.
+    pub stats_interval_ms: Option<f64>,
+    /// The built UI to serve, if any.
+    pub ui_dir: Option<String>,
+    /// Where the UI is served.
+    pub ui_path: Option<String>,
+}
+
 fn millis(value: Option<f64>) -> Option<Duration> {
     value
         .filter(|v| v.is_finite() && *v >= 0.0)
@@ -452,6 +476,34 @@ impl NativeServer {
     #[napi(getter)]
     pub fn closed(&self) -> bool {
         self.shared.closed.load(Ordering::Acquire)
+    }
+
+    /// Instruments the server for the admin UI (`io.instrument(opts)` in the facade).
+    #[napi]
+    pub fn instrument(&self, options: NativeAdminOptions) -> napi::Result<()> {
+        use ferrio::admin::{AdminAuth, AdminMode, AdminOptions};
+        let auth = match (options.username, options.password_hash) {
+            (Some(username), Some(hash)) => AdminAuth::basic(username, hash),
+            _ => AdminAuth::Disabled,
+        };
+        let mut admin = AdminOptions::new(auth);
+        admin.namespace = options.namespace;
+        admin.read_only = options.read_only;
+        admin.mode = options
+            .mode
+            .parse::<AdminMode>()
+            .map_err(|e| coded_error("ERR_FERRIO_ADMIN", e))?;
+        admin.server_id = options.server_id;
+        if let Some(interval) = millis(options.stats_interval_ms) {
+            admin.stats_interval = interval;
+        }
+        admin.ui_dir = options.ui_dir.map(Into::into);
+        if let Some(path) = options.ui_path {
+            admin.ui_path = path;
+        }
+        self.server
+            .instrument(admin)
+            .map_err(|e| coded_error("ERR_FERRIO_ADMIN", e))
     }
 
     /// How many Engine.IO connections are open.

@@ -503,6 +503,53 @@ impl NativeServer {
         Ok(())
     }
 
+    /// Instruments the server for the admin UI. `credentials`: None disables the login; each password is
+    /// a bcrypt hash or, when it is not one, the password itself (python-socketio compares it as is).
+    #[pyo3(signature = (*, namespace, credentials, read_only, mode, server_id, stats_interval, ui_dir))]
+    #[allow(clippy::too_many_arguments)]
+    fn instrument(
+        &self,
+        py: Python<'_>,
+        namespace: String,
+        credentials: Option<Vec<(String, String)>>,
+        read_only: bool,
+        mode: String,
+        server_id: Option<String>,
+        stats_interval: f64,
+        ui_dir: Option<String>,
+    ) -> PyResult<()> {
+        use ferrio::admin::{AdminAuth, AdminMode, AdminOptions, Credentials, Password};
+        self.check_open(py)?;
+        let auth = match credentials {
+            None => AdminAuth::Disabled,
+            Some(list) => AdminAuth::Credentials(
+                list.into_iter()
+                    .map(|(username, password)| Credentials {
+                        username,
+                        password: if ferrio::admin::is_bcrypt_hash(&password) {
+                            Password::Bcrypt(password)
+                        } else {
+                            Password::Plain(password)
+                        },
+                    })
+                    .collect(),
+            ),
+        };
+        let mut options = AdminOptions::new(auth);
+        options.namespace = namespace;
+        options.read_only = read_only;
+        options.mode = mode
+            .parse::<AdminMode>()
+            .map_err(|e| PyValueError::new_err(e.to_string()))?;
+        options.server_id = server_id;
+        options.stats_interval = seconds(stats_interval, "server_stats_interval")?;
+        options.ui_dir = ui_dir.map(Into::into);
+        let _guard = runtime().enter();
+        self.server
+            .instrument(options)
+            .map_err(|e| PyValueError::new_err(e.to_string()))
+    }
+
     /// Accepts connections to any namespace (python-socketio's `namespaces='*'`).
     fn add_any_namespace(&self, py: Python<'_>) -> PyResult<()> {
         self.check_open(py)?;

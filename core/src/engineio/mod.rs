@@ -321,6 +321,25 @@ pub(crate) enum Outgoing {
     Many(Arc<[Frame]>),
 }
 
+impl Frame {
+    fn len(&self) -> usize {
+        match self {
+            Frame::Text(text) => text.len(),
+            Frame::Binary(data) => data.len(),
+        }
+    }
+}
+
+impl Outgoing {
+    /// How many frames and how many payload bytes the entry holds.
+    pub(crate) fn size(&self) -> (usize, usize) {
+        match self {
+            Outgoing::One(frame) => (1, frame.len()),
+            Outgoing::Many(frames) => (frames.len(), frames.iter().map(Frame::len).sum()),
+        }
+    }
+}
+
 const TRANSPORT_POLLING: u8 = 0;
 const TRANSPORT_UPGRADING: u8 = 1;
 const TRANSPORT_WEBSOCKET: u8 = 2;
@@ -614,6 +633,11 @@ impl<H: EngineHandler> Engine<H> {
         })
     }
 
+    /// How many open sessions satisfy `pred`.
+    pub fn count_sessions(&self, pred: impl Fn(&Session<H>) -> bool) -> usize {
+        self.sessions.read().values().filter(|s| pred(s)).count()
+    }
+
     /// Closes every session with `reason`.
     pub fn close_all(&self, reason: CloseReason) {
         let sessions: Vec<_> = self.sessions.read().values().cloned().collect();
@@ -797,6 +821,7 @@ pub async fn listen<H: EngineHandler>(
         engine: engine.clone(),
         client: None,
         static_dir: None,
+        mounts: Default::default(),
     });
     let listener = crate::http::listen(state, addr).await?;
     Ok(EngineListener { engine, listener })

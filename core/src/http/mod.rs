@@ -100,11 +100,46 @@ fn plain(status: StatusCode, body: &'static str) -> Response {
     response
 }
 
+/// Static directories served under path prefixes (the admin UI under `/admin/`); shared between the
+/// server, which may add one at any time, and its HTTP front, which reads them per request.
+#[derive(Debug, Clone, Default)]
+pub struct Mounts(Arc<parking_lot::RwLock<Vec<(String, StaticDir)>>>);
+
+impl Mounts {
+    /// Serves `dir` under `prefix` (normalized to `/name/`), replacing an earlier mount of the same prefix.
+    pub fn add(&self, prefix: &str, dir: StaticDir) {
+        let mut prefix = prefix.trim_matches('/').to_owned();
+        prefix.insert(0, '/');
+        if prefix.len() > 1 {
+            prefix.push('/');
+        }
+        let mut mounts = self.0.write();
+        mounts.retain(|(p, _)| *p != prefix);
+        mounts.push((prefix, dir));
+    }
+
+    /// The directory mounted at `path`'s prefix and the path below it, or a redirect for the prefix
+    /// without its final `/` (relative links in the served pages need it).
+    fn find(&self, path: &str) -> Option<Result<(StaticDir, String), String>> {
+        let mounts = self.0.read();
+        for (prefix, dir) in mounts.iter() {
+            if let Some(rest) = path.strip_prefix(prefix.as_str()) {
+                return Some(Ok((dir.clone(), rest.to_owned())));
+            }
+            if path == prefix.trim_end_matches('/') {
+                return Some(Err(prefix.clone()));
+            }
+        }
+        None
+    }
+}
+
 /// Everything the HTTP front needs.
 pub(crate) struct HttpState<H: EngineHandler> {
     pub(crate) engine: Arc<Engine<H>>,
     pub(crate) client: Option<ClientBundle>,
     pub(crate) static_dir: Option<StaticDir>,
+    pub(crate) mounts: Mounts,
 }
 
 fn is_websocket_upgrade<B>(req: &Request<B>) -> bool {
@@ -213,6 +248,22 @@ where
             }
         }
         return Ok(engine_error(EngineErrorCode::BadRequest));
+    }
+    match state.mounts.find(path) {
+        Some(Ok((dir, rest))) => {
+            if let Some(response) = dir.serve(&rest, req.method()).await {
+                return Ok(response);
+            }
+            return Ok(plain(StatusCode::NOT_FOUND, "Not Found"));
+        }
+        Some(Err(location)) => {
+            let mut response = plain(StatusCode::MOVED_PERMANENTLY, "");
+            if let Ok(value) = HeaderValue::from_str(&location) {
+                response.headers_mut().insert(header::LOCATION, value);
+            }
+            return Ok(response);
+        }
+        None => {}
     }
     if let Some(dir) = &state.static_dir {
         if let Some(response) = dir.serve(path, req.method()).await {

@@ -86,6 +86,7 @@ pub(crate) fn joined_any(conn: &Conn) -> bool {
 /// The engine handler of a Socket.IO server.
 pub struct SioHandler {
     pub(crate) server: Weak<ServerInner>,
+    pub(crate) hooks: Arc<super::observer::Hooks>,
 }
 
 impl SioHandler {
@@ -225,12 +226,21 @@ impl EngineHandler for SioHandler {
     type Data = ClientState;
 
     fn on_open(&self, session: &Arc<Conn>) {
+        if let Some(observer) = self.hooks.get() {
+            observer.connection_opened(session.transport());
+        }
         if let Some(server) = self.server.upgrade() {
             server.watch_connect_timeout(session);
         }
     }
 
     fn on_message(&self, session: &Arc<Conn>, message: Message<'_>) {
+        if let Some(observer) = self.hooks.get() {
+            observer.message_received(match &message {
+                Message::Text(text) => text.len(),
+                Message::Binary(data) => data.len(),
+            });
+        }
         match message {
             Message::Text(text) => {
                 if let Some(server) = self.server.upgrade() {
@@ -246,10 +256,14 @@ impl EngineHandler for SioHandler {
             return;
         };
         let handlers = server.upgrade_handlers.read().clone();
-        if handlers.is_empty() {
+        let observer = self.hooks.get();
+        if handlers.is_empty() && observer.is_none() {
             return;
         }
         let sockets: Vec<Socket> = session.data.sockets.lock().clone();
+        if let Some(observer) = observer {
+            observer.connection_upgraded(&sockets);
+        }
         for socket in &sockets {
             for handler in &handlers {
                 handler(socket);
@@ -258,6 +272,9 @@ impl EngineHandler for SioHandler {
     }
 
     fn on_close(&self, session: &Arc<Conn>, reason: CloseReason) {
+        if let Some(observer) = self.hooks.get() {
+            observer.connection_closed(reason);
+        }
         let sockets: Vec<Socket> = std::mem::take(&mut *session.data.sockets.lock());
         let reason = DisconnectReason::from(reason);
         for socket in sockets {

@@ -4,10 +4,11 @@
 mod client;
 mod handler;
 mod namespace;
+mod observer;
 mod operators;
 pub mod packet;
 mod payload;
-mod server;
+pub(crate) mod server;
 mod socket;
 
 pub use client::{ClientState, SioHandler};
@@ -16,6 +17,7 @@ pub use handler::{
     PacketMiddleware,
 };
 pub use namespace::{Namespace, NamespaceRef};
+pub use observer::Observer;
 pub(crate) use operators::broadcast_packet;
 pub use operators::{AckResponses, BroadcastOperator, IntoRooms};
 pub use payload::{Payload, PayloadBuilder, PayloadError};

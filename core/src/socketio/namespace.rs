@@ -28,6 +28,7 @@ pub(crate) struct NamespaceInner {
     room_listeners: RwLock<Vec<RoomListener>>,
     server_side_listeners: RwLock<Vec<ServerSideListener>>,
     pub(crate) limits: super::server::SocketLimits,
+    pub(crate) hooks: Arc<super::observer::Hooks>,
 }
 
 impl NamespaceInner {
@@ -100,6 +101,11 @@ impl NamespaceRef {
             return;
         }
         if let Some(inner) = self.0.upgrade() {
+            if let Some(observer) = inner.hooks.get() {
+                for event in &events {
+                    observer.room_event(inner.name(), event);
+                }
+            }
             let listeners = inner.room_listeners.read().clone();
             for event in &events {
                 for listener in &listeners {
@@ -128,6 +134,7 @@ impl Namespace {
         handlers: Arc<NamespaceHandlers>,
         factory: &dyn AdapterFactory,
         limits: super::server::SocketLimits,
+        hooks: Arc<super::observer::Hooks>,
     ) -> Namespace {
         let name: Arc<str> = name.into();
         Namespace(Arc::new_cyclic(|weak| NamespaceInner {
@@ -139,7 +146,13 @@ impl Namespace {
             room_listeners: RwLock::new(Vec::new()),
             server_side_listeners: RwLock::new(Vec::new()),
             limits,
+            hooks,
         }))
+    }
+
+    /// A weak handle on the namespace (it does not keep the namespace alive).
+    pub fn downgrade(&self) -> NamespaceRef {
+        NamespaceRef(Arc::downgrade(&self.0), self.0.name.clone())
     }
 
     /// The name, e.g. `/` or `/chat`.
@@ -361,6 +374,9 @@ impl Namespace {
             return;
         }
         tracing::debug!(socket = %socket.id(), nsp = self.name(), "socket connected");
+        if let Some(observer) = self.0.hooks.get() {
+            observer.socket_connected(&socket);
+        }
         let handlers = self.0.handlers.connection.read().clone();
         for handler in handlers {
             handler.call(socket.clone());

@@ -184,11 +184,17 @@ impl BroadcastOperator {
     /// disconnected otherwise (see [`crate::adapter::BroadcastReport`]).
     pub fn emit(&self, event: &str, payload: Payload) -> Result<(), EmitError> {
         let packet = self.packet(event, payload, None)?;
-        self.nsp
+        let report = self
+            .nsp
             .adapter()
             .broadcast(&packet, &self.opts)
-            .map(|_| ())
-            .map_err(EmitError::Adapter)
+            .map_err(EmitError::Adapter)?;
+        if let Some(observer) = self.nsp.0.hooks.get() {
+            let (frames, bytes) = packet.encoded.size();
+            observer.messages_sent(report.delivered * frames, report.delivered * bytes);
+            observer.event_broadcast(&self.nsp, &self.opts, event, &packet.payload);
+        }
+        Ok(())
     }
 
     /// Emits to every targeted socket and gathers one answer per socket until the timeout (default 5 s).

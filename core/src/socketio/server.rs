@@ -5,7 +5,9 @@ use super::client::{joined_any, Conn, SioHandler};
 use super::handler::NamespaceHandlers;
 use super::{BroadcastOperator, EmitError, IntoRooms, Namespace, Payload};
 use crate::adapter::{AdapterFactory, MemoryAdapterFactory};
-use crate::engineio::{AllowRequest, CloseReason, Cors, Engine, EngineConfig, RequestInfo, Sid};
+use crate::engineio::{
+    AllowRequest, CloseReason, Cors, Engine, EngineConfig, RequestInfo, Sid, TransportKind,
+};
 use crate::http::{ClientBundle, HttpState, StaticDir};
 use parking_lot::{Mutex, RwLock};
 use serde_json::Value;
@@ -327,6 +329,10 @@ pub(crate) struct ServerInner {
     sweeper_started: std::sync::Once,
     /// Called for every socket of a connection that upgraded from polling to WebSocket.
     pub(crate) upgrade_handlers: RwLock<Vec<UpgradeHandler>>,
+    /// The observer hooks, shared with the namespaces and the engine handler.
+    pub(crate) hooks: Arc<super::observer::Hooks>,
+    /// Static directories mounted under their own path prefixes (the admin UI), read per request.
+    pub(crate) mounts: crate::http::Mounts,
 }
 
 /// See [`Server::on_upgrade`].
@@ -354,6 +360,7 @@ impl ServerInner {
                         handlers,
                         self.config.adapter.as_ref(),
                         SocketLimits::new(&self.config),
+                        self.hooks.clone(),
                     )
                 })
                 .clone(),
@@ -457,11 +464,13 @@ impl Server {
 
     /// A server with this configuration.
     pub fn with_config(config: ServerConfig) -> Server {
+        let hooks: Arc<super::observer::Hooks> = Arc::default();
         let inner = Arc::new_cyclic(|weak: &Weak<ServerInner>| ServerInner {
             engine: Engine::new(
                 config.engine.clone(),
                 SioHandler {
                     server: weak.clone(),
+                    hooks: hooks.clone(),
                 },
             ),
             config,
@@ -471,6 +480,8 @@ impl Server {
             sweeper: Arc::new(Notify::new()),
             sweeper_started: std::sync::Once::new(),
             upgrade_handlers: RwLock::default(),
+            hooks,
+            mounts: crate::http::Mounts::default(),
         });
         let server = Server(inner);
         // The main namespace always exists, as in socket.io.
@@ -503,6 +514,7 @@ impl Server {
                     Arc::default(),
                     self.0.config.adapter.as_ref(),
                     SocketLimits::new(&self.0.config),
+                    self.0.hooks.clone(),
                 )
             })
             .clone()
@@ -528,6 +540,11 @@ impl Server {
     /// Dynamic namespaces whose names match a regular expression.
     pub fn of_regex(&self, regex: regex::Regex) -> DynamicNamespaceParent {
         self.of_dynamic(move |name, _| regex.is_match(name))
+    }
+
+    /// The namespace `name` if it exists (`of` would create it).
+    pub fn get_namespace(&self, name: &str) -> Option<Namespace> {
+        self.0.namespaces.read().get(name).cloned()
     }
 
     /// The namespaces that exist now.
@@ -572,6 +589,28 @@ impl Server {
         self.0.engine.session_count()
     }
 
+    /// How many Engine.IO connections are open on HTTP long-polling (not upgraded).
+    pub fn polling_connection_count(&self) -> usize {
+        self.0
+            .engine
+            .count_sessions(|s| s.transport() == TransportKind::Polling)
+    }
+
+    /// Installs the server's one [`Observer`](super::Observer) (the admin UI instrumentation uses it).
+    /// Fails, giving it back, when one is already installed.
+    pub fn set_observer(
+        &self,
+        observer: Arc<dyn super::Observer>,
+    ) -> Result<(), Arc<dyn super::Observer>> {
+        self.0.hooks.set(observer)
+    }
+
+    /// Serves the files of `dir` under the HTTP path `prefix` (e.g. `/admin/`) on the server's own port,
+    /// also after it started listening. `prefix` without its final `/` redirects to it.
+    pub fn mount_static(&self, prefix: &str, dir: impl Into<PathBuf>) {
+        self.0.mounts.add(prefix, StaticDir::new(dir));
+    }
+
     /// Disconnects every client with "server shutting down".
     pub fn close(&self) {
         self.0.engine.close_all(CloseReason::ServerShuttingDown);
@@ -612,6 +651,7 @@ impl Server {
             engine: self.0.engine.clone(),
             client,
             static_dir: self.0.config.static_dir.clone().map(StaticDir::new),
+            mounts: self.0.mounts.clone(),
         }))
     }
 }

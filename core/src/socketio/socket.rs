@@ -62,6 +62,7 @@ impl AckSender {
             return Err(EmitError::TooDeep);
         }
         let text = packet::encode_ack(self.socket.nsp(), self.id, &args, attachments.len());
+        self.socket.observe_sent(&text, &attachments);
         self.socket.send_frames(text, attachments, false)
     }
 }
@@ -348,6 +349,9 @@ impl Socket {
                 return;
             }
         }
+        if let Some(observer) = self.0.ns.hooks.get() {
+            observer.event_received(self, &name, &payload);
+        }
         for any in &handlers.any {
             any.call(self, &name, &payload);
         }
@@ -429,12 +433,24 @@ impl Socket {
                 any.call(self, event, &payload);
             }
         }
+        if let Some(observer) = self.0.ns.hooks.get() {
+            observer.event_sent(self, event, &payload);
+        }
         let (args, attachments) = payload.into_parts();
         if packet::nesting_exceeds(&args, self.0.ns.limits.max_json_depth) {
             return Err(EmitError::TooDeep);
         }
         let text = packet::encode_event(self.nsp(), event, &args, attachments.len(), ack_id);
+        self.observe_sent(&text, &attachments);
         self.send_frames(text, attachments, volatile)
+    }
+
+    /// Tells the observer (if any) about one packet queued for this client.
+    fn observe_sent(&self, text: &str, attachments: &[bytes::Bytes]) {
+        if let Some(observer) = self.0.ns.hooks.get() {
+            let bytes = text.len() + attachments.iter().map(|a| a.len()).sum::<usize>();
+            observer.messages_sent(1 + attachments.len(), bytes);
+        }
     }
 
     /// Emits an event to this client.
@@ -594,6 +610,9 @@ impl Socket {
         self.0.acks.lock().clear();
         for handler in &handlers.disconnect {
             handler.call(self, reason);
+        }
+        if let Some(observer) = self.0.ns.hooks.get() {
+            observer.socket_disconnected(self, reason);
         }
         tracing::debug!(socket = %self.id(), nsp = self.nsp(), %reason, "socket disconnected");
     }

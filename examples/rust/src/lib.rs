@@ -20,6 +20,7 @@
 //! | `private` | `{from: {id, nick}, to: {id, nick}, text, time}` |
 //! | `notice` | `{room, text, time}` |
 
+use ferrio::admin::{AdminAuth, AdminOptions};
 use ferrio::{AckSender, Namespace, Payload, Server, Sid, Socket};
 use serde_json::{json, Value};
 use std::collections::HashMap;
@@ -46,6 +47,27 @@ pub fn default_static_dir() -> PathBuf {
 /// The browser client installed by `npm install` at the repository root.
 pub fn default_client_dir() -> PathBuf {
     repo_root().join("node_modules/socket.io-client/dist")
+}
+
+/// The admin UI's built files, installed by `npm install` at the repository root.
+pub fn default_admin_ui_dir() -> PathBuf {
+    repo_root().join("node_modules/@socket.io/admin-ui/ui/dist")
+}
+
+/// The admin UI's login name in the demo.
+pub const ADMIN_USER: &str = "admin";
+
+/// Instruments the chat for the official admin UI: namespace `/admin`, login [`ADMIN_USER`] with
+/// `password` (kept only as a bcrypt hash), and the UI served at `/admin/` when `ui_dir` is given.
+pub fn instrument_admin(
+    io: &Server,
+    password: &str,
+    ui_dir: Option<PathBuf>,
+) -> Result<(), ferrio::admin::AdminError> {
+    let hash = ferrio::admin::hash_password(password)?;
+    let mut options = AdminOptions::new(AdminAuth::basic(ADMIN_USER, hash));
+    options.ui_dir = ui_dir;
+    io.instrument(options)
 }
 
 /// The chat's own state: who picked which nickname, and a wake-up for the task that pushes the room

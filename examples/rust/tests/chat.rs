@@ -1,6 +1,8 @@
 //! Drives the chat example with raw WebSocket clients speaking Engine.IO v4 / Socket.IO v5 text frames.
 
-use ferrio_example_chat::{build_server, default_client_dir, default_static_dir};
+use ferrio_example_chat::{
+    build_server, default_admin_ui_dir, default_client_dir, default_static_dir, instrument_admin,
+};
 use futures_util::{SinkExt, StreamExt};
 use serde_json::{json, Value};
 use std::collections::VecDeque;
@@ -321,4 +323,52 @@ async fn chat_end_to_end() {
     carol.wait_for("rooms", |r| *r == json!([])).await;
 
     handle.shutdown(Duration::from_secs(1)).await;
+}
+
+#[tokio::test]
+async fn the_admin_ui_is_offered_with_a_login() {
+    let io = build_server(Some(default_static_dir()), None);
+    let ui_dir = default_admin_ui_dir();
+    let has_ui = ui_dir.join("index.html").is_file();
+    instrument_admin(&io, "demo-password", has_ui.then_some(ui_dir)).expect("instrument");
+    let handle = io.listen(("127.0.0.1", 0)).await.expect("listen");
+    let addr = handle.local_addr();
+    if has_ui {
+        let page = http_get(addr, "/admin/").await;
+        assert!(page.starts_with("HTTP/1.1 200"), "{page}");
+        assert!(page.contains("Socket.IO Admin UI"));
+    }
+    for (password, accepted) in [("wrong", false), ("demo-password", true)] {
+        let tcp = TcpStream::connect(addr).await.expect("tcp connect");
+        let url = format!("ws://{addr}/socket.io/?EIO=4&transport=websocket");
+        let (mut ws, _) = timeout(WAIT, tokio_tungstenite::client_async(url, tcp))
+            .await
+            .expect("handshake in time")
+            .expect("websocket handshake");
+        let auth = json!({"username": "admin", "password": password});
+        ws.send(Message::text(format!("40/admin,{auth}")))
+            .await
+            .expect("send");
+        let answer = timeout(WAIT, async {
+            loop {
+                match ws.next().await {
+                    Some(Ok(Message::Text(text)))
+                        if text.starts_with("40/admin,") || text.starts_with("44/admin,") =>
+                    {
+                        return text.as_str().to_owned()
+                    }
+                    Some(Ok(_)) => {}
+                    other => panic!("connection ended: {other:?}"),
+                }
+            }
+        })
+        .await
+        .expect("an answer in time");
+        if accepted {
+            assert!(answer.starts_with("40/admin,"), "{answer}");
+        } else {
+            assert!(answer.contains("invalid credentials"), "{answer}");
+        }
+    }
+    handle.shutdown(Duration::from_millis(500)).await;
 }

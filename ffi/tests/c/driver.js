@@ -179,6 +179,29 @@ async function main() {
     check("disconnect_sockets disconnects the room's sockets", reason === "io server disconnect", reason);
   });
 
+  await step("admin UI", async () => {
+    const admin = io(`${urlA}/admin`, {
+      forceNew: true,
+      reconnection: false,
+      auth: { username: "admin", password: "s3cret" },
+    });
+    const config = once(admin, "config");
+    const stats = once(admin, "server_stats");
+    const [cfg] = await config;
+    check("admin UI: login accepted, config sent", cfg.supportedFeatures.includes("JOIN"), JSON.stringify(cfg));
+    const [s] = await stats;
+    check("admin UI: server_stats", s.serverId === "c-test" && s.clientsCount >= 2, JSON.stringify(s));
+    admin.close();
+    const bad = io(`${urlA}/admin`, {
+      forceNew: true,
+      reconnection: false,
+      auth: { username: "admin", password: "wrong" },
+    });
+    const [err] = await once(bad, "connect_error");
+    check("admin UI: wrong password refused", err.message === "invalid credentials", err.message);
+    bad.close();
+  });
+
   await step("manual dispatch mode", async () => {
     const c4 = await connect(urlB);
     const answer = await new Promise((resolve, reject) => {

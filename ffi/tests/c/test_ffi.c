@@ -547,6 +547,39 @@ int main(int argc, char **argv) {
                  "of_dynamic");
     check_status(ferrio_namespace_on_connection(dynamic, on_dyn_connection, ud_new(), ud_free), FERRIO_STATUS_OK,
                  "dynamic on connection");
+
+    /* The admin UI on server A: the driver logs in (and fails to with a wrong password). */
+    char hash[64];
+    size_t hash_size = 0;
+    check_status(ferrio_admin_hash_password(S("s3cret"), 4, hash, 8, &hash_size), FERRIO_STATUS_BUFFER_TOO_SMALL,
+                 "admin hash: buffer too small");
+    check(hash_size == 61, "admin hash: size needed", NULL);
+    check_status(ferrio_admin_hash_password(S("s3cret"), 4, hash, sizeof hash, NULL), FERRIO_STATUS_OK, "admin hash");
+    ferrio_admin_options *admin = NULL;
+    check_status(ferrio_admin_options_new(&admin), FERRIO_STATUS_OK, "admin options");
+    check_status(ferrio_server_instrument(server_a, admin), FERRIO_STATUS_INVALID_ARGUMENT,
+                 "instrument needs a login choice");
+    check_status(ferrio_admin_options_set_basic_auth(admin, S("admin"), S("not-a-hash")), FERRIO_STATUS_INVALID_ARGUMENT,
+                 "basic auth needs a bcrypt hash");
+    check_status(ferrio_admin_options_set_basic_auth(admin, S("admin"), hash, FERRIO_NUL_TERMINATED), FERRIO_STATUS_OK,
+                 "basic auth");
+    check_status(ferrio_admin_options_set_mode(admin, 7), FERRIO_STATUS_INVALID_ARGUMENT, "unknown admin mode");
+    check_status(ferrio_admin_options_set_mode(admin, FERRIO_ADMIN_MODE_DEVELOPMENT), FERRIO_STATUS_OK, "admin mode");
+    check_status(ferrio_admin_options_set_read_only(admin, false), FERRIO_STATUS_OK, "admin read-only");
+    check_status(ferrio_admin_options_set_namespace(admin, S("admin")), FERRIO_STATUS_OK, "admin namespace");
+    check_status(ferrio_admin_options_set_server_id(admin, S("c-test")), FERRIO_STATUS_OK, "admin server id");
+    check_status(ferrio_admin_options_set_stats_interval_ms(admin, 500), FERRIO_STATUS_OK, "admin stats interval");
+    check_status(ferrio_admin_options_set_ui_dir(admin, S("/nonexistent")), FERRIO_STATUS_OK, "admin ui dir");
+    check_status(ferrio_server_instrument(server_a, admin), FERRIO_STATUS_INVALID_ARGUMENT, "instrument: no UI there");
+    ferrio_admin_options_free(admin);
+    check_status(ferrio_admin_options_new(&admin), FERRIO_STATUS_OK, "admin options again");
+    check_status(ferrio_admin_options_set_basic_auth(admin, S("admin"), hash, FERRIO_NUL_TERMINATED), FERRIO_STATUS_OK,
+                 "basic auth again");
+    check_status(ferrio_admin_options_set_server_id(admin, S("c-test")), FERRIO_STATUS_OK, "admin server id again");
+    check_status(ferrio_server_instrument(server_a, admin), FERRIO_STATUS_OK, "instrument");
+    check_status(ferrio_server_instrument(server_a, admin), FERRIO_STATUS_INVALID_STATE, "instrument twice");
+    ferrio_admin_options_free(admin);
+
     uint16_t port_a = 0, port_b = 0;
     check_status(ferrio_server_listen(server_a, S("127.0.0.1"), 0, &port_a), FERRIO_STATUS_OK, "listen A");
 

@@ -84,8 +84,10 @@ export function withTimeout(promise, ms = WAIT_MS, what = "operation") {
 /**
  * Starts the e2e server with extra command-line args; resolves once it printed `LISTENING <port>`.
  * A server path ending in .js/.mjs is run with node (the reference server, see reference-server.mjs).
+ * `bin` runs another server binary with the same contract (the admin tests use `admin_server`).
  */
-export async function startServer(args = [], { startTimeout = 10000 } = {}) {
+export async function startServer(args = [], { startTimeout = 10000, bin = SERVER_BIN } = {}) {
+  const SERVER_BIN = bin;
   if (!existsSync(SERVER_BIN)) {
     throw new Error(
       `e2e server binary not found at ${SERVER_BIN} (build it with \`cargo build -p ferrio --example e2e_server\`, ` +

@@ -82,6 +82,8 @@ async function later(): Promise<void> {
     s.emit("chat", "server", n);
   }
   io.socketsJoin("all");
+  io.instrument({ auth: { type: "basic", username: "admin", password: "$2a$10$..." }, mode: "production", readonly: true });
+  io.instrument({ auth: false, namespaceName: "/ops", uiDir: false });
   io.timeout(500).emit("ask", "all?", (err, answers) => console.log(err, answers.length));
   const { port } = await io.ready();
   try {

@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import inspect
 import logging
+import pathlib
 import signal
 from collections.abc import Awaitable, Callable, Iterable, Sequence
 from typing import Any, AsyncIterator, TypeVar, Union, cast
@@ -107,6 +108,15 @@ def _accepts(handler: Handler, count: int) -> bool:
         if len(_arity_cache) < 10_000:
             _arity_cache[key] = bounds
     return bounds[0] <= count <= bounds[1]
+
+
+def _is_login(auth: Any) -> bool:
+    """Whether ``auth`` is a plain ``{"username": str, "password": str}`` login."""
+    return (
+        isinstance(auth, dict)
+        and set(auth) == {"username", "password"}
+        and all(isinstance(v, str) for v in auth.values())
+    )
 
 
 def _refusal(error: BaseException) -> dict[str, Any] | None:
@@ -362,6 +372,8 @@ class AsyncServer:
         # room changes from the connect handler, as python-socketio allows) waits here, in order.
         self._connecting: dict[tuple[str, str], list[Callable[[], Any]]] = {}
         self.port: int | None = None
+        self._admin: dict[str, Any] | None = None
+        self._admin_check: Callable[[Any], Any] | None = None
 
     # ------------------------------------------------------------------------------------------------
     # Registration
@@ -496,6 +508,8 @@ class AsyncServer:
             native.add_namespace(name)
         if self.namespaces == "*":
             native.add_any_namespace()
+        if self._admin is not None:
+            native.instrument(**self._admin)
         self._loop = loop
         self._stopped = asyncio.Event()
         native.start(loop, self._dispatch)
@@ -740,9 +754,71 @@ class AsyncServer:
         """Not available: ferrio owns its port. Use ``sio.run(host, port)`` or ``await sio.serve(...)``."""
         raise NotImplementedError("ferrio serves its own port: use sio.run(host, port) or await sio.serve(host, port)")
 
-    def instrument(self, *args: Any, **kwargs: Any) -> None:
-        """Not available (the admin UI is not wired into the Python binding)."""
-        raise NotImplementedError("the admin UI instrumentation is not available in the Python binding")
+    def instrument(
+        self,
+        auth: Any = None,
+        mode: str = "development",
+        read_only: bool = False,
+        server_id: str | None = None,
+        namespace: str = "/admin",
+        server_stats_interval: float = 2,
+        *,
+        ui_dir: str | None = None,
+    ) -> None:
+        """Instruments the server for the official Socket.IO admin UI (python-socketio's signature).
+
+        ``auth``: a dict ``{"username": ..., "password": ...}`` (the password as is, or a bcrypt hash), a
+        list of such dicts, a callable (sync or async) given the UI's auth dict and returning whether to
+        accept it, or ``False`` to disable the login (never on a reachable server); ``None`` is an error,
+        as in python-socketio. ``mode``: ``"development"`` (every socket, room and event) or
+        ``"production"`` (stats only). ``read_only`` hides the commands. ferrio's own ``ui_dir`` is the
+        built UI (``@socket.io/admin-ui``'s ``ui/dist``) served at ``/admin/`` on the server's port; by
+        default ``./node_modules/@socket.io/admin-ui/ui/dist`` when it exists.
+        """
+        if auth is None:
+            raise ValueError("auth must be specified")
+        if mode not in ("development", "production"):
+            raise ValueError("mode must be 'development' or 'production'")
+        credentials: list[tuple[str, str]] | None = None
+        check: Callable[[Any], Any] | None = None
+        if auth is False:
+            credentials = None
+        elif isinstance(auth, (dict, list)):
+            logins = auth if isinstance(auth, list) else [auth]
+            if all(_is_login(a) for a in logins):
+                credentials = [(str(a["username"]), str(a["password"])) for a in logins]
+            else:
+                # Other shapes are compared as a whole, as python-socketio does.
+                check = lambda client_auth: client_auth in logins  # noqa: E731
+        elif callable(auth):
+            check = auth
+        else:
+            raise ValueError("auth must be a dict, a list of dicts, a callable or False")
+        if ui_dir is None:
+            default = pathlib.Path("node_modules/@socket.io/admin-ui/ui/dist")
+            ui_dir = str(default) if (default / "index.html").is_file() else None
+        if check is not None:
+            self._admin_check = check
+            self.on("connect", self._admin_connect, namespace=namespace)
+        self._admin = dict(
+            namespace="/" + namespace.lstrip("/"),
+            credentials=credentials,
+            read_only=bool(read_only),
+            mode=mode,
+            server_id=server_id,
+            stats_interval=float(server_stats_interval),
+            ui_dir=ui_dir,
+        )
+        if self._native is not None:
+            self._native.instrument(**self._admin)
+
+    async def _admin_connect(self, sid: str, environ: dict[str, Any], auth: Any) -> None:
+        check = self._admin_check
+        ok = check(auth) if check is not None else False
+        if inspect.isawaitable(ok):
+            ok = await ok
+        if not ok:
+            raise exceptions.ConnectionRefusedError("invalid credentials")
 
     # ------------------------------------------------------------------------------------------------
     # socket.io's server API (what python-socketio lacks)
