@@ -7,7 +7,8 @@ use crate::dispatch::Shared;
 use crate::runtime;
 use bytes::Bytes;
 use ferrio::{AckError, BroadcastOperator, EmitError, Namespace, Payload, Sid, Socket};
-use napi::bindgen_prelude::Buffer;
+use napi::bindgen_prelude::{Buffer, PromiseRaw};
+use napi::Env;
 use napi_derive::napi;
 use std::collections::BTreeMap;
 use std::sync::atomic::Ordering;
@@ -199,35 +200,42 @@ impl NativeNamespace {
 
     /// Emits to one socket and resolves with its acknowledgement (rejects on timeout or disconnect;
     /// a negative `timeout_ms` waits for as long as the socket stays connected).
-    #[napi]
-    pub async fn emit_with_ack(
+    #[napi(ts_return_type = "Promise<AckReply>")]
+    pub fn emit_with_ack<'env>(
         &self,
+        env: &'env Env,
         sid: String,
         event: String,
         json: String,
         buffers: Option<Vec<Buffer>>,
         timeout_ms: f64,
-    ) -> napi::Result<AckReply> {
-        if self.closed() {
-            return Err(coded_error(
-                "ERR_FERRIO_SERVER_CLOSED",
-                "the server is closed",
-            ));
-        }
-        let socket = self
-            .socket(&sid)
-            .ok_or_else(|| coded_error("ERR_FERRIO_DISCONNECTED", "the socket is disconnected"))?;
-        let payload = payload(json, buffers).map_err(|_| {
-            coded_error(
-                "ERR_FERRIO_INVALID_ARGS",
-                "the arguments are not a JSON array",
-            )
-        })?;
-        let wait = {
+    ) -> napi::Result<PromiseRaw<'env, AckReply>> {
+        // The packet leaves now, in call order with the other emits; only the answer is awaited.
+        let started = (|| {
+            if self.closed() {
+                return Err(coded_error(
+                    "ERR_FERRIO_SERVER_CLOSED",
+                    "the server is closed",
+                ));
+            }
+            let socket = self.socket(&sid).ok_or_else(|| {
+                coded_error("ERR_FERRIO_DISCONNECTED", "the socket is disconnected")
+            })?;
+            let payload = payload(json, buffers).map_err(|_| {
+                coded_error(
+                    "ERR_FERRIO_INVALID_ARGS",
+                    "the arguments are not a JSON array",
+                )
+            })?;
             let _rt = runtime().enter();
-            socket.emit_with_ack(&event, payload, timeout(timeout_ms))
-        };
-        wait.await.map(AckReply::from).map_err(ack_error)
+            Ok(socket.emit_with_ack(&event, payload, timeout(timeout_ms)))
+        })();
+        match started {
+            Ok(wait) => {
+                env.spawn_future(async move { wait.await.map(AckReply::from).map_err(ack_error) })
+            }
+            Err(error) => env.spawn_future(async move { Err::<AckReply, _>(error) }),
+        }
     }
 
     /// Emits to the targeted sockets: `flags` bit 0 volatile, bit 1 local.
@@ -253,10 +261,11 @@ impl NativeNamespace {
     }
 
     /// Emits to the targeted sockets and gathers one answer per socket until `timeout_ms`.
+    #[napi(ts_return_type = "Promise<BroadcastAckResult>")]
     #[allow(clippy::too_many_arguments)]
-    #[napi]
-    pub async fn broadcast_with_ack(
+    pub fn broadcast_with_ack<'env>(
         &self,
+        env: &'env Env,
         rooms: Vec<String>,
         except: Vec<String>,
         flags: u32,
@@ -264,43 +273,30 @@ impl NativeNamespace {
         event: String,
         json: String,
         buffers: Option<Vec<Buffer>>,
-    ) -> napi::Result<BroadcastAckResult> {
+    ) -> napi::Result<PromiseRaw<'env, BroadcastAckResult>> {
         if self.closed() {
-            return Err(coded_error(
-                "ERR_FERRIO_SERVER_CLOSED",
-                "the server is closed",
-            ));
+            let error = coded_error("ERR_FERRIO_SERVER_CLOSED", "the server is closed");
+            return env.spawn_future(async move { Err::<BroadcastAckResult, _>(error) });
         }
-        let payload = payload(json, buffers).map_err(|_| {
-            coded_error(
-                "ERR_FERRIO_INVALID_ARGS",
-                "the arguments are not a JSON array",
-            )
-        })?;
+        let payload = match payload(json, buffers) {
+            Ok(payload) => payload,
+            Err(_) => {
+                let error = coded_error(
+                    "ERR_FERRIO_INVALID_ARGS",
+                    "the arguments are not a JSON array",
+                );
+                return env.spawn_future(async move { Err::<BroadcastAckResult, _>(error) });
+            }
+        };
         let op = self
             .operator(rooms, except, flags)
             .timeout(timeout(timeout_ms));
-        let result = runtime()
-            .spawn(async move { op.emit_with_ack(&event, payload).await })
-            .await
-            .map_err(|e| coded_error("ERR_FERRIO_INTERNAL", e))?;
-        let to_replies = |answers: Vec<(Option<Sid>, Payload)>| {
-            answers
-                .into_iter()
-                .map(|(_, p)| AckReply::from(p))
-                .collect()
+        // The packet leaves now, in call order with the other emits; only the answers are awaited.
+        let waiting = {
+            let _rt = runtime().enter();
+            op.emit_with_ack(&event, payload)
         };
-        match result {
-            Ok(responses) => Ok(BroadcastAckResult {
-                replies: to_replies(responses.answers),
-                timed_out: false,
-            }),
-            Err(AckError::Timeout { answers }) => Ok(BroadcastAckResult {
-                replies: to_replies(answers),
-                timed_out: true,
-            }),
-            Err(other) => Err(ack_error(other)),
-        }
+        env.spawn_future(async move { broadcast_answers(waiting.await) })
     }
 
     /// Makes a socket join rooms.
@@ -544,5 +540,28 @@ impl NativeNamespace {
         let _rt = runtime().enter();
         self.operator(rooms, except, flags)
             .disconnect_sockets(close);
+    }
+}
+
+/// The answers of a broadcast with acks, as the facade takes them (a timeout keeps those that came).
+fn broadcast_answers(
+    result: Result<ferrio::socketio::AckResponses, AckError>,
+) -> napi::Result<BroadcastAckResult> {
+    let to_replies = |answers: Vec<(Option<Sid>, Payload)>| {
+        answers
+            .into_iter()
+            .map(|(_, p)| AckReply::from(p))
+            .collect()
+    };
+    match result {
+        Ok(responses) => Ok(BroadcastAckResult {
+            replies: to_replies(responses.answers),
+            timed_out: false,
+        }),
+        Err(AckError::Timeout { answers }) => Ok(BroadcastAckResult {
+            replies: to_replies(answers),
+            timed_out: true,
+        }),
+        Err(other) => Err(ack_error(other)),
     }
 }

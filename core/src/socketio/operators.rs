@@ -199,58 +199,78 @@ impl BroadcastOperator {
 
     /// Emits to every targeted socket and gathers one answer per socket until the timeout (default 5 s).
     /// Errs with [`AckError::Timeout`] when some socket did not answer in time.
-    pub async fn emit_with_ack(
+    ///
+    /// The packet is sent by the call itself, in order with the other emits; the returned future only
+    /// gathers the answers.
+    pub fn emit_with_ack(
         &self,
         event: &str,
         payload: Payload,
-    ) -> Result<AckResponses, AckError> {
+    ) -> impl std::future::Future<Output = Result<AckResponses, AckError>> + Send + 'static {
         let timeout = self.timeout.unwrap_or(Duration::from_secs(5));
         let id = self.nsp.0.next_ack_id();
-        let packet = self
-            .packet(event, payload, Some(id))
-            .map_err(AckError::Emit)?;
-        let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
-        let mut opts = self.opts.clone();
-        opts.timeout = Some(timeout);
-        let mut count = self
-            .nsp
-            .adapter()
-            .broadcast_with_ack(&packet, &opts, AckCollector { tx });
-        let deadline = tokio::time::Instant::now() + timeout;
-        // Answers are gathered while the count is still coming in: with many servers, sockets elsewhere may
-        // answer before every server has said how many sockets it reached.
-        let mut expected = None;
-        let mut answers = Vec::new();
-        let mut waiters_gone = false;
-        loop {
-            if expected.is_some_and(|n| waiters_gone || answers.len() >= n) {
-                break;
-            }
-            tokio::select! {
-                n = &mut count, if expected.is_none() => match n {
-                    Ok(n) => expected = Some(n),
-                    Err(error) => return Err(AckError::Emit(EmitError::Adapter(error))),
-                },
-                answer = rx.recv(), if !waiters_gone => match answer {
-                    Some(answer) => answers.push(answer),
-                    // Every waiter is gone (sockets left): what came is all there is.
-                    None => waiters_gone = true,
-                },
-                _ = tokio::time::sleep_until(deadline) => break,
-            }
+        let started = self.packet(event, payload, Some(id)).map(|packet| {
+            let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
+            let mut opts = self.opts.clone();
+            opts.timeout = Some(timeout);
+            let count = self
+                .nsp
+                .adapter()
+                .broadcast_with_ack(&packet, &opts, AckCollector { tx });
+            (rx, count)
+        });
+        let nsp = self.nsp.clone();
+        async move {
+            let (rx, count) = started.map_err(AckError::Emit)?;
+            gather_acks(nsp, id, timeout, rx, count).await
         }
-        let complete = expected.is_some_and(|n| answers.len() >= n);
-        if !complete {
-            // Late answers must not pile up in the sockets that never answered.
-            for socket in self.nsp.sockets() {
-                socket.forget_ack(id);
-            }
-            return Err(AckError::Timeout { answers });
-        }
-        let expected = expected.unwrap_or_default();
-        Ok(AckResponses { answers, expected })
     }
+}
 
+/// Gathers the answers of a broadcast with acks until every targeted socket answered or `timeout`.
+async fn gather_acks(
+    nsp: Namespace,
+    id: u64,
+    timeout: Duration,
+    mut rx: tokio::sync::mpsc::UnboundedReceiver<(Option<Sid>, Payload)>,
+    mut count: crate::adapter::BoxFuture<'static, Result<usize, AdapterError>>,
+) -> Result<AckResponses, AckError> {
+    let deadline = tokio::time::Instant::now() + timeout;
+    // Answers are gathered while the count is still coming in: with many servers, sockets elsewhere may
+    // answer before every server has said how many sockets it reached.
+    let mut expected = None;
+    let mut answers = Vec::new();
+    let mut waiters_gone = false;
+    loop {
+        if expected.is_some_and(|n| waiters_gone || answers.len() >= n) {
+            break;
+        }
+        tokio::select! {
+            n = &mut count, if expected.is_none() => match n {
+                Ok(n) => expected = Some(n),
+                Err(error) => return Err(AckError::Emit(EmitError::Adapter(error))),
+            },
+            answer = rx.recv(), if !waiters_gone => match answer {
+                Some(answer) => answers.push(answer),
+                // Every waiter is gone (sockets left): what came is all there is.
+                None => waiters_gone = true,
+            },
+            _ = tokio::time::sleep_until(deadline) => break,
+        }
+    }
+    let complete = expected.is_some_and(|n| answers.len() >= n);
+    if !complete {
+        // Late answers must not pile up in the sockets that never answered.
+        for socket in nsp.sockets() {
+            socket.forget_ack(id);
+        }
+        return Err(AckError::Timeout { answers });
+    }
+    let expected = expected.unwrap_or_default();
+    Ok(AckResponses { answers, expected })
+}
+
+impl BroadcastOperator {
     /// The ids of the targeted sockets.
     pub async fn socket_ids(&self) -> Result<HashSet<Sid>, AdapterError> {
         self.nsp.adapter().sockets(&self.opts).await
