@@ -821,10 +821,12 @@ impl NativeServer {
         let op = self
             .operator(py, nsp, to, skip)?
             .timeout(seconds(timeout, "timeout")?);
-        let event = event.to_owned();
-        self.spawn_resolve(future, async move {
-            Resolved::Acks(op.emit_with_ack(&event, payload).await)
-        });
+        // Sent now, in call order with the other emits; only the answers are awaited.
+        let waiting = {
+            let _guard = runtime().enter();
+            op.emit_with_ack(event, payload)
+        };
+        self.spawn_resolve(future, async move { Resolved::Acks(waiting.await) });
         Ok(())
     }
 
