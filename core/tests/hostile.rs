@@ -26,19 +26,6 @@ async fn server() -> ferrio::ServerHandle {
     .await
 }
 
-/// The server still serves: a new client connects over WebSocket and gets its echo.
-async fn healthy(addr: SocketAddr) {
-    let (mut ws, _) = ws_handshake(addr).await;
-    ws_send_text(&mut ws, "40").await;
-    assert!(ws_recv_text_skip_pings(&mut ws).await.starts_with("40{"));
-    ws_send_text(&mut ws, "42[\"echo\",\"still here\"]").await;
-    assert_eq!(
-        ws_recv_text_skip_pings(&mut ws).await,
-        "42[\"echo\",\"still here\"]"
-    );
-    let _ = ws.close(None).await;
-}
-
 /// Writes raw bytes and reads what comes back until the server closes or `wait` passes.
 async fn raw(addr: SocketAddr, bytes: &[u8], wait: Duration) -> Vec<u8> {
     let mut stream = TcpStream::connect(addr).await.unwrap();
@@ -74,31 +61,6 @@ async fn raw_ws(addr: SocketAddr) -> TcpStream {
     stream
 }
 
-/// One client frame, masked as clients must (unless `masked` is false).
-fn frame(opcode: u8, fin: bool, payload: &[u8], masked: bool) -> Vec<u8> {
-    let mut out = vec![(if fin { 0x80 } else { 0 }) | opcode];
-    let mask_bit = if masked { 0x80 } else { 0 };
-    match payload.len() {
-        n if n < 126 => out.push(mask_bit | n as u8),
-        n if n <= 0xFFFF => {
-            out.push(mask_bit | 126);
-            out.extend_from_slice(&(n as u16).to_be_bytes());
-        }
-        n => {
-            out.push(mask_bit | 127);
-            out.extend_from_slice(&(n as u64).to_be_bytes());
-        }
-    }
-    let key = [0x12, 0x34, 0x56, 0x78];
-    if masked {
-        out.extend_from_slice(&key);
-        out.extend(payload.iter().enumerate().map(|(i, b)| b ^ key[i % 4]));
-    } else {
-        out.extend_from_slice(payload);
-    }
-    out
-}
-
 /// Sends frames on a raw WebSocket and returns the close code the server answers with (None if the
 /// connection just ended, or nothing came within the wait).
 async fn ws_close_code_after(addr: SocketAddr, frames: &[Vec<u8>]) -> Option<u16> {
@@ -129,10 +91,6 @@ async fn ws_close_code_after(addr: SocketAddr, frames: &[Vec<u8>]) -> Option<u16
         i = at + len;
     }
     None
-}
-
-fn text(payload: &str) -> Vec<u8> {
-    frame(1, true, payload.as_bytes(), true)
 }
 
 /// Sends Socket.IO packets on a connected raw client and says whether the server then closed the

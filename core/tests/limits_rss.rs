@@ -40,39 +40,6 @@ async fn raw_ws(addr: SocketAddr) -> Option<TcpStream> {
     head.starts_with(b"HTTP/1.1 101").then_some(stream)
 }
 
-/// A masked client text frame.
-fn text(payload: &str) -> Vec<u8> {
-    let payload = payload.as_bytes();
-    let mut out = vec![0x81];
-    match payload.len() {
-        n if n < 126 => out.push(0x80 | n as u8),
-        n if n <= 0xFFFF => {
-            out.push(0x80 | 126);
-            out.extend_from_slice(&(n as u16).to_be_bytes());
-        }
-        n => {
-            out.push(0x80 | 127);
-            out.extend_from_slice(&(n as u64).to_be_bytes());
-        }
-    }
-    let key = [0x12, 0x34, 0x56, 0x78];
-    out.extend_from_slice(&key);
-    out.extend(payload.iter().enumerate().map(|(i, b)| b ^ key[i % 4]));
-    out
-}
-
-async fn healthy(addr: SocketAddr) {
-    let (mut ws, _) = ws_handshake(addr).await;
-    ws_send_text(&mut ws, "40").await;
-    assert!(ws_recv_text_skip_pings(&mut ws).await.starts_with("40{"));
-    ws_send_text(&mut ws, "42[\"echo\",\"still here\"]").await;
-    assert_eq!(
-        ws_recv_text_skip_pings(&mut ws).await,
-        "42[\"echo\",\"still here\"]"
-    );
-    let _ = futures_util::SinkExt::close(&mut ws).await;
-}
-
 async fn reaped(handle: &ferrio::ServerHandle) {
     let started = Instant::now();
     while handle.server().connection_count() > 0 {

@@ -154,6 +154,19 @@ struct Ctx {
 }
 
 impl Ctx {
+    /// A context whose reports arrive on the returned receiver.
+    fn new() -> (Arc<Ctx>, mpsc::Receiver<String>) {
+        let (tx, rx) = mpsc::channel();
+        let ctx = Arc::new(Ctx {
+            server: AtomicPtr::new(null_mut()),
+            kept: AtomicPtr::new(null_mut()),
+            registered: AtomicUsize::new(0),
+            freed: AtomicUsize::new(0),
+            report: Mutex::new(tx),
+        });
+        (ctx, rx)
+    }
+
     fn say(&self, text: String) {
         let _ = self.report.lock().unwrap().send(text);
     }
@@ -272,14 +285,7 @@ fn expect(rx: &mpsc::Receiver<String>, wanted: &str) {
 
 #[test]
 fn misuse_inside_callbacks_gives_statuses_and_user_data_is_freed_once() {
-    let (tx, rx) = mpsc::channel();
-    let ctx = Arc::new(Ctx {
-        server: AtomicPtr::new(null_mut()),
-        kept: AtomicPtr::new(null_mut()),
-        registered: AtomicUsize::new(0),
-        freed: AtomicUsize::new(0),
-        report: Mutex::new(tx),
-    });
+    let (ctx, rx) = Ctx::new();
     let mut options = null_mut();
     assert_eq!(ferrio_server_options_new(&mut options), ferrio_status::Ok);
     assert_eq!(
@@ -553,14 +559,7 @@ unsafe extern "C" fn on_limited_connection(user_data: *mut c_void, socket: *cons
 
 #[test]
 fn json_depth_and_rate_limit_take_effect_through_the_abi() {
-    let (tx, rx) = mpsc::channel();
-    let ctx = Arc::new(Ctx {
-        server: AtomicPtr::new(null_mut()),
-        kept: AtomicPtr::new(null_mut()),
-        registered: AtomicUsize::new(0),
-        freed: AtomicUsize::new(0),
-        report: Mutex::new(tx),
-    });
+    let (ctx, rx) = Ctx::new();
     let mut options = null_mut();
     assert_eq!(ferrio_server_options_new(&mut options), ferrio_status::Ok);
     assert_eq!(

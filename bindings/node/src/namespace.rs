@@ -479,10 +479,11 @@ impl NativeNamespace {
             Ok(payload) => payload,
             Err(code) => return code,
         };
-        match self.nsp.server_side_emit(&event, payload) {
-            Ok(()) => status::OK,
-            Err(_) => status::ADAPTER,
-        }
+        status(
+            self.nsp
+                .server_side_emit(&event, payload)
+                .map_err(EmitError::Adapter),
+        )
     }
 
     /// Sends an event to the other servers and resolves with one answer from each.

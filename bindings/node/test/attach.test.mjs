@@ -5,37 +5,18 @@
 // same assertions hold for both, over each transport mode.
 import { test, describe, before, after } from "node:test";
 import assert from "node:assert/strict";
-import { spawn } from "node:child_process";
 import fs from "node:fs";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { io } from "socket.io-client";
-import { within, next } from "./helpers.mjs";
+import { within, next, spawnListening } from "./helpers.mjs";
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const APP = path.join(here, "fixtures/express-app.mjs");
 const REFERENCE = path.join(here, "fixtures/.express-app.socketio.mjs");
 
-async function run(file) {
-  const child = spawn(process.execPath, [file], { stdio: ["ignore", "pipe", "pipe"] });
-  let out = "";
-  let err = "";
-  child.stdout.setEncoding("utf8").on("data", (d) => (out += d));
-  child.stderr.setEncoding("utf8").on("data", (d) => (err += d));
-  const port = await within(
-    (async () => {
-      for (let i = 0; i < 500; i++) {
-        const m = /LISTENING (\d+)/.exec(out);
-        if (m) return Number(m[1]);
-        if (child.exitCode !== null) throw new Error(`the app exited: ${err}`);
-        await new Promise((r) => setTimeout(r, 20));
-      }
-      throw new Error(`no port printed: ${err}`);
-    })(),
-    12_000,
-    "the app to listen",
-  );
-  return { child, port, output: () => out, errors: () => err };
+function run(file) {
+  return spawnListening([file], "the app");
 }
 
 const MODES = {

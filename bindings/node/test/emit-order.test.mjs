@@ -4,12 +4,17 @@ import { test } from "node:test";
 import assert from "node:assert/strict";
 import { start, next, within } from "./helpers.mjs";
 
-test("emits with and without acks reach the client in call order", async () => {
+/**
+ * 200 emits, odd ones with an ack, made by `emitters(io, socket)` = { plain(n), asked(n) → Promise }: the
+ * client must see them in call order, and the acks must answer each its own emit.
+ */
+async function inCallOrder(emitters, wrap) {
   const t = await start();
   try {
     const serverSide = next(t.io, "connection");
     const client = await t.client();
     const [socket] = await serverSide;
+    const { plain, asked } = emitters(t.io, socket);
     const seen = [];
     client.on("plain", (n) => seen.push(n));
     client.on("asked", (n, ack) => {
@@ -18,38 +23,32 @@ test("emits with and without acks reach the client in call order", async () => {
     });
     const answers = [];
     for (let n = 0; n < 200; n++) {
-      if (n % 2) answers.push(socket.timeout(3000).emitWithAck("asked", n));
-      else socket.emit("plain", n);
+      if (n % 2) answers.push(asked(n));
+      else plain(n);
     }
     const acked = await within(Promise.all(answers), 5000, "the acks");
-    assert.deepEqual(acked, Array.from({ length: 100 }, (_, i) => 2 * i + 1));
+    assert.deepEqual(acked, Array.from({ length: 100 }, (_, i) => wrap(2 * i + 1)));
     assert.deepEqual(seen, Array.from({ length: 200 }, (_, i) => i));
   } finally {
     await t.close();
   }
-});
+}
 
-test("broadcasts with and without acks reach the client in call order", async () => {
-  const t = await start();
-  try {
-    const serverSide = next(t.io, "connection");
-    const client = await t.client();
-    await serverSide;
-    const seen = [];
-    client.on("plain", (n) => seen.push(n));
-    client.on("asked", (n, ack) => {
-      seen.push(n);
-      ack(n);
-    });
-    const answers = [];
-    for (let n = 0; n < 200; n++) {
-      if (n % 2) answers.push(t.io.timeout(3000).emitWithAck("asked", n));
-      else t.io.emit("plain", n);
-    }
-    const acked = await within(Promise.all(answers), 5000, "the acks");
-    assert.deepEqual(acked, Array.from({ length: 100 }, (_, i) => [2 * i + 1]));
-    assert.deepEqual(seen, Array.from({ length: 200 }, (_, i) => i));
-  } finally {
-    await t.close();
-  }
-});
+test("emits with and without acks reach the client in call order", () =>
+  inCallOrder(
+    (io, socket) => ({
+      plain: (n) => socket.emit("plain", n),
+      asked: (n) => socket.timeout(3000).emitWithAck("asked", n),
+    }),
+    (n) => n,
+  ));
+
+test("broadcasts with and without acks reach the client in call order", () =>
+  inCallOrder(
+    (io) => ({
+      plain: (n) => io.emit("plain", n),
+      // A broadcast's answers are one per socket.
+      asked: (n) => io.timeout(3000).emitWithAck("asked", n),
+    }),
+    (n) => [n],
+  ));

@@ -1,4 +1,5 @@
 // Shared helpers of the binding's own tests: a server on 127.0.0.1:0 and bounded waits.
+import { spawn } from "node:child_process";
 import { io as connect } from "socket.io-client";
 import { Server } from "../index.mjs";
 
@@ -61,3 +62,28 @@ export function next(emitter, event, ms = WAIT_MS) {
 
 /** Sleeps `ms`. */
 export const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
+
+/**
+ * Runs `node <args>` and waits (up to `ms`) for it to print `LISTENING <port>`: resolves with the child,
+ * the port, and its output and errors so far.
+ */
+export async function spawnListening(args, what, ms = 12_000) {
+  const child = spawn(process.execPath, args, { stdio: ["ignore", "pipe", "pipe"] });
+  let out = "";
+  let err = "";
+  child.stdout.setEncoding("utf8").on("data", (d) => (out += d));
+  child.stderr.setEncoding("utf8").on("data", (d) => (err += d));
+  const port = await within(
+    (async () => {
+      for (;;) {
+        const m = /LISTENING (\d+)/.exec(out);
+        if (m) return Number(m[1]);
+        if (child.exitCode !== null) throw new Error(`${what} exited: ${err}`);
+        await new Promise((r) => setTimeout(r, 20));
+      }
+    })(),
+    ms,
+    `${what} to listen`,
+  );
+  return { child, port, output: () => out, errors: () => err };
+}

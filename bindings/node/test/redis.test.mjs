@@ -13,7 +13,7 @@ import path from "node:path";
 import { createRequire } from "node:module";
 import { fileURLToPath } from "node:url";
 import { io as connect } from "socket.io-client";
-import { within } from "./helpers.mjs";
+import { within, spawnListening } from "./helpers.mjs";
 
 const require = createRequire(import.meta.url);
 const here = path.dirname(fileURLToPath(import.meta.url));
@@ -64,26 +64,8 @@ function stopRedis() {
 }
 
 async function startServer(impl, name) {
-  const child = spawn(process.execPath, [SERVER, impl, `redis://127.0.0.1:${redisPort}`, name], {
-    stdio: ["ignore", "pipe", "pipe"],
-  });
-  let out = "";
-  let err = "";
-  child.stdout.setEncoding("utf8").on("data", (d) => (out += d));
-  child.stderr.setEncoding("utf8").on("data", (d) => (err += d));
-  const port = await within(
-    (async () => {
-      for (;;) {
-        const m = /LISTENING (\d+)/.exec(out);
-        if (m) return Number(m[1]);
-        if (child.exitCode !== null) throw new Error(`${name} exited: ${err}`);
-        await new Promise((r) => setTimeout(r, 20));
-      }
-    })(),
-    15_000,
-    `${name} to listen`,
-  );
-  return { child, port, name, errors: () => err };
+  const server = await spawnListening([SERVER, impl, `redis://127.0.0.1:${redisPort}`, name], name, 15_000);
+  return { ...server, name };
 }
 
 const servers = {};

@@ -586,6 +586,25 @@ impl RedisAdapter {
         Box::pin(async move { link.subscriber_count(&channel).await })
     }
 
+    /// Sends a request of `kind` (with the fields of `fields`) to every other server and gathers one answer
+    /// from each; no answers when this server is alone.
+    async fn ask_others(
+        self: Arc<Self>,
+        kind: u64,
+        fields: Value,
+    ) -> Result<Vec<wire::Decoded>, AdapterError> {
+        let others = self.server_count_now().await?.saturating_sub(1);
+        if others == 0 {
+            return Ok(Vec::new());
+        }
+        let request_id = self.new_request_id();
+        let mut body = fields;
+        body["uid"] = json!(self.link.uid);
+        body["requestId"] = json!(request_id);
+        body["type"] = json!(kind);
+        self.request(request_id, body, others).await
+    }
+
     /// The self handle for futures that outlive the call.
     fn shared(&self) -> Option<Arc<RedisAdapter>> {
         self.this.upgrade()
@@ -602,14 +621,8 @@ impl RedisAdapter {
         let nsp = self.nsp.clone();
         let raw = raw_opts(opts);
         Box::pin(async move {
-            let servers = this.server_count_now().await?;
-            if servers <= 1 {
-                return Ok(local);
-            }
-            let request_id = this.new_request_id();
-            let body = json!({"uid": this.link.uid, "requestId": request_id,
-                "type": kind::REMOTE_FETCH, "opts": {"rooms": raw["rooms"], "except": raw["except"]}});
-            let answers = this.request(request_id, body, servers - 1).await?;
+            let fields = json!({"opts": {"rooms": raw["rooms"], "except": raw["except"]}});
+            let answers = this.ask_others(kind::REMOTE_FETCH, fields).await?;
             let Some(nsp) = nsp.upgrade() else {
                 return Ok(local);
             };
@@ -665,11 +678,9 @@ impl Adapter for RedisAdapter {
         let remote = if opts.local {
             Ok(())
         } else {
-            let mut data = Vec::with_capacity(1 + packet.payload.len());
-            data.push(Value::String(packet.event.clone()));
-            data.extend(wire::payload_values(&packet.payload));
             let message = json!([self.link.uid,
-                {"type": wire::EVENT, "data": data, "nsp": self.nsp_name}, raw_opts(opts)]);
+                {"type": wire::EVENT, "data": event_data(packet), "nsp": self.nsp_name},
+                raw_opts(opts)]);
             let mut channel = self.broadcast_channel.clone();
             if let [room] = opts.rooms.as_slice() {
                 channel.push_str(room);
@@ -702,11 +713,8 @@ impl Adapter for RedisAdapter {
                 counts: counts_tx,
             },
         );
-        let mut data = Vec::with_capacity(1 + packet.payload.len());
-        data.push(Value::String(packet.event.clone()));
-        data.extend(wire::payload_values(&packet.payload));
         let body = json!({"uid": self.link.uid, "requestId": request_id, "type": kind::BROADCAST,
-            "packet": {"type": wire::EVENT, "data": data, "nsp": self.nsp_name,
+            "packet": {"type": wire::EVENT, "data": event_data(packet), "nsp": self.nsp_name,
                 "id": packet.ack_id.unwrap_or_default()},
             "opts": raw_opts(opts)});
         let published = self.link.publish(
@@ -816,14 +824,9 @@ impl Adapter for RedisAdapter {
         };
         let data = server_side_data(event, payload);
         Box::pin(async move {
-            let others = this.server_count_now().await?.saturating_sub(1);
-            if others == 0 {
-                return Ok(Vec::new());
-            }
-            let request_id = this.new_request_id();
-            let body = json!({"uid": this.link.uid, "requestId": request_id,
-                "type": kind::SERVER_SIDE_EMIT, "data": data});
-            let answers = this.request(request_id, body, others).await?;
+            let answers = this
+                .ask_others(kind::SERVER_SIDE_EMIT, json!({ "data": data }))
+                .await?;
             Ok(answers
                 .into_iter()
                 .map(|a| wire::payload_from_values(vec![a.value["data"].clone()], &a.attachments))
@@ -842,14 +845,7 @@ impl Adapter for RedisAdapter {
             return Box::pin(async move { Ok(local) });
         };
         Box::pin(async move {
-            let servers = this.server_count_now().await?;
-            if servers <= 1 {
-                return Ok(local);
-            }
-            let request_id = this.new_request_id();
-            let body = json!({"uid": this.link.uid, "requestId": request_id,
-                "type": kind::ALL_ROOMS});
-            let answers = this.request(request_id, body, servers - 1).await?;
+            let answers = this.ask_others(kind::ALL_ROOMS, json!({})).await?;
             let mut rooms = local;
             for answer in answers {
                 rooms.extend(
@@ -886,6 +882,14 @@ impl RedisAdapter {
 
 fn rooms_json(rooms: &[Room]) -> Vec<&str> {
     rooms.iter().map(|r| &**r).collect()
+}
+
+/// `[event, ...args]` of a broadcast, its binary parts as placeholders (MessagePack turns them to binary).
+fn event_data(packet: &BroadcastPacket) -> Vec<Value> {
+    let mut data = Vec::with_capacity(1 + packet.payload.len());
+    data.push(Value::String(packet.event.clone()));
+    data.extend(wire::payload_values(&packet.payload));
+    data
 }
 
 /// `[event, ...args]` as a server-side emit carries it (JSON; buffers as Node writes them).
