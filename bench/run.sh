@@ -9,7 +9,7 @@ ROOT=$(cd "$(dirname "$0")/.." && pwd)
 cd "$ROOT"
 
 # ---- Settings (override from the environment for quick runs).
-SERVERS=${SERVERS:-"ferrio socketio ferrio-c python-ferrio python-ferrio-asgi python-socketio node-ferrio node-ferrio-port"}
+SERVERS=${SERVERS:-"ferrio socketio ferrio-c ferrio-c-thread python-ferrio python-ferrio-asgi python-socketio node-ferrio node-ferrio-port"}
 IDLE_LEVELS=${IDLE_LEVELS:-"1000 5000 10000"}
 IDLE_SETTLE_SECS=${IDLE_SETTLE_SECS:-3}
 ECHO_CONNS=${ECHO_CONNS:-50}
@@ -21,6 +21,9 @@ BCAST_SECS=${BCAST_SECS:-10}
 # The throughput regime: packets in flight until every socket has them (0 skips it).
 BCAST_WINDOW=${BCAST_WINDOW:-16}
 WARMUP_SECS=${WARMUP_SECS:-2}
+# The C API comparison: interleaved echo rounds of ferrio and its C-handler servers, medians reported
+# (one run of either varies by about ±10% here). 0 skips them.
+C_API_ROUNDS=${C_API_ROUNDS:-5}
 SERVER_CPU=${SERVER_CPU:-0}
 LOAD_CPU=${LOAD_CPU:-1}
 # Below the ephemeral range (32768+), so client sockets never hold the port.
@@ -64,14 +67,15 @@ if [[ " $SERVERS " == *" ferrio "* ]] && [[ -z "$FERRIO_BIN_PREBUILT" ]]; then
         SERVERS=$(drop_server ferrio)
     fi
 fi
-if [[ " $SERVERS " == *" ferrio-c "* ]]; then
+if [[ " $SERVERS " == *" ferrio-c"* ]]; then
     if cargo build --release -p ferrio-ffi &&
         ${CC:-cc} -std=c11 -O2 -Wall -Wextra -Werror -Iinclude bench/servers/c_bench_server.c \
             target/release/libferrio.a -lgcc_s -lutil -lrt -lpthread -lm -ldl -o "$FERRIO_C_BIN"; then
         :
     else
-        log "WARNING: the C bench server failed to build; skipping ferrio-c"
+        log "WARNING: the C bench server failed to build; skipping ferrio-c and ferrio-c-thread"
         SERVERS=$(drop_server ferrio-c)
+        SERVERS=$(drop_server ferrio-c-thread)
     fi
 fi
 if [[ " $SERVERS " == *" socketio "* ]] && ! [[ -d node_modules/socket.io ]]; then
@@ -111,7 +115,8 @@ start_server() {
     logf="$OUT/$name-server-$PORT.log"
     case $name in
     ferrio) taskset -c "$SERVER_CPU" "$FERRIO_BIN" --port "$PORT" >"$logf" 2>&1 & ;;
-    ferrio-c) taskset -c "$SERVER_CPU" "$FERRIO_C_BIN" --port "$PORT" >"$logf" 2>&1 & ;;
+    ferrio-c) taskset -c "$SERVER_CPU" "$FERRIO_C_BIN" --port "$PORT" --dispatch inline >"$logf" 2>&1 & ;;
+    ferrio-c-thread) taskset -c "$SERVER_CPU" "$FERRIO_C_BIN" --port "$PORT" --dispatch thread >"$logf" 2>&1 & ;;
     socketio) taskset -c "$SERVER_CPU" node bench/servers/socketio.js "$PORT" >"$logf" 2>&1 & ;;
     node-ferrio) taskset -c "$SERVER_CPU" node bench/servers/node_ferrio.js "$PORT" >"$logf" 2>&1 & ;;
     python-ferrio) taskset -c "$SERVER_CPU" "$PYTHON" bench/servers/python_ferrio.py "$PORT" >"$logf" 2>&1 & ;;
@@ -200,15 +205,16 @@ run_idle() {
     log "$name idle $n: connected=$connected baseline=${base}KiB rss=${rss}KiB"
 }
 
+# run_echo NAME [SUFFIX]: writes $OUT/NAME-echoSUFFIX.json.
 run_echo() {
-    local name=$1
+    local name=$1 file="$1-echo${2:-}"
     start_server "$name" || return 1
     timeout $((ECHO_SECS + WARMUP_SECS + 90)) taskset -c "$LOAD_CPU" "$LG" echo --url "$(url)" \
         --conns "$ECHO_CONNS" --pipeline "$ECHO_PIPELINE" --secs "$ECHO_SECS" \
         --warmup-secs "$WARMUP_SECS" --server-pid "$SPID" --clk-tck "$CLK_TCK" \
-        >"$OUT/$name-echo.json" 2>"$OUT/$name-echo.log" || log "$name echo: load generator failed (see $OUT/$name-echo.log)"
+        >"$OUT/$file.json" 2>"$OUT/$file.log" || log "$name echo: load generator failed (see $OUT/$file.log)"
     stop_server
-    log "$name echo: $(head -c 400 "$OUT/$name-echo.json")"
+    log "$name echo${2:-}: $(head -c 400 "$OUT/$file.json")"
 }
 
 run_broadcast() {
@@ -236,15 +242,28 @@ run_broadcast_window() {
 }
 
 for name in $SERVERS; do
-    # ferrio-c runs the same core as ferrio, node-ferrio-port the same binding as node-ferrio: their idle
+    # ferrio-c* run the same core as ferrio, node-ferrio-port the same binding as node-ferrio: their idle
     # memory is not measured again.
-    [[ $name == ferrio-c || $name == node-ferrio-port ]] || for n in $IDLE_LEVELS; do
+    [[ $name == ferrio-c* || $name == node-ferrio-port ]] || for n in $IDLE_LEVELS; do
         run_idle "$name" "$n" || { log "$name idle $n FAILED"; stop_server; }
     done
     run_echo "$name" || { log "$name echo FAILED"; stop_server; }
     run_broadcast "$name" || { log "$name broadcast FAILED"; stop_server; }
     run_broadcast_window "$name" || { log "$name broadcast (window) FAILED"; stop_server; }
 done
+
+# ---- The C API rounds: ferrio, then each C-handler server, again and again.
+c_api_servers=""
+for name in ferrio ferrio-c ferrio-c-thread; do
+    [[ " $SERVERS " == *" $name "* ]] && c_api_servers="$c_api_servers $name"
+done
+if [[ " $c_api_servers " == *" ferrio "* && " $c_api_servers " == *" ferrio-c"* ]]; then
+    for round in $(seq 1 "$C_API_ROUNDS"); do
+        for name in $c_api_servers; do
+            run_echo "$name" "-round$round" || { log "$name echo round $round FAILED"; stop_server; }
+        done
+    done
+fi
 
 # ---- Report.
 git_rev=$(git rev-parse --short HEAD 2>/dev/null || echo "none")

@@ -129,6 +129,13 @@ enum ferrio_dispatch_mode
    * `ferrio_server_dispatch`.
    */
   FERRIO_DISPATCH_MODE_MANUAL = 1,
+  /**
+   * ferrio's one network thread runs them as soon as their event is read, as the Rust core runs its
+   * handlers: no hand-over between threads, so the least overhead per event. The network side then
+   * has one thread (`worker_threads` must be 0 or 1), and a callback that blocks stalls every
+   * connection: keep callbacks short and hand slow work to threads of your own.
+   */
+  FERRIO_DISPATCH_MODE_INLINE = 2,
 };
 #ifndef __cplusplus
 typedef uint32_t ferrio_dispatch_mode;

@@ -531,6 +531,10 @@ public:
     Options& manual_dispatch() {
         return apply(ferrio_server_options_set_dispatch_mode(o_.get(), FERRIO_DISPATCH_MODE_MANUAL));
     }
+    /// Run callbacks on the one network thread as events are read (least overhead; keep them short).
+    Options& inline_dispatch() {
+        return apply(ferrio_server_options_set_dispatch_mode(o_.get(), FERRIO_DISPATCH_MODE_INLINE));
+    }
     Options& worker_threads(std::size_t n) { return apply(ferrio_server_options_set_worker_threads(o_.get(), n)); }
     const ferrio_server_options* raw() const { return o_.get(); }
 

@@ -3,7 +3,10 @@
  * tiny handlers as core/examples/bench_server.rs and bench/servers/socketio.js — `echo` answers the
  * sender, `bcast` goes to every socket. Prints "LISTENING <port>" once bound; stops on SIGINT/SIGTERM.
  *
- *   c_bench_server --port N
+ *   c_bench_server --port N [--dispatch inline|thread]
+ *
+ * `inline` (the default here) runs the callbacks on the network thread, as the Rust core runs its handlers;
+ * `thread` hands every event to ferrio's callback thread (the library's default).
  */
 #define _POSIX_C_SOURCE 200809L
 #include "ferrio.h"
@@ -47,8 +50,12 @@ static int fail(const char *what, ferrio_status status) {
 
 int main(int argc, char **argv) {
     unsigned port = 0;
-    for (int i = 1; i + 1 < argc; i++)
+    ferrio_dispatch_mode mode = FERRIO_DISPATCH_MODE_INLINE;
+    for (int i = 1; i + 1 < argc; i++) {
         if (strcmp(argv[i], "--port") == 0) port = (unsigned)atoi(argv[i + 1]);
+        if (strcmp(argv[i], "--dispatch") == 0)
+            mode = strcmp(argv[i + 1], "thread") == 0 ? FERRIO_DISPATCH_MODE_THREAD : FERRIO_DISPATCH_MODE_INLINE;
+    }
 
     sigset_t stop;
     sigemptyset(&stop);
@@ -63,6 +70,7 @@ int main(int argc, char **argv) {
     if ((status = ferrio_server_options_new(&options))) return fail("options", status);
     /* Like the Rust bench server's single-threaded runtime: the server is pinned to one CPU anyway. */
     ferrio_server_options_set_worker_threads(options, 1);
+    if ((status = ferrio_server_options_set_dispatch_mode(options, mode))) return fail("dispatch mode", status);
     ferrio_server_options_set_shutdown_grace_ms(options, 1000);
     status = ferrio_server_new(options, &server);
     ferrio_server_options_free(options);

@@ -100,7 +100,7 @@ fn on_core_connection(shared: &Weak<Shared>, cbs: &Weak<NspCallbacks>, socket: S
     });
     socket.namespace().set_fallback_handler(fallback);
     watch_socket(&shared, &socket);
-    shared.queue.push(Box::new(move |shared| {
+    shared.call(move |shared| {
         let list = cbs.connection.lock().clone();
         if list.is_empty() {
             return;
@@ -110,7 +110,7 @@ fn on_core_connection(shared: &Weak<Shared>, cbs: &Weak<NspCallbacks>, socket: S
             // SAFETY: a non-NULL C callback; the socket handle lives until it returns.
             unsafe { (cb.f)(cb.ud(), &handle) };
         }
-    }));
+    });
 }
 
 /// The core middleware: queue the C middleware, wait for its decision.
@@ -125,7 +125,7 @@ fn core_middleware(
         let (tx, rx) = tokio::sync::oneshot::channel();
         if let Some(shared) = shared.upgrade() {
             let cb = cb.clone();
-            shared.queue.push(Box::new(move |shared| {
+            shared.call(move |shared| {
                 let Some(cb) = cb.upgrade() else {
                     return;
                 };
@@ -133,7 +133,7 @@ fn core_middleware(
                 let request = new_connect(shared.id, tx);
                 // SAFETY: a non-NULL C callback; the request handle is C's from now on.
                 unsafe { (cb.f)(cb.ud(), &handle, request) };
-            }));
+            });
         }
         Box::pin(async move {
             rx.await
@@ -644,7 +644,7 @@ pub extern "C" fn ferrio_broadcast_emit_with_ack(
             let Some(shared) = weak.upgrade() else {
                 return;
             };
-            shared.queue.push(Box::new(move |_| {
+            shared.call(move |_| {
                 let (status, answers, expected) = match result {
                     Ok(r) => (ferrio_status::Ok, r.answers, r.expected),
                     Err(ferrio_core::AckError::Timeout { answers }) => {
@@ -678,7 +678,7 @@ pub extern "C" fn ferrio_broadcast_emit_with_ack(
                 };
                 // SAFETY: a non-NULL C callback; the views live until it returns.
                 unsafe { (cb.f)(cb.ud(), status, ptr, raw.len(), expected) };
-            }));
+            });
         });
         Ok(())
     })
@@ -753,7 +753,7 @@ pub extern "C" fn ferrio_broadcast_fetch_sockets(
             let Some(shared) = weak.upgrade() else {
                 return;
             };
-            shared.queue.push(Box::new(move |_| {
+            shared.call(move |_| {
                 let (status, text) = match result {
                     Ok(sockets) => {
                         let list: Vec<serde_json::Value> = sockets
@@ -780,7 +780,7 @@ pub extern "C" fn ferrio_broadcast_fetch_sockets(
                 let text = terminated(&text);
                 // SAFETY: a non-NULL C callback; the view lives until it returns.
                 unsafe { (cb.f)(cb.ud(), status, ferrio_str::from_terminated(&text)) };
-            }));
+            });
         });
         Ok(())
     })

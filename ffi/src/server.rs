@@ -6,8 +6,9 @@ use crate::namespace::{DynParent, NspCallbacks};
 use crate::socket::SocketCallbacks;
 use crate::status::{ferrio_status, guard, guard_or, Error};
 use crate::types::{handle, str_arg, write_out};
-use ferrio_core::{Cors, CorsOrigins, Server, ServerBuilder, ServerHandle, Sid};
+use ferrio_core::{Cors, CorsOrigins, Event, Server, ServerBuilder, ServerHandle, Sid, Socket};
 use parking_lot::{Condvar, Mutex};
+use rustc_hash::FxHashMap;
 use std::cell::Cell;
 use std::collections::{HashMap, VecDeque};
 use std::ffi::{c_char, c_int};
@@ -27,6 +28,11 @@ pub enum ferrio_dispatch_mode {
     /// The host runs them from its own loop: it polls `ferrio_server_fd` for readability and calls
     /// `ferrio_server_dispatch`.
     Manual = 1,
+    /// ferrio's one network thread runs them as soon as their event is read, as the Rust core runs its
+    /// handlers: no hand-over between threads, so the least overhead per event. The network side then
+    /// has one thread (`worker_threads` must be 0 or 1), and a callback that blocks stalls every
+    /// connection: keep callbacks short and hand slow work to threads of your own.
+    Inline = 2,
 }
 
 /// Server options, filled with setters and read by `ferrio_server_new` (which does not take them:
@@ -40,8 +46,16 @@ pub struct ferrio_server_options {
     redis: Option<ferrio_core::adapter::RedisAdapterConfig>,
 }
 
-/// One unit of work for the callback thread.
-pub(crate) type Job = Box<dyn FnOnce(&Arc<Shared>) + Send>;
+/// A closure run where the callbacks run.
+type Call = Box<dyn FnOnce(&Arc<Shared>) + Send>;
+
+/// One unit of work for whoever runs the callbacks.
+pub(crate) enum Job {
+    /// An event for a socket: the most frequent job, queued without an allocation of its own.
+    Event(Socket, Event),
+    /// Anything else.
+    Call(Call),
+}
 
 struct QueueState {
     jobs: VecDeque<Job>,
@@ -56,7 +70,7 @@ pub(crate) struct Queue {
     ready: Condvar,
     /// Manual mode: the host polls `reader`; `writer` gets one byte when the queue becomes non-empty.
     pipe: Option<(UnixStream, UnixStream)>,
-    /// Thread mode: wakes the bridge task, which wakes the callback thread (see `bridge`).
+    /// Thread and inline modes: wakes the bridge task (see `bridge`).
     bridge: Arc<tokio::sync::Notify>,
 }
 
@@ -110,7 +124,21 @@ impl Queue {
         }
     }
 
-    /// Thread mode: wakes the callback thread at most once per round of the runtime's scheduler.
+    /// Every queued job, or `None` once closed; no allocation when the queue is empty.
+    fn take_open(&self) -> Option<VecDeque<Job>> {
+        let mut state = self.state.lock();
+        if state.closed {
+            return None;
+        }
+        Some(if state.jobs.is_empty() {
+            VecDeque::new()
+        } else {
+            std::mem::take(&mut state.jobs)
+        })
+    }
+
+    /// Thread mode: wakes the callback thread at most once per round of the runtime's scheduler. Inline
+    /// mode: runs the jobs queued from threads other than the network thread.
     ///
     /// Waking it on every job would, on a busy machine, let the kernel switch to it after each event
     /// and run callbacks one at a time (two context switches per event). The bridge instead yields
@@ -128,7 +156,14 @@ impl Queue {
                 return;
             };
             shared.queue.state.lock().signaled = false;
-            shared.queue.ready.notify_one();
+            if shared.mode == ferrio_dispatch_mode::Inline {
+                // Jobs queued from other threads: this task runs on the network thread.
+                if let Some(jobs) = shared.queue.take_open() {
+                    shared.run(jobs);
+                }
+            } else {
+                shared.queue.ready.notify_one();
+            }
         }
     }
 
@@ -188,11 +223,98 @@ fn batch_scheduling() {
     }
 }
 
+/// The tokio runtime that runs a server's network side.
+enum Engine {
+    /// Several worker threads (`worker_threads` 0 or more than 1).
+    Pool(tokio::runtime::Runtime),
+    /// `worker_threads` 1: a current-thread runtime driven by one thread of its own. On one thread it
+    /// does the same work as a one-worker pool with less bookkeeping per task wake-up (no work-stealing
+    /// queues, no driver hand-off between workers).
+    Single {
+        runtime: Arc<tokio::runtime::Runtime>,
+        stop: Arc<tokio::sync::Notify>,
+        /// `None` once halted.
+        thread: Option<std::thread::JoinHandle<()>>,
+    },
+}
+
+impl Engine {
+    /// `server` is the id of the server it runs for.
+    fn start(workers: usize, server: u64) -> std::io::Result<Engine> {
+        if workers == 1 {
+            let runtime = Arc::new(
+                tokio::runtime::Builder::new_current_thread()
+                    .enable_all()
+                    .build()?,
+            );
+            let stop = Arc::new(tokio::sync::Notify::new());
+            let thread = {
+                let (runtime, stop) = (runtime.clone(), stop.clone());
+                std::thread::Builder::new()
+                    .name("ferrio-worker".into())
+                    .spawn(move || {
+                        batch_scheduling();
+                        NETWORK_THREAD.with(|n| n.set(server));
+                        runtime.block_on(stop.notified());
+                    })?
+            };
+            return Ok(Engine::Single {
+                runtime,
+                stop,
+                thread: Some(thread),
+            });
+        }
+        let mut builder = tokio::runtime::Builder::new_multi_thread();
+        builder
+            .enable_all()
+            .thread_name("ferrio-worker")
+            .on_thread_start(batch_scheduling);
+        if workers > 0 {
+            builder.worker_threads(workers);
+        }
+        Ok(Engine::Pool(builder.build()?))
+    }
+
+    fn handle(&self) -> &tokio::runtime::Handle {
+        match self {
+            Engine::Pool(runtime) => runtime.handle(),
+            Engine::Single { runtime, .. } => runtime.handle(),
+        }
+    }
+
+    /// `Single`: stops its thread, after the task it is polling (a callback, in inline mode) returns.
+    /// Nothing runs on the runtime afterwards; its tasks stay until `stop`.
+    fn halt(&mut self) {
+        if let Engine::Single { stop, thread, .. } = self {
+            if let Some(thread) = thread.take() {
+                // `notify_one` keeps a permit, so the thread stops even if it has not reached its wait yet.
+                stop.notify_one();
+                let _ = thread.join();
+            }
+        }
+    }
+
+    /// Stops the runtime; tasks still running are dropped after at most a second.
+    fn stop(mut self) {
+        self.halt();
+        match self {
+            Engine::Pool(runtime) => runtime.shutdown_timeout(Duration::from_secs(1)),
+            Engine::Single { runtime, .. } => {
+                if let Ok(runtime) = Arc::try_unwrap(runtime) {
+                    runtime.shutdown_timeout(Duration::from_secs(1));
+                }
+            }
+        }
+    }
+}
+
 static NEXT_SERVER_ID: AtomicU64 = AtomicU64::new(1);
 
 thread_local! {
     /// The id of the server whose callbacks this thread is running now (0: none).
     static DISPATCHING: Cell<u64> = const { Cell::new(0) };
+    /// The id of the server whose one network thread this is (0: none), see `Engine::Single`.
+    static NETWORK_THREAD: Cell<u64> = const { Cell::new(0) };
 }
 
 /// Everything a server and the handles derived from it share.
@@ -200,7 +322,7 @@ pub(crate) struct Shared {
     pub(crate) id: u64,
     pub(crate) server: Server,
     pub(crate) rt: tokio::runtime::Handle,
-    runtime: Mutex<Option<tokio::runtime::Runtime>>,
+    runtime: Mutex<Option<Engine>>,
     pub(crate) queue: Queue,
     mode: ferrio_dispatch_mode,
     freed: AtomicBool,
@@ -208,8 +330,9 @@ pub(crate) struct Shared {
     shutdown: Mutex<Option<tokio::task::JoinHandle<()>>>,
     shutdown_grace: Duration,
     thread: Mutex<Option<std::thread::JoinHandle<()>>>,
-    /// Per-socket C callbacks, looked up on the callback thread.
-    pub(crate) sockets: Mutex<HashMap<Sid, SocketCallbacks>>,
+    /// Per-socket C callbacks, looked up once per event: keyed by server-made random ids, so the fast
+    /// unkeyed Fx hash is safe.
+    pub(crate) sockets: Mutex<FxHashMap<Sid, SocketCallbacks>>,
     /// Static namespaces known to the C side, by name.
     pub(crate) namespaces: Mutex<HashMap<String, Arc<NspCallbacks>>>,
     /// Dynamic namespace parents.
@@ -236,12 +359,60 @@ impl Shared {
         let previous = DISPATCHING.with(|d| d.replace(self.id));
         let mut count = 0;
         for job in jobs {
-            // A job that panics (a ferrio bug) must not kill the callback thread.
-            guard_or((), || job(self));
+            self.run_job(job);
             count += 1;
         }
         DISPATCHING.with(|d| d.set(previous));
         count
+    }
+
+    fn run_job(self: &Arc<Self>, job: Job) {
+        // A job that panics (a ferrio bug) must not kill the thread running it.
+        guard_or((), || match job {
+            Job::Event(socket, event) => crate::socket::run_event(self, socket, event),
+            Job::Call(f) => f(self),
+        });
+    }
+
+    /// Hands a job to whoever runs this server's callbacks.
+    pub(crate) fn push(self: &Arc<Self>, job: Job) {
+        if self.mode == ferrio_dispatch_mode::Inline
+            && NETWORK_THREAD.with(|n| n.get() == self.id)
+            && !self.in_callback()
+        {
+            self.run_inline(job);
+        } else {
+            self.queue.push(job);
+        }
+    }
+
+    /// Runs a closure on the thread that runs this server's callbacks.
+    pub(crate) fn call(self: &Arc<Self>, f: impl FnOnce(&Arc<Shared>) + Send + 'static) {
+        self.push(Job::Call(Box::new(f)));
+    }
+
+    /// Inline mode, on the network thread outside any callback: runs `job` now, after the jobs queued
+    /// before it (from other threads, or by callbacks) and before those its own callbacks queue.
+    fn run_inline(self: &Arc<Self>, job: Job) {
+        let Some(earlier) = self.queue.take_open() else {
+            return; // Freed: dropped, as the queue drops jobs once closed.
+        };
+        let previous = DISPATCHING.with(|d| d.replace(self.id));
+        for earlier in earlier {
+            self.run_job(earlier);
+        }
+        self.run_job(job);
+        loop {
+            match self.queue.take_open() {
+                Some(later) if !later.is_empty() => {
+                    for later in later {
+                        self.run_job(later);
+                    }
+                }
+                _ => break,
+            }
+        }
+        DISPATCHING.with(|d| d.set(previous));
     }
 }
 
@@ -526,6 +697,7 @@ pub extern "C" fn ferrio_server_options_set_dispatch_mode(
         o.mode = match mode {
             0 => ferrio_dispatch_mode::Thread,
             1 => ferrio_dispatch_mode::Manual,
+            2 => ferrio_dispatch_mode::Inline,
             _ => {
                 return Err(Error::new(
                     ferrio_status::InvalidArgument,
@@ -783,14 +955,19 @@ pub extern "C" fn ferrio_server_new(
                 None,
             ),
         };
-        let mut rt = tokio::runtime::Builder::new_multi_thread();
-        rt.enable_all()
-            .thread_name("ferrio-worker")
-            .on_thread_start(batch_scheduling);
-        if workers > 0 {
-            rt.worker_threads(workers);
+        if mode == ferrio_dispatch_mode::Inline && workers > 1 {
+            return Err(Error::new(
+                ferrio_status::InvalidArgument,
+                "the inline dispatch mode runs callbacks on the one network thread: worker_threads must be 0 or 1",
+            ));
         }
-        let runtime = rt.build().map_err(|e| {
+        let workers = if mode == ferrio_dispatch_mode::Inline {
+            1
+        } else {
+            workers
+        };
+        let id = NEXT_SERVER_ID.fetch_add(1, Ordering::Relaxed);
+        let runtime = Engine::start(workers, id).map_err(|e| {
             Error::new(
                 ferrio_status::IoError,
                 format!("cannot start the runtime: {e}"),
@@ -800,7 +977,7 @@ pub extern "C" fn ferrio_server_new(
             .map_err(|e| Error::new(ferrio_status::IoError, format!("cannot make the fd: {e}")))?;
         // The core spawns its housekeeping tasks on the current runtime.
         let server = {
-            let _enter = runtime.enter();
+            let _enter = runtime.handle().enter();
             if let Some(config) = redis {
                 let factory = ferrio_core::adapter::RedisAdapterFactory::new(config)
                     .map_err(|e| Error::new(ferrio_status::InvalidArgument, e.to_string()))?;
@@ -809,7 +986,7 @@ pub extern "C" fn ferrio_server_new(
             builder.build()
         };
         let shared = Arc::new(Shared {
-            id: NEXT_SERVER_ID.fetch_add(1, Ordering::Relaxed),
+            id,
             server,
             rt: runtime.handle().clone(),
             runtime: Mutex::new(Some(runtime)),
@@ -820,12 +997,14 @@ pub extern "C" fn ferrio_server_new(
             shutdown: Mutex::new(None),
             shutdown_grace: grace,
             thread: Mutex::new(None),
-            sockets: Mutex::new(HashMap::new()),
+            sockets: Mutex::new(FxHashMap::default()),
             namespaces: Mutex::new(HashMap::new()),
             dynamic: Mutex::new(Vec::new()),
         });
-        if mode == ferrio_dispatch_mode::Thread {
+        if mode != ferrio_dispatch_mode::Manual {
             shared.rt.spawn(Queue::bridge(Arc::downgrade(&shared)));
+        }
+        if mode == ferrio_dispatch_mode::Thread {
             let worker = shared.clone();
             let thread = std::thread::Builder::new()
                 .name("ferrio-callbacks".into())
@@ -866,6 +1045,13 @@ pub extern "C" fn ferrio_server_listen(
         shared.alive()?;
         // SAFETY: (ptr, len) string argument.
         let host = unsafe { str_arg(host, host_len, "host") }?.to_owned();
+        if shared.mode == ferrio_dispatch_mode::Inline && shared.in_callback() {
+            return Err(Error::new(
+                ferrio_status::WouldDeadlock,
+                "ferrio_server_listen waits for the network thread, which is running this callback \
+                 (inline dispatch mode); call it outside callbacks",
+            ));
+        }
         let mut listener = shared.listener.lock();
         if listener.is_some() || shared.shutdown.lock().is_some() {
             return Err(Error::new(
@@ -974,6 +1160,14 @@ impl Shared {
                 let _ = thread.join();
                 drop(pending);
             }
+            None if self.mode == ferrio_dispatch_mode::Inline => {
+                // The network thread runs callbacks: stop it first (a callback running now returns
+                // first), then run what was queued here, as the callback thread would have.
+                if let Some(engine) = self.runtime.lock().as_mut() {
+                    engine.halt();
+                }
+                self.run(pending);
+            }
             None => drop(pending),
         }
         crate::once::forget_server(self.id);
@@ -988,7 +1182,7 @@ impl Shared {
             parent.clear();
         }
         if let Some(runtime) = self.runtime.lock().take() {
-            runtime.shutdown_timeout(Duration::from_secs(1));
+            runtime.stop();
         }
     }
 }

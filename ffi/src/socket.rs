@@ -3,17 +3,17 @@
 //! core handlers that only enqueue, and the socket calls.
 
 use crate::once::{ferrio_ack, new_ack};
-use crate::server::Shared;
+use crate::server::{Job, Shared};
 use crate::status::{ferrio_status, guard, guard_or, Error};
 use crate::types::{
     ferrio_bytes, ferrio_payload, ferrio_str, ferrio_user_data_free, handle, json_arg, payload_arg,
-    str_arg, terminated, write_out, write_text, Callback, PayloadView,
+    str_arg, terminated, write_out, write_text, Callback, PayloadView, Terminated,
 };
 use ferrio_core::socketio::EventHandler;
 use ferrio_core::{DisconnectReason, Event, Payload, Room, Socket};
-use std::collections::HashMap;
+use rustc_hash::FxHashMap;
 use std::ffi::{c_char, c_void};
-use std::sync::{Arc, Weak};
+use std::sync::{Arc, OnceLock, Weak};
 use std::time::Duration;
 
 /// A socket: one client in one namespace. The pointer handed to a callback is borrowed for that call;
@@ -21,8 +21,10 @@ use std::time::Duration;
 pub struct ferrio_socket {
     pub(crate) shared: Arc<Shared>,
     pub(crate) socket: Socket,
-    id: String,
-    nsp: String,
+    /// NUL-terminated copies of the id and the namespace name, made on first request (most callbacks
+    /// never ask, and an event's handle is made for every event).
+    id: OnceLock<String>,
+    nsp: OnceLock<String>,
     /// In a `disconnecting` callback: the rooms as they were (the socket is leaving them).
     rooms: Option<Vec<Room>>,
 }
@@ -33,13 +35,11 @@ impl ferrio_socket {
         socket: Socket,
         rooms: Option<Vec<Room>>,
     ) -> ferrio_socket {
-        let id = terminated(socket.id().as_str());
-        let nsp = terminated(socket.nsp());
         ferrio_socket {
             shared,
             socket,
-            id,
-            nsp,
+            id: OnceLock::new(),
+            nsp: OnceLock::new(),
             rooms,
         }
     }
@@ -87,7 +87,8 @@ pub type ferrio_ack_cb = Option<
 /// The C callbacks of one socket.
 #[derive(Default)]
 pub(crate) struct SocketCallbacks {
-    events: HashMap<String, Arc<Callback<EventFn>>>,
+    /// Looked up once per event; only the host inserts, so a client cannot fill it with colliding names.
+    events: FxHashMap<String, Arc<Callback<EventFn>>>,
     any: Vec<Arc<Callback<AnyFn>>>,
     disconnecting: Vec<Arc<Callback<DisconnectFn>>>,
     disconnect: Vec<Arc<Callback<DisconnectFn>>>,
@@ -116,13 +117,11 @@ impl EventHandler for QueueEvents {
             return;
         };
         let socket = socket.clone();
-        shared
-            .queue
-            .push(Box::new(move |shared| run_event(shared, socket, event)));
+        shared.push(Job::Event(socket, event));
     }
 }
 
-fn run_event(shared: &Arc<Shared>, socket: Socket, event: Event) {
+pub(crate) fn run_event(shared: &Arc<Shared>, socket: Socket, event: Event) {
     let (any, handler) = {
         let table = shared.sockets.lock();
         match table.get(&socket.id()) {
@@ -134,12 +133,13 @@ fn run_event(shared: &Arc<Shared>, socket: Socket, event: Event) {
         return; // No handler: an ack asked for is never answered, as in socket.io.
     }
     let handle = ferrio_socket::new(shared.clone(), socket, None);
-    let name = terminated(&event.name);
+    let name = Terminated::new(&event.name);
     let view = PayloadView::new(event.payload);
     let args = view.raw();
+    let _entered = view.enter();
     for cb in &any {
         // SAFETY: a non-NULL C callback with its user data; the views live until it returns.
-        unsafe { (cb.f)(cb.ud(), &handle, ferrio_str::from_terminated(&name), &args) };
+        unsafe { (cb.f)(cb.ud(), &handle, name.view(), &args) };
     }
     if let Some(cb) = handler {
         let ack = match event.ack {
@@ -147,15 +147,7 @@ fn run_event(shared: &Arc<Shared>, socket: Socket, event: Event) {
             None => std::ptr::null_mut(),
         };
         // SAFETY: as above; the ack handle is C's from now on.
-        unsafe {
-            (cb.f)(
-                cb.ud(),
-                &handle,
-                ferrio_str::from_terminated(&name),
-                &args,
-                ack,
-            )
-        };
+        unsafe { (cb.f)(cb.ud(), &handle, name.view(), &args, ack) };
     }
 }
 
@@ -166,18 +158,14 @@ pub(crate) fn watch_socket(shared: &Arc<Shared>, socket: &Socket) {
         if let Some(shared) = weak.upgrade() {
             let socket = socket.clone();
             let rooms = socket.rooms();
-            shared.queue.push(Box::new(move |shared| {
-                run_disconnect(shared, socket, reason, Some(rooms), true)
-            }));
+            shared.call(move |shared| run_disconnect(shared, socket, reason, Some(rooms), true));
         }
     });
     let weak = Arc::downgrade(shared);
     socket.on_disconnect(move |socket, reason| {
         if let Some(shared) = weak.upgrade() {
             let socket = socket.clone();
-            shared.queue.push(Box::new(move |shared| {
-                run_disconnect(shared, socket, reason, None, false)
-            }));
+            shared.call(move |shared| run_disconnect(shared, socket, reason, None, false));
         }
     });
 }
@@ -277,7 +265,15 @@ pub extern "C" fn ferrio_socket_id(
         // SAFETY: a live socket handle or NULL (contract).
         let s = unsafe { handle(socket, "socket") }?;
         // SAFETY: out-param checked for NULL.
-        unsafe { write_out(out, ferrio_str::from_terminated(&s.id), "out") }
+        unsafe {
+            write_out(
+                out,
+                ferrio_str::from_terminated(
+                    s.id.get_or_init(|| terminated(s.socket.id().as_str())),
+                ),
+                "out",
+            )
+        }
     })
 }
 
@@ -291,7 +287,13 @@ pub extern "C" fn ferrio_socket_namespace(
         // SAFETY: a live socket handle or NULL (contract).
         let s = unsafe { handle(socket, "socket") }?;
         // SAFETY: out-param checked for NULL.
-        unsafe { write_out(out, ferrio_str::from_terminated(&s.nsp), "out") }
+        unsafe {
+            write_out(
+                out,
+                ferrio_str::from_terminated(s.nsp.get_or_init(|| terminated(s.socket.nsp()))),
+                "out",
+            )
+        }
     })
 }
 
@@ -568,9 +570,7 @@ pub extern "C" fn ferrio_socket_emit_with_ack(
         s.shared.rt.spawn(async move {
             let result = answer.await.map_err(Error::from);
             if let Some(shared) = weak.upgrade() {
-                shared
-                    .queue
-                    .push(Box::new(move |_| complete_ack(cb, result)));
+                shared.call(move |_| complete_ack(cb, result));
             }
         });
         Ok(())
@@ -582,6 +582,7 @@ fn complete_ack(cb: Callback<AckFn>, result: Result<Payload, Error>) {
         Ok(payload) => {
             let view = PayloadView::new(payload);
             let raw = view.raw();
+            let _entered = view.enter();
             // SAFETY: a non-NULL C callback; the view lives until it returns.
             unsafe { (cb.f)(cb.ud(), ferrio_status::Ok, &raw) };
         }

@@ -195,6 +195,10 @@ unsafe extern "C" fn on_connection(user_data: *mut c_void, socket: *const ferrio
         Arc::increment_strong_count(user_data as *const Ctx);
         Arc::from_raw(user_data as *const Ctx)
     };
+    ctx.say(format!(
+        "thread: {}",
+        std::thread::current().name().unwrap_or("unnamed")
+    ));
     let bad = [0xc3u8, 0x28];
     let s = ferrio_socket_emit(socket, bad.as_ptr().cast(), 2, null(), 0, null(), 0);
     ctx.say(format!("emit bad utf8: {s:?}"));
@@ -261,7 +265,9 @@ unsafe extern "C" fn on_ev(
     let s = ferrio_server_free(server);
     ctx.say(format!("free inside callback: {s:?}"));
     let s = ferrio_server_dispatch(server, 0, null_mut());
-    ctx.say(format!("dispatch in thread mode: {s:?}"));
+    ctx.say(format!("dispatch outside manual mode: {s:?}"));
+    let s = ferrio_server_listen(server, c"127.0.0.1".as_ptr(), NUL, 0, null_mut());
+    ctx.say(format!("listen inside callback: {s:?}"));
     let s = ferrio_server_close(server);
     ctx.say(format!("close inside callback: {s:?}"));
 }
@@ -285,11 +291,25 @@ fn expect(rx: &mpsc::Receiver<String>, wanted: &str) {
 
 #[test]
 fn misuse_inside_callbacks_gives_statuses_and_user_data_is_freed_once() {
+    misuse_inside_callbacks(ferrio_dispatch_mode::Thread);
+}
+
+#[test]
+fn misuse_inside_inline_callbacks_gives_statuses_and_user_data_is_freed_once() {
+    misuse_inside_callbacks(ferrio_dispatch_mode::Inline);
+}
+
+fn misuse_inside_callbacks(mode: ferrio_dispatch_mode) {
+    let inline = mode == ferrio_dispatch_mode::Inline;
     let (ctx, rx) = Ctx::new();
     let mut options = null_mut();
     assert_eq!(ferrio_server_options_new(&mut options), ferrio_status::Ok);
     assert_eq!(
         ferrio_server_options_set_worker_threads(options, 1),
+        ferrio_status::Ok
+    );
+    assert_eq!(
+        ferrio_server_options_set_dispatch_mode(options, mode as u32),
         ferrio_status::Ok
     );
     let mut server = null_mut();
@@ -358,7 +378,20 @@ fn misuse_inside_callbacks_gives_statuses_and_user_data_is_freed_once() {
         "frames: {frames:?}"
     );
 
+    // Inline: on the network thread, where listening again would wait for itself.
+    let (thread, listen) = if inline {
+        (
+            "thread: ferrio-worker",
+            "listen inside callback: WouldDeadlock",
+        )
+    } else {
+        (
+            "thread: ferrio-callbacks",
+            "listen inside callback: InvalidState",
+        )
+    };
     for wanted in [
+        thread,
         "emit bad utf8: InvalidUtf8",
         "emit object: InvalidJson",
         "emit broken json: InvalidJson",
@@ -373,7 +406,8 @@ fn misuse_inside_callbacks_gives_statuses_and_user_data_is_freed_once() {
         "ack twice: AlreadyUsed",
         "ack free after send: AlreadyUsed",
         "free inside callback: WouldDeadlock",
-        "dispatch in thread mode: InvalidState",
+        "dispatch outside manual mode: InvalidState",
+        listen,
         "close inside callback: Ok",
         "disconnect: server shutting down",
     ] {
@@ -429,6 +463,193 @@ fn manual_mode_runs_callbacks_on_the_dispatching_thread() {
     );
     assert_eq!(count, 0);
     assert_eq!(ferrio_server_free(server), ferrio_status::Ok);
+}
+
+static INLINE_REPORT: Mutex<Option<mpsc::Sender<String>>> = Mutex::new(None);
+static INLINE_KEPT: AtomicPtr<ferrio_socket> = AtomicPtr::new(null_mut());
+
+fn inline_say(text: String) {
+    if let Some(tx) = INLINE_REPORT.lock().unwrap().as_ref() {
+        let _ = tx.send(text);
+    }
+}
+
+fn thread_name() -> String {
+    std::thread::current()
+        .name()
+        .unwrap_or("unnamed")
+        .to_owned()
+}
+
+unsafe extern "C" fn inline_connection(_: *mut c_void, socket: *const ferrio_socket) {
+    let mut kept = null_mut();
+    assert_eq!(ferrio_socket_clone(socket, &mut kept), ferrio_status::Ok);
+    INLINE_KEPT.store(kept, Ordering::SeqCst);
+    ferrio_socket_on(
+        socket,
+        c"echo".as_ptr(),
+        NUL,
+        Some(inline_echo),
+        null_mut(),
+        None,
+    );
+    ferrio_socket_on_disconnect(socket, Some(inline_disconnect), null_mut(), None);
+    inline_say(format!("connection on {}", thread_name()));
+}
+
+unsafe extern "C" fn inline_echo(
+    _: *mut c_void,
+    socket: *const ferrio_socket,
+    _: ferrio_str,
+    args: *const ferrio_payload,
+    ack: *mut ferrio_ack,
+) {
+    // SAFETY: valid during the callback.
+    let args = unsafe { &*args };
+    // The arguments handed back as they came: reused, not re-parsed.
+    let s = ferrio_socket_emit(
+        socket,
+        c"echo".as_ptr(),
+        NUL,
+        args.json.ptr,
+        args.json.len,
+        args.attachments,
+        args.attachment_count,
+    );
+    // Twice: the second emit of the same views must be as good as the first.
+    let again = ferrio_socket_emit(
+        socket,
+        c"echo".as_ptr(),
+        NUL,
+        args.json.ptr,
+        NUL,
+        args.attachments,
+        args.attachment_count,
+    );
+    if !ack.is_null() {
+        ferrio_ack_free(ack);
+    }
+    inline_say(format!("echo {s:?} {again:?} on {}", thread_name()));
+}
+
+unsafe extern "C" fn inline_disconnect(
+    _: *mut c_void,
+    _: *const ferrio_socket,
+    reason: ferrio_str,
+) {
+    // SAFETY: a view valid during the callback.
+    let reason = unsafe { std::slice::from_raw_parts(reason.ptr.cast::<u8>(), reason.len) };
+    inline_say(format!(
+        "disconnect: {} on {}",
+        String::from_utf8_lossy(reason),
+        thread_name()
+    ));
+}
+
+#[test]
+fn inline_mode_runs_every_callback_on_the_network_thread() {
+    let mut options = null_mut();
+    assert_eq!(ferrio_server_options_new(&mut options), ferrio_status::Ok);
+    assert_eq!(
+        ferrio_server_options_set_dispatch_mode(options, 2),
+        ferrio_status::Ok
+    );
+    // One network thread runs the callbacks: more workers would break "one thread, in order".
+    assert_eq!(
+        ferrio_server_options_set_worker_threads(options, 2),
+        ferrio_status::Ok
+    );
+    let mut server = null_mut();
+    assert_eq!(
+        ferrio_server_new(options, &mut server),
+        ferrio_status::InvalidArgument
+    );
+    assert!(last_error().contains("worker_threads"), "{}", last_error());
+    assert_eq!(
+        ferrio_server_options_set_worker_threads(options, 0),
+        ferrio_status::Ok
+    );
+    assert_eq!(ferrio_server_new(options, &mut server), ferrio_status::Ok);
+    ferrio_server_options_free(options);
+    let mut fd = 0;
+    assert_eq!(
+        ferrio_server_fd(server, &mut fd),
+        ferrio_status::InvalidState
+    );
+    let (tx, rx) = mpsc::channel();
+    *INLINE_REPORT.lock().unwrap() = Some(tx);
+    let mut nsp = null_mut();
+    assert_eq!(
+        ferrio_server_of(server, c"/".as_ptr(), NUL, &mut nsp),
+        ferrio_status::Ok
+    );
+    assert_eq!(
+        ferrio_namespace_on_connection(nsp, Some(inline_connection), null_mut(), None),
+        ferrio_status::Ok
+    );
+    let mut port = 0u16;
+    assert_eq!(
+        ferrio_server_listen(server, c"127.0.0.1".as_ptr(), NUL, 0, &mut port),
+        ferrio_status::Ok
+    );
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let frames = rt.block_on(async move {
+        let url = format!("ws://127.0.0.1:{port}/socket.io/?EIO=4&transport=websocket");
+        let (mut ws, _) = tokio::time::timeout(
+            Duration::from_secs(5),
+            tokio_tungstenite::connect_async(url),
+        )
+        .await
+        .expect("connect in time")
+        .expect("connect");
+        ws.send(Message::Text("40".into())).await.unwrap();
+        ws.send(Message::Text("42[\"echo\",1,{\"a\":[2]}]".into()))
+            .await
+            .unwrap();
+        let mut frames = Vec::new();
+        // The two echoes, then the disconnect ("41") asked for from another thread below.
+        while let Ok(Some(Ok(message))) =
+            tokio::time::timeout(Duration::from_secs(10), ws.next()).await
+        {
+            if let Message::Text(text) = message {
+                let text = text.as_str().to_owned();
+                let echoes = text.starts_with("42");
+                let gone = text == "41";
+                frames.push(text);
+                if gone {
+                    break;
+                }
+                if echoes && frames.iter().filter(|f| f.starts_with("42")).count() == 2 {
+                    // From this (non-network) thread: the disconnect callback still runs on the
+                    // network thread.
+                    let kept = INLINE_KEPT.load(Ordering::SeqCst);
+                    assert_eq!(ferrio_socket_disconnect(kept, false), ferrio_status::Ok);
+                }
+            }
+        }
+        frames
+    });
+    let echoes: Vec<_> = frames.iter().filter(|f| f.starts_with("42")).collect();
+    assert_eq!(
+        echoes,
+        ["42[\"echo\",1,{\"a\":[2]}]", "42[\"echo\",1,{\"a\":[2]}]"],
+        "frames: {frames:?}"
+    );
+    assert!(frames.iter().any(|f| f == "41"), "frames: {frames:?}");
+    let got = |rx: &mpsc::Receiver<String>| rx.recv_timeout(Duration::from_secs(10)).unwrap();
+    assert_eq!(got(&rx), "connection on ferrio-worker");
+    assert_eq!(got(&rx), "echo Ok Ok on ferrio-worker");
+    assert_eq!(
+        got(&rx),
+        "disconnect: server namespace disconnect on ferrio-worker"
+    );
+    ferrio_socket_free(INLINE_KEPT.swap(null_mut(), Ordering::SeqCst));
+    ferrio_namespace_free(nsp);
+    assert_eq!(ferrio_server_free(server), ferrio_status::Ok);
+    *INLINE_REPORT.lock().unwrap() = None;
 }
 
 /// One polling handshake over a blocking socket: the status code of the answer.

@@ -4,6 +4,7 @@
 use crate::status::{ferrio_status, Error};
 use bytes::Bytes;
 use ferrio_core::Payload;
+use std::cell::{Cell, RefCell};
 use std::ffi::{c_char, c_void};
 
 /// Passed as a length: "the string is NUL-terminated; measure it" (`FERRIO_NUL_TERMINATED` in the
@@ -56,18 +57,21 @@ pub struct ferrio_payload {
     pub attachment_count: usize,
 }
 
-/// A payload's owned parts kept alive while C looks at the views.
+/// A payload as C sees it during a callback. The payload itself is kept: when C hands exactly these
+/// views back (an echo, a relay, an ack answered with what came in), [`payload_arg`] reuses it, with no
+/// copy of the attachments and no second validation of the JSON.
 pub(crate) struct PayloadView {
-    json: String,
-    attachments: Vec<Bytes>,
+    /// `None` once handed back to ferrio (see [`PayloadView::same`]).
+    payload: RefCell<Option<Payload>>,
+    json: Terminated,
     views: Vec<ferrio_bytes>,
 }
 
 impl PayloadView {
     pub(crate) fn new(payload: Payload) -> PayloadView {
-        let (mut json, attachments) = payload.into_parts();
-        json.push('\0');
-        let views = attachments
+        let json = Terminated::new(payload.args_json());
+        let views = payload
+            .attachments()
             .iter()
             .map(|b| ferrio_bytes {
                 ptr: b.as_ptr(),
@@ -75,23 +79,119 @@ impl PayloadView {
             })
             .collect();
         PayloadView {
+            payload: RefCell::new(Some(payload)),
             json,
-            attachments,
             views,
         }
     }
 
     /// The view; valid while `self` lives.
     pub(crate) fn raw(&self) -> ferrio_payload {
-        let _ = &self.attachments;
         ferrio_payload {
-            json: ferrio_str::from_terminated(&self.json),
+            json: self.json.view(),
             attachments: if self.views.is_empty() {
                 std::ptr::null()
             } else {
                 self.views.as_ptr()
             },
             attachment_count: self.views.len(),
+        }
+    }
+
+    /// Makes this the payload [`payload_arg`] recognizes on this thread until the guard drops.
+    pub(crate) fn enter(&self) -> Entered<'_> {
+        Entered {
+            previous: SEEN.replace(self as *const PayloadView),
+            _view: std::marker::PhantomData,
+        }
+    }
+
+    /// The payload, if (json, attachments) are exactly the views this one handed out. The first time,
+    /// a payload without attachments is moved out rather than copied (C sees the NUL-terminated copy of
+    /// its text, not the payload itself); with attachments it is cloned, as C may still be reading them.
+    fn same(
+        &self,
+        json: *const c_char,
+        json_len: usize,
+        attachments: *const ferrio_bytes,
+        count: usize,
+    ) -> Option<Payload> {
+        let text = self.json.view();
+        let same_json =
+            json == text.ptr && (json_len == text.len || json_len == FERRIO_NUL_TERMINATED);
+        let same_attachments = count == self.views.len()
+            && (count == 0 || std::ptr::eq(attachments, self.views.as_ptr()));
+        if !(same_json && same_attachments) {
+            return None;
+        }
+        let mut slot = self.payload.borrow_mut();
+        match slot.as_ref() {
+            Some(payload) if payload.attachments().is_empty() => slot.take(),
+            Some(payload) => Some(payload.clone()),
+            // Moved out by an earlier call: the caller validates the text like any other.
+            None => None,
+        }
+    }
+}
+
+thread_local! {
+    /// The payload of the event whose callbacks run on this thread now (NULL: none); see
+    /// [`PayloadView::enter`].
+    static SEEN: Cell<*const PayloadView> = const { Cell::new(std::ptr::null()) };
+    /// Buffers for [`Terminated`], reused so that an event's views cost no allocation.
+    static BUFFERS: RefCell<Vec<String>> = const { RefCell::new(Vec::new()) };
+}
+
+/// Restores the previously recognized payload when dropped; borrows the view, which therefore cannot
+/// move or drop while it is recognized.
+pub(crate) struct Entered<'a> {
+    previous: *const PayloadView,
+    _view: std::marker::PhantomData<&'a PayloadView>,
+}
+
+impl Drop for Entered<'_> {
+    fn drop(&mut self) {
+        SEEN.set(self.previous);
+    }
+}
+
+/// A NUL-terminated copy of some text in a buffer taken from (and given back to) this thread's pool.
+pub(crate) struct Terminated(String);
+
+impl Terminated {
+    /// Buffers larger than this are not kept for reuse.
+    const KEEP_BELOW: usize = 64 * 1024;
+    /// At most this many buffers are kept per thread.
+    const KEEP: usize = 4;
+
+    pub(crate) fn new(text: &str) -> Terminated {
+        let mut buffer = BUFFERS
+            .with_borrow_mut(|pool| pool.pop())
+            .unwrap_or_default();
+        buffer.clear();
+        buffer.reserve(text.len() + 1);
+        buffer.push_str(text);
+        buffer.push('\0');
+        Terminated(buffer)
+    }
+
+    /// The view; valid while `self` lives.
+    pub(crate) fn view(&self) -> ferrio_str {
+        ferrio_str::from_terminated(&self.0)
+    }
+}
+
+impl Drop for Terminated {
+    fn drop(&mut self) {
+        let buffer = std::mem::take(&mut self.0);
+        if buffer.capacity() <= Self::KEEP_BELOW {
+            // `try_with`: a thread being torn down simply frees the buffer.
+            let _ = BUFFERS.try_with(|pool| {
+                let mut pool = pool.borrow_mut();
+                if pool.len() < Self::KEEP {
+                    pool.push(buffer);
+                }
+            });
         }
     }
 }
@@ -217,6 +317,14 @@ pub(crate) unsafe fn payload_arg(
     attachments: *const ferrio_bytes,
     count: usize,
 ) -> Result<Payload, Error> {
+    let seen = SEEN.get();
+    if !seen.is_null() {
+        // SAFETY: `SEEN` is set only while the view it points to is alive on this thread's stack
+        // (`PayloadView::enter`).
+        if let Some(payload) = unsafe { &*seen }.same(json, json_len, attachments, count) {
+            return Ok(payload);
+        }
+    }
     // SAFETY: forwarded contract.
     let text = unsafe { str_arg(json, json_len, "json") }?;
     let mut parts = Vec::with_capacity(count);

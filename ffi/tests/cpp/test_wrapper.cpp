@@ -1,6 +1,7 @@
 // The C++ wrapper's test: a server written with ferrio.hpp (RAII, lambdas, socket.io's verbs) driven by
-// socket.io-client through driver.js. Compiled with -Wall -Wextra -Werror by `make test-cpp`; the last
-// line is "N passed, N failed".
+// socket.io-client through driver.js, once with the callbacks on ferrio's callback thread and once inline
+// on the network thread. Compiled with -Wall -Wextra -Werror by `make test-cpp`; the last line is
+// "N passed, N failed".
 #include "ferrio.hpp"
 
 #include <atomic>
@@ -31,9 +32,19 @@ int main(int argc, char** argv) {
         std::fprintf(stderr, "usage: %s driver.js\n", argv[0]);
         return 2;
     }
-    int status = -1;
-    {
-        ferrio::Server io(ferrio::Options().ping_interval(std::chrono::milliseconds(2000)).worker_threads(2));
+    for (bool inline_mode : {false, true}) {
+        int status = -1;
+        done = false;
+        saw_client_disconnect = false;
+        const std::string mode = inline_mode ? " (inline)" : " (callback thread)";
+        ferrio::Options options;
+        options.ping_interval(std::chrono::milliseconds(2000));
+        if (inline_mode) {
+            options.inline_dispatch();
+        } else {
+            options.worker_threads(2);
+        }
+        ferrio::Server io(options);
         io.use([](ferrio::Socket socket, ferrio::ConnectRequest request) {
             if (socket.handshake().find("\"token\":\"bad\"") != std::string::npos) {
                 request.reject("go away", R"({"why":"token"})");
@@ -97,10 +108,10 @@ int main(int argc, char** argv) {
             kill(pid, SIGKILL);
             waitpid(pid, &status, 0);
         }
-        check(exited && WIFEXITED(status) && WEXITSTATUS(status) == 0, "driver exit status 0");
-        check(done, "driver reported every result");
-        check(saw_client_disconnect, "disconnect reason seen by a lambda");
-    }  // ~Server frees it
+        check(exited && WIFEXITED(status) && WEXITSTATUS(status) == 0, "driver exit status 0" + mode);
+        check(done, "driver reported every result" + mode);
+        check(saw_client_disconnect, "disconnect reason seen by a lambda" + mode);
+    }  // ~Server frees it, each round
     std::printf("%d passed, %d failed\n", passed.load(), failed.load());
     return failed == 0 ? 0 : 1;
 }
