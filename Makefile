@@ -148,6 +148,10 @@ test-c: deps-system deps-node ffi-lib examples
 	ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
 	  LSAN_OPTIONS=suppressions=$(CURDIR)/ffi/tests/c/lsan.supp:print_suppressions=0 \
 	  timeout 120 target/ctest/test_ffi ffi/tests/c/driver.js
+	FERRIO_TEST_DISPATCH=inline ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 \
+	  UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
+	  LSAN_OPTIONS=suppressions=$(CURDIR)/ffi/tests/c/lsan.supp:print_suppressions=0 \
+	  timeout 120 target/ctest/test_ffi ffi/tests/c/driver.js
 	timeout 60 node ffi/tests/c/chat_smoke.js target/examples/chat-c
 
 # The C++ wrapper's test (header-only ferrio.hpp over the same library).

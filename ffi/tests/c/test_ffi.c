@@ -509,7 +509,11 @@ int main(int argc, char **argv) {
     main_thread = pthread_self();
     printf("ferrio %s\n", ferrio_version());
 
-    /* Server A: callbacks on ferrio's thread. */
+    /* Server A: callbacks on ferrio's callback thread, or with FERRIO_TEST_DISPATCH=inline on its one
+     * network thread (`make test-c` runs both). */
+    const char *dispatch = getenv("FERRIO_TEST_DISPATCH");
+    bool inline_mode = dispatch && strcmp(dispatch, "inline") == 0;
+    printf("server A dispatch: %s\n", inline_mode ? "inline" : "callback thread");
     ferrio_server_options *options = NULL;
     check_status(ferrio_server_options_new(&options), FERRIO_STATUS_OK, "options");
     check_status(ferrio_server_options_set_ping_interval_ms(options, 2000), FERRIO_STATUS_OK, "ping interval");
@@ -536,7 +540,16 @@ int main(int argc, char **argv) {
     check_status(ferrio_server_options_set_transports(options, true, true), FERRIO_STATUS_OK, "transports");
     check_status(ferrio_server_options_set_cors_any(options, false), FERRIO_STATUS_OK, "cors");
     check_status(ferrio_server_options_set_path(options, S("/socket.io/")), FERRIO_STATUS_OK, "path");
-    check_status(ferrio_server_options_set_worker_threads(options, 2), FERRIO_STATUS_OK, "workers");
+    if (inline_mode) {
+        check_status(ferrio_server_options_set_dispatch_mode(options, FERRIO_DISPATCH_MODE_INLINE), FERRIO_STATUS_OK,
+                     "inline mode");
+        check_status(ferrio_server_options_set_worker_threads(options, 2), FERRIO_STATUS_OK, "workers");
+        check_status(ferrio_server_new(options, &server_a), FERRIO_STATUS_INVALID_ARGUMENT,
+                     "inline mode with two network threads");
+        check_status(ferrio_server_options_set_worker_threads(options, 1), FERRIO_STATUS_OK, "one worker");
+    } else {
+        check_status(ferrio_server_options_set_worker_threads(options, 2), FERRIO_STATUS_OK, "workers");
+    }
     check_status(ferrio_server_new(options, &server_a), FERRIO_STATUS_OK, "server new");
     check_status(ferrio_server_of(server_a, S("/"), &nsp_a), FERRIO_STATUS_OK, "of /");
     check_status(ferrio_namespace_use(nsp_a, middleware, ud_new(), ud_free), FERRIO_STATUS_OK, "use");
