@@ -767,7 +767,8 @@ ferrio_status ferrio_server_options_set_dispatch_mode(struct ferrio_server_optio
                                                       uint32_t mode);
 
 /**
- * How many tokio worker threads run the network side (default 0: one per CPU).
+ * How many tokio worker threads run the network side (default 0: one per CPU; 1: a single-threaded
+ * runtime on a thread of its own).
  */
 ferrio_status ferrio_server_options_set_worker_threads(struct ferrio_server_options *options,
                                                        size_t threads);

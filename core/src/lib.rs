@@ -36,7 +36,8 @@ pub use adapter::{Adapter, AdapterFactory, MemoryAdapter, Room};
 pub use engineio::{CloseReason, Cors, CorsOrigins, Sid, TransportKind};
 pub use socketio::{
     AckError, AckSender, BroadcastOperator, ConnectError, DisconnectReason, EmitError, Event,
-    Namespace, Payload, RateLimit, Server, ServerBuilder, ServerConfig, ServerHandle, Socket,
+    InvalidRateLimit, Namespace, Payload, RateLimit, Server, ServerBuilder, ServerConfig,
+    ServerHandle, Socket,
 };
 
 /// The README's Rust example, compiled as a doc test so it cannot drift from the API.

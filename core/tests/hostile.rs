@@ -705,7 +705,9 @@ async fn namespaces_waiting_in_slow_middlewares_count_against_the_limit() {
 
 #[tokio::test]
 async fn an_event_flood_over_the_rate_limit_is_disconnected() {
-    let io = quick().rate_limit(50.0, 10).build();
+    let io = quick()
+        .rate_limit(ferrio::RateLimit::new(50.0, 10).unwrap())
+        .build();
     let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
     io.on_connection(move |socket| {
         let tx = tx.clone();

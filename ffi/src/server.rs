@@ -6,7 +6,9 @@ use crate::namespace::{DynParent, NspCallbacks};
 use crate::socket::SocketCallbacks;
 use crate::status::{ferrio_status, guard, guard_or, Error};
 use crate::types::{handle, str_arg, write_out};
-use ferrio_core::{Cors, CorsOrigins, Event, Server, ServerBuilder, ServerHandle, Sid, Socket};
+use ferrio_core::{
+    Cors, CorsOrigins, Event, RateLimit, Server, ServerBuilder, ServerHandle, Sid, Socket,
+};
 use parking_lot::{Condvar, Mutex};
 use rustc_hash::FxHashMap;
 use std::cell::Cell;
@@ -581,13 +583,8 @@ pub extern "C" fn ferrio_server_options_set_max_payload(
     bytes: usize,
 ) -> ferrio_status {
     with_options(options, |o| {
-        if bytes == 0 {
-            return Err(Error::new(
-                ferrio_status::InvalidArgument,
-                "`bytes` must be positive",
-            ));
-        }
-        set_builder(o, |b| b.max_payload(bytes));
+        let n = positive(bytes, "bytes")?;
+        set_builder(o, |b| b.max_payload(n));
         Ok(())
     })
 }
@@ -709,7 +706,8 @@ pub extern "C" fn ferrio_server_options_set_dispatch_mode(
     })
 }
 
-/// How many tokio worker threads run the network side (default 0: one per CPU).
+/// How many tokio worker threads run the network side (default 0: one per CPU; 1: a single-threaded
+/// runtime on a thread of its own).
 #[no_mangle]
 pub extern "C" fn ferrio_server_options_set_worker_threads(
     options: *mut ferrio_server_options,
@@ -915,13 +913,9 @@ pub extern "C" fn ferrio_server_options_set_rate_limit(
     burst: u32,
 ) -> ferrio_status {
     with_options(options, |o| {
-        if !(events_per_second.is_finite() && events_per_second > 0.0) || burst == 0 {
-            return Err(Error::new(
-                ferrio_status::InvalidArgument,
-                "`events_per_second` must be positive and finite, `burst` at least 1",
-            ));
-        }
-        set_builder(o, |b| b.rate_limit(events_per_second, burst));
+        let limit = RateLimit::new(events_per_second, burst)
+            .map_err(|e| Error::new(ferrio_status::InvalidArgument, e.to_string()))?;
+        set_builder(o, |b| b.rate_limit(limit));
         Ok(())
     })
 }

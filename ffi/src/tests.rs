@@ -282,6 +282,41 @@ unsafe extern "C" fn on_disconnect(
     ctx_of(user_data).say(format!("disconnect: {}", String::from_utf8_lossy(reason)));
 }
 
+/// Listens on a free loopback port; returns it.
+fn listen(server: *const ferrio_server) -> u16 {
+    let mut port = 0u16;
+    assert_eq!(
+        ferrio_server_listen(server, c"127.0.0.1".as_ptr(), NUL, 0, &mut port),
+        ferrio_status::Ok
+    );
+    port
+}
+
+/// The runtime the test's WebSocket clients run on.
+fn client_runtime() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap()
+}
+
+type Client =
+    tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
+
+/// A WebSocket client of the server on `port` that has asked to join the main namespace.
+async fn joined_client(port: u16) -> Client {
+    let url = format!("ws://127.0.0.1:{port}/socket.io/?EIO=4&transport=websocket");
+    let (mut ws, _) = tokio::time::timeout(
+        Duration::from_secs(5),
+        tokio_tungstenite::connect_async(url),
+    )
+    .await
+    .expect("connect in time")
+    .expect("connect");
+    ws.send(Message::Text("40".into())).await.unwrap();
+    ws
+}
+
 fn expect(rx: &mpsc::Receiver<String>, wanted: &str) {
     let got = rx
         .recv_timeout(Duration::from_secs(10))
@@ -331,30 +366,15 @@ fn misuse_inside_callbacks(mode: ferrio_dispatch_mode) {
         ferrio_namespace_on_connection(nsp, Some(on_connection), ud(&ctx), Some(free_ctx)),
         ferrio_status::Ok
     );
-    let mut port = 0u16;
+    let port = listen(server);
     assert_eq!(
-        ferrio_server_listen(server, c"127.0.0.1".as_ptr(), NUL, 0, &mut port),
-        ferrio_status::Ok
-    );
-    assert_eq!(
-        ferrio_server_listen(server, c"127.0.0.1".as_ptr(), NUL, 0, &mut port),
+        ferrio_server_listen(server, c"127.0.0.1".as_ptr(), NUL, 0, null_mut()),
         ferrio_status::InvalidState
     );
 
-    let rt = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .unwrap();
+    let rt = client_runtime();
     let frames = rt.block_on(async move {
-        let url = format!("ws://127.0.0.1:{port}/socket.io/?EIO=4&transport=websocket");
-        let (mut ws, _) = tokio::time::timeout(
-            Duration::from_secs(5),
-            tokio_tungstenite::connect_async(url),
-        )
-        .await
-        .expect("connect in time")
-        .expect("connect");
-        ws.send(Message::Text("40".into())).await.unwrap();
+        let mut ws = joined_client(port).await;
         ws.send(Message::Text("421[\"ev\",1]".into()))
             .await
             .unwrap();
@@ -587,25 +607,10 @@ fn inline_mode_runs_every_callback_on_the_network_thread() {
         ferrio_namespace_on_connection(nsp, Some(inline_connection), null_mut(), None),
         ferrio_status::Ok
     );
-    let mut port = 0u16;
-    assert_eq!(
-        ferrio_server_listen(server, c"127.0.0.1".as_ptr(), NUL, 0, &mut port),
-        ferrio_status::Ok
-    );
-    let rt = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .unwrap();
+    let port = listen(server);
+    let rt = client_runtime();
     let frames = rt.block_on(async move {
-        let url = format!("ws://127.0.0.1:{port}/socket.io/?EIO=4&transport=websocket");
-        let (mut ws, _) = tokio::time::timeout(
-            Duration::from_secs(5),
-            tokio_tungstenite::connect_async(url),
-        )
-        .await
-        .expect("connect in time")
-        .expect("connect");
-        ws.send(Message::Text("40".into())).await.unwrap();
+        let mut ws = joined_client(port).await;
         ws.send(Message::Text("42[\"echo\",1,{\"a\":[2]}]".into()))
             .await
             .unwrap();
@@ -734,11 +739,7 @@ fn every_limit_can_be_set_and_max_connections_takes_effect() {
     let mut server = null_mut();
     assert_eq!(ferrio_server_new(options, &mut server), ok);
     ferrio_server_options_free(options);
-    let mut port = 0u16;
-    assert_eq!(
-        ferrio_server_listen(server, c"127.0.0.1".as_ptr(), NUL, 0, &mut port),
-        ok
-    );
+    let port = listen(server);
     // Two sessions fit; the third handshake is refused.
     assert_eq!(handshake_status(port), 200);
     assert_eq!(handshake_status(port), 200);
@@ -803,25 +804,10 @@ fn json_depth_and_rate_limit_take_effect_through_the_abi() {
         ferrio_namespace_on_connection(nsp, Some(on_limited_connection), ud(&ctx), Some(free_ctx)),
         ferrio_status::Ok
     );
-    let mut port = 0u16;
-    assert_eq!(
-        ferrio_server_listen(server, c"127.0.0.1".as_ptr(), NUL, 0, &mut port),
-        ferrio_status::Ok
-    );
-    let rt = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .unwrap();
+    let port = listen(server);
+    let rt = client_runtime();
     rt.block_on(async move {
-        let url = format!("ws://127.0.0.1:{port}/socket.io/?EIO=4&transport=websocket");
-        let (mut ws, _) = tokio::time::timeout(
-            Duration::from_secs(5),
-            tokio_tungstenite::connect_async(url),
-        )
-        .await
-        .expect("connect in time")
-        .expect("connect");
-        ws.send(Message::Text("40".into())).await.unwrap();
+        let mut ws = joined_client(port).await;
         // The connection callback has run once its emit arrives: then the flood.
         loop {
             match tokio::time::timeout(Duration::from_secs(10), ws.next()).await {
@@ -910,11 +896,7 @@ fn redis_server(url: &str) -> (*mut ferrio_server, u16) {
     let mut server = null_mut();
     assert_eq!(ferrio_server_new(options, &mut server), ferrio_status::Ok);
     ferrio_server_options_free(options);
-    let mut port = 0u16;
-    assert_eq!(
-        ferrio_server_listen(server, c"127.0.0.1".as_ptr(), NUL, 0, &mut port),
-        ferrio_status::Ok
-    );
+    let port = listen(server);
     (server, port)
 }
 
@@ -955,16 +937,9 @@ fn the_redis_adapter_option_joins_two_servers_and_refuses_a_bad_url() {
         ferrio_status::Ok
     );
 
-    let rt = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .unwrap();
+    let rt = client_runtime();
     let received = rt.block_on(async move {
-        let url = format!("ws://127.0.0.1:{port_b}/socket.io/?EIO=4&transport=websocket");
-        let (mut ws, _) = tokio_tungstenite::connect_async(url)
-            .await
-            .expect("connect");
-        ws.send(Message::Text("40".into())).await.unwrap();
+        let mut ws = joined_client(port_b).await;
         // Until the CONNECT answer, then broadcast from A (retrying while A's Redis link comes up).
         loop {
             match tokio::time::timeout(Duration::from_secs(5), ws.next()).await {

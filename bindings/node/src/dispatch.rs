@@ -222,12 +222,7 @@ impl Item {
                     String::new(),
                     Some(name),
                     Some(json),
-                    Some(
-                        attachments
-                            .into_iter()
-                            .map(|b| Buffer::from(b.to_vec()))
-                            .collect(),
-                    ),
+                    buffers(attachments),
                     ack.map_or(-1.0, |t| t as f64),
                     0.0,
                 )

@@ -208,13 +208,9 @@ impl NativeServer {
         }
         if let Some(rate) = options.rate_limit_events_per_second {
             let burst = options.rate_limit_burst.unwrap_or(1);
-            if !(rate.is_finite() && rate > 0.0) || burst == 0 {
-                return Err(coded_error(
-                    "ERR_FERRIO_INVALID_ARG",
-                    "rateLimit needs eventsPerSecond > 0 and burst >= 1",
-                ));
-            }
-            builder = builder.rate_limit(rate, burst);
+            let limit = ferrio::RateLimit::new(rate, burst)
+                .map_err(|e| coded_error("ERR_FERRIO_INVALID_ARG", e))?;
+            builder = builder.rate_limit(limit);
         }
         if let Some(origins) = options.cors_origins {
             let origins = if origins.iter().any(|o| o == "*") {

@@ -110,12 +110,9 @@ impl Limits {
             b = b.max_pending_acks(positive(v, "max_pending_acks")?);
         }
         if let Some((rate, burst)) = self.rate_limit {
-            if !(rate.is_finite() && rate > 0.0) || burst == 0 {
-                return Err(PyValueError::new_err(
-                    "rate_limit must be (events per second > 0, burst >= 1)",
-                ));
-            }
-            b = b.rate_limit(rate, burst);
+            let limit = ferrio::RateLimit::new(rate, burst)
+                .map_err(|e| PyValueError::new_err(format!("rate_limit: {e}")))?;
+            b = b.rate_limit(limit);
         }
         Ok(b)
     }

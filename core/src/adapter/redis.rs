@@ -279,15 +279,15 @@ impl RedisAdapter {
                 return;
             }
         }
-        let Some(decoded) = wire::decode(payload) else {
+        let Some(mut decoded) = wire::decode(payload) else {
             tracing::debug!("ignoring a malformed broadcast from Redis");
             return;
         };
         let Some([uid, packet, opts]) = decoded
             .value
-            .as_array()
-            .map(Vec::as_slice)
-            .and_then(|a| <&[Value; 3]>::try_from(a).ok())
+            .as_array_mut()
+            .map(Vec::as_mut_slice)
+            .and_then(|a| <&mut [Value; 3]>::try_from(a).ok())
         else {
             return;
         };
@@ -301,23 +301,23 @@ impl RedisAdapter {
         let _ = self.local.broadcast(&packet, &parse_opts(opts));
     }
 
-    /// The event name and arguments of a socket.io packet object, if it is an event of this namespace.
-    fn event_of(&self, packet: &Value, attachments: &[Bytes]) -> Option<(String, Payload)> {
-        let nsp = packet["nsp"].as_str().unwrap_or("/");
-        let kind = packet["type"].as_u64()?;
-        if nsp != self.nsp_name || (kind != wire::EVENT && kind != wire::BINARY_EVENT) {
+    /// The event name and arguments of a socket.io packet object, if it is an event of this namespace
+    /// (its data is taken out of `packet`).
+    fn event_of(&self, packet: &mut Value, attachments: &[Bytes]) -> Option<(String, Payload)> {
+        let ours = packet["nsp"].as_str().unwrap_or("/") == self.nsp_name
+            && matches!(
+                packet["type"].as_u64(),
+                Some(wire::EVENT | wire::BINARY_EVENT)
+            );
+        if !ours {
             return None;
         }
-        let mut data = packet["data"].as_array()?.clone();
-        if data.is_empty() {
-            return None;
-        }
-        let event = data.remove(0).as_str()?.to_owned();
-        Some((event, wire::payload_from_values(data, attachments)))
+        let (event, args) = take_event(packet.get_mut("data"))?;
+        Some((event, wire::payload_from_values(args, attachments)))
     }
 
     fn on_request(&self, payload: &[u8]) {
-        let Some(request) = wire::decode(payload) else {
+        let Some(mut request) = wire::decode(payload) else {
             tracing::debug!("ignoring a malformed request from Redis");
             return;
         };
@@ -398,25 +398,18 @@ impl RedisAdapter {
                     .collect();
                 reply(json!({ "sockets": sockets }));
             }
-            Some(kind::SERVER_SIDE_EMIT) => self.on_server_side_emit(&request),
-            Some(kind::BROADCAST) => self.on_broadcast_with_ack(&request),
+            Some(kind::SERVER_SIDE_EMIT) => self.on_server_side_emit(&mut request),
+            Some(kind::BROADCAST) => self.on_broadcast_with_ack(&mut request),
             _ => tracing::debug!("ignoring an unknown request from Redis"),
         }
     }
 
-    fn on_server_side_emit(&self, request: &wire::Decoded) {
-        let msg = &request.value;
-        let Some(mut data) = msg["data"].as_array().cloned() else {
+    fn on_server_side_emit(&self, request: &mut wire::Decoded) {
+        let Some((event, args)) = take_event(request.value.get_mut("data")) else {
             return;
         };
-        if data.is_empty() {
-            return;
-        }
-        let Some(event) = data.remove(0).as_str().map(str::to_owned) else {
-            return;
-        };
-        let payload = wire::payload_from_values(data, &request.attachments);
-        let ack = match &msg["requestId"] {
+        let payload = wire::payload_from_values(args, &request.attachments);
+        let ack = match &request.value["requestId"] {
             Value::Null => None,
             request_id => {
                 let request_id = request_id.clone();
@@ -443,9 +436,8 @@ impl RedisAdapter {
         });
     }
 
-    fn on_broadcast_with_ack(&self, request: &wire::Decoded) {
-        let msg = &request.value;
-        let request_id = msg["requestId"].clone();
+    fn on_broadcast_with_ack(&self, request: &mut wire::Decoded) {
+        let request_id = request.value["requestId"].clone();
         if let Some(id) = request_id.as_str() {
             if self.ack_requests.lock().contains_key(id) {
                 return;
@@ -454,10 +446,13 @@ impl RedisAdapter {
         let Some(nsp) = self.nsp.upgrade() else {
             return;
         };
-        let Some((event, payload)) = self.event_of(&msg["packet"], &request.attachments) else {
+        let Some(packet) = request.value.get_mut("packet") else {
             return;
         };
-        let opts = parse_opts(&msg["opts"]);
+        let Some((event, payload)) = self.event_of(packet, &request.attachments) else {
+            return;
+        };
+        let opts = parse_opts(&request.value["opts"]);
         let ack_id = nsp.0.next_ack_id();
         let packet =
             crate::socketio::broadcast_packet(&self.nsp_name, &event, payload, Some(ack_id));
@@ -884,10 +879,23 @@ fn rooms_json(rooms: &[Room]) -> Vec<&str> {
     rooms.iter().map(|r| &**r).collect()
 }
 
+/// `[event, ...args]` taken out of a message's `data` (left null): the name and the arguments.
+fn take_event(data: Option<&mut Value>) -> Option<(String, Vec<Value>)> {
+    let Value::Array(mut data) = data?.take() else {
+        return None;
+    };
+    if data.is_empty() {
+        return None;
+    }
+    let Value::String(event) = data.remove(0) else {
+        return None;
+    };
+    Some((event, data))
+}
+
 /// `[event, ...args]` of a broadcast, its binary parts as placeholders (MessagePack turns them to binary).
 fn event_data(packet: &BroadcastPacket) -> Vec<Value> {
-    let mut data = Vec::with_capacity(1 + packet.payload.len());
-    data.push(Value::String(packet.event.clone()));
+    let mut data = vec![Value::String(packet.event.clone())];
     data.extend(wire::payload_values(&packet.payload));
     data
 }

@@ -22,7 +22,8 @@ pub(crate) use operators::broadcast_packet;
 pub use operators::{AckResponses, BroadcastOperator, IntoRooms};
 pub use payload::{Payload, PayloadBuilder, PayloadError};
 pub use server::{
-    DynamicNamespaceParent, RateLimit, Server, ServerBuilder, ServerConfig, ServerHandle,
+    DynamicNamespaceParent, InvalidRateLimit, RateLimit, Server, ServerBuilder, ServerConfig,
+    ServerHandle,
 };
 pub use socket::{is_reserved_event, AckSender, Event, Socket};
 

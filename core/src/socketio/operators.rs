@@ -93,8 +93,8 @@ pub(crate) fn broadcast_packet(
 #[derive(Debug, Clone)]
 pub struct BroadcastOperator {
     nsp: Namespace,
+    /// The targets and flags, the ack timeout included (the adapter forwards it to other servers).
     opts: BroadcastOptions,
-    timeout: Option<Duration>,
 }
 
 /// The answers of a broadcast with acks.
@@ -112,7 +112,6 @@ impl BroadcastOperator {
         BroadcastOperator {
             nsp,
             opts: BroadcastOptions::default(),
-            timeout: None,
         }
     }
 
@@ -155,7 +154,6 @@ impl BroadcastOperator {
 
     /// The deadline of [`BroadcastOperator::emit_with_ack`].
     pub fn timeout(mut self, timeout: Duration) -> BroadcastOperator {
-        self.timeout = Some(timeout);
         self.opts.timeout = Some(timeout);
         self
     }
@@ -207,7 +205,7 @@ impl BroadcastOperator {
         event: &str,
         payload: Payload,
     ) -> impl std::future::Future<Output = Result<AckResponses, AckError>> + Send + 'static {
-        let timeout = self.timeout.unwrap_or(Duration::from_secs(5));
+        let timeout = self.opts.timeout.unwrap_or(Duration::from_secs(5));
         let id = self.nsp.0.next_ack_id();
         let started = self.packet(event, payload, Some(id)).map(|packet| {
             let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
@@ -223,6 +221,45 @@ impl BroadcastOperator {
         async move {
             let (rx, count) = started.map_err(AckError::Emit)?;
             gather_acks(nsp, id, timeout, rx, count).await
+        }
+    }
+
+    /// The ids of the targeted sockets.
+    pub async fn socket_ids(&self) -> Result<HashSet<Sid>, AdapterError> {
+        self.nsp.adapter().sockets(&self.opts).await
+    }
+
+    /// The targeted sockets, with handles that can emit, join, leave and disconnect.
+    pub async fn fetch_sockets(&self) -> Result<Vec<RemoteSocket>, AdapterError> {
+        self.nsp.adapter().fetch_sockets(&self.opts).await
+    }
+
+    /// Makes the targeted sockets join rooms.
+    pub fn sockets_join(&self, rooms: impl IntoRooms) {
+        if let Err(error) = self
+            .nsp
+            .adapter()
+            .add_sockets(&self.opts, &rooms.into_rooms())
+        {
+            tracing::warn!(%error, "sockets_join failed");
+        }
+    }
+
+    /// Makes the targeted sockets leave rooms.
+    pub fn sockets_leave(&self, rooms: impl IntoRooms) {
+        if let Err(error) = self
+            .nsp
+            .adapter()
+            .del_sockets(&self.opts, &rooms.into_rooms())
+        {
+            tracing::warn!(%error, "sockets_leave failed");
+        }
+    }
+
+    /// Disconnects the targeted sockets (and their connections when `close`).
+    pub fn disconnect_sockets(&self, close: bool) {
+        if let Err(error) = self.nsp.adapter().disconnect_sockets(&self.opts, close) {
+            tracing::warn!(%error, "disconnect_sockets failed");
         }
     }
 }
@@ -268,45 +305,4 @@ async fn gather_acks(
     }
     let expected = expected.unwrap_or_default();
     Ok(AckResponses { answers, expected })
-}
-
-impl BroadcastOperator {
-    /// The ids of the targeted sockets.
-    pub async fn socket_ids(&self) -> Result<HashSet<Sid>, AdapterError> {
-        self.nsp.adapter().sockets(&self.opts).await
-    }
-
-    /// The targeted sockets, with handles that can emit, join, leave and disconnect.
-    pub async fn fetch_sockets(&self) -> Result<Vec<RemoteSocket>, AdapterError> {
-        self.nsp.adapter().fetch_sockets(&self.opts).await
-    }
-
-    /// Makes the targeted sockets join rooms.
-    pub fn sockets_join(&self, rooms: impl IntoRooms) {
-        if let Err(error) = self
-            .nsp
-            .adapter()
-            .add_sockets(&self.opts, &rooms.into_rooms())
-        {
-            tracing::warn!(%error, "sockets_join failed");
-        }
-    }
-
-    /// Makes the targeted sockets leave rooms.
-    pub fn sockets_leave(&self, rooms: impl IntoRooms) {
-        if let Err(error) = self
-            .nsp
-            .adapter()
-            .del_sockets(&self.opts, &rooms.into_rooms())
-        {
-            tracing::warn!(%error, "sockets_leave failed");
-        }
-    }
-
-    /// Disconnects the targeted sockets (and their connections when `close`).
-    pub fn disconnect_sockets(&self, close: bool) {
-        if let Err(error) = self.nsp.adapter().disconnect_sockets(&self.opts, close) {
-            tracing::warn!(%error, "disconnect_sockets failed");
-        }
-    }
 }

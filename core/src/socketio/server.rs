@@ -97,6 +97,33 @@ pub struct RateLimit {
     pub burst: u32,
 }
 
+/// A rate limit's numbers out of range: events per second must be positive and finite, the burst at
+/// least 1.
+#[derive(Debug, Clone, Copy, PartialEq, thiserror::Error)]
+#[error("a rate limit needs events per second > 0 (finite) and a burst of at least 1")]
+pub struct InvalidRateLimit;
+
+impl RateLimit {
+    /// `events_per_second` sustained, `burst` at once; refuses numbers out of range (the one check every
+    /// binding relies on).
+    pub fn new(events_per_second: f64, burst: u32) -> Result<RateLimit, InvalidRateLimit> {
+        let limit = RateLimit {
+            events_per_second,
+            burst,
+        };
+        limit.check()?;
+        Ok(limit)
+    }
+
+    fn check(&self) -> Result<(), InvalidRateLimit> {
+        if self.events_per_second.is_finite() && self.events_per_second > 0.0 && self.burst > 0 {
+            Ok(())
+        } else {
+            Err(InvalidRateLimit)
+        }
+    }
+}
+
 /// What every socket of a namespace checks on its own hot path, copied out of the configuration so the
 /// check needs no pointer chase to the server.
 #[derive(Debug, Clone, Copy)]
@@ -110,15 +137,15 @@ pub(crate) struct SocketLimits {
 
 impl SocketLimits {
     pub(crate) fn new(config: &ServerConfig) -> SocketLimits {
-        let rate = config.rate_limit.and_then(|limit| {
-            let valid = limit.events_per_second.is_finite() && limit.events_per_second > 0.0;
-            if !valid {
-                return None;
-            }
-            let interval = (1e9 / limit.events_per_second).max(1.0) as u64;
-            let tolerance = interval.saturating_mul(u64::from(limit.burst.max(1) - 1));
-            Some((interval, tolerance))
-        });
+        // A limit set through the public fields with numbers out of range is no limit.
+        let rate = config
+            .rate_limit
+            .filter(|limit| limit.check().is_ok())
+            .map(|limit| {
+                let interval = (1e9 / limit.events_per_second).max(1.0) as u64;
+                let tolerance = interval.saturating_mul(u64::from(limit.burst - 1));
+                (interval, tolerance)
+            });
         SocketLimits {
             max_json_depth: config.max_json_depth,
             max_pending_acks: config.max_pending_acks,
@@ -270,13 +297,10 @@ impl ServerBuilder {
         self
     }
 
-    /// Limits the events each socket may send: `events_per_second` sustained, `burst` at once (default:
-    /// no limit). See [`RateLimit`].
-    pub fn rate_limit(mut self, events_per_second: f64, burst: u32) -> Self {
-        self.config.rate_limit = Some(RateLimit {
-            events_per_second,
-            burst,
-        });
+    /// Limits the events each socket may send (default: no limit), e.g.
+    /// `rate_limit(RateLimit::new(50.0, 100)?)`. See [`RateLimit`].
+    pub fn rate_limit(mut self, limit: RateLimit) -> Self {
+        self.config.rate_limit = Some(limit);
         self
     }
 
