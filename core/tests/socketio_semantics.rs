@@ -345,13 +345,9 @@ async fn middlewares_may_join_rooms_and_emit_and_a_refusal_leaves_nothing_behind
     let handle = io.listen("127.0.0.1:0").await.unwrap();
     let addr = handle.local_addr();
 
-    // Refused: its room does not outlive it.
+    // Refused: its room does not outlive it, and what it was sent is never sent.
     let (mut refused, _) = ws_handshake(addr).await;
     ws_send_text(&mut refused, "40{\"refuse\":true}").await;
-    assert_eq!(
-        ws_recv_text_skip_pings(&mut refused).await,
-        "42[\"early\",\"hello\"]"
-    );
     assert_eq!(
         ws_recv_text_skip_pings(&mut refused).await,
         "44{\"message\":\"refused\"}"
@@ -361,15 +357,232 @@ async fn middlewares_may_join_rooms_and_emit_and_a_refusal_leaves_nothing_behind
         "{:?}",
         io.of("/").rooms(true)
     );
+    assert_eq!(io.of("/").socket_count(), 0);
 
-    // Accepted: the early packet and the room are there.
+    // Accepted: the CONNECT answer, then the early packet; the room is there.
     let (mut accepted, _) = ws_handshake(addr).await;
     ws_send_text(&mut accepted, "40").await;
     let first = ws_recv_text_skip_pings(&mut accepted).await;
     let second = ws_recv_text_skip_pings(&mut accepted).await;
-    assert_eq!(first, "42[\"early\",\"hello\"]");
-    assert!(second.starts_with("40{\"sid\":"), "{second}");
+    assert!(first.starts_with("40{\"sid\":"), "{first}");
+    assert_eq!(second, "42[\"early\",\"hello\"]");
     assert_eq!(io.of("/").rooms(false), vec![("from-middleware".into(), 1)]);
+    stop(handle).await;
+}
+
+/// python-socketio's `connect` handler (a middleware here) sees a socket that exists: the rooms it joins
+/// are visible to every query and to broadcasts at once; what is sent to it arrives after its CONNECT
+/// answer, in emit order; a refusal undoes it all.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_connecting_socket_belongs_to_its_namespace_and_a_refusal_undoes_it() {
+    let io = Server::builder().build();
+    let nsp = io.of("/");
+    let (tx, mut rx) = mpsc::unbounded_channel::<String>();
+    let report = tx.clone();
+    nsp.use_middleware(move |socket| {
+        let report = report.clone();
+        async move {
+            let nsp = socket.namespace();
+            if socket.auth().get("first").is_some() {
+                socket.join("lobby");
+                return Ok(());
+            }
+            socket.join(vec!["lobby", "user:alice"]);
+            let mut rooms: Vec<String> = socket.rooms().iter().map(|r| r.to_string()).collect();
+            rooms.sort();
+            let own = socket.id().to_string();
+            rooms.retain(|r| *r != own);
+            let lobby_size = nsp.room_size("lobby").await.unwrap();
+            let local = nsp.local_sockets_in(Some("lobby")).len();
+            let fetched = nsp
+                .to("user:alice")
+                .fetch_sockets()
+                .await
+                .unwrap()
+                .iter()
+                .map(|s| s.id.to_string())
+                .collect::<Vec<_>>();
+            let _ = report.send(format!(
+                "rooms={rooms:?} lobby={lobby_size} local={local} fetched_self={}",
+                fetched == vec![own.clone()]
+            ));
+            socket
+                .emit("welcome", Payload::one(&rooms).unwrap())
+                .unwrap();
+            nsp.to(socket.id())
+                .emit("to-sid", Payload::one(&1).unwrap())
+                .unwrap();
+            socket
+                .to("lobby")
+                .emit("user:joined", Payload::one(&"alice").unwrap())
+                .unwrap();
+            nsp.to("lobby")
+                .emit("lobby", Payload::one(&2).unwrap())
+                .unwrap();
+            let ack = socket.emit_with_ack("ask", Payload::one(&3).unwrap(), WAIT);
+            if socket.auth().get("refuse").is_some() {
+                tokio::spawn(async move {
+                    let _ = report.send(format!("ack after refusal: {:?}", ack.await.is_err()));
+                });
+                return Err(ferrio::ConnectError::new("no"));
+            }
+            tokio::spawn(async move {
+                let answer: i64 = ack.await.unwrap().first().unwrap();
+                let _ = report.send(format!("ack={answer}"));
+            });
+            Ok(())
+        }
+    });
+    let handle = io.listen("127.0.0.1:0").await.unwrap();
+    let addr = handle.local_addr();
+
+    // A socket already in the lobby sees the newcomer's broadcasts.
+    let (mut first, _) = ws_handshake(addr).await;
+    ws_send_text(&mut first, "40{\"first\":1}").await;
+    assert!(ws_recv_text_skip_pings(&mut first).await.starts_with("40{"));
+
+    let (mut ws, _) = ws_handshake(addr).await;
+    ws_send_text(&mut ws, "40").await;
+    let seen = tokio::time::timeout(WAIT, rx.recv())
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        seen,
+        "rooms=[\"lobby\", \"user:alice\"] lobby=2 local=2 fetched_self=true"
+    );
+    let connect = ws_recv_text_skip_pings(&mut ws).await;
+    assert!(connect.starts_with("40{\"sid\":"), "{connect}");
+    assert_eq!(
+        ws_recv_text_skip_pings(&mut ws).await,
+        "42[\"welcome\",[\"lobby\",\"user:alice\"]]"
+    );
+    assert_eq!(ws_recv_text_skip_pings(&mut ws).await, "42[\"to-sid\",1]");
+    assert_eq!(ws_recv_text_skip_pings(&mut ws).await, "42[\"lobby\",2]");
+    let ask = ws_recv_text_skip_pings(&mut ws).await;
+    let id = ask
+        .strip_prefix("42")
+        .and_then(|rest| rest.strip_suffix("[\"ask\",3]"))
+        .unwrap_or_else(|| panic!("{ask}"));
+    ws_send_text(&mut ws, &format!("43{id}[7]")).await;
+    let acked = tokio::time::timeout(WAIT, rx.recv())
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(acked, "ack=7");
+    assert_eq!(
+        ws_recv_text_skip_pings(&mut first).await,
+        "42[\"user:joined\",\"alice\"]"
+    );
+    assert_eq!(ws_recv_text_skip_pings(&mut first).await, "42[\"lobby\",2]");
+
+    // Refused after the same steps: the client gets only the refusal, the rooms and the namespace are
+    // as before, and the ack it was asked for fails.
+    let (mut refused, _) = ws_handshake(addr).await;
+    ws_send_text(&mut refused, "40{\"refuse\":1}").await;
+    let seen = tokio::time::timeout(WAIT, rx.recv())
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        seen,
+        "rooms=[\"lobby\", \"user:alice\"] lobby=3 local=3 fetched_self=false"
+    );
+    assert_eq!(
+        ws_recv_text_skip_pings(&mut refused).await,
+        "44{\"message\":\"no\"}"
+    );
+    let after = tokio::time::timeout(WAIT, rx.recv())
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(after, "ack after refusal: true");
+    assert_eq!(nsp.room_size("lobby").await.unwrap(), 2);
+    assert_eq!(nsp.room_size("user:alice").await.unwrap(), 1);
+    assert_eq!(nsp.socket_count(), 2);
+    // The refused socket's broadcasts reached the others (as python-socketio's do), nothing else did.
+    assert_eq!(
+        ws_recv_text_skip_pings(&mut first).await,
+        "42[\"user:joined\",\"alice\"]"
+    );
+    assert_eq!(ws_recv_text_skip_pings(&mut first).await, "42[\"lobby\",2]");
+    assert_eq!(
+        ws_recv_text_skip_pings(&mut ws).await,
+        "42[\"user:joined\",\"alice\"]"
+    );
+    assert_eq!(ws_recv_text_skip_pings(&mut ws).await, "42[\"lobby\",2]");
+    stop(handle).await;
+}
+
+#[tokio::test]
+async fn a_disconnect_asked_while_connecting_follows_the_connect_answer() {
+    let io = Server::builder().build();
+    let (tx, mut rx) = mpsc::unbounded_channel();
+    io.of("/").use_middleware(move |socket| {
+        let tx = tx.clone();
+        async move {
+            socket.on_disconnect(move |_, reason| {
+                let _ = tx.send(reason.as_str());
+            });
+            socket.emit("bye", Payload::one(&1).unwrap()).unwrap();
+            socket.disconnect(false);
+            Ok(())
+        }
+    });
+    let handle = io.listen("127.0.0.1:0").await.unwrap();
+    let (mut ws, _) = ws_handshake(handle.local_addr()).await;
+    ws_send_text(&mut ws, "40").await;
+    assert!(ws_recv_text_skip_pings(&mut ws).await.starts_with("40{"));
+    assert_eq!(ws_recv_text_skip_pings(&mut ws).await, "42[\"bye\",1]");
+    assert_eq!(ws_recv_text_skip_pings(&mut ws).await, "41");
+    let reason = tokio::time::timeout(WAIT, rx.recv())
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(reason, "server namespace disconnect");
+    assert_eq!(io.of("/").socket_count(), 0);
+    stop(handle).await;
+}
+
+#[tokio::test]
+async fn what_is_held_for_a_connecting_socket_is_bounded() {
+    let io = Server::builder().max_queued_packets(16).build();
+    let (tx, mut rx) = mpsc::unbounded_channel();
+    io.of("/").use_middleware(move |socket| {
+        let tx = tx.clone();
+        async move {
+            let sent = (0..100)
+                .take_while(|n| socket.emit("n", Payload::one(n).unwrap()).is_ok())
+                .count();
+            let _ = tx.send(sent);
+            Ok(())
+        }
+    });
+    let handle = io.listen("127.0.0.1:0").await.unwrap();
+    let (mut ws, _) = ws_handshake(handle.local_addr()).await;
+    ws_send_text(&mut ws, "40").await;
+    let sent = tokio::time::timeout(WAIT, rx.recv())
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        sent, 16,
+        "the 17th emit fails: the connection is a slow consumer"
+    );
+    // The connection is closed: it never gets a CONNECT answer.
+    let ended = tokio::time::timeout(WAIT, async {
+        loop {
+            match ws_next(&mut ws).await {
+                None | Some(Message::Close(_)) => return true,
+                Some(Message::Text(t)) if t.starts_with("40") => return false,
+                Some(_) => {}
+            }
+        }
+    })
+    .await
+    .unwrap();
+    assert!(ended);
+    assert_eq!(io.of("/").socket_count(), 0);
     stop(handle).await;
 }
 

@@ -18,7 +18,6 @@ const CONNECT: u8 = 0;
 const EVENT: u8 = 1;
 const DISCONNECT: u8 = 2;
 const RESOLVE: u8 = 3;
-const CONNECTED: u8 = 4;
 
 /// Something for Python to do.
 pub(crate) enum Item {
@@ -27,8 +26,6 @@ pub(crate) enum Item {
         socket: Socket,
         reply: Option<oneshot::Sender<Result<(), ConnectError>>>,
     },
-    /// A socket accepted by Python has joined its namespace (emits to it are possible from now on).
-    Connected { socket: Socket },
     /// A client event.
     Event {
         socket: Socket,
@@ -179,14 +176,6 @@ fn convert_item<'py>(py: Python<'py>, item: Item) -> PyResult<Bound<'py, PyTuple
                 ],
             )
         }
-        Item::Connected { socket } => PyTuple::new(
-            py,
-            [
-                CONNECTED.into_pyobject(py)?.into_any(),
-                socket.nsp().into_pyobject(py)?.into_any(),
-                socket.id().as_str().into_pyobject(py)?.into_any(),
-            ],
-        ),
         Item::Event {
             socket,
             name,

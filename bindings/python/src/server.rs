@@ -126,10 +126,15 @@ struct Handlers {
 }
 
 impl Handlers {
+    /// python-socketio's `connect` handler runs as the namespace's middleware: the socket already belongs
+    /// to its namespace there (rooms, emits, sessions work); `reply` accepts or refuses it.
     fn connect(&self, socket: Socket) -> BoxFuture<'static, Result<(), ConnectError>> {
         if self.always_connect {
             return Box::pin(async { Ok(()) });
         }
+        self.remember_namespace(&socket);
+        // Watched from now on: a client that leaves while `connect` runs is disconnected in Python too.
+        self.watch(&socket);
         let (tx, rx) = oneshot::channel();
         self.queue.push(Item::Connect {
             socket,
@@ -141,11 +146,8 @@ impl Handlers {
         })
     }
 
-    fn connected(&self, socket: Socket) {
-        let nsp = socket.namespace();
-        if !self.namespaces.read().contains_key(nsp.name()) {
-            self.namespaces.write().insert(nsp.name().to_owned(), nsp);
-        }
+    /// Tells Python when the socket leaves, with its rooms as they were.
+    fn watch(&self, socket: &Socket) {
         let queue = self.queue.clone();
         socket.on_disconnecting(move |socket, reason| {
             queue.push(Item::Disconnect {
@@ -154,13 +156,24 @@ impl Handlers {
                 rooms: socket.rooms(),
             })
         });
+    }
+
+    /// Makes the socket's namespace (maybe a dynamic one, new) reachable by name from Python.
+    fn remember_namespace(&self, socket: &Socket) {
+        let nsp = socket.namespace();
+        if !self.namespaces.read().contains_key(nsp.name()) {
+            self.namespaces.write().insert(nsp.name().to_owned(), nsp);
+        }
+    }
+
+    fn connected(&self, socket: Socket) {
         if self.always_connect {
+            self.remember_namespace(&socket);
+            self.watch(&socket);
             self.queue.push(Item::Connect {
                 socket,
                 reply: None,
             });
-        } else {
-            self.queue.push(Item::Connected { socket });
         }
     }
 }
@@ -834,6 +847,49 @@ impl NativeServer {
         Ok(namespace
             .and_then(|n| Sid::parse(sid).and_then(|id| n.socket(&id)))
             .is_some())
+    }
+
+    /// The local sockets in `room` (all of the namespace's when `None`) as `(sid, eio_sid)` pairs:
+    /// python-socketio's `manager.get_participants`. Empty for a namespace nobody joined yet.
+    #[pyo3(signature = (nsp, room=None))]
+    fn participants(
+        &self,
+        py: Python<'_>,
+        nsp: &str,
+        room: Option<&str>,
+    ) -> PyResult<Vec<(String, String)>> {
+        self.check_open(py)?;
+        let Some(namespace) = self.handlers.namespaces.read().get(nsp).cloned() else {
+            return Ok(Vec::new());
+        };
+        let mut found: Vec<(String, String)> = namespace
+            .local_sockets_in(room)
+            .iter()
+            .map(|s| (s.id().to_string(), s.conn_id().to_string()))
+            .collect();
+        found.sort_unstable();
+        Ok(found)
+    }
+
+    /// The local rooms of a namespace, socket-id rooms included, sorted (empty for an unknown one).
+    fn room_names(&self, py: Python<'_>, nsp: &str) -> PyResult<Vec<String>> {
+        self.check_open(py)?;
+        let Some(namespace) = self.handlers.namespaces.read().get(nsp).cloned() else {
+            return Ok(Vec::new());
+        };
+        Ok(namespace
+            .rooms(true)
+            .into_iter()
+            .map(|(room, _)| room.to_string())
+            .collect())
+    }
+
+    /// The namespaces sockets have joined (or that were registered), sorted.
+    fn namespace_names(&self, py: Python<'_>) -> PyResult<Vec<String>> {
+        self.check_open(py)?;
+        let mut names: Vec<String> = self.handlers.namespaces.read().keys().cloned().collect();
+        names.sort_unstable();
+        Ok(names)
     }
 
     /// Makes a socket join rooms.

@@ -189,6 +189,10 @@ impl Adapter for MemoryAdapter {
             .collect()
     }
 
+    fn local_sockets(&self, opts: &BroadcastOptions) -> Vec<Socket> {
+        self.targets(opts)
+    }
+
     fn broadcast(
         &self,
         packet: &BroadcastPacket,

@@ -202,6 +202,8 @@ pub trait Adapter: Send + Sync + 'static {
     fn socket_rooms(&self, sid: Sid) -> Vec<Room>;
     /// The local rooms with their sizes, socket-id rooms included.
     fn local_rooms(&self) -> Vec<(Room, usize)>;
+    /// The local sockets `opts` targets (this process only), connecting ones included.
+    fn local_sockets(&self, opts: &BroadcastOptions) -> Vec<Socket>;
 
     /// Queues `packet` for every targeted socket. Never waits.
     fn broadcast(

@@ -19,7 +19,7 @@ use super::{
     ServerSideEvent,
 };
 use crate::engineio::Sid;
-use crate::socketio::{NamespaceRef, Payload};
+use crate::socketio::{NamespaceRef, Payload, Socket};
 use bytes::Bytes;
 use link::Link;
 use parking_lot::Mutex;
@@ -663,6 +663,10 @@ impl Adapter for RedisAdapter {
 
     fn local_rooms(&self) -> Vec<(Room, usize)> {
         self.local.local_rooms()
+    }
+
+    fn local_sockets(&self, opts: &BroadcastOptions) -> Vec<Socket> {
+        self.local.targets(opts)
     }
 
     fn broadcast(

@@ -438,6 +438,11 @@ impl<H: EngineHandler> Session<H> {
         self.push(Outgoing::One(Frame::Binary(data)))
     }
 
+    /// How many entries the outgoing queue holds at most.
+    pub(crate) fn queue_capacity(&self) -> usize {
+        self.queue.capacity()
+    }
+
     pub(crate) fn push(&self, item: Outgoing) -> Result<(), SendError> {
         if self.is_closed() {
             return Err(SendError::Closed);

@@ -31,6 +31,10 @@ impl OutQueue {
         }
     }
 
+    pub(crate) fn capacity(&self) -> usize {
+        self.capacity
+    }
+
     /// Queues `item`, or `Full` when `capacity` entries are already waiting.
     pub(crate) fn push(&self, item: Outgoing) -> Result<(), SendError> {
         let was_empty = {

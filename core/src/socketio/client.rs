@@ -9,7 +9,7 @@ use crate::engineio::{CloseReason, EngineHandler, Message, Session};
 use bytes::Bytes;
 use parking_lot::Mutex;
 use serde_json::Value;
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Weak};
 
 /// An Engine.IO session carrying Socket.IO.
@@ -33,35 +33,24 @@ pub struct ClientState {
     sockets: Mutex<Vec<Socket>>,
     pending: Mutex<Option<PendingBinary>>,
     joined_any: AtomicBool,
-    /// Sockets of this connection still in their namespace's middlewares.
-    joining: AtomicUsize,
 }
 
-/// Counts one socket of a connection as joining while its namespace's middlewares run.
-pub(crate) struct Joining(Arc<Conn>);
-
-impl Joining {
-    pub(crate) fn new(conn: &Arc<Conn>) -> Joining {
-        conn.data.joining.fetch_add(1, Ordering::AcqRel);
-        Joining(conn.clone())
-    }
-}
-
-impl Drop for Joining {
-    fn drop(&mut self) {
-        self.0.data.joining.fetch_sub(1, Ordering::AcqRel);
-    }
-}
-
+/// Adds a socket that starts connecting to the connection's sockets.
 pub(crate) fn remember_socket(conn: &Conn, socket: &Socket) {
-    conn.data.joined_any.store(true, Ordering::Release);
     conn.data.sockets.lock().push(socket.clone());
+}
+
+/// A socket of the connection got its CONNECT answer: the connect timeout no longer applies (a socket
+/// still in its middlewares does not stop it, as in socket.io).
+pub(crate) fn mark_joined(conn: &Conn) {
+    conn.data.joined_any.store(true, Ordering::Release);
 }
 
 pub(crate) fn forget_socket(conn: &Conn, socket: &Socket) {
     conn.data.sockets.lock().retain(|s| s != socket);
 }
 
+/// The connection's socket in `nsp`, connected or still connecting.
 fn socket_for(conn: &Conn, nsp: &str) -> Option<Socket> {
     conn.data
         .sockets
@@ -69,6 +58,12 @@ fn socket_for(conn: &Conn, nsp: &str) -> Option<Socket> {
         .iter()
         .find(|s| s.nsp() == nsp)
         .cloned()
+}
+
+/// The connection's connected socket in `nsp`: events and acks for a socket still connecting are
+/// ignored (the official clients send none before the CONNECT answer).
+fn connected_socket_for(conn: &Conn, nsp: &str) -> Option<Socket> {
+    socket_for(conn, nsp).filter(Socket::connected)
 }
 
 /// Disconnects every socket of the connection from its namespace (sending DISCONNECT to each).
@@ -120,8 +115,8 @@ impl SioHandler {
                     tracing::debug!(nsp = packet.nsp, "already connected to this namespace");
                     return;
                 }
-                let joined =
-                    conn.data.sockets.lock().len() + conn.data.joining.load(Ordering::Acquire);
+                // Sockets still in their middlewares count: CONNECTs cannot pile up behind slow ones.
+                let joined = conn.data.sockets.lock().len();
                 if joined >= server.config.max_namespaces_per_connection {
                     tracing::debug!(sid = %conn.sid(), nsp = packet.nsp, "too many namespaces");
                     let text =
@@ -148,7 +143,7 @@ impl SioHandler {
                     Ok(parts) => parts,
                     Err(error) => return self.parse_error(conn, error),
                 };
-                if let Some(socket) = socket_for(conn, packet.nsp) {
+                if let Some(socket) = connected_socket_for(conn, packet.nsp) {
                     socket.dispatch_event(name, Payload::from_parts(args, Vec::new()), packet.id);
                 }
             }
@@ -156,7 +151,7 @@ impl SioHandler {
                 let (Some(id), Ok(args)) = (packet.id, packet::ack_args(packet.data)) else {
                     return self.parse_error(conn, "invalid ACK");
                 };
-                if let Some(socket) = socket_for(conn, packet.nsp) {
+                if let Some(socket) = connected_socket_for(conn, packet.nsp) {
                     socket.dispatch_ack(id, Payload::from_parts(args, Vec::new()));
                 }
             }
@@ -211,7 +206,7 @@ impl SioHandler {
     }
 
     fn complete(&self, conn: &Arc<Conn>, pending: PendingBinary) {
-        let Some(socket) = socket_for(conn, &pending.nsp) else {
+        let Some(socket) = connected_socket_for(conn, &pending.nsp) else {
             return;
         };
         let payload = Payload::from_parts(pending.args, pending.attachments);

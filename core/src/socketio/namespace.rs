@@ -263,6 +263,17 @@ impl Namespace {
         self.0.sockets.read().values().cloned().collect()
     }
 
+    /// The local sockets in `room` (every local socket when `None`), connecting ones included, in no
+    /// particular order: python-socketio's `manager.get_participants`.
+    pub fn local_sockets_in(&self, room: Option<&str>) -> Vec<Socket> {
+        let opts = crate::adapter::BroadcastOptions {
+            rooms: room.map(|r| vec![Room::from(r)]).unwrap_or_default(),
+            local: true,
+            ..Default::default()
+        };
+        self.adapter().local_sockets(&opts)
+    }
+
     /// How many local sockets are connected.
     pub fn socket_count(&self) -> usize {
         self.0.sockets.read().len()
@@ -322,46 +333,16 @@ impl Namespace {
         Ok(self.to(room.into()).socket_ids().await?.len())
     }
 
-    /// Starts a socket's connection: middlewares, then the CONNECT answer and the connection handlers.
+    /// Starts a socket's connection: the socket joins the namespace and its own room at once (so its
+    /// middlewares, like python-socketio's `connect` handler, see a socket that exists: rooms joined
+    /// there are visible everywhere and emits reach it), then the middlewares decide; the CONNECT answer
+    /// and whatever was sent to it meanwhile follow, then the connection handlers. A refusal undoes it all.
     pub(crate) fn connect(&self, conn: &Arc<Conn>, auth: Value) {
         let socket = Socket::new(self.0.clone(), conn.clone(), auth);
-        let middlewares = self.0.handlers.middlewares.read().clone();
-        if middlewares.is_empty() {
-            self.finish_connect(socket);
-            return;
-        }
-        let nsp = self.clone();
-        // Counted until the middlewares end, so CONNECTs cannot pile up behind slow middlewares beyond
-        // `max_namespaces_per_connection`.
-        let joining = super::client::Joining::new(conn);
-        tokio::spawn(async move {
-            let _joining = joining;
-            for middleware in middlewares {
-                if let Err(error) = middleware.call(socket.clone()).await {
-                    socket.abandon();
-                    let text = packet::encode_connect_error(
-                        nsp.name(),
-                        &error.message,
-                        error.data.as_ref(),
-                    );
-                    let _ = socket.0.conn.push(super::socket::frames(text, Vec::new()));
-                    return;
-                }
-            }
-            nsp.finish_connect(socket);
-        });
-    }
-
-    fn finish_connect(&self, socket: Socket) {
-        let conn = socket.0.conn.clone();
-        if conn.is_closed() || !socket.mark_connected() {
-            socket.abandon();
-            return;
-        }
         self.0.sockets.write().insert(socket.id(), socket.clone());
-        super::client::remember_socket(&conn, &socket);
+        super::client::remember_socket(conn, &socket);
         if conn.is_closed() {
-            // The connection ended while this socket was joining, maybe before its sockets were walked.
+            // The connection ended meanwhile, maybe before its sockets were walked.
             socket.on_close(DisconnectReason::Connection(
                 crate::CloseReason::TransportClose,
             ));
@@ -369,10 +350,45 @@ impl Namespace {
         }
         self.adapter()
             .add_all(socket.id(), &[Room::from(socket.id().as_str())]);
-        let text = packet::encode_connect(self.name(), socket.id().as_str());
-        if socket.send_frames(text, Vec::new(), false).is_err() {
+        if !socket.live() {
+            self.adapter().del_all(socket.id());
             return;
         }
+        let middlewares = self.0.handlers.middlewares.read().clone();
+        if middlewares.is_empty() {
+            self.finish_connect(socket);
+            return;
+        }
+        let nsp = self.clone();
+        tokio::spawn(async move {
+            for middleware in middlewares {
+                if let Err(error) = middleware.call(socket.clone()).await {
+                    nsp.refuse(&socket, &error);
+                    return;
+                }
+                if !socket.live() {
+                    return; // its connection ended: nothing left to decide
+                }
+            }
+            nsp.finish_connect(socket);
+        });
+    }
+
+    /// Answers CONNECT_ERROR and forgets the socket, unless it left first.
+    fn refuse(&self, socket: &Socket, error: &ConnectError) {
+        if !socket.abandon() {
+            return;
+        }
+        let text = packet::encode_connect_error(self.name(), &error.message, error.data.as_ref());
+        let _ = socket.0.conn.push(super::socket::frames(text, Vec::new()));
+    }
+
+    fn finish_connect(&self, socket: Socket) {
+        let text = packet::encode_connect(self.name(), socket.id().as_str());
+        let Some(disconnect) = socket.connect_and_release(text) else {
+            return;
+        };
+        super::client::mark_joined(&socket.0.conn);
         tracing::debug!(socket = %socket.id(), nsp = self.name(), "socket connected");
         if let Some(observer) = self.0.hooks.get() {
             observer.socket_connected(&socket);
@@ -380,6 +396,9 @@ impl Namespace {
         let handlers = self.0.handlers.connection.read().clone();
         for handler in handlers {
             handler.call(socket.clone());
+        }
+        if disconnect {
+            socket.disconnect(false);
         }
     }
 }

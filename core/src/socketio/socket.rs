@@ -90,11 +90,23 @@ pub(crate) struct SocketInner {
     handlers: RwLock<Arc<SocketHandlers>>,
     data: Mutex<Value>,
     acks: Mutex<HashMap<u64, AckWaiter>>,
-    /// `CONNECTING` while the namespace middlewares run, then `CONNECTED`, then `DISCONNECTED`.
+    /// `CONNECTING` while the namespace middlewares run, then `CONNECTED`, then `DISCONNECTED`. Every
+    /// change out of `CONNECTING` happens under the `held` lock.
     state: AtomicU8,
+    /// What is sent to the socket while it is connecting: held until its CONNECT answer, dropped if it is
+    /// refused.
+    held: Mutex<Held>,
     /// The rate limit's theoretical arrival time of the next event, in nanoseconds since [`epoch`]
     /// (unused without a rate limit).
     rate_tat: AtomicU64,
+}
+
+/// The packets of a connecting socket and what was asked of it meanwhile.
+#[derive(Default)]
+struct Held {
+    frames: Vec<Outgoing>,
+    /// `disconnect` was called while connecting: it happens right after the CONNECT answer.
+    disconnect: bool,
 }
 
 /// The time origin of the sockets' rate limits.
@@ -137,6 +149,7 @@ impl Socket {
             data: Mutex::new(Value::Null),
             acks: Mutex::new(HashMap::new()),
             state: AtomicU8::new(CONNECTING),
+            held: Mutex::new(Held::default()),
             rate_tat: AtomicU64::new(0),
         }))
     }
@@ -181,9 +194,10 @@ impl Socket {
         self.0.state.load(Ordering::Acquire) == CONNECTED
     }
 
-    /// Connected, or still connecting: middlewares may already join rooms and emit, as socket.io allows
-    /// (such packets precede the CONNECT answer on the wire; the official clients hold them until it comes).
-    fn live(&self) -> bool {
+    /// Connected, or still connecting: a connecting socket already belongs to its namespace, so its
+    /// middlewares (python-socketio's `connect` handler among them) may join rooms and emit to it; what is
+    /// sent to it is held until its CONNECT answer.
+    pub(crate) fn live(&self) -> bool {
         self.0.state.load(Ordering::Acquire) != DISCONNECTED
     }
 
@@ -384,10 +398,32 @@ impl Socket {
     }
 
     pub(crate) fn push_raw(&self, item: Outgoing) -> Result<(), SendError> {
-        if !self.live() {
-            return Err(SendError::Closed);
+        match self.0.state.load(Ordering::Acquire) {
+            CONNECTED => self.0.conn.push(item),
+            CONNECTING => self.hold(item),
+            _ => Err(SendError::Closed),
         }
-        self.0.conn.push(item)
+    }
+
+    /// Holds a packet for a connecting socket, bounded like the connection's own queue (less the place of
+    /// the CONNECT answer, so that all of it fits there later); sends it at once if the socket connected
+    /// meanwhile.
+    fn hold(&self, item: Outgoing) -> Result<(), SendError> {
+        let mut held = self.0.held.lock();
+        match self.0.state.load(Ordering::Acquire) {
+            CONNECTING if held.frames.len() + 1 >= self.0.conn.queue_capacity() => {
+                Err(SendError::Full)
+            }
+            CONNECTING => {
+                held.frames.push(item);
+                Ok(())
+            }
+            CONNECTED => {
+                drop(held);
+                self.0.conn.push(item)
+            }
+            _ => Err(SendError::Closed),
+        }
     }
 
     pub(crate) fn close_slow_consumer(&self) {
@@ -508,7 +544,7 @@ impl Socket {
     }
 
     pub(crate) fn expect_ack_for_broadcast(&self, id: u64, collector: AckCollector) {
-        if self.connected() {
+        if self.live() {
             let mut acks = self.0.acks.lock();
             // Full: this socket's answer is not awaited (the broadcast times out without it).
             if acks.len() < self.0.ns.limits.max_pending_acks {
@@ -527,6 +563,10 @@ impl Socket {
             return;
         }
         self.0.ns.adapter().add_all(self.id(), &rooms.into_rooms());
+        if !self.live() {
+            // It left while joining, maybe after its rooms were cleared: clear them again.
+            self.0.ns.adapter().del_all(self.id());
+        }
     }
 
     /// Leaves a room.
@@ -570,6 +610,13 @@ impl Socket {
             self.0.conn.close(CloseReason::ForcedClose);
             return;
         }
+        if self.0.state.load(Ordering::Acquire) == CONNECTING {
+            let mut held = self.0.held.lock();
+            if self.0.state.load(Ordering::Acquire) == CONNECTING {
+                held.disconnect = true;
+                return;
+            }
+        }
         // Claim the close before the DISCONNECT leaves: the client answers it by closing its
         // transport, and that "transport close" must not win the race for the reason.
         if !self.mark_disconnected() {
@@ -579,14 +626,18 @@ impl Socket {
             .0
             .conn
             .push(frames(packet::encode_disconnect(self.nsp()), Vec::new()));
-        self.finish_close(DisconnectReason::ServerNamespaceDisconnect);
+        self.finish_close(DisconnectReason::ServerNamespaceDisconnect, true);
     }
 
     /// Leaves the namespace: `disconnecting` (rooms visible), then rooms and acks cleared, then
     /// `disconnect`. Runs once.
+    /// A socket whose connection ends while it is connecting leaves the same way, without having been
+    /// announced to the observer.
     pub(crate) fn on_close(&self, reason: DisconnectReason) {
         if self.mark_disconnected() {
-            self.finish_close(reason);
+            self.finish_close(reason, true);
+        } else if self.leave_connecting() {
+            self.finish_close(reason, false);
         }
     }
 
@@ -598,7 +649,7 @@ impl Socket {
             .is_ok()
     }
 
-    fn finish_close(&self, reason: DisconnectReason) {
+    fn finish_close(&self, reason: DisconnectReason, announced: bool) {
         let handlers = self.handlers();
         for handler in &handlers.disconnecting {
             handler.call(self, reason);
@@ -611,22 +662,46 @@ impl Socket {
         for handler in &handlers.disconnect {
             handler.call(self, reason);
         }
-        if let Some(observer) = self.0.ns.hooks.get() {
-            observer.socket_disconnected(self, reason);
+        if announced {
+            if let Some(observer) = self.0.ns.hooks.get() {
+                observer.socket_disconnected(self, reason);
+            }
         }
         tracing::debug!(socket = %self.id(), nsp = self.nsp(), %reason, "socket disconnected");
     }
 
-    /// Connecting → connected; false if the socket was abandoned meanwhile.
-    pub(crate) fn mark_connected(&self) -> bool {
-        self.0
-            .state
-            .compare_exchange(CONNECTING, CONNECTED, Ordering::AcqRel, Ordering::Acquire)
-            .is_ok()
+    /// Connecting → connected: queues the CONNECT answer `text`, then what was held for the socket, in
+    /// one step with the state change, so nothing sent meanwhile overtakes them. `None` if the socket
+    /// left or was refused meanwhile, else whether a `disconnect` was asked for while it was connecting.
+    pub(crate) fn connect_and_release(&self, text: String) -> Option<bool> {
+        let mut held = self.0.held.lock();
+        if self.0.state.load(Ordering::Acquire) != CONNECTING {
+            return None;
+        }
+        let mut result = self.0.conn.push(frames(text, Vec::new()));
+        for item in std::mem::take(&mut held.frames) {
+            if result.is_err() {
+                break;
+            }
+            result = self.0.conn.push(item);
+        }
+        self.0.state.store(CONNECTED, Ordering::Release);
+        let disconnect = held.disconnect;
+        drop(held);
+        match result {
+            Ok(()) => Some(disconnect),
+            // The connection is closing: its close reaches this socket as for any connected one.
+            Err(SendError::Closed) => Some(false),
+            Err(SendError::Full) => {
+                self.close_slow_consumer();
+                Some(false)
+            }
+        }
     }
 
-    /// A connection that never completed (refused, or its client left): forget what the middlewares did.
-    pub(crate) fn abandon(&self) {
+    /// Connecting → disconnected, dropping what was held; false if it had already left that state.
+    fn leave_connecting(&self) -> bool {
+        let mut held = self.0.held.lock();
         if self
             .0
             .state
@@ -636,11 +711,25 @@ impl Socket {
                 Ordering::AcqRel,
                 Ordering::Acquire,
             )
-            .is_ok()
+            .is_err()
         {
-            self.0.ns.adapter().del_all(self.id());
-            self.0.acks.lock().clear();
+            return false;
         }
+        *held = Held::default();
+        true
+    }
+
+    /// A connection refused by a middleware: undoes what it did (rooms joined, packets held, acks
+    /// awaited) without running any handler. False if the socket had already left.
+    pub(crate) fn abandon(&self) -> bool {
+        if !self.leave_connecting() {
+            return false;
+        }
+        self.0.ns.adapter().del_all(self.id());
+        self.0.ns.remove_socket(self.id());
+        super::client::forget_socket(&self.0.conn, self);
+        self.0.acks.lock().clear();
+        true
     }
 
     pub(crate) fn to_remote(&self) -> RemoteSocket {

@@ -17,6 +17,7 @@ Handlers run on your asyncio loop; the engine (transports, rooms, broadcasts) ru
 from . import exceptions
 from ._native import __version__
 from ._asgi import ASGIApp
+from ._manager import AsyncManager
 from ._namespace import AsyncNamespace
 from ._redis import AsyncRedisManager
 from ._server import AsyncServer, BroadcastOperator, Reason, RemoteSocket
@@ -24,6 +25,7 @@ from ._server import AsyncServer, BroadcastOperator, Reason, RemoteSocket
 __all__ = [
     "ASGIApp",
     "AsyncServer",
+    "AsyncManager",
     "AsyncNamespace",
     "AsyncRedisManager",
     "BroadcastOperator",

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 from typing import Any
 
+from ._manager import AsyncManager
 
-class AsyncRedisManager:
+
+class AsyncRedisManager(AsyncManager):
     """``AsyncServer(client_manager=ferrio.AsyncRedisManager(url))``, as in python-socketio.
 
     The adapter runs inside ferrio's engine and speaks the protocol of socket.io's
@@ -40,6 +42,7 @@ class AsyncRedisManager:
             raise ValueError("url must be a Redis URL such as redis://127.0.0.1:6379/0")
         if request_timeout <= 0:
             raise ValueError("request_timeout must be positive")
+        super().__init__()
         self.url = url
         self.channel = channel
         self.request_timeout = float(request_timeout)

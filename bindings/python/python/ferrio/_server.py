@@ -29,7 +29,7 @@ Rooms = Union[str, Iterable[str]]
 logger = logging.getLogger("ferrio")
 
 # Item kinds sent by the native dispatch thread.
-_CONNECT, _EVENT, _DISCONNECT, _RESOLVE, _CONNECTED = 0, 1, 2, 3, 4
+_CONNECT, _EVENT, _DISCONNECT, _RESOLVE = 0, 1, 2, 3
 
 #: Events that never go to a catch-all handler.
 RESERVED_EVENTS = ("connect", "disconnect", "disconnecting")
@@ -301,14 +301,17 @@ class AsyncServer:
         rate_limit: tuple[float, int] | None = None,
         **kwargs: Any,
     ) -> None:
-        from ._redis import AsyncRedisManager
+        from ._manager import AsyncManager
 
-        if client_manager is not None and not isinstance(client_manager, AsyncRedisManager):
+        if client_manager is None:
+            client_manager = AsyncManager()
+        elif not isinstance(client_manager, AsyncManager):
             raise ValueError(
-                "ferrio's only client manager is ferrio.AsyncRedisManager (Redis, compatible with socket.io's"
-                " Redis adapter); other managers are not supported"
+                "ferrio's client managers are ferrio.AsyncManager (the default) and ferrio.AsyncRedisManager"
+                " (Redis, compatible with socket.io's Redis adapter); other managers are not supported"
             )
-        self.manager = client_manager
+        client_manager.set_server(self)
+        self.manager: AsyncManager = client_manager
         if json is not None:
             raise ValueError("ferrio serializes JSON natively; a custom json module is not supported")
         self.logger: logging.Logger = logger if isinstance(logger, logging.Logger) else globals()["logger"]
@@ -337,7 +340,7 @@ class AsyncServer:
             cors_credentials=bool(cors_credentials),
             connect_timeout=float(connect_timeout),
             always_connect=bool(always_connect),
-            **(client_manager._native_options() if client_manager is not None else {}),
+            **client_manager._native_options(),
             limits=dict(
                 allow_upgrades=bool(allow_upgrades),
                 upgrade_timeout=float(upgrade_timeout),
@@ -367,10 +370,9 @@ class AsyncServer:
         self._environs: dict[str, dict[str, Any]] = {}
         self._conn_refs: dict[str, int] = {}
         self._sid_conn: dict[tuple[str, str], str] = {}
+        # (namespace, eio sid) -> sid: manager.sid_from_eio_sid.
+        self._conn_sid: dict[tuple[str, str], str] = {}
         self._leaving: dict[tuple[str, str], list[str]] = {}
-        # Sockets accepted by Python whose CONNECT the engine has not sent yet: what targets them (emits,
-        # room changes from the connect handler, as python-socketio allows) waits here, in order.
-        self._connecting: dict[tuple[str, str], list[Callable[[], Any]]] = {}
         self.port: int | None = None
         self._admin: dict[str, Any] | None = None
         self._admin_check: Callable[[Any], Any] | None = None
@@ -605,24 +607,9 @@ class AsyncServer:
                 raise ValueError("callback= needs a single client: pass its sid as to=")
             future = self._loop_future()
             future.add_done_callback(lambda f: self._run_callback(callback, f))
-            self._when_connected(
-                ns, target, lambda: native.call(ns, target, event, args, _CALLBACK_TIMEOUT, future), args)
-            return
-        if isinstance(target, str) and skip_sid is None and (ns, target) in self._connecting:
-            self._when_connected(ns, target, lambda: native.emit(ns, event, args, [target], None), args)
+            native.call(ns, target, event, args, _CALLBACK_TIMEOUT, future)
             return
         native.emit(ns, event, args, _rooms(target), _rooms(skip_sid))
-
-    def _when_connected(
-        self, ns: str, sid: str, op: Callable[[], Any], args: tuple[Any, ...] | None = None
-    ) -> None:
-        pending = self._connecting.get((ns, sid))
-        if pending is not None:
-            if args is not None:
-                _native.validate_args(args)  # bad data raises now, not when the op runs
-            pending.append(op)
-        else:
-            op()
 
     def _run_callback(self, callback: Handler, future: asyncio.Future[Any]) -> None:
         if future.cancelled() or future.exception() is not None:
@@ -666,8 +653,7 @@ class AsyncServer:
             raise ValueError("Cannot use call() to broadcast.")
         future = self._loop_future()
         native, ns, args = self._require(), namespace or "/", _args(data)
-        self._when_connected(
-            ns, target, lambda: native.call(ns, target, event, args, float(timeout), future), args)
+        native.call(ns, target, event, args, float(timeout), future)
         try:
             return _ack_value(await asyncio.wait_for(future, timeout + 1.0))
         except asyncio.TimeoutError:
@@ -676,12 +662,12 @@ class AsyncServer:
     async def enter_room(self, sid: str, room: str, namespace: str | None = None) -> None:
         """Makes ``sid`` join ``room``."""
         native, ns = self._require(), namespace or "/"
-        self._when_connected(ns, sid, lambda: native.join(ns, sid, [room]))
+        native.join(ns, sid, [room])
 
     async def leave_room(self, sid: str, room: str, namespace: str | None = None) -> None:
         """Makes ``sid`` leave ``room``."""
         native, ns = self._require(), namespace or "/"
-        self._when_connected(ns, sid, lambda: native.leave(ns, sid, room))
+        native.leave(ns, sid, room)
 
     async def close_room(self, room: str, namespace: str | None = None) -> None:
         """Removes every socket from ``room``."""
@@ -694,8 +680,6 @@ class AsyncServer:
         snapshot = self._leaving.get((ns, sid))
         if snapshot is not None:
             return list(snapshot)
-        if (ns, sid) in self._connecting:
-            return [sid]
         return self._require().rooms(ns, sid)
 
     def transport(self, sid: str, namespace: str | None = None) -> str:
@@ -740,7 +724,7 @@ class AsyncServer:
     async def disconnect(self, sid: str, namespace: str | None = None, ignore_queue: bool = False) -> None:
         """Disconnects ``sid`` from the namespace (reason ``server namespace disconnect``)."""
         native, ns = self._require(), namespace or "/"
-        self._when_connected(ns, sid, lambda: native.disconnect(ns, sid, False))
+        native.disconnect(ns, sid, False)
 
     async def sleep(self, seconds: float = 0) -> None:
         """``asyncio.sleep``."""
@@ -874,8 +858,6 @@ class AsyncServer:
                     self._spawn(self._on_connect(item[1], item[2], item[3], item[4], item[5], item[6]))
                 elif kind == _DISCONNECT:
                     self._on_disconnect(item[1], item[2], item[3], item[4], item[5])
-                elif kind == _CONNECTED:
-                    self._on_connected(item[1], item[2])
             except Exception:
                 self.logger.exception("error while dispatching %r", item[:2])
 
@@ -987,8 +969,7 @@ class AsyncServer:
         environ = self._environs.setdefault(conn, environ)
         self._conn_refs[conn] = self._conn_refs.get(conn, 0) + 1
         self._sid_conn[(ns, sid)] = conn
-        if reply is not None:
-            self._connecting[(ns, sid)] = []
+        self._conn_sid[(ns, conn)] = sid
         refusal: dict[str, Any] | None = None
         try:
             for key in (ns, "*"):
@@ -1007,7 +988,6 @@ class AsyncServer:
             if reply is not None:
                 reply.accept()
             return
-        self._connecting.pop((ns, sid), None)
         self._forget(ns, sid)
         if reply is not None:
             reply.reject(str(refusal.get("message", "")), refusal.get("data"))
@@ -1033,15 +1013,6 @@ class AsyncServer:
         if ns_handler is not None:
             return await ns_handler.trigger_event("connect", *ns_args, auth_arg)
         return None
-
-    def _on_connected(self, ns: str, sid: str) -> None:
-        for op in self._connecting.pop((ns, sid), ()):
-            try:
-                op()
-            except exceptions.UnknownSidError:
-                pass  # it left already: what targeted it is lost, as for any socket that leaves
-            except Exception:
-                self.logger.exception("error in an operation deferred until %s joined %s", sid, ns)
 
     def _on_disconnect(self, ns: str, sid: str, conn: str, reason: str, rooms: list[str]) -> None:
         self._leaving[(ns, sid)] = rooms
@@ -1072,11 +1043,11 @@ class AsyncServer:
 
     def _forget(self, ns: str, sid: str) -> None:
         key = (ns, sid)
-        self._connecting.pop(key, None)
         self._leaving.pop(key, None)
         self._sessions.pop(key, None)
         conn = self._sid_conn.pop(key, None)
         if conn is not None:
+            self._conn_sid.pop((ns, conn), None)
             refs = self._conn_refs.get(conn, 1) - 1
             if refs <= 0:
                 self._conn_refs.pop(conn, None)
