@@ -680,6 +680,8 @@ class Socket extends EventEmitter {
 
   _onevent(name, args, token) {
     if (token >= 0) args.push(this._ackFn(token));
+    // As socket.io: onAny listeners see every event, before the socket.use chain (which may refuse it).
+    if (this._any) for (const fn of this._any.slice()) fn.call(this, name, ...args);
     if (this._fns) {
       const event = [name, ...args];
       runChain(
@@ -699,7 +701,6 @@ class Socket extends EventEmitter {
   }
 
   _dispatch(name, args) {
-    if (this._any) for (const fn of this._any.slice()) fn.call(this, name, ...args);
     // A client may name an event "error": EventEmitter would throw without a listener.
     if (name === "error" && !this.listenerCount("error")) return;
     emitLocal.call(this, name, ...args);
