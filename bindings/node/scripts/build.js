@@ -43,7 +43,9 @@ const file =
       : "libferrio_node.so";
 const built = path.join(targetDir, debug ? "debug" : "release", file);
 const dest = path.join(here, "ferrio.node");
-// Copy to a temporary name and rename, so a running process never sees a half-written module.
-fs.copyFileSync(built, `${dest}.tmp`);
-fs.renameSync(`${dest}.tmp`, dest);
+// Copy to a temporary name of this process's own and rename, so a running process never sees a
+// half-written module and two builds at once never take each other's file.
+const temporary = `${dest}.${process.pid}.tmp`;
+fs.copyFileSync(built, temporary);
+fs.renameSync(temporary, dest);
 console.log(`ferrio: ${path.relative(process.cwd(), built)} -> ${path.relative(process.cwd(), dest)}`);
