@@ -1,11 +1,18 @@
 //! Raw-protocol tests of the Engine.IO edges where the official `engine.io` server has a settled answer:
-//! the `Sec-WebSocket-Key` check.
+//! the client's close packet while a GET is pending, the `Sec-WebSocket-Key` check, and a polling client
+//! that stops polling (also after the connect timeout).
 
 mod common;
 
 use common::*;
+use ferrio::engineio::{CloseReason, Engine, EngineConfig, EngineHandler, Message, Session};
 use ferrio::Server;
+use parking_lot::Mutex;
 use std::net::SocketAddr;
+use std::sync::{Arc, Weak};
+use std::time::Duration;
+use tokio::sync::mpsc;
+use tokio::time::{timeout, Instant};
 
 /// A server with the default options and the echo handler.
 async fn default_server() -> ferrio::ServerHandle {
@@ -36,6 +43,75 @@ async fn upgrade(addr: SocketAddr, sid: &str) -> Ws {
     ws_send_text(&mut ws, "5").await;
     ws_echo(&mut ws, "upgraded").await;
     ws
+}
+
+// ---- 1. The client's close packet while a GET is pending ----
+
+#[tokio::test]
+async fn a_close_packet_answers_the_pending_get_with_a_noop_and_ends_the_session() {
+    let io = Server::builder().build();
+    let (tx, mut reasons) = mpsc::unbounded_channel();
+    io.on_connection(move |socket| {
+        let tx = tx.clone();
+        socket.on_disconnect(move |_, reason| {
+            let _ = tx.send(reason.as_str());
+        });
+    });
+    let handle = io.listen("127.0.0.1:0").await.expect("listen");
+    let addr = handle.local_addr();
+    let sid = polling_connect(addr).await;
+    let pending = tokio::spawn({
+        let sid = sid.clone();
+        async move { get(addr, &polling(&sid)).await }
+    });
+    // Let the GET become pending.
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let response = post(addr, &polling(&sid), "1").await;
+    assert_eq!(response.status, 200);
+    assert_eq!(response.text(), "ok");
+    let released = timeout(WAIT, pending)
+        .await
+        .expect("the pending GET is answered")
+        .expect("the GET task");
+    assert_eq!(released.status, 200);
+    assert_eq!(
+        released.text(),
+        "6",
+        "the pending GET gets a noop, not a close"
+    );
+    eprintln!("pending GET answered {:?}", released.text());
+    // The session is gone at once: no retry loop.
+    let response = get(addr, &polling(&sid)).await;
+    assert_engine_error(&response, 400, 1, "Session ID unknown");
+    let response = post(addr, &polling(&sid), "42[\"echo\",1]").await;
+    assert_engine_error(&response, 400, 1, "Session ID unknown");
+    let reason = timeout(WAIT, reasons.recv()).await.expect("a disconnect");
+    assert_eq!(reason, Some("transport close"));
+    reaped(&handle, Duration::from_secs(2)).await;
+    stop(handle).await;
+}
+
+#[tokio::test]
+async fn a_close_packet_without_a_pending_get_ends_the_session_at_once() {
+    let handle = default_server().await;
+    let addr = handle.local_addr();
+    let sid = polling_connect(addr).await;
+    let response = post(addr, &polling(&sid), "1").await;
+    assert_eq!(response.text(), "ok");
+    let response = get(addr, &polling(&sid)).await;
+    assert_engine_error(&response, 400, 1, "Session ID unknown");
+    // Nor can the closed session be upgraded.
+    let response = request(
+        addr,
+        "GET",
+        &eio(&ws_query(&sid)),
+        &upgrade_headers(Some(KEY)),
+        None,
+    )
+    .await;
+    assert_engine_error(&response, 400, 1, "Session ID unknown");
+    reaped(&handle, Duration::from_secs(2)).await;
+    stop(handle).await;
 }
 
 // ---- 4. Sec-WebSocket-Key ----
@@ -139,4 +215,171 @@ async fn an_upgrade_with_a_bad_websocket_key_is_400_and_polling_goes_on() {
     let mut ws = upgrade(addr, &sid).await;
     let _ = ws.close(None).await;
     stop(handle).await;
+}
+
+// ---- 5. A polling client that stops polling ----
+
+/// Waits until the server has no connection left; returns when (fails after `within`).
+async fn reaped(handle: &ferrio::ServerHandle, within: Duration) -> Instant {
+    let deadline = Instant::now() + within;
+    while handle.server().connection_count() > 0 {
+        assert!(
+            Instant::now() < deadline,
+            "{} connections still open after {within:?}",
+            handle.server().connection_count()
+        );
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    Instant::now()
+}
+
+const PING_INTERVAL: Duration = Duration::from_millis(300);
+const PING_TIMEOUT: Duration = Duration::from_millis(200);
+/// Timers and scheduling on a busy machine.
+const SLACK: Duration = Duration::from_millis(400);
+
+#[tokio::test]
+async fn a_polling_client_that_stops_polling_ends_at_its_ping_timeout() {
+    let io = Server::builder()
+        .ping_interval(PING_INTERVAL)
+        .ping_timeout(PING_TIMEOUT)
+        .build();
+    let (tx, mut reasons) = mpsc::unbounded_channel();
+    io.on_connection(move |socket| {
+        let tx = tx.clone();
+        socket.on_disconnect(move |_, reason| {
+            let _ = tx.send(reason.as_str());
+        });
+    });
+    let handle = io.listen("127.0.0.1:0").await.expect("listen");
+    let opened = Instant::now();
+    let _sid = polling_connect(handle.local_addr()).await;
+    // Never polls again: the ping is never collected, so no pong.
+    let gone = reaped(&handle, PING_INTERVAL + PING_TIMEOUT + SLACK * 2).await - opened;
+    eprintln!("the session ended {gone:?} after the handshake");
+    assert!(gone >= PING_INTERVAL + PING_TIMEOUT - Duration::from_millis(50));
+    let reason = timeout(WAIT, reasons.recv()).await.expect("a disconnect");
+    assert_eq!(reason, Some("ping timeout"));
+    stop(handle).await;
+}
+
+#[tokio::test]
+async fn a_polling_client_closed_by_the_connect_timeout_ends_at_its_ping_timeout() {
+    let handle = echo_server(
+        Server::builder()
+            .ping_interval(PING_INTERVAL)
+            .ping_timeout(PING_TIMEOUT)
+            .connect_timeout(Duration::from_millis(100)),
+    )
+    .await;
+    let addr = handle.local_addr();
+    let opened = Instant::now();
+    let (sid, _) = polling_handshake(addr).await;
+    // Closed by the connect timeout at 100 ms, the session waits for the client's next GET to hand it
+    // the close packet, as engine.io's polling transport does…
+    tokio::time::sleep(Duration::from_millis(250)).await;
+    assert_eq!(handle.server().connection_count(), 1);
+    // …but the client never polls again: the heartbeat ends it as it would have without the close.
+    let gone = reaped(&handle, PING_INTERVAL + PING_TIMEOUT + SLACK * 2).await - opened;
+    eprintln!("the session closed by the connect timeout ended {gone:?} after the handshake");
+    assert!(gone >= PING_INTERVAL + PING_TIMEOUT - Duration::from_millis(50));
+    assert_engine_error(
+        &get(addr, &polling(&sid)).await,
+        400,
+        1,
+        "Session ID unknown",
+    );
+    stop(handle).await;
+}
+
+/// Records each session's end and keeps only a weak reference to it, so a test can tell that the
+/// session's memory was freed. Closes every session `close_after` its opening, as the Socket.IO
+/// connect timeout does.
+#[derive(Default)]
+struct Watch {
+    sessions: Mutex<Vec<Weak<Session<Watch>>>>,
+    closed: Mutex<Vec<(CloseReason, Instant)>>,
+    close_after: Option<Duration>,
+}
+
+impl EngineHandler for Watch {
+    type Data = ();
+
+    fn on_open(&self, session: &Arc<Session<Self>>) {
+        self.sessions.lock().push(Arc::downgrade(session));
+        if let Some(after) = self.close_after {
+            let session = Arc::downgrade(session);
+            tokio::spawn(async move {
+                tokio::time::sleep(after).await;
+                if let Some(session) = session.upgrade() {
+                    session.close(CloseReason::ForcedServerClose);
+                }
+            });
+        }
+    }
+
+    fn on_message(&self, session: &Arc<Session<Self>>, message: Message<'_>) {
+        if let Message::Text(text) = message {
+            let _ = session.send_text(text);
+        }
+    }
+
+    fn on_close(&self, _session: &Arc<Session<Self>>, reason: CloseReason) {
+        self.closed.lock().push((reason, Instant::now()));
+    }
+}
+
+#[tokio::test]
+async fn an_abandoned_polling_session_is_freed() {
+    let config = EngineConfig {
+        ping_interval: PING_INTERVAL,
+        ping_timeout: PING_TIMEOUT,
+        ..EngineConfig::default()
+    };
+    let engine = Engine::new(
+        config,
+        Watch {
+            close_after: Some(Duration::from_millis(100)),
+            ..Watch::default()
+        },
+    );
+    let listener = ferrio::engineio::listen(engine.clone(), "127.0.0.1:0")
+        .await
+        .expect("listen");
+    let addr = listener.local_addr();
+    let opened = Instant::now();
+    // Closed by the server at 100 ms (as the connect timeout does) and never polled again; a few echoes
+    // wait in its queue, so there is memory to free.
+    let (closed_sid, _) = polling_handshake(addr).await;
+    let response = post(addr, &polling(&closed_sid), "4a\x1e4b\x1e4c").await;
+    assert_eq!(response.text(), "ok");
+    let deadline = opened + PING_INTERVAL + PING_TIMEOUT + SLACK * 2;
+    loop {
+        let live = engine
+            .handler()
+            .sessions
+            .lock()
+            .iter()
+            .filter(|s| s.strong_count() > 0)
+            .count();
+        if live == 0 && engine.session_count() == 0 {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "{live} sessions still in memory, {} in the table",
+            engine.session_count()
+        );
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    let closed = engine.handler().closed.lock().clone();
+    assert_eq!(closed.len(), 1);
+    let (reason, at) = closed[0];
+    assert_eq!(reason, CloseReason::ForcedServerClose);
+    eprintln!(
+        "the session closed by the server at 100 ms was freed {:?} after the handshake",
+        at - opened
+    );
+    assert!(at - opened >= PING_INTERVAL + PING_TIMEOUT - Duration::from_millis(50));
+    listener.shutdown(Duration::from_millis(500)).await;
 }

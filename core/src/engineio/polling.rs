@@ -61,6 +61,13 @@ pub(crate) async fn poll<H: EngineHandler>(engine: &Engine<H>, session: &Session
             _ = session.upgrade_started.notified() => break,
         }
     }
+    if session.closed_by_client() {
+        // The client's close packet ends the transport under this GET: engine.io releases it with a
+        // noop (the close is the client's own, it needs no close packet back).
+        batch.clear();
+        drop(batch);
+        return payload_response("6".to_owned());
+    }
     let mut payload = String::new();
     while let Some(item) = batch.pop_front() {
         append(&mut payload, item);
@@ -81,6 +88,10 @@ pub(crate) async fn poll<H: EngineHandler>(engine: &Engine<H>, session: &Session
         payload.push('6');
     }
     drop(batch);
+    payload_response(payload)
+}
+
+fn payload_response(payload: String) -> Response {
     http::Response::builder()
         .status(200)
         .header(http::header::CONTENT_TYPE, "text/plain; charset=UTF-8")
@@ -150,6 +161,11 @@ where
         session.close(CloseReason::ParseError);
         return engine_error(EngineErrorCode::BadRequest);
     };
+    if session.is_closed() {
+        // Closed while its client still polls for the close packet: as engine.io, packets that arrive
+        // now are not delivered.
+        return ok_response();
+    }
     for packet in decode_payload(text) {
         match packet {
             Ok(packet) => {
@@ -164,6 +180,10 @@ where
             }
         }
     }
+    ok_response()
+}
+
+fn ok_response() -> Response {
     http::Response::builder()
         .status(200)
         .header(http::header::CONTENT_TYPE, "text/html")

@@ -322,7 +322,10 @@ where
     let upgrade = is_websocket_upgrade(&req);
 
     if let Some(sid) = sid {
-        let Some(session) = Sid::parse(&sid).and_then(|sid| engine.session(&sid)) else {
+        let Some(session) = Sid::parse(&sid)
+            .and_then(|sid| engine.session(&sid))
+            .filter(|session| session.reachable())
+        else {
             return engine_error(EngineErrorCode::UnknownSid);
         };
         return match transport {
