@@ -1,6 +1,7 @@
 //! Raw-protocol tests of the Engine.IO edges where the official `engine.io` server has a settled answer:
-//! the client's close packet while a GET is pending, the `Sec-WebSocket-Key` check, and a polling client
-//! that stops polling (also after the connect timeout).
+//! the client's close packet while a GET is pending, a WebSocket for a session that cannot upgrade (any
+//! more), polling after the upgrade packet (also racing it on a multi-thread runtime), the
+//! `Sec-WebSocket-Key` check, and a polling client that stops polling (also after the connect timeout).
 
 mod common;
 
@@ -13,10 +14,31 @@ use std::sync::{Arc, Weak};
 use std::time::Duration;
 use tokio::sync::mpsc;
 use tokio::time::{timeout, Instant};
+use tokio_tungstenite::tungstenite::Message as WsMessage;
 
 /// A server with the default options and the echo handler.
 async fn default_server() -> ferrio::ServerHandle {
     echo_server(Server::builder()).await
+}
+
+/// Reads until the socket ends; `Ok` with what arrived before the end, `Err` when it is still open
+/// after `within`.
+async fn ws_end(ws: &mut Ws, within: Duration) -> Result<Vec<WsMessage>, Vec<WsMessage>> {
+    let mut seen = Vec::new();
+    let ended = timeout(within, async {
+        loop {
+            match futures_util::StreamExt::next(ws).await {
+                None | Some(Err(_)) => return,
+                Some(Ok(WsMessage::Close(_))) => return,
+                Some(Ok(message)) => seen.push(message),
+            }
+        }
+    })
+    .await;
+    match ended {
+        Ok(()) => Ok(seen),
+        Err(_) => Err(seen),
+    }
 }
 
 /// The WebSocket query of an upgrade for `sid`.
@@ -111,6 +133,229 @@ async fn a_close_packet_without_a_pending_get_ends_the_session_at_once() {
     .await;
     assert_engine_error(&response, 400, 1, "Session ID unknown");
     reaped(&handle, Duration::from_secs(2)).await;
+    stop(handle).await;
+}
+
+// ---- 2. A WebSocket for a session that cannot upgrade (any more) ----
+
+/// Opens a WebSocket for `sid` and expects the server to accept it (101) and close it at once, sending
+/// nothing else.
+async fn accepted_and_closed(addr: SocketAddr, sid: &str) {
+    let start = Instant::now();
+    let mut ws = ws_connect(addr, &ws_query(sid)).await;
+    match ws_end(&mut ws, Duration::from_secs(2)).await {
+        Ok(seen) => assert!(seen.is_empty(), "sent before closing: {seen:?}"),
+        Err(seen) => panic!("the extra WebSocket is still open; received {seen:?}"),
+    }
+    eprintln!(
+        "extra WebSocket accepted and closed in {:?}",
+        start.elapsed()
+    );
+}
+
+#[tokio::test]
+async fn a_second_websocket_after_the_upgrade_is_accepted_and_closed() {
+    let handle = default_server().await;
+    let addr = handle.local_addr();
+    let sid = polling_connect(addr).await;
+    let mut ws = upgrade(addr, &sid).await;
+    // As raw HTTP: 101, never 400.
+    let response = request(
+        addr,
+        "GET",
+        &eio(&ws_query(&sid)),
+        &upgrade_headers(Some(KEY)),
+        None,
+    )
+    .await;
+    assert_eq!(response.status, 101, "{:?}", response.text());
+    accepted_and_closed(addr, &sid).await;
+    accepted_and_closed(addr, &sid).await;
+    // The upgraded session is untouched.
+    ws_echo(&mut ws, "still upgraded").await;
+    assert_eq!(handle.server().connection_count(), 1);
+    let _ = ws.close(None).await;
+    stop(handle).await;
+}
+
+#[tokio::test]
+async fn a_second_websocket_during_the_upgrade_is_accepted_and_closed() {
+    let handle = default_server().await;
+    let addr = handle.local_addr();
+    let sid = polling_connect(addr).await;
+    let mut ws = ws_connect(addr, &ws_query(&sid)).await;
+    // Before the probe: the first WebSocket already claims the upgrade.
+    accepted_and_closed(addr, &sid).await;
+    ws_send_text(&mut ws, "2probe").await;
+    assert_eq!(ws_recv_text(&mut ws).await, "3probe");
+    // After the probe, before `5`.
+    accepted_and_closed(addr, &sid).await;
+    assert_eq!(get(addr, &polling(&sid)).await.text(), "6");
+    ws_send_text(&mut ws, "5").await;
+    ws_echo(&mut ws, "the first upgrade went through").await;
+    let _ = ws.close(None).await;
+    stop(handle).await;
+}
+
+#[tokio::test]
+async fn a_websocket_for_a_websocket_session_is_accepted_and_closed() {
+    let handle = default_server().await;
+    let addr = handle.local_addr();
+    let (mut ws, open) = ws_handshake(addr).await;
+    let sid = open["sid"].as_str().expect("sid").to_owned();
+    ws_send_text(&mut ws, "40").await;
+    assert!(ws_recv_text(&mut ws).await.starts_with("40{"));
+    accepted_and_closed(addr, &sid).await;
+    ws_echo(&mut ws, "still here").await;
+    let _ = ws.close(None).await;
+    stop(handle).await;
+}
+
+#[tokio::test]
+async fn a_failed_upgrade_can_be_tried_again() {
+    let handle = echo_server(Server::builder().upgrade_timeout(Duration::from_millis(300))).await;
+    let addr = handle.local_addr();
+    let sid = polling_connect(addr).await;
+    // The first attempt goes away before probing: the claim on the upgrade is given back.
+    let ws = ws_connect(addr, &ws_query(&sid)).await;
+    drop(ws);
+    let deadline = Instant::now() + Duration::from_secs(2);
+    let mut ws = loop {
+        let mut ws = ws_connect(addr, &ws_query(&sid)).await;
+        ws_send_text(&mut ws, "2probe").await;
+        match ws_next(&mut ws).await {
+            Some(WsMessage::Text(text)) if text.as_str() == "3probe" => break ws,
+            other => {
+                assert!(Instant::now() < deadline, "no probe answer: {other:?}");
+                tokio::time::sleep(Duration::from_millis(20)).await;
+            }
+        }
+    };
+    assert_eq!(get(addr, &polling(&sid)).await.text(), "6");
+    ws_send_text(&mut ws, "5").await;
+    ws_echo(&mut ws, "second attempt").await;
+    let _ = ws.close(None).await;
+    stop(handle).await;
+}
+
+// ---- 3. Polling after the upgrade packet, racing it on a multi-thread runtime ----
+
+/// How many upgrades race polling requests against their `5`.
+const RACES: usize = 60;
+
+/// What races the `5` in one round.
+#[derive(Debug, Clone, Copy)]
+enum Racer {
+    Get,
+    Post,
+    Both,
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn polling_racing_the_upgrade_packet_is_refused_and_loses_nothing() {
+    let handle = default_server().await;
+    let addr = handle.local_addr();
+    let start = Instant::now();
+    let mut refused_gets = 0;
+    let mut posts = [0usize; 2];
+    for round in 0..RACES {
+        let racer = [Racer::Get, Racer::Post, Racer::Both][round % 3];
+        let sid = polling_connect(addr).await;
+        let mut ws = ws_connect(addr, &ws_query(&sid)).await;
+        // The client's GET in flight at the probe: sent before or after it, released with a noop.
+        let in_flight = tokio::spawn({
+            let sid = sid.clone();
+            async move { get(addr, &polling(&sid)).await }
+        });
+        ws_send_text(&mut ws, "2probe").await;
+        assert_eq!(ws_recv_text(&mut ws).await, "3probe");
+        let in_flight = timeout(WAIT, in_flight).await.expect("released").unwrap();
+        assert_eq!((in_flight.status, in_flight.text()), (200, "6".to_owned()));
+        // Polling requests race the `5`, sent at once from other connections.
+        let racing_get = matches!(racer, Racer::Get | Racer::Both).then(|| {
+            let sid = sid.clone();
+            tokio::spawn(async move { get(addr, &polling(&sid)).await })
+        });
+        let racing_post = matches!(racer, Racer::Post | Racer::Both).then(|| {
+            let sid = sid.clone();
+            tokio::spawn(async move { post(addr, &polling(&sid), "42[\"echo\",\"posted\"]").await })
+        });
+        if round % 2 == 0 {
+            tokio::task::yield_now().await;
+        }
+        ws_send_text(&mut ws, "5").await;
+        // A POST the server read before the `5` is delivered (200); one read after it is refused.
+        let posted = match racing_post {
+            Some(task) => {
+                let response = timeout(WAIT, task).await.expect("answered").unwrap();
+                if response.status == 200 {
+                    assert_eq!(response.text(), "ok");
+                    posts[0] += 1;
+                    true
+                } else {
+                    assert_engine_error(&response, 400, 3, "Bad request");
+                    posts[1] += 1;
+                    false
+                }
+            }
+            None => false,
+        };
+        // The GET waits while the upgrade is under way: the `5` refuses it, unless the echo of a POST
+        // delivered before the `5` reached it first (then it was served before the `5`, and carries it).
+        let mut echoes_polled = 0;
+        if let Some(task) = racing_get {
+            let response = timeout(WAIT, task).await.expect("answered").unwrap();
+            if response.status == 200 {
+                assert!(
+                    posted,
+                    "a GET was served although nothing was queued for it"
+                );
+                assert_eq!(response.text(), "42[\"echo\",\"posted\"]");
+                echoes_polled = 1;
+            } else {
+                assert_engine_error(&response, 400, 3, "Bad request");
+                refused_gets += 1;
+            }
+        }
+        // After the `5`, polling is refused; the session lives on over the WebSocket, and every echo
+        // arrives exactly once, over one transport or the other.
+        assert_engine_error(&get(addr, &polling(&sid)).await, 400, 3, "Bad request");
+        assert_engine_error(
+            &post(addr, &polling(&sid), "42[\"echo\",1]").await,
+            400,
+            3,
+            "Bad request",
+        );
+        let marker = format!("42[\"echo\",\"round {round}\"]");
+        ws_send_text(&mut ws, &marker).await;
+        let mut before_marker = Vec::new();
+        loop {
+            let text = ws_recv_text_skip_pings(&mut ws).await;
+            if text == marker {
+                break;
+            }
+            before_marker.push(text);
+        }
+        let expected = if posted && echoes_polled == 0 {
+            vec!["42[\"echo\",\"posted\"]".to_owned()]
+        } else {
+            Vec::new()
+        };
+        assert_eq!(before_marker, expected, "round {round} ({racer:?})");
+        let _ = ws.close(None).await;
+    }
+    eprintln!(
+        "{RACES} upgrades raced polling against their `5` in {:?}: {refused_gets} racing GETs refused \
+         with 400, none served after the `5`; racing POSTs delivered before it {}, refused {}",
+        start.elapsed(),
+        posts[0],
+        posts[1]
+    );
+    assert!(
+        refused_gets >= RACES / 3,
+        "every GET-only round ends in 400"
+    );
+    reaped(&handle, Duration::from_secs(5)).await;
     stop(handle).await;
 }
 

@@ -353,9 +353,14 @@ impl Outgoing {
     }
 }
 
+/// Polling; no WebSocket is trying to take over.
 const TRANSPORT_POLLING: u8 = 0;
-const TRANSPORT_UPGRADING: u8 = 1;
-const TRANSPORT_WEBSOCKET: u8 = 2;
+/// Polling; a WebSocket claimed the upgrade and has not probed yet.
+const TRANSPORT_PROBING: u8 = 1;
+/// Polling; the probe was answered and the pending GET released. Waiting for the client's `5`.
+const TRANSPORT_UPGRADING: u8 = 2;
+/// WebSocket: opened so, or the client sent `5`. Polling requests are refused from here on.
+const TRANSPORT_WEBSOCKET: u8 = 3;
 
 /// How long a polling session closed by the server waits at most for the client's GET that collects the
 /// close packet (engine.io's polling `closeTimeout`); its heartbeat usually ends it sooner.
@@ -438,8 +443,30 @@ impl<H: EngineHandler> Session<H> {
         self.transport.store(state, Ordering::Release);
     }
 
-    fn upgrading(&self) -> bool {
-        self.transport.load(Ordering::Acquire) == TRANSPORT_UPGRADING
+    /// Claims the upgrade for one WebSocket: only a polling session that no other WebSocket is
+    /// upgrading can be claimed. The claim is given back when dropped unless the upgrade completed.
+    pub(crate) fn claim_upgrade(self: &Arc<Self>) -> Option<websocket::UpgradeClaim<H>> {
+        self.transport
+            .compare_exchange(
+                TRANSPORT_POLLING,
+                TRANSPORT_PROBING,
+                Ordering::AcqRel,
+                Ordering::Acquire,
+            )
+            .ok()
+            .map(|_| websocket::UpgradeClaim::new(self.clone()))
+    }
+
+    /// Back to plain polling after an upgrade that did not complete (an upgraded session stays so).
+    fn release_upgrade(&self) {
+        for from in [TRANSPORT_PROBING, TRANSPORT_UPGRADING] {
+            let _ = self.transport.compare_exchange(
+                from,
+                TRANSPORT_POLLING,
+                Ordering::AcqRel,
+                Ordering::Acquire,
+            );
+        }
     }
 
     /// Whether requests may still reach the session: an open one, or a polling one the server closed

@@ -340,18 +340,28 @@ where
                 }
             }
             TransportKind::WebSocket => {
-                if !upgrade
-                    || !engine.config.allow_upgrades
-                    || session.transport() != TransportKind::Polling
-                    || session.is_closed()
-                {
+                if !upgrade {
                     return engine_error(EngineErrorCode::BadRequest);
                 }
                 let tasks = engine.tasks.clone();
-                let engine = engine.clone();
-                accept_websocket(req, &tasks, move |upgraded| {
-                    websocket::serve_upgrade(engine, session, upgraded)
-                })
+                let claim = (engine.config.allow_upgrades && !session.is_closed())
+                    .then(|| session.claim_upgrade())
+                    .flatten();
+                match claim {
+                    Some(claim) => {
+                        let engine = engine.clone();
+                        accept_websocket(req, &tasks, move |upgraded| {
+                            websocket::serve_upgrade(engine, claim, upgraded)
+                        })
+                    }
+                    None => {
+                        let max_payload = engine.config.max_payload;
+                        let bound = engine.config.upgrade_timeout;
+                        accept_websocket(req, &tasks, move |upgraded| {
+                            websocket::refuse(upgraded, max_payload, bound)
+                        })
+                    }
+                }
             }
         };
     }
