@@ -23,6 +23,7 @@ use std::sync::atomic::{AtomicBool, AtomicU8, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 use tokio::sync::Notify;
+use tokio::time::{sleep_until, Instant};
 use tokio_tungstenite::tungstenite::Utf8Bytes;
 use tokio_util::sync::CancellationToken;
 
@@ -261,6 +262,18 @@ impl CloseReason {
             CloseReason::RateLimitExceeded => "rate limit exceeded",
         }
     }
+
+    /// Whether a polling session closed for this reason still waits for the client's next GET, which
+    /// collects the last packets and the close packet (the server ended it on purpose and has something
+    /// to say). Any other end removes the session at once, as engine.io forgets a closed socket.
+    pub(crate) fn awaits_final_poll(self) -> bool {
+        matches!(
+            self,
+            CloseReason::ForcedClose
+                | CloseReason::ForcedServerClose
+                | CloseReason::RateLimitExceeded
+        )
+    }
 }
 
 impl std::fmt::Display for CloseReason {
@@ -340,9 +353,18 @@ impl Outgoing {
     }
 }
 
+/// Polling; no WebSocket is trying to take over.
 const TRANSPORT_POLLING: u8 = 0;
-const TRANSPORT_UPGRADING: u8 = 1;
-const TRANSPORT_WEBSOCKET: u8 = 2;
+/// Polling; a WebSocket claimed the upgrade and has not probed yet.
+const TRANSPORT_PROBING: u8 = 1;
+/// Polling; the probe was answered and the pending GET released. Waiting for the client's `5`.
+const TRANSPORT_UPGRADING: u8 = 2;
+/// WebSocket: opened so, or the client sent `5`. Polling requests are refused from here on.
+const TRANSPORT_WEBSOCKET: u8 = 3;
+
+/// How long a polling session closed by the server waits at most for the client's GET that collects the
+/// close packet (engine.io's polling `closeTimeout`); its heartbeat usually ends it sooner.
+const POLLING_CLOSE_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// One Engine.IO session (a client connection, whichever transport carries it).
 pub struct Session<H: EngineHandler + ?Sized> {
@@ -421,8 +443,43 @@ impl<H: EngineHandler> Session<H> {
         self.transport.store(state, Ordering::Release);
     }
 
-    fn upgrading(&self) -> bool {
-        self.transport.load(Ordering::Acquire) == TRANSPORT_UPGRADING
+    /// Claims the upgrade for one WebSocket: only a polling session that no other WebSocket is
+    /// upgrading can be claimed. The claim is given back when dropped unless the upgrade completed.
+    pub(crate) fn claim_upgrade(self: &Arc<Self>) -> Option<websocket::UpgradeClaim<H>> {
+        self.transport
+            .compare_exchange(
+                TRANSPORT_POLLING,
+                TRANSPORT_PROBING,
+                Ordering::AcqRel,
+                Ordering::Acquire,
+            )
+            .ok()
+            .map(|_| websocket::UpgradeClaim::new(self.clone()))
+    }
+
+    /// Back to plain polling after an upgrade that did not complete (an upgraded session stays so).
+    fn release_upgrade(&self) {
+        for from in [TRANSPORT_PROBING, TRANSPORT_UPGRADING] {
+            let _ = self.transport.compare_exchange(
+                from,
+                TRANSPORT_POLLING,
+                Ordering::AcqRel,
+                Ordering::Acquire,
+            );
+        }
+    }
+
+    /// Whether requests may still reach the session: an open one, or a polling one the server closed
+    /// and whose last packets the client has yet to collect. engine.io forgets any other closed session
+    /// at once, so its id is unknown from then on.
+    pub(crate) fn reachable(&self) -> bool {
+        !self.is_closed()
+            || (self.reason().awaits_final_poll() && self.transport() == TransportKind::Polling)
+    }
+
+    /// Whether the client ended the session itself (its close packet).
+    fn closed_by_client(&self) -> bool {
+        self.is_closed() && self.reason() == CloseReason::TransportClose
     }
 
     /// Queues a text message (sent as a `4` packet).
@@ -585,6 +642,8 @@ pub struct Engine<H: EngineHandler> {
     admission: Arc<Admission>,
     /// Tracks the sessions' tasks so shutdown can wait for them.
     pub(crate) tasks: tokio_util::task::TaskTracker,
+    /// Cancelled when the engine stops: closed polling sessions stop waiting for their clients' last GET.
+    stopping: CancellationToken,
 }
 
 impl<H: EngineHandler> std::fmt::Debug for Engine<H> {
@@ -605,6 +664,7 @@ impl<H: EngineHandler> Engine<H> {
             handler,
             sessions: RwLock::new(HashMap::new()),
             tasks: tokio_util::task::TaskTracker::new(),
+            stopping: CancellationToken::new(),
         })
     }
 
@@ -733,18 +793,26 @@ impl<H: EngineHandler> Engine<H> {
     /// owns its end.
     async fn polling_heartbeat(self: Arc<Self>, session: Arc<Session<H>>) {
         let ping = Outgoing::One(Frame::Text(Utf8Bytes::from_static("2")));
+        let config = &self.config;
+        // When the session times out unless a pong comes first. A close does not move it: engine.io keeps
+        // its heartbeat running while a closed polling session waits for the client's last GET, so a
+        // client that stopped polling ends at its ping timeout either way.
+        let mut expires;
         loop {
+            let next_ping = Instant::now() + config.ping_interval;
+            expires = next_ping + config.ping_timeout;
             tokio::select! {
                 _ = session.cancel.cancelled() => break,
-                _ = tokio::time::sleep(self.config.ping_interval) => {}
+                _ = sleep_until(next_ping) => {}
             }
             if session.push(ping.clone()).is_err() {
                 break;
             }
+            expires = Instant::now() + config.ping_timeout;
             tokio::select! {
                 _ = session.cancel.cancelled() => break,
                 _ = session.pong.notified() => {}
-                _ = tokio::time::sleep(self.config.ping_timeout) => {
+                _ = sleep_until(expires) => {
                     session.close(CloseReason::PingTimeout);
                     break;
                 }
@@ -752,19 +820,13 @@ impl<H: EngineHandler> Engine<H> {
         }
         // Whatever stopped the loop, the session is closed from here on.
         session.close(CloseReason::TransportClose);
-        let reason = session.reason();
-        let wait_for_client = matches!(
-            reason,
-            CloseReason::ForcedClose
-                | CloseReason::ForcedServerClose
-                | CloseReason::RateLimitExceeded
-        );
-        if wait_for_client && session.transport() == TransportKind::Polling {
+        if session.reason().awaits_final_poll() && session.transport() == TransportKind::Polling {
             // Let the client's next GET collect the last packets and the close packet.
-            let grace = self.config.ping_interval.min(Duration::from_secs(5));
+            let wait = expires.min(Instant::now() + POLLING_CLOSE_TIMEOUT);
             tokio::select! {
                 _ = session.final_flush.notified() => {}
-                _ = tokio::time::sleep(grace) => {}
+                _ = sleep_until(wait) => {}
+                _ = self.stopping.cancelled() => {}
             }
         }
         self.finish(&session);
@@ -807,6 +869,7 @@ impl<H: EngineHandler> EngineListener<H> {
     /// Stops accepting, closes every session ("forced close") and waits at most `grace`.
     pub async fn shutdown(self, grace: Duration) {
         self.listener.stop.cancel();
+        self.engine.stopping.cancel();
         self.engine.close_all(CloseReason::ForcedClose);
         self.engine.tasks.close();
         let _ = tokio::time::timeout(grace, async {

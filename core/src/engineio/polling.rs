@@ -1,6 +1,7 @@
 //! HTTP long-polling: a GET waits for queued packets and returns them as one payload; a POST delivers a
 //! payload of packets from the client. One GET and one POST at a time per session: an overlapping request
-//! closes the session, as the official server does.
+//! closes the session, as the official server does. Once the client's `5` moved the session to its
+//! WebSocket, both are refused (400), also a request that raced the `5`.
 
 use super::packet::{decode_payload, encode_binary_for_polling, SEPARATOR};
 use super::{
@@ -40,17 +41,35 @@ fn append(payload: &mut String, item: Outgoing) {
     }
 }
 
+/// Whether the client's `5` moved the session to its WebSocket: polling requests are refused from then on.
+fn upgraded<H: EngineHandler>(session: &Session<H>) -> bool {
+    session.transport() == TransportKind::WebSocket
+}
+
 /// A GET: waits until something is queued (or the session closes, or an upgrade needs the request
 /// released), then flushes the queue as one payload.
 pub(crate) async fn poll<H: EngineHandler>(engine: &Engine<H>, session: &Session<H>) -> Response {
     let Ok(mut batch) = session.consumer.try_lock() else {
+        if upgraded(session) {
+            // The upgrade's WebSocket holds the queue: a GET after the `5`, not an overlapping one.
+            return engine_error(EngineErrorCode::BadRequest);
+        }
         tracing::debug!(sid = %session.sid, "overlapping polling GET");
         session.close(CloseReason::TransportError);
         return engine_error(EngineErrorCode::BadRequest);
     };
     loop {
         session.queue.take_all(&mut batch);
-        if !batch.is_empty() || session.is_closed() || session.upgrading() {
+        // Looked at after taking, with the queue held: a `5` read before this point owns what was
+        // taken (it goes back, to leave over the WebSocket) and this GET is refused; a `5` read after it
+        // comes after this GET, whose answer is then settled. The WebSocket task wakes a pending GET
+        // through the queue's signal once it has moved the session, so a GET racing the `5` is never
+        // served after it. One atomic load per turn.
+        if upgraded(session) {
+            session.queue.put_back(&mut batch);
+            return engine_error(EngineErrorCode::BadRequest);
+        }
+        if !batch.is_empty() || session.is_closed() {
             break;
         }
         tokio::select! {
@@ -58,8 +77,18 @@ pub(crate) async fn poll<H: EngineHandler>(engine: &Engine<H>, session: &Session
             // May be a stale wake-up for entries an earlier request took: look again.
             _ = session.queue.ready() => {}
             _ = session.cancel.cancelled() => break,
+            // The probe was answered: the client waits for this GET before it sends `5`. Once only (a
+            // stored permit releases the GET that was in flight at the probe); a later GET during the
+            // upgrade waits as any other does, until the `5` refuses it.
             _ = session.upgrade_started.notified() => break,
         }
+    }
+    if session.closed_by_client() {
+        // The client's close packet ends the transport under this GET: engine.io releases it with a
+        // noop (the close is the client's own, it needs no close packet back).
+        batch.clear();
+        drop(batch);
+        return payload_response("6".to_owned());
     }
     let mut payload = String::new();
     while let Some(item) = batch.pop_front() {
@@ -81,6 +110,10 @@ pub(crate) async fn poll<H: EngineHandler>(engine: &Engine<H>, session: &Session
         payload.push('6');
     }
     drop(batch);
+    payload_response(payload)
+}
+
+fn payload_response(payload: String) -> Response {
     http::Response::builder()
         .status(200)
         .header(http::header::CONTENT_TYPE, "text/plain; charset=UTF-8")
@@ -100,10 +133,20 @@ where
     B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
 {
     let Ok(_guard) = session.post_lock.try_lock() else {
+        if upgraded(session) {
+            // The upgrade's WebSocket is waiting for an earlier POST: this one comes after the `5`.
+            return engine_error(EngineErrorCode::BadRequest);
+        }
         tracing::debug!(sid = %session.sid, "overlapping polling POST");
         session.close(CloseReason::TransportError);
         return engine_error(EngineErrorCode::BadRequest);
     };
+    // Looked at with the lock held: once the client's `5` is read, the WebSocket task takes this lock
+    // before it reads anything more, so a POST is either delivered before what follows the `5` or
+    // refused.
+    if upgraded(session) {
+        return engine_error(EngineErrorCode::BadRequest);
+    }
     // A declared length over the limit is refused before reading anything.
     let declared_too_large = body.size_hint().lower() > engine.config.max_payload as u64;
     // A slow sender may not hold the session: the body has as long as the headers had.
@@ -150,6 +193,11 @@ where
         session.close(CloseReason::ParseError);
         return engine_error(EngineErrorCode::BadRequest);
     };
+    if session.is_closed() {
+        // Closed while its client still polls for the close packet: as engine.io, packets that arrive
+        // now are not delivered.
+        return ok_response();
+    }
     for packet in decode_payload(text) {
         match packet {
             Ok(packet) => {
@@ -164,6 +212,10 @@ where
             }
         }
     }
+    ok_response()
+}
+
+fn ok_response() -> Response {
     http::Response::builder()
         .status(200)
         .header(http::header::CONTENT_TYPE, "text/html")

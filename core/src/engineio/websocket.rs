@@ -5,7 +5,7 @@
 use super::packet::Packet;
 use super::{
     CloseReason, Engine, EngineHandler, Frame, Outgoing, RequestInfo, Session, TransportKind,
-    TRANSPORT_POLLING, TRANSPORT_UPGRADING, TRANSPORT_WEBSOCKET,
+    TRANSPORT_UPGRADING, TRANSPORT_WEBSOCKET,
 };
 use futures_util::{SinkExt, StreamExt};
 use hyper::upgrade::Upgraded;
@@ -14,6 +14,7 @@ use std::collections::VecDeque;
 use std::future::poll_fn;
 use std::sync::Arc;
 use std::task::Poll;
+use std::time::Duration;
 use tokio::time::{sleep_until, Instant};
 use tokio_tungstenite::tungstenite::error::ProtocolError;
 use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
@@ -58,12 +59,30 @@ pub(crate) async fn serve_new<H: EngineHandler>(
     engine.finish(&session);
 }
 
+/// One WebSocket's claim on a polling session's upgrade (see [`Session::claim_upgrade`]): while it
+/// lives no other WebSocket can upgrade the session; dropped before the upgrade completed (the probe
+/// failed or timed out, or the HTTP upgrade never happened), the session is plain polling again.
+pub(crate) struct UpgradeClaim<H: EngineHandler>(Arc<Session<H>>);
+
+impl<H: EngineHandler> UpgradeClaim<H> {
+    pub(super) fn new(session: Arc<Session<H>>) -> UpgradeClaim<H> {
+        UpgradeClaim(session)
+    }
+}
+
+impl<H: EngineHandler> Drop for UpgradeClaim<H> {
+    fn drop(&mut self) {
+        self.0.release_upgrade();
+    }
+}
+
 /// A polling session upgrading to WebSocket: the probe exchange, then the switch.
 pub(crate) async fn serve_upgrade<H: EngineHandler>(
     engine: Arc<Engine<H>>,
-    session: Arc<Session<H>>,
+    claim: UpgradeClaim<H>,
     upgraded: Upgraded,
 ) {
+    let session = claim.0.clone();
     let mut ws = accept(upgraded, engine.config.max_payload).await;
     let deadline = Instant::now() + engine.config.upgrade_timeout;
     let upgraded = tokio::select! {
@@ -73,25 +92,48 @@ pub(crate) async fn serve_upgrade<H: EngineHandler>(
     };
     if !upgraded {
         tracing::debug!(sid = %session.sid, "upgrade failed or timed out");
-        if session.upgrading() {
-            session.set_transport(TRANSPORT_POLLING);
-        }
+        drop(claim);
         let _ = ws.close(None).await;
         return;
     }
-    // The noop released the pending GET; the queue is ours once that request lets go of it.
+    // The client sent `5`. The switch happens here, at once: polling requests look at this state once
+    // they hold the queue (GET) or the POST lock, so none is served after the `5` (see `polling`). The
+    // queue's signal wakes a GET still pending so it answers 400 and lets go.
+    session.set_transport(TRANSPORT_WEBSOCKET);
+    session.queue.wake_consumer();
+    drop(claim);
+    // A POST read before the `5` is delivered before anything that follows it on the WebSocket; then the
+    // queue is ours once the GET lets go of it.
+    let handover = async {
+        drop(session.post_lock.lock().await);
+        session.consumer.lock().await
+    };
     let mut batch = tokio::select! {
-        batch = session.consumer.lock() => batch,
+        batch = handover => batch,
         _ = sleep_until(deadline) => {
             session.close(CloseReason::TransportError);
             return;
         }
     };
-    session.set_transport(TRANSPORT_WEBSOCKET);
     tracing::debug!(sid = %session.sid, "upgraded to websocket");
     engine.handler().on_upgrade(&session);
     // The polling heartbeat task keeps running and owns the session's end.
     run(&engine, &session, ws, &mut batch, false).await;
+}
+
+/// A WebSocket for a session that cannot upgrade: it already did, another WebSocket is upgrading it, it
+/// was opened over WebSocket, or upgrades are off. Accepted and closed at once, as engine.io does: an
+/// HTTP error would be reported by the client as a failure, while a closed probe is only a failed
+/// upgrade, and the session goes on. The close handshake gets at most `bound`.
+pub(crate) async fn refuse(upgraded: Upgraded, max_payload: usize, bound: Duration) {
+    let mut ws = accept(upgraded, max_payload).await;
+    let _ = tokio::time::timeout(bound, async {
+        if ws.close(None).await.is_ok() {
+            // Read up to the client's close frame, which ends the stream.
+            while let Some(Ok(_)) = ws.next().await {}
+        }
+    })
+    .await;
 }
 
 /// `2probe` → `3probe`, noop to the pending GET, then wait for `5`.
@@ -103,6 +145,10 @@ async fn probe<H: EngineHandler>(session: &Session<H>, ws: &mut Ws) -> bool {
         };
         match Packet::decode(text.as_str()) {
             Ok(Packet::Ping("probe")) if !probed => {
+                probed = true;
+                // Before the answer, so a client that has read `3probe` finds its GET released.
+                session.set_transport(TRANSPORT_UPGRADING);
+                session.upgrade_started.notify_one();
                 if ws
                     .send(WsMessage::Text(Utf8Bytes::from_static("3probe")))
                     .await
@@ -110,9 +156,6 @@ async fn probe<H: EngineHandler>(session: &Session<H>, ws: &mut Ws) -> bool {
                 {
                     return false;
                 }
-                probed = true;
-                session.set_transport(TRANSPORT_UPGRADING);
-                session.upgrade_started.notify_one();
             }
             Ok(Packet::Upgrade) if probed => return true,
             Ok(Packet::Noop) => {}

@@ -322,7 +322,10 @@ where
     let upgrade = is_websocket_upgrade(&req);
 
     if let Some(sid) = sid {
-        let Some(session) = Sid::parse(&sid).and_then(|sid| engine.session(&sid)) else {
+        let Some(session) = Sid::parse(&sid)
+            .and_then(|sid| engine.session(&sid))
+            .filter(|session| session.reachable())
+        else {
             return engine_error(EngineErrorCode::UnknownSid);
         };
         return match transport {
@@ -337,18 +340,28 @@ where
                 }
             }
             TransportKind::WebSocket => {
-                if !upgrade
-                    || !engine.config.allow_upgrades
-                    || session.transport() != TransportKind::Polling
-                    || session.is_closed()
-                {
+                if !upgrade {
                     return engine_error(EngineErrorCode::BadRequest);
                 }
                 let tasks = engine.tasks.clone();
-                let engine = engine.clone();
-                accept_websocket(req, &tasks, move |upgraded| {
-                    websocket::serve_upgrade(engine, session, upgraded)
-                })
+                let claim = (engine.config.allow_upgrades && !session.is_closed())
+                    .then(|| session.claim_upgrade())
+                    .flatten();
+                match claim {
+                    Some(claim) => {
+                        let engine = engine.clone();
+                        accept_websocket(req, &tasks, move |upgraded| {
+                            websocket::serve_upgrade(engine, claim, upgraded)
+                        })
+                    }
+                    None => {
+                        let max_payload = engine.config.max_payload;
+                        let bound = engine.config.upgrade_timeout;
+                        accept_websocket(req, &tasks, move |upgraded| {
+                            websocket::refuse(upgraded, max_payload, bound)
+                        })
+                    }
+                }
             }
         };
     }
@@ -387,6 +400,17 @@ where
     }
 }
 
+/// Whether `key` is a `Sec-WebSocket-Key` as RFC 6455 §4.2.1 requires: the base64 of 16 bytes, so 22
+/// characters of the base64 alphabet and the padding `==`. The same test as the `ws` package behind
+/// engine.io (which does not look at the unused low bits of the 22nd character either).
+fn is_websocket_key(key: &[u8]) -> bool {
+    key.len() == 24
+        && key[22..] == *b"=="
+        && key[..22]
+            .iter()
+            .all(|b| b.is_ascii_alphanumeric() || *b == b'+' || *b == b'/')
+}
+
 /// Answers 101 and runs `serve` on the upgraded connection.
 fn accept_websocket<B, F, Fut>(
     req: Request<B>,
@@ -398,9 +422,13 @@ where
     F: FnOnce(hyper::upgrade::Upgraded) -> Fut + Send + 'static,
     Fut: std::future::Future<Output = ()> + Send + 'static,
 {
-    let Some(key) = req.headers().get(header::SEC_WEBSOCKET_KEY).cloned() else {
+    let mut keys = req.headers().get_all(header::SEC_WEBSOCKET_KEY).iter();
+    let (Some(key), None) = (keys.next().cloned(), keys.next()) else {
         return engine_error(EngineErrorCode::BadRequest);
     };
+    if !is_websocket_key(key.as_bytes()) {
+        return engine_error(EngineErrorCode::BadRequest);
+    }
     let version_ok = req
         .headers()
         .get(header::SEC_WEBSOCKET_VERSION)
