@@ -25,6 +25,15 @@
 //!     Ok(())
 //! }
 //! ```
+//!
+//! ## Cargo features
+//!
+//! - `redis` (off by default): the Redis adapter, [`adapter::RedisAdapterFactory`], with which many
+//!   ferrio processes — and official Node socket.io servers using `@socket.io/redis-adapter` — act as one
+//!   server. Items that need a feature say so in these docs.
+
+// On docs.rs (`--cfg docsrs`, see [package.metadata.docs.rs]) items gated by a feature are marked so.
+#![cfg_attr(docsrs, feature(doc_cfg))]
 
 pub mod adapter;
 pub mod admin;

@@ -97,7 +97,8 @@ impl MemoryAdapter {
         count
     }
 
-    /// How many local sockets are in a room.
+    /// How many local sockets are in a room (the Redis adapter's question).
+    #[cfg(feature = "redis")]
     pub(crate) fn socket_count_in(&self, room: &str) -> usize {
         self.state.read().rooms.get(room).map_or(0, HashSet::len)
     }

@@ -11,6 +11,7 @@ mod memory;
 mod redis;
 
 #[cfg(feature = "redis")]
+#[cfg_attr(docsrs, doc(cfg(feature = "redis")))]
 pub use self::redis::{RedisAdapter, RedisAdapterConfig, RedisAdapterFactory};
 pub use memory::MemoryAdapter;
 

@@ -32,6 +32,7 @@ use wire::kind;
 
 /// How to reach Redis and name the channels.
 #[derive(Debug, Clone)]
+#[cfg_attr(docsrs, doc(cfg(feature = "redis")))]
 pub struct RedisAdapterConfig {
     /// `redis://[user:password@]host:port[/db]`.
     pub url: String,
@@ -76,6 +77,7 @@ impl RedisAdapterConfig {
 /// Makes a [`RedisAdapter`] per namespace over one pair of Redis connections. Give it to
 /// [`crate::ServerBuilder::adapter`].
 #[derive(Clone)]
+#[cfg_attr(docsrs, doc(cfg(feature = "redis")))]
 pub struct RedisAdapterFactory {
     link: Arc<Link>,
 }
@@ -153,6 +155,7 @@ struct AckRequest {
 }
 
 /// One namespace's adapter in a Redis cluster.
+#[cfg_attr(docsrs, doc(cfg(feature = "redis")))]
 pub struct RedisAdapter {
     local: MemoryAdapter,
     nsp: NamespaceRef,

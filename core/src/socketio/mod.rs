@@ -18,6 +18,8 @@ pub use handler::{
 };
 pub use namespace::{Namespace, NamespaceRef};
 pub use observer::Observer;
+// The Redis adapter encodes broadcasts it receives from other servers the way local ones are.
+#[cfg(feature = "redis")]
 pub(crate) use operators::broadcast_packet;
 pub use operators::{AckResponses, BroadcastOperator, IntoRooms};
 pub use payload::{Payload, PayloadBuilder, PayloadError};
