@@ -26,6 +26,8 @@ deps-system:
 	command -v python3 >/dev/null || missing="$$missing python3"; \
 	command -v cc >/dev/null || missing="$$missing gcc"; \
 	command -v c++ >/dev/null || missing="$$missing g++"; \
+	command -v cmake >/dev/null || missing="$$missing cmake"; \
+	command -v pkg-config >/dev/null || missing="$$missing pkg-config"; \
 	command -v redis-server >/dev/null || missing="$$missing redis-server"; \
 	python3 -c 'import venv, ensurepip' 2>/dev/null || missing="$$missing python3-venv"; \
 	[ -x /usr/bin/chromium ] || missing="$$missing chromium"; \
@@ -104,6 +106,7 @@ CXX ?= c++
 PREFIX ?= /usr/local
 LIBDIR ?= $(PREFIX)/lib
 INCLUDEDIR ?= $(PREFIX)/include
+CMAKEDIR ?= $(LIBDIR)/cmake/ferrio
 FERRIO_VERSION = $(shell sed -n 's/^version = "\(.*\)"/\1/p' Cargo.toml | head -n1)
 SAN := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
 CWARN := -Wall -Wextra -Werror
@@ -162,16 +165,27 @@ test-cpp: deps-system deps-node ffi-lib examples
 	timeout 120 target/ctest/test_wrapper ffi/tests/cpp/driver.js
 	timeout 60 node ffi/tests/c/chat_smoke.js target/examples/chat-cpp
 
-# libferrio.{so,a}, include/ferrio.h{,pp} and ferrio.pc under $(DESTDIR)$(PREFIX).
+# libferrio.{so,a}, include/ferrio.h{,pp}, ferrio.pc and the CMake package (find_package(ferrio): targets
+# ferrio::ferrio and ferrio::ferrio_static) under $(DESTDIR)$(PREFIX). The CMake files locate the library
+# and headers relative to themselves; the version of both is the Cargo workspace's.
 install:
 	$(CARGO) build --release -p ferrio-ffi
-	install -d "$(DESTDIR)$(LIBDIR)/pkgconfig" "$(DESTDIR)$(INCLUDEDIR)"
+	install -d "$(DESTDIR)$(LIBDIR)/pkgconfig" "$(DESTDIR)$(INCLUDEDIR)" "$(DESTDIR)$(CMAKEDIR)"
 	install -m 644 include/ferrio.h include/ferrio.hpp "$(DESTDIR)$(INCLUDEDIR)/"
 	install -m 755 $(FFI_RELEASE)/libferrio.so "$(DESTDIR)$(LIBDIR)/libferrio.so"
 	install -m 644 $(FFI_RELEASE)/libferrio.a "$(DESTDIR)$(LIBDIR)/libferrio.a"
 	sed -e 's|@PREFIX@|$(PREFIX)|g' -e 's|@LIBDIR@|$(LIBDIR)|g' -e 's|@INCLUDEDIR@|$(INCLUDEDIR)|g' \
 	  -e 's|@VERSION@|$(FERRIO_VERSION)|g' ffi/ferrio.pc.in > "$(DESTDIR)$(LIBDIR)/pkgconfig/ferrio.pc"
-	@echo "installed: cc app.c \$$(pkg-config --cflags --libs ferrio)  (PKG_CONFIG_PATH=$(DESTDIR)$(LIBDIR)/pkgconfig)"
+	@rel_lib=$$(realpath -m --relative-to="$(CMAKEDIR)" "$(LIBDIR)") && \
+	rel_inc=$$(realpath -m --relative-to="$(CMAKEDIR)" "$(INCLUDEDIR)") && \
+	ptr=$$(echo | $(CC) -dM -E - | sed -n 's/^#define __SIZEOF_POINTER__ //p') && \
+	sed -e "s|@REL_LIBDIR@|$$rel_lib|g" -e "s|@REL_INCLUDEDIR@|$$rel_inc|g" \
+	  ffi/cmake/ferrioConfig.cmake.in > "$(DESTDIR)$(CMAKEDIR)/ferrioConfig.cmake" && \
+	sed -e 's|@VERSION@|$(FERRIO_VERSION)|g' -e "s|@SIZEOF_VOID_P@|$${ptr:-8}|g" \
+	  ffi/cmake/ferrioConfigVersion.cmake.in > "$(DESTDIR)$(CMAKEDIR)/ferrioConfigVersion.cmake"
+	@echo "installed ferrio $(FERRIO_VERSION) under $(DESTDIR)$(PREFIX):"
+	@echo "  pkg-config: cc app.c \$$(pkg-config --cflags --libs ferrio)  (PKG_CONFIG_PATH=$(DESTDIR)$(LIBDIR)/pkgconfig)"
+	@echo "  CMake:      find_package(ferrio) + target_link_libraries(app ferrio::ferrio)  (CMAKE_PREFIX_PATH=$(DESTDIR)$(PREFIX))"
 
 # The C and C++ chat examples (same page and behaviour as examples/rust).
 examples: ffi-lib

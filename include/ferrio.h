@@ -359,7 +359,7 @@ extern "C" {
 #endif // __cplusplus
 
 /**
- * The library's version ("0.1.0"), a static NUL-terminated string.
+ * The library's version (the Cargo package version, e.g. "0.1.0"), a static NUL-terminated string.
  */
 const char *ferrio_version(void);
 

@@ -39,7 +39,7 @@ pub use types::*;
 
 use std::ffi::c_char;
 
-/// The library's version ("0.1.0"), a static NUL-terminated string.
+/// The library's version (the Cargo package version, e.g. "0.1.0"), a static NUL-terminated string.
 #[no_mangle]
 pub extern "C" fn ferrio_version() -> *const c_char {
     static VERSION: &str = concat!(env!("CARGO_PKG_VERSION"), "\0");
