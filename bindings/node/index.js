@@ -1,7 +1,7 @@
 // ferrio for Node.js: socket.io's Server API over ferrio's Rust engine.
 //
-// The native module (ferrio.node, built from src/ by scripts/build.js) owns the engine and reports what
-// happens through ONE ThreadsafeFunction per server: `dispatch(kind, nsp, sid, a, b, buffers, n1, n2)`.
+// The native module (found by native.js: a local build or the platform package) owns the engine and
+// reports what happens through ONE ThreadsafeFunction per server: `dispatch(kind, nsp, sid, a, b, buffers, n1, n2)`.
 // Everything socket.io users touch lives here: the handler maps (EventEmitters), the middleware chains,
 // the payload conversion (Buffers <-> {"_placeholder":true,"num":N}), and the Errors with stable codes.
 "use strict";
@@ -9,26 +9,9 @@
 const { EventEmitter } = require("node:events");
 const fs = require("node:fs");
 const path = require("node:path");
+const { loadNative } = require("./native.js");
 
-const native = loadNative();
-
-function loadNative() {
-  const candidates = [
-    process.env.FERRIO_NODE_ADDON,
-    path.join(__dirname, "ferrio.node"),
-    path.join(__dirname, "native", `ferrio.${process.platform}-${process.arch}-gnu.node`),
-    path.join(__dirname, "native", `ferrio.${process.platform}-${process.arch}.node`),
-  ].filter(Boolean);
-  for (const file of candidates) {
-    if (fs.existsSync(file)) return require(file);
-  }
-  const err = new Error(
-    `ferrio: the native module is not built (looked for ${candidates.join(", ")}); ` +
-      "run `npm install` (or `node scripts/build.js`) in the ferrio package folder",
-  );
-  err.code = "ERR_FERRIO_NATIVE_MISSING";
-  throw err;
-}
+const native = loadNative(__dirname);
 
 // ---- errors ---------------------------------------------------------------------------------------------
 

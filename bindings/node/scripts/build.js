@@ -1,10 +1,12 @@
 #!/usr/bin/env node
-// Builds the native module from source and copies it next to the facade as `ferrio.node`.
-// Runs as the package's `install` script, so `npm install` in this folder (or in an app that depends on
-// it by path) compiles it with cargo: no prebuilt binaries are downloaded.
+// Builds the native module from source with cargo and copies it next to the facade as `ferrio.node`.
+// In a clone it is the package's `install` script (`npm install` in bindings/node compiles the workspace's
+// ferrio-node crate); in a packed `ferrio` package it is the fallback scripts/install.js runs when no
+// prebuilt platform package fits, building the Cargo project that `scripts/pack.js` put in the tarball.
 //   node scripts/build.js            release build (the default)
 //   node scripts/build.js --debug    debug build (faster to compile)
-// FERRIO_NODE_SKIP_BUILD=1 skips the build (e.g. when a CI step already built it).
+// FERRIO_NODE_SKIP_BUILD=1 skips the build (e.g. when a CI step already built it). CARGO names cargo;
+// CARGO_TARGET_DIR is honoured.
 "use strict";
 const { spawnSync } = require("node:child_process");
 const fs = require("node:fs");
@@ -23,8 +25,9 @@ const meta = spawnSync(cargo, ["metadata", "--format-version", "1", "--no-deps"]
   encoding: "utf8",
   maxBuffer: 64 * 1024 * 1024,
 });
-if (meta.status !== 0) {
-  console.error(`ferrio: \`cargo metadata\` failed (is Rust installed?):\n${meta.stderr}`);
+if (meta.error || meta.status !== 0) {
+  const why = meta.error ? meta.error.message : meta.stderr;
+  console.error(`ferrio: \`${cargo} metadata\` failed: is a Rust toolchain (1.88+) on PATH?\n${why}`);
   process.exit(1);
 }
 const targetDir = JSON.parse(meta.stdout).target_directory;
@@ -49,3 +52,10 @@ const temporary = `${dest}.${process.pid}.tmp`;
 fs.copyFileSync(built, temporary);
 fs.renameSync(temporary, dest);
 console.log(`ferrio: ${path.relative(process.cwd(), built)} -> ${path.relative(process.cwd(), dest)}`);
+
+// A packed package builds into its own folder (node_modules/ferrio/target): hundreds of megabytes that
+// are of no use once the module is copied out. A target directory elsewhere (a clone's workspace, or
+// CARGO_TARGET_DIR) is left alone.
+if (path.resolve(targetDir) === path.join(here, "target")) {
+  fs.rmSync(targetDir, { recursive: true, force: true });
+}
