@@ -7,7 +7,8 @@ CARGO ?= cargo
 
 .PHONY: fuzz help run test deps deps-system deps-node deps-python build fmt fmt-check lint test-rust test-js test-python bench clean \
 	python test-python-binding node test-node \
-	tools header header-check header-check-selftest ffi-lib test-c test-cpp install examples
+	tools header header-check header-check-selftest ffi-lib test-c test-cpp install examples \
+	dist dist-python dist-node test-dist sync-version
 
 help:
 	@echo "make run    build and start the demo chat server on http://127.0.0.1:3000 (in-memory adapter)"
@@ -16,6 +17,7 @@ help:
 	@echo "make header regenerate include/ferrio.h (the C API) with the pinned cbindgen"
 	@echo "make install PREFIX=/usr/local  install libferrio, its headers and ferrio.pc"
 	@echo "make examples  build the C and C++ chat examples into target/examples/"
+	@echo "make dist   build what users install into dist/: the Python wheel and sdist, the npm tarballs"
 
 # System packages, only when missing (apt-get needs root, as on CI). Chromium runs the admin UI's browser
 # test (tests/e2e/js/admin-ui-browser.test.mjs, through playwright-core; no browser is ever downloaded).
@@ -81,7 +83,7 @@ test-python: deps-python
 	$(PY) -m pytest tests/e2e/python -q
 
 test: deps fmt-check lint build header-check header-check-selftest test-rust test-js test-python test-c test-cpp \
-	test-python-binding test-node
+	test-python-binding test-node test-dist
 
 bench: deps-node
 	bash bench/run.sh
@@ -220,3 +222,35 @@ test-node: node
 	node --test --test-concurrency=1 bindings/node/test/*.test.mjs
 	FERRIO_E2E_SERVER=bindings/node/test/e2e-server.mjs node --test --test-concurrency=1 tests/e2e/js/
 	cd bindings/node && npx tsc --noEmit -p test/types
+
+# ---- What users install (dist/). -----------------------------------------------------------------------
+# One version for everything: the Cargo workspace's. maturin takes it for the Python package, pack.js for
+# the npm packages, `install` for ferrio.pc and the CMake package; `sync-version` copies it into the
+# checked-in package.json files (the packaging test fails while they differ).
+DIST := dist
+
+dist: dist-python dist-node
+
+# An abi3 wheel for CPython >= 3.10, stripped, tagged manylinux_2_N by maturin's audit of the glibc
+# symbols it uses (N depends on the build machine's glibc), and the sdist: the workspace manifest trimmed
+# to core/ and the binding, Cargo.lock, and their sources. The wheel reuses the release build of `python`.
+dist-python: deps-python
+	@mkdir -p $(DIST)
+	rm -f $(DIST)/ferrio-*.whl $(DIST)/ferrio-*.tar.gz
+	$(VENV)/bin/maturin build --release --strip -m bindings/python/Cargo.toml -i $(PY) --out $(DIST)
+	$(VENV)/bin/maturin sdist -m bindings/python/Cargo.toml --out $(DIST)
+
+# ferrio-<version>.tgz (facade, types, and a standalone Cargo project for the source fallback) and the
+# prebuilt module of this machine, ferrio-<triple>-<version>.tgz, made from `node`'s release build.
+dist-node: node
+	@mkdir -p $(DIST)
+	rm -f $(DIST)/ferrio-*.tgz
+	node bindings/node/scripts/pack.js --addon bindings/node/ferrio.node --out $(DIST)
+
+# Installs every artifact outside the checkout and drives it with the official clients (tests/dist/run.sh).
+test-dist: deps dist
+	bash tests/dist/run.sh
+
+sync-version:
+	cd bindings/node && npm version --no-git-tag-version --allow-same-version $(FERRIO_VERSION) >/dev/null
+	@echo "bindings/node/package.json and package-lock.json: $(FERRIO_VERSION)"
