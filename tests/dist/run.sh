@@ -11,10 +11,14 @@
 #            pkg-config project build the chat example and the contract server against it
 #   Rust     `cargo package -p ferrio` (which builds the packaged crate) and `cargo doc` without warnings
 #
-# Source builds share the checkout's target directory (CARGO_TARGET_DIR), so the dependencies compiled by
-# the other targets are reused and only ferrio's own crates are compiled again. Expects `make dist` to
-# have run (the Makefile does it first). Prints what it installed, the sizes of the artifacts, and ends
-# with "N passed, N failed".
+# Source builds share the checkout's target directory (CARGO_TARGET_DIR), so the registry dependencies
+# compiled by the other targets are reused and only ferrio's own crates are compiled again. Cargo names a
+# path crate's artifacts after its path relative to its workspace root, so the sdist's and the npm
+# package's copies of core/ (and the sdist's bindings/python/) use the checkout's artifact slots: they are
+# built from the same files, and once this script has removed its temporary directory the checkout's next
+# build sees sources it no longer finds and compiles those crates again (tens of seconds, never a stale
+# artifact). Expects `make dist` to have run (the Makefile does it first). Prints what it installed, the
+# sizes of the artifacts, and ends with "N passed, N failed".
 set -uo pipefail
 
 ROOT=$(cd "$(dirname "$0")/../.." && pwd)
