@@ -13,12 +13,12 @@
 #
 # Source builds share the checkout's target directory (CARGO_TARGET_DIR), so the registry dependencies
 # compiled by the other targets are reused and only ferrio's own crates are compiled again. Cargo names a
-# path crate's artifacts after its path relative to its workspace root, so the sdist's and the npm
-# package's copies of core/ (and the sdist's bindings/python/) use the checkout's artifact slots: they are
-# built from the same files, and once this script has removed its temporary directory the checkout's next
-# build sees sources it no longer finds and compiles those crates again (tens of seconds, never a stale
-# artifact). Expects `make dist` to have run (the Makefile does it first). Prints what it installed, the
-# sizes of the artifacts, and ends with "N passed, N failed".
+# path crate's artifacts after its path relative to its workspace root and records its sources relative
+# to the crate: the npm package keeps the core in crates/core so that its build has slots of its own,
+# while the sdist's core/ and bindings/python/ take the checkout's. That is sound only while the sdist's
+# sources are the checkout's, which is checked first (a checkout edited since `make dist` gets a target
+# directory of its own, built from scratch). Expects `make dist` to have run (the Makefile does it
+# first). Prints what it installed, the sizes of the artifacts, and ends with "N passed, N failed".
 set -uo pipefail
 
 ROOT=$(cd "$(dirname "$0")/../.." && pwd)
@@ -29,6 +29,7 @@ TSC=$ROOT/bindings/node/node_modules/typescript/bin/tsc
 TMP=$(mktemp -d /tmp/ferrio-dist.XXXXXX)
 # The servers are children of the contract drivers, which stop them; the trap only removes the files.
 trap 'rm -rf "$TMP"' EXIT
+trap 'exit 130' INT TERM
 export CARGO_TARGET_DIR=$ROOT/target
 export npm_config_audit=false npm_config_fund=false npm_config_update_notifier=false
 START=$SECONDS
@@ -131,17 +132,26 @@ step "wheel: socket.io-client" no_rust contract_js wheel "$PYW" "$PYW/venv/bin/p
 
 PYS=$TMP/py-sdist
 install_sdist() {
-  # The sdist is built from its own unpacked tree (pip unpacks it under $TMP) by the checkout's pinned
-  # maturin (the backend runs the `maturin` of .venv/bin); the resulting wheel goes into a fresh virtualenv.
-  mkdir -p "$PYS" && cd "$PYS" &&
-    PATH=$ROOT/.venv/bin:$PATH TMPDIR=$PYS "$PY_CLIENT" -m pip wheel -q --disable-pip-version-check --no-build-isolation --no-deps \
-      -w "$PYS/wheels" "$SDIST" &&
+  # The sdist is built from its own unpacked tree (pip unpacks it under $PYS) by the checkout's pinned
+  # maturin (the backend runs the `maturin` of .venv/bin); the resulting wheel goes into a fresh
+  # virtualenv. Its crates may share the checkout's artifacts only while their sources are identical.
+  mkdir -p "$PYS/unpacked" && tar xzf "$SDIST" -C "$PYS/unpacked" || return 1
+  local src=$PYS/unpacked/ferrio-$VERSION target=$CARGO_TARGET_DIR
+  if ! diff -r "$src/core/src" "$ROOT/core/src" >/dev/null ||
+    ! diff -r "$src/bindings/python/src" "$ROOT/bindings/python/src" >/dev/null; then
+    target=$ROOT/target/dist-sdist
+    echo "the checkout changed since make dist: building the sdist in $target"
+  fi
+  cd "$PYS" &&
+    PATH=$ROOT/.venv/bin:$PATH TMPDIR=$PYS CARGO_TARGET_DIR=$target "$PY_CLIENT" -m pip wheel -q \
+      --disable-pip-version-check --no-build-isolation --no-deps -w "$PYS/wheels" "$SDIST" &&
     python3 -m venv "$PYS/venv" &&
     "$PYS/venv/bin/pip" install -q --disable-pip-version-check --no-index "$PYS"/wheels/ferrio-*.whl &&
     cp "$HERE/server.py" "$PYS/" && ls -l "$PYS"/wheels
 }
 t0=$SECONDS
 step "sdist: builds from source outside the checkout and installs" install_sdist
+show "the checkout changed" 1
 echo "       (built in $((SECONDS - t0)) s)"
 step "sdist: python-socketio client" contract_py sdist "$PYS" "$PYS/venv/bin/python" server.py
 show "server ferrio" 1
@@ -156,11 +166,11 @@ npm_main_lists() {
   local list
   list=$(tar tzf "$NPM_MAIN") || return 1
   for f in package.json index.js index.mjs index.d.ts index.d.mts native.js LICENSE scripts/install.js \
-    scripts/build.js Cargo.toml Cargo.lock build.rs src/lib.rs core/Cargo.toml core/src/lib.rs; do
+    scripts/build.js Cargo.toml Cargo.lock build.rs src/lib.rs crates/core/Cargo.toml crates/core/src/lib.rs; do
     grep -qx "package/$f" <<<"$list" || { echo "missing $f"; return 1; }
   done
   # Standalone manifests: nothing inherited from a workspace the tarball does not contain.
-  if tar xzOf "$NPM_MAIN" package/Cargo.toml package/core/Cargo.toml | grep -n 'workspace = true\|\.workspace'; then
+  if tar xzOf "$NPM_MAIN" package/Cargo.toml package/crates/core/Cargo.toml | grep -n 'workspace = true\|\.workspace'; then
     return 1
   fi
   tar xzOf "$NPM_MAIN" package/package.json |
