@@ -485,6 +485,83 @@ fn manual_mode_runs_callbacks_on_the_dispatching_thread() {
     assert_eq!(ferrio_server_free(server), ferrio_status::Ok);
 }
 
+/// A dynamic-namespace predicate (it runs on a network thread) that tries the calls which wait for the
+/// network threads.
+unsafe extern "C" fn waiting_predicate(
+    user_data: *mut c_void,
+    _name: ferrio_str,
+    _auth: ferrio_str,
+) -> bool {
+    let ctx = ctx_of(user_data);
+    let server = ctx.server.load(Ordering::SeqCst);
+    let s = ferrio_server_listen(server, c"127.0.0.1".as_ptr(), NUL, 0, null_mut());
+    ctx.say(format!("listen in predicate: {s:?} {}", last_error()));
+    let s = ferrio_server_free(server);
+    ctx.say(format!("free in predicate: {s:?} {}", last_error()));
+    false
+}
+
+#[test]
+fn calls_that_wait_for_the_network_threads_refuse_to_run_on_them() {
+    for workers in [1, 2] {
+        let (ctx, rx) = Ctx::new();
+        let mut options = null_mut();
+        assert_eq!(ferrio_server_options_new(&mut options), ferrio_status::Ok);
+        assert_eq!(
+            ferrio_server_options_set_worker_threads(options, workers),
+            ferrio_status::Ok
+        );
+        let mut server = null_mut();
+        assert_eq!(ferrio_server_new(options, &mut server), ferrio_status::Ok);
+        ferrio_server_options_free(options);
+        ctx.server.store(server, Ordering::SeqCst);
+        let mut dynamic = null_mut();
+        assert_eq!(
+            ferrio_server_of_dynamic(
+                server,
+                Some(waiting_predicate),
+                ud(&ctx),
+                Some(free_ctx),
+                &mut dynamic
+            ),
+            ferrio_status::Ok
+        );
+        let port = listen(server);
+        client_runtime().block_on(async move {
+            let url = format!("ws://127.0.0.1:{port}/socket.io/?EIO=4&transport=websocket");
+            let (mut ws, _) = tokio_tungstenite::connect_async(url).await.unwrap();
+            ws.send(Message::Text("40/dyn,".into())).await.unwrap();
+            // The predicate said no: CONNECT_ERROR.
+            while let Ok(Some(Ok(message))) =
+                tokio::time::timeout(Duration::from_secs(5), ws.next()).await
+            {
+                if message.to_text().unwrap_or("").starts_with("44/dyn,") {
+                    break;
+                }
+            }
+        });
+        for (i, wanted) in ["listen in predicate", "free in predicate"]
+            .iter()
+            .enumerate()
+        {
+            let got = rx.recv_timeout(Duration::from_secs(10)).expect("a report");
+            assert!(
+                got.starts_with(&format!("{wanted}: WouldDeadlock")),
+                "{i}: {got}"
+            );
+            assert!(got.contains("network threads"), "{got}");
+        }
+        // The server was left alone: it still serves, and frees normally.
+        assert_eq!(handshake_status(port), 200);
+        assert_eq!(ferrio_server_free(server), ferrio_status::Ok);
+        ferrio_namespace_free(dynamic);
+        assert_eq!(
+            ctx.freed.load(Ordering::SeqCst),
+            ctx.registered.load(Ordering::SeqCst)
+        );
+    }
+}
+
 static INLINE_REPORT: Mutex<Option<mpsc::Sender<String>>> = Mutex::new(None);
 static INLINE_KEPT: AtomicPtr<ferrio_socket> = AtomicPtr::new(null_mut());
 
