@@ -635,10 +635,11 @@ ferrio_status ferrio_broadcast_fetch_sockets(const struct ferrio_broadcast *broa
 
 /**
  * Answers the client's ack with arguments (`json`: the JSON text of an array; NULL/empty means none;
- * attachments as for emits) and releases the handle. On an argument error (NULL, invalid UTF-8 or
- * JSON) the handle stays unused; once the socket is gone the answer is dropped with
- * `FERRIO_STATUS_SOCKET_CLOSED` and the handle released. A second use gives
- * `FERRIO_STATUS_ALREADY_USED`.
+ * attachments as for emits). Consumes the ack whatever the status: afterwards the handle is spent, as
+ * after `ferrio_ack_free`, and a second use gives `FERRIO_STATUS_ALREADY_USED`. When the answer cannot
+ * be sent — invalid arguments (invalid UTF-8 or JSON, NULL attachments, a limit), or the socket is gone
+ * (`FERRIO_STATUS_SOCKET_CLOSED`) — the ack is released unanswered, so check the JSON you build before
+ * sending it if the client must get an answer.
  */
 ferrio_status ferrio_ack_send(struct ferrio_ack *ack,
                               const char *json,

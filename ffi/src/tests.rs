@@ -249,12 +249,24 @@ unsafe extern "C" fn on_ev(
     user_data: *mut c_void,
     _socket: *const ferrio_socket,
     _event: ferrio_str,
-    _args: *const ferrio_payload,
+    args: *const ferrio_payload,
     ack: *mut ferrio_ack,
 ) {
     let ctx = ctx_of(user_data);
-    let s = ferrio_ack_send(ack, c"[1,".as_ptr(), NUL, null(), 0);
-    ctx.say(format!("ack broken json: {s:?}"));
+    // SAFETY: the payload and its JSON view live during the callback.
+    let json = unsafe { CStr::from_ptr((*args).json.ptr) }
+        .to_str()
+        .unwrap();
+    if json == "[0]" {
+        // A send that fails on its arguments consumes the ack all the same.
+        let s = ferrio_ack_send(ack, c"[1,".as_ptr(), NUL, null(), 0);
+        ctx.say(format!("ack broken json: {s:?}"));
+        let s = ferrio_ack_send(ack, c"[\"ok\"]".as_ptr(), NUL, null(), 0);
+        ctx.say(format!("ack after a failed send: {s:?}"));
+        let s = ferrio_ack_free(ack);
+        ctx.say(format!("ack free after a failed send: {s:?}"));
+        return;
+    }
     let s = ferrio_ack_send(ack, c"[\"ok\"]".as_ptr(), NUL, null(), 0);
     ctx.say(format!("ack: {s:?}"));
     let s = ferrio_ack_send(ack, c"[\"again\"]".as_ptr(), NUL, null(), 0);
@@ -375,6 +387,9 @@ fn misuse_inside_callbacks(mode: ferrio_dispatch_mode) {
     let rt = client_runtime();
     let frames = rt.block_on(async move {
         let mut ws = joined_client(port).await;
+        ws.send(Message::Text("420[\"ev\",0]".into()))
+            .await
+            .unwrap();
         ws.send(Message::Text("421[\"ev\",1]".into()))
             .await
             .unwrap();
@@ -394,7 +409,9 @@ fn misuse_inside_callbacks(mode: ferrio_dispatch_mode) {
         "frames: {frames:?}"
     );
     assert!(
-        !frames.iter().any(|f| f.contains("again")),
+        !frames
+            .iter()
+            .any(|f| f.contains("again") || f.starts_with("430")),
         "frames: {frames:?}"
     );
 
@@ -422,6 +439,8 @@ fn misuse_inside_callbacks(mode: ferrio_dispatch_mode) {
         "on disconnect: Ok",
         "clone: Ok",
         "ack broken json: InvalidJson",
+        "ack after a failed send: AlreadyUsed",
+        "ack free after a failed send: AlreadyUsed",
         "ack: Ok",
         "ack twice: AlreadyUsed",
         "ack free after send: AlreadyUsed",

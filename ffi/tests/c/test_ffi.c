@@ -172,6 +172,18 @@ static void on_ack_me(void *ud, const ferrio_socket *s, ferrio_str event, const 
     check_status(ferrio_ack_send(ack, S("[]"), NULL, 0), FERRIO_STATUS_ALREADY_USED, "ack used twice");
 }
 
+/* ferrio_ack_send consumes the ack whatever it returns: here the JSON is invalid, so the client gets no
+ * answer and the handle is spent. */
+static void on_ack_bad(void *ud, const ferrio_socket *s, ferrio_str event, const ferrio_payload *args, ferrio_ack *ack) {
+    (void)ud, (void)s, (void)event, (void)args;
+    check(ack != NULL, "ack-bad has an ack", NULL);
+    if (!ack) return;
+    check_status(ferrio_ack_send(ack, S("[1,"), NULL, 0), FERRIO_STATUS_INVALID_JSON, "ack send with invalid JSON");
+    check_status(ferrio_ack_send(ack, S("[\"late\"]"), NULL, 0), FERRIO_STATUS_ALREADY_USED,
+                 "ack consumed by a failed send");
+    check_status(ferrio_ack_free(ack), FERRIO_STATUS_ALREADY_USED, "ack free after a failed send");
+}
+
 static void on_question_answer(void *ud, ferrio_status status, const ferrio_payload *response) {
     const ferrio_socket *s = ud;
     check_status(status, FERRIO_STATUS_OK, "server ack answered");
@@ -405,7 +417,7 @@ typedef struct {
 static void on_connection_a(void *ud, const ferrio_socket *s) {
     (void)ud;
     static const handler handlers[] = {
-        {"echo", on_echo},           {"bin", on_bin},          {"ack-me", on_ack_me},
+        {"echo", on_echo},           {"bin", on_bin},          {"ack-me", on_ack_me},      {"ack-bad", on_ack_bad},
         {"ask-client", on_ask_client}, {"ask-timeout", on_ask_timeout}, {"join", on_join},
         {"bcast", on_bcast},         {"relay", on_relay},      {"start-poll", on_start_poll},
         {"room-ops", on_room_ops},   {"thread", on_thread},    {"kick-me", on_kick_me},
