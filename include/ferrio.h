@@ -18,6 +18,21 @@
  */
 #define FERRIO_NUL_TERMINATED SIZE_MAX
 
+/**
+ * A string literal as the (pointer, length) pair that ferrio's calls take, its length counted by the
+ * compiler: ferrio_socket_emit(socket, FERRIO_STR("tick"), FERRIO_STR("[1]"), NULL, 0). Only
+ * literals compile (a `char *` variable is refused rather than measured with sizeof); for other
+ * strings pass (ptr, length) or (ptr, FERRIO_NUL_TERMINATED).
+ */
+#define FERRIO_STR(literal) ("" literal ""), (sizeof("" literal "") - 1)
+
+
+/**
+ * Pass as `timeout_ms` to `ferrio_socket_emit_with_ack` to wait for the answer without a deadline, as
+ * socket.io's `socket.emit(event, ..., callback)` does: the completion then comes with the client's
+ * answer, or with `FERRIO_STATUS_DISCONNECTED` when the socket goes first.
+ */
+#define FERRIO_NO_TIMEOUT UINT64_MAX
 
 /**
  * The result of every fallible call. `FERRIO_STATUS_OK` is 0; every other value is an error whose
@@ -1055,7 +1070,8 @@ ferrio_status ferrio_socket_emit_volatile(const struct ferrio_socket *socket,
 
 /**
  * Emits `event` asking the client for an acknowledgement; `cb` runs once on the callback thread with
- * the answer, or with `FERRIO_STATUS_TIMEOUT` after `timeout_ms` (0: 5000), or another error. If this
+ * the answer, or with `FERRIO_STATUS_TIMEOUT` after `timeout_ms` milliseconds (0: the default, 5000;
+ * `FERRIO_NO_TIMEOUT`: no deadline), or with another error (`FERRIO_STATUS_DISCONNECTED`, …). If this
  * call itself fails, `cb` never runs. Takes ownership of `user_data` in every case.
  */
 ferrio_status ferrio_socket_emit_with_ack(const struct ferrio_socket *socket,

@@ -581,6 +581,90 @@ fn calls_that_wait_for_the_network_threads_refuse_to_run_on_them() {
     }
 }
 
+unsafe extern "C" fn ask_without_deadline(user_data: *mut c_void, socket: *const ferrio_socket) {
+    let ctx = ctx_of(user_data);
+    // SAFETY: the Arc behind `user_data` lives during the callback.
+    let arc = unsafe {
+        Arc::increment_strong_count(user_data as *const Ctx);
+        Arc::from_raw(user_data as *const Ctx)
+    };
+    let s = ferrio_socket_emit_with_ack(
+        socket,
+        c"q".as_ptr(),
+        NUL,
+        null(),
+        0,
+        null(),
+        0,
+        FERRIO_NO_TIMEOUT,
+        Some(answered),
+        ud(&arc),
+        Some(free_ctx),
+    );
+    ctx.say(format!("emit_with_ack: {s:?}"));
+}
+
+unsafe extern "C" fn answered(
+    user_data: *mut c_void,
+    status: ferrio_status,
+    response: *const ferrio_payload,
+) {
+    let json = if response.is_null() {
+        "-".to_owned()
+    } else {
+        // SAFETY: the response view lives during the callback.
+        unsafe { CStr::from_ptr((*response).json.ptr) }
+            .to_string_lossy()
+            .into_owned()
+    };
+    ctx_of(user_data).say(format!("answer: {status:?} {json}"));
+}
+
+#[test]
+fn emit_with_ack_without_a_deadline_outlasts_the_default_timeout() {
+    let (ctx, rx) = Ctx::new();
+    let mut server = null_mut();
+    assert_eq!(ferrio_server_new(null(), &mut server), ferrio_status::Ok);
+    let mut nsp = null_mut();
+    assert_eq!(
+        ferrio_server_of(server, c"/".as_ptr(), NUL, &mut nsp),
+        ferrio_status::Ok
+    );
+    assert_eq!(
+        ferrio_namespace_on_connection(nsp, Some(ask_without_deadline), ud(&ctx), Some(free_ctx)),
+        ferrio_status::Ok
+    );
+    let port = listen(server);
+    let rt = client_runtime();
+    rt.block_on(async move {
+        let mut ws = joined_client(port).await;
+        // The question's ack id, then an answer after the default deadline (5 s) has passed.
+        let id = loop {
+            let message = tokio::time::timeout(Duration::from_secs(5), ws.next())
+                .await
+                .expect("the question in time")
+                .expect("open")
+                .unwrap();
+            if let Some(rest) = message.to_text().unwrap_or("").strip_prefix("42") {
+                break rest.split('[').next().unwrap().to_owned();
+            }
+        };
+        tokio::time::sleep(Duration::from_millis(5500)).await;
+        ws.send(Message::Text(format!("43{id}[\"late\"]").into()))
+            .await
+            .unwrap();
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    });
+    expect(&rx, "emit_with_ack: Ok");
+    expect(&rx, "answer: Ok [\"late\"]");
+    assert_eq!(ferrio_server_free(server), ferrio_status::Ok);
+    ferrio_namespace_free(nsp);
+    assert_eq!(
+        ctx.freed.load(Ordering::SeqCst),
+        ctx.registered.load(Ordering::SeqCst)
+    );
+}
+
 static INLINE_REPORT: Mutex<Option<mpsc::Sender<String>>> = Mutex::new(None);
 static INLINE_KEPT: AtomicPtr<ferrio_socket> = AtomicPtr::new(null_mut());
 

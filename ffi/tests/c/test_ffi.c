@@ -21,6 +21,7 @@
 
 extern char **environ;
 
+/* A C string variable as (pointer, FERRIO_NUL_TERMINATED); literals go through FERRIO_STR. */
 #define S(text) (text), FERRIO_NUL_TERMINATED
 
 static atomic_int passed, failed;
@@ -141,7 +142,7 @@ static void on_echo(void *ud, const ferrio_socket *s, ferrio_str event, const fe
     check(event.ptr[event.len] == 0 && strcmp(event.ptr, "echo") == 0, "event name view", event.ptr);
     check(args->attachment_count == 1 && args->attachments[0].len == 4 && args->attachments[0].ptr[3] == 255,
           "echo attachment view", args->json.ptr);
-    check_status(ferrio_socket_emit(s, S("echo"), args->json.ptr, args->json.len, args->attachments,
+    check_status(ferrio_socket_emit(s, FERRIO_STR("echo"), args->json.ptr, args->json.len, args->attachments,
                                     args->attachment_count),
                  FERRIO_STATUS_OK, "emit echo");
     if (ack) ferrio_ack_free(ack);
@@ -159,7 +160,7 @@ static void on_bin(void *ud, const ferrio_socket *s, ferrio_str event, const fer
     ferrio_bytes out = {reversed, n};
     char json[64];
     snprintf(json, sizeof json, "[%zu,{\"_placeholder\":true,\"num\":0}]", n);
-    check_status(ferrio_socket_emit(s, S("bin-reply"), S(json), &out, 1), FERRIO_STATUS_OK, "emit binary");
+    check_status(ferrio_socket_emit(s, FERRIO_STR("bin-reply"), S(json), &out, 1), FERRIO_STATUS_OK, "emit binary");
 }
 
 static void on_ack_me(void *ud, const ferrio_socket *s, ferrio_str event, const ferrio_payload *args, ferrio_ack *ack) {
@@ -169,7 +170,7 @@ static void on_ack_me(void *ud, const ferrio_socket *s, ferrio_str event, const 
     char json[256];
     int len = snprintf(json, sizeof json, "[\"ok\",%s]", args->json.ptr);
     check_status(ferrio_ack_send(ack, json, (size_t)len, NULL, 0), FERRIO_STATUS_OK, "ack send");
-    check_status(ferrio_ack_send(ack, S("[]"), NULL, 0), FERRIO_STATUS_ALREADY_USED, "ack used twice");
+    check_status(ferrio_ack_send(ack, FERRIO_STR("[]"), NULL, 0), FERRIO_STATUS_ALREADY_USED, "ack used twice");
 }
 
 /* ferrio_ack_send consumes the ack whatever it returns: here the JSON is invalid, so the client gets no
@@ -178,8 +179,8 @@ static void on_ack_bad(void *ud, const ferrio_socket *s, ferrio_str event, const
     (void)ud, (void)s, (void)event, (void)args;
     check(ack != NULL, "ack-bad has an ack", NULL);
     if (!ack) return;
-    check_status(ferrio_ack_send(ack, S("[1,"), NULL, 0), FERRIO_STATUS_INVALID_JSON, "ack send with invalid JSON");
-    check_status(ferrio_ack_send(ack, S("[\"late\"]"), NULL, 0), FERRIO_STATUS_ALREADY_USED,
+    check_status(ferrio_ack_send(ack, FERRIO_STR("[1,"), NULL, 0), FERRIO_STATUS_INVALID_JSON, "ack send with invalid JSON");
+    check_status(ferrio_ack_send(ack, FERRIO_STR("[\"late\"]"), NULL, 0), FERRIO_STATUS_ALREADY_USED,
                  "ack consumed by a failed send");
     check_status(ferrio_ack_free(ack), FERRIO_STATUS_ALREADY_USED, "ack free after a failed send");
 }
@@ -196,7 +197,7 @@ static void on_question_answer(void *ud, ferrio_status status, const ferrio_payl
 
 static void on_ask_client(void *ud, const ferrio_socket *s, ferrio_str event, const ferrio_payload *args, ferrio_ack *ack) {
     (void)ud, (void)event, (void)ack;
-    check_status(ferrio_socket_emit_with_ack(s, S("question"), args->json.ptr, args->json.len, NULL, 0, 3000,
+    check_status(ferrio_socket_emit_with_ack(s, FERRIO_STR("question"), args->json.ptr, args->json.len, NULL, 0, 3000,
                                              on_question_answer, socket_ud(s), socket_ud_free),
                  FERRIO_STATUS_OK, "emit_with_ack");
 }
@@ -211,7 +212,7 @@ static void on_timeout_answer(void *ud, ferrio_status status, const ferrio_paylo
 
 static void on_ask_timeout(void *ud, const ferrio_socket *s, ferrio_str event, const ferrio_payload *args, ferrio_ack *ack) {
     (void)ud, (void)event, (void)args, (void)ack;
-    check_status(ferrio_socket_emit_with_ack(s, S("ignored"), NULL, 0, NULL, 0, 300, on_timeout_answer, socket_ud(s),
+    check_status(ferrio_socket_emit_with_ack(s, FERRIO_STR("ignored"), NULL, 0, NULL, 0, 300, on_timeout_answer, socket_ud(s),
                                              socket_ud_free),
                  FERRIO_STATUS_OK, "emit_with_ack (timeout)");
 }
@@ -234,9 +235,9 @@ static void on_bcast(void *ud, const ferrio_socket *s, ferrio_str event, const f
     check_status(ferrio_broadcast_to(b, S(to)), FERRIO_STATUS_OK, "broadcast to");
     check_status(ferrio_broadcast_except(b, S(except)), FERRIO_STATUS_OK, "broadcast except");
     check_status(ferrio_broadcast_local(b), FERRIO_STATUS_OK, "broadcast local");
-    check_status(ferrio_broadcast_emit(b, S("news"), S("[\"to room1 except vip\"]"), NULL, 0), FERRIO_STATUS_OK,
+    check_status(ferrio_broadcast_emit(b, FERRIO_STR("news"), FERRIO_STR("[\"to room1 except vip\"]"), NULL, 0), FERRIO_STATUS_OK,
                  "broadcast emit");
-    check_status(ferrio_broadcast_emit(b, S("news"), S("{oops"), NULL, 0), FERRIO_STATUS_INVALID_JSON,
+    check_status(ferrio_broadcast_emit(b, FERRIO_STR("news"), FERRIO_STR("{oops"), NULL, 0), FERRIO_STATUS_INVALID_JSON,
                  "broadcast emit with invalid JSON");
     ferrio_broadcast_free(b);
 }
@@ -249,7 +250,7 @@ static void on_relay(void *ud, const ferrio_socket *s, ferrio_str event, const f
     check_status(ferrio_socket_broadcast(s, &b), FERRIO_STATUS_OK, "socket broadcast");
     check_status(ferrio_broadcast_to(b, S(room)), FERRIO_STATUS_OK, "socket broadcast to");
     check_status(ferrio_broadcast_volatile(b), FERRIO_STATUS_OK, "broadcast volatile");
-    check_status(ferrio_broadcast_emit(b, S("relayed"), S("[\"from c1\"]"), NULL, 0), FERRIO_STATUS_OK, "relay emit");
+    check_status(ferrio_broadcast_emit(b, FERRIO_STR("relayed"), FERRIO_STR("[\"from c1\"]"), NULL, 0), FERRIO_STATUS_OK, "relay emit");
     ferrio_broadcast_free(b);
 }
 
@@ -271,9 +272,9 @@ static void on_start_poll(void *ud, const ferrio_socket *s, ferrio_str event, co
     (void)ud, (void)event, (void)args, (void)ack;
     ferrio_broadcast *b = NULL;
     check_status(ferrio_namespace_broadcast(nsp_a, &b), FERRIO_STATUS_OK, "poll broadcast");
-    ferrio_broadcast_to(b, S("room1"));
+    ferrio_broadcast_to(b, FERRIO_STR("room1"));
     check_status(ferrio_broadcast_timeout_ms(b, 3000), FERRIO_STATUS_OK, "broadcast timeout");
-    check_status(ferrio_broadcast_emit_with_ack(b, S("poll"), NULL, 0, NULL, 0, on_poll_done, socket_ud(s),
+    check_status(ferrio_broadcast_emit_with_ack(b, FERRIO_STR("poll"), NULL, 0, NULL, 0, on_poll_done, socket_ud(s),
                                                 socket_ud_free),
                  FERRIO_STATUS_OK, "broadcast emit_with_ack call");
     ferrio_broadcast_free(b);
@@ -291,7 +292,7 @@ static void on_fetched(void *ud, ferrio_status status, ferrio_str json) {
 static void on_room_ops(void *ud, const ferrio_socket *s, ferrio_str event, const ferrio_payload *args, ferrio_ack *ack) {
     (void)ud, (void)event, (void)args, (void)ack;
     size_t size = 0;
-    check_status(ferrio_namespace_room_size(nsp_a, S("room1"), &size), FERRIO_STATUS_OK, "room size");
+    check_status(ferrio_namespace_room_size(nsp_a, FERRIO_STR("room1"), &size), FERRIO_STATUS_OK, "room size");
     check(size == 3, "room1 has 3 sockets", NULL);
     char rooms[512];
     check_status(ferrio_namespace_rooms(nsp_a, false, rooms, sizeof rooms, NULL), FERRIO_STATUS_OK, "room list");
@@ -299,16 +300,16 @@ static void on_room_ops(void *ud, const ferrio_socket *s, ferrio_str event, cons
 
     ferrio_broadcast *b = NULL;
     ferrio_namespace_broadcast(nsp_a, &b);
-    ferrio_broadcast_to(b, S("room1"));
-    check_status(ferrio_broadcast_sockets_join(b, S("all-in")), FERRIO_STATUS_OK, "sockets_join");
-    ferrio_namespace_room_size(nsp_a, S("all-in"), &size);
+    ferrio_broadcast_to(b, FERRIO_STR("room1"));
+    check_status(ferrio_broadcast_sockets_join(b, FERRIO_STR("all-in")), FERRIO_STATUS_OK, "sockets_join");
+    ferrio_namespace_room_size(nsp_a, FERRIO_STR("all-in"), &size);
     check(size == 3, "sockets_join made 3 sockets join", NULL);
-    check_status(ferrio_broadcast_sockets_leave(b, S("all-in")), FERRIO_STATUS_OK, "sockets_leave");
-    ferrio_namespace_room_size(nsp_a, S("all-in"), &size);
+    check_status(ferrio_broadcast_sockets_leave(b, FERRIO_STR("all-in")), FERRIO_STATUS_OK, "sockets_leave");
+    ferrio_namespace_room_size(nsp_a, FERRIO_STR("all-in"), &size);
     check(size == 0, "sockets_leave emptied the room", NULL);
     ferrio_broadcast_free(b);
 
-    check_status(ferrio_socket_set_data(s, S("{\"score\":7}")), FERRIO_STATUS_OK, "set data");
+    check_status(ferrio_socket_set_data(s, FERRIO_STR("{\"score\":7}")), FERRIO_STATUS_OK, "set data");
     char *data = read_json(ferrio_socket_data, s, "socket data");
     check(strcmp(data, "{\"score\":7}") == 0, "data round trip", data);
     free(data);
@@ -317,7 +318,7 @@ static void on_room_ops(void *ud, const ferrio_socket *s, ferrio_str event, cons
     free(handshake);
 
     ferrio_namespace_broadcast(nsp_a, &b);
-    ferrio_broadcast_to(b, S("vip"));
+    ferrio_broadcast_to(b, FERRIO_STR("vip"));
     check_status(ferrio_broadcast_fetch_sockets(b, on_fetched, socket_ud(s), socket_ud_free), FERRIO_STATUS_OK,
                  "fetch_sockets call");
     ferrio_broadcast_free(b);
@@ -328,8 +329,8 @@ static void *api_thread_main(void *arg) {
     emit1(s, "from-thread", "[\"hello from another thread\"]");
     ferrio_broadcast *b = NULL;
     check_status(ferrio_namespace_broadcast(nsp_a, &b), FERRIO_STATUS_OK, "broadcast from a thread");
-    ferrio_broadcast_to(b, S("vip"));
-    check_status(ferrio_broadcast_emit(b, S("thread-broadcast"), S("[\"to everybody\"]"), NULL, 0),
+    ferrio_broadcast_to(b, FERRIO_STR("vip"));
+    check_status(ferrio_broadcast_emit(b, FERRIO_STR("thread-broadcast"), FERRIO_STR("[\"to everybody\"]"), NULL, 0),
                  FERRIO_STATUS_OK, "broadcast emit from a thread");
     ferrio_broadcast_free(b);
     check_status(ferrio_server_dispatch(server_a, 0, NULL), FERRIO_STATUS_INVALID_STATE,
@@ -346,11 +347,24 @@ static void on_thread(void *ud, const ferrio_socket *s, ferrio_str event, const 
     atomic_store(&api_thread_started, 1);
 }
 
+static atomic_int saw_no_deadline_end;
+
+/* FERRIO_NO_TIMEOUT: no deadline, so the wait ends with the socket. */
+static void on_never_answered(void *ud, ferrio_status status, const ferrio_payload *response) {
+    (void)ud;
+    check_status(status, FERRIO_STATUS_DISCONNECTED, "an ack without deadline ends with the socket");
+    check(response == NULL, "no response on disconnect", NULL);
+    atomic_store(&saw_no_deadline_end, 1);
+}
+
 static void on_kick_me(void *ud, const ferrio_socket *s, ferrio_str event, const ferrio_payload *args, ferrio_ack *ack) {
     (void)ud, (void)event, (void)args, (void)ack;
+    check_status(ferrio_socket_emit_with_ack(s, FERRIO_STR("never-answered"), NULL, 0, NULL, 0, FERRIO_NO_TIMEOUT,
+                                             on_never_answered, ud_new(), ud_free),
+                 FERRIO_STATUS_OK, "emit_with_ack without deadline");
     check_status(ferrio_socket_disconnect(s, false), FERRIO_STATUS_OK, "server disconnect");
     check(!ferrio_socket_connected(s), "disconnected at once", NULL);
-    check_status(ferrio_socket_emit(s, S("late"), NULL, 0, NULL, 0), FERRIO_STATUS_SOCKET_CLOSED,
+    check_status(ferrio_socket_emit(s, FERRIO_STR("late"), NULL, 0, NULL, 0), FERRIO_STATUS_SOCKET_CLOSED,
                  "emit after disconnect");
 }
 
@@ -442,10 +456,10 @@ static void middleware(void *ud, const ferrio_socket *s, ferrio_connect_request 
     (void)ud;
     char *handshake = read_json(ferrio_socket_handshake, s, "handshake in middleware");
     if (strstr(handshake, "\"token\":\"bad\"")) {
-        check_status(ferrio_connect_reject(request, S("not allowed"), S("{\"code\":42}")), FERRIO_STATUS_OK, "reject");
+        check_status(ferrio_connect_reject(request, FERRIO_STR("not allowed"), FERRIO_STR("{\"code\":42}")), FERRIO_STATUS_OK, "reject");
         check_status(ferrio_connect_accept(request), FERRIO_STATUS_ALREADY_USED, "decide twice");
     } else {
-        check_status(ferrio_connect_reject(request, S("x"), S("{bad json")), FERRIO_STATUS_INVALID_JSON,
+        check_status(ferrio_connect_reject(request, FERRIO_STR("x"), FERRIO_STR("{bad json")), FERRIO_STATUS_INVALID_JSON,
                      "reject with invalid JSON data");
         check_status(ferrio_connect_accept(request), FERRIO_STATUS_OK, "accept");
     }
@@ -473,7 +487,7 @@ static void on_dyn_hello(void *ud, const ferrio_socket *s, ferrio_str event, con
                  "register on a dynamic child");
     ferrio_broadcast *b = NULL;
     check_status(ferrio_namespace_broadcast(child, &b), FERRIO_STATUS_OK, "broadcast in a dynamic child");
-    check_status(ferrio_broadcast_emit(b, S("dyn-news"), S("[\"child\"]"), NULL, 0), FERRIO_STATUS_OK,
+    check_status(ferrio_broadcast_emit(b, FERRIO_STR("dyn-news"), FERRIO_STR("[\"child\"]"), NULL, 0), FERRIO_STATUS_OK,
                  "emit in a dynamic child");
     ferrio_broadcast_free(b);
     ferrio_namespace_free(child);
@@ -484,7 +498,7 @@ static void on_dyn_hello(void *ud, const ferrio_socket *s, ferrio_str event, con
 
 static void on_dyn_connection(void *ud, const ferrio_socket *s) {
     (void)ud;
-    check_status(ferrio_socket_on(s, S("dyn-hello"), on_dyn_hello, ud_new(), ud_free), FERRIO_STATUS_OK, "dyn on");
+    check_status(ferrio_socket_on(s, FERRIO_STR("dyn-hello"), on_dyn_hello, ud_new(), ud_free), FERRIO_STATUS_OK, "dyn on");
 }
 
 /* ---- Server B: manual dispatch from the main thread. --------------------------------------------- */
@@ -502,7 +516,7 @@ static void on_manual(void *ud, const ferrio_socket *s, ferrio_str event, const 
 static void on_connection_b(void *ud, const ferrio_socket *s) {
     (void)ud;
     check(pthread_equal(pthread_self(), main_thread), "manual connection callback on the host thread", NULL);
-    check_status(ferrio_socket_on(s, S("manual"), on_manual, ud_new(), ud_free), FERRIO_STATUS_OK, "manual on");
+    check_status(ferrio_socket_on(s, FERRIO_STR("manual"), on_manual, ud_new(), ud_free), FERRIO_STATUS_OK, "manual on");
 }
 
 static double now(void) {
@@ -551,7 +565,7 @@ int main(int argc, char **argv) {
     check_status(ferrio_server_options_set_rate_limit(options, 10000.0, 1000), FERRIO_STATUS_OK, "rate limit");
     check_status(ferrio_server_options_set_transports(options, true, true), FERRIO_STATUS_OK, "transports");
     check_status(ferrio_server_options_set_cors_any(options, false), FERRIO_STATUS_OK, "cors");
-    check_status(ferrio_server_options_set_path(options, S("/socket.io/")), FERRIO_STATUS_OK, "path");
+    check_status(ferrio_server_options_set_path(options, FERRIO_STR("/socket.io/")), FERRIO_STATUS_OK, "path");
     if (inline_mode) {
         check_status(ferrio_server_options_set_dispatch_mode(options, FERRIO_DISPATCH_MODE_INLINE), FERRIO_STATUS_OK,
                      "inline mode");
@@ -563,7 +577,7 @@ int main(int argc, char **argv) {
         check_status(ferrio_server_options_set_worker_threads(options, 2), FERRIO_STATUS_OK, "workers");
     }
     check_status(ferrio_server_new(options, &server_a), FERRIO_STATUS_OK, "server new");
-    check_status(ferrio_server_of(server_a, S("/"), &nsp_a), FERRIO_STATUS_OK, "of /");
+    check_status(ferrio_server_of(server_a, FERRIO_STR("/"), &nsp_a), FERRIO_STATUS_OK, "of /");
     check_status(ferrio_namespace_use(nsp_a, middleware, ud_new(), ud_free), FERRIO_STATUS_OK, "use");
     check_status(ferrio_namespace_on_connection(nsp_a, on_connection_a, ud_new(), ud_free), FERRIO_STATUS_OK,
                  "on connection");
@@ -576,37 +590,37 @@ int main(int argc, char **argv) {
     /* The admin UI on server A: the driver logs in (and fails to with a wrong password). */
     char hash[64];
     size_t hash_size = 0;
-    check_status(ferrio_admin_hash_password(S("s3cret"), 4, hash, 8, &hash_size), FERRIO_STATUS_BUFFER_TOO_SMALL,
+    check_status(ferrio_admin_hash_password(FERRIO_STR("s3cret"), 4, hash, 8, &hash_size), FERRIO_STATUS_BUFFER_TOO_SMALL,
                  "admin hash: buffer too small");
     check(hash_size == 61, "admin hash: size needed", NULL);
-    check_status(ferrio_admin_hash_password(S("s3cret"), 4, hash, sizeof hash, NULL), FERRIO_STATUS_OK, "admin hash");
+    check_status(ferrio_admin_hash_password(FERRIO_STR("s3cret"), 4, hash, sizeof hash, NULL), FERRIO_STATUS_OK, "admin hash");
     ferrio_admin_options *admin = NULL;
     check_status(ferrio_admin_options_new(&admin), FERRIO_STATUS_OK, "admin options");
     check_status(ferrio_server_instrument(server_a, admin), FERRIO_STATUS_INVALID_ARGUMENT,
                  "instrument needs a login choice");
-    check_status(ferrio_admin_options_set_basic_auth(admin, S("admin"), S("not-a-hash")), FERRIO_STATUS_INVALID_ARGUMENT,
+    check_status(ferrio_admin_options_set_basic_auth(admin, FERRIO_STR("admin"), FERRIO_STR("not-a-hash")), FERRIO_STATUS_INVALID_ARGUMENT,
                  "basic auth needs a bcrypt hash");
-    check_status(ferrio_admin_options_set_basic_auth(admin, S("admin"), hash, FERRIO_NUL_TERMINATED), FERRIO_STATUS_OK,
+    check_status(ferrio_admin_options_set_basic_auth(admin, FERRIO_STR("admin"), hash, FERRIO_NUL_TERMINATED), FERRIO_STATUS_OK,
                  "basic auth");
     check_status(ferrio_admin_options_set_mode(admin, 7), FERRIO_STATUS_INVALID_ARGUMENT, "unknown admin mode");
     check_status(ferrio_admin_options_set_mode(admin, FERRIO_ADMIN_MODE_DEVELOPMENT), FERRIO_STATUS_OK, "admin mode");
     check_status(ferrio_admin_options_set_read_only(admin, false), FERRIO_STATUS_OK, "admin read-only");
-    check_status(ferrio_admin_options_set_namespace(admin, S("admin")), FERRIO_STATUS_OK, "admin namespace");
-    check_status(ferrio_admin_options_set_server_id(admin, S("c-test")), FERRIO_STATUS_OK, "admin server id");
+    check_status(ferrio_admin_options_set_namespace(admin, FERRIO_STR("admin")), FERRIO_STATUS_OK, "admin namespace");
+    check_status(ferrio_admin_options_set_server_id(admin, FERRIO_STR("c-test")), FERRIO_STATUS_OK, "admin server id");
     check_status(ferrio_admin_options_set_stats_interval_ms(admin, 500), FERRIO_STATUS_OK, "admin stats interval");
-    check_status(ferrio_admin_options_set_ui_dir(admin, S("/nonexistent")), FERRIO_STATUS_OK, "admin ui dir");
+    check_status(ferrio_admin_options_set_ui_dir(admin, FERRIO_STR("/nonexistent")), FERRIO_STATUS_OK, "admin ui dir");
     check_status(ferrio_server_instrument(server_a, admin), FERRIO_STATUS_INVALID_ARGUMENT, "instrument: no UI there");
     ferrio_admin_options_free(admin);
     check_status(ferrio_admin_options_new(&admin), FERRIO_STATUS_OK, "admin options again");
-    check_status(ferrio_admin_options_set_basic_auth(admin, S("admin"), hash, FERRIO_NUL_TERMINATED), FERRIO_STATUS_OK,
+    check_status(ferrio_admin_options_set_basic_auth(admin, FERRIO_STR("admin"), hash, FERRIO_NUL_TERMINATED), FERRIO_STATUS_OK,
                  "basic auth again");
-    check_status(ferrio_admin_options_set_server_id(admin, S("c-test")), FERRIO_STATUS_OK, "admin server id again");
+    check_status(ferrio_admin_options_set_server_id(admin, FERRIO_STR("c-test")), FERRIO_STATUS_OK, "admin server id again");
     check_status(ferrio_server_instrument(server_a, admin), FERRIO_STATUS_OK, "instrument");
     check_status(ferrio_server_instrument(server_a, admin), FERRIO_STATUS_INVALID_STATE, "instrument twice");
     ferrio_admin_options_free(admin);
 
     uint16_t port_a = 0, port_b = 0;
-    check_status(ferrio_server_listen(server_a, S("127.0.0.1"), 0, &port_a), FERRIO_STATUS_OK, "listen A");
+    check_status(ferrio_server_listen(server_a, FERRIO_STR("127.0.0.1"), 0, &port_a), FERRIO_STATUS_OK, "listen A");
 
     /* Server B: manual dispatch. */
     check_status(ferrio_server_options_set_dispatch_mode(options, FERRIO_DISPATCH_MODE_MANUAL), FERRIO_STATUS_OK,
@@ -614,10 +628,10 @@ int main(int argc, char **argv) {
     check_status(ferrio_server_new(options, &server_b), FERRIO_STATUS_OK, "server B new");
     ferrio_server_options_free(options);
     ferrio_namespace *nsp_b = NULL;
-    check_status(ferrio_server_of(server_b, S("/"), &nsp_b), FERRIO_STATUS_OK, "of / (B)");
+    check_status(ferrio_server_of(server_b, FERRIO_STR("/"), &nsp_b), FERRIO_STATUS_OK, "of / (B)");
     check_status(ferrio_namespace_on_connection(nsp_b, on_connection_b, ud_new(), ud_free), FERRIO_STATUS_OK,
                  "on connection (B)");
-    check_status(ferrio_server_listen(server_b, S("127.0.0.1"), 0, &port_b), FERRIO_STATUS_OK, "listen B");
+    check_status(ferrio_server_listen(server_b, FERRIO_STR("127.0.0.1"), 0, &port_b), FERRIO_STATUS_OK, "listen B");
     int fd = -1;
     check_status(ferrio_server_fd(server_b, &fd), FERRIO_STATUS_OK, "fd");
 
@@ -658,6 +672,7 @@ int main(int argc, char **argv) {
     check(atomic_load(&saw_kicked_rooms), "disconnecting saw the kicked socket's rooms", NULL);
     check(atomic_load(&saw_server_ns_disconnect), "disconnect reason: server namespace disconnect", NULL);
     check(atomic_load(&saw_client_ns_disconnect), "disconnect reason: client namespace disconnect", NULL);
+    check(atomic_load(&saw_no_deadline_end), "the ack without deadline completed", NULL);
     if (atomic_load(&api_thread_started)) pthread_join(api_thread, NULL);
 
     check_status(ferrio_server_close(server_a), FERRIO_STATUS_OK, "close A");
@@ -666,7 +681,7 @@ int main(int argc, char **argv) {
     ferrio_str name;
     check_status(ferrio_namespace_name(nsp_a, &name), FERRIO_STATUS_OK, "namespace name after free");
     size_t size = 0;
-    check_status(ferrio_namespace_room_size(nsp_a, S("room1"), &size), FERRIO_STATUS_SERVER_GONE,
+    check_status(ferrio_namespace_room_size(nsp_a, FERRIO_STR("room1"), &size), FERRIO_STATUS_SERVER_GONE,
                  "namespace used after its server was freed");
     ferrio_namespace_free(nsp_a);
     ferrio_namespace_free(nsp_b);
