@@ -285,7 +285,8 @@ typedef struct ferrio_bytes {
 /**
  * The arguments of an event or of an ack, in socket.io's wire convention: the JSON text of the
  * arguments array, in which each binary argument is a placeholder `{"_placeholder":true,"num":N}`
- * referring to `attachments[N]`. Everything is borrowed for the duration of the callback.
+ * referring to `attachments[N]`. Everything is borrowed for the duration of the callback. One argument
+ * at a time: `ferrio_payload_arg_count`, `ferrio_payload_arg`, `ferrio_payload_arg_binary`.
  */
 typedef struct ferrio_payload {
   /**
@@ -300,6 +301,11 @@ typedef struct ferrio_payload {
    * How many attachments there are.
    */
   size_t attachment_count;
+  /**
+   * ferrio's own: what the `ferrio_payload_arg*` calls read. Leave it as ferrio set it (copying the
+   * whole struct is fine); NULL in a payload you fill in yourself.
+   */
+  const void *internal;
 } ferrio_payload;
 
 /**
@@ -684,6 +690,35 @@ ferrio_status ferrio_connect_reject(struct ferrio_connect_request *request,
                                     size_t data_json_len);
 
 /**
+ * How many arguments `payload` holds. `payload` is one ferrio handed to a callback (an event's
+ * arguments, an ack's answer), or a copy of it, used during that callback from any thread; a payload
+ * you filled in yourself gives `FERRIO_STATUS_INVALID_ARGUMENT`.
+ */
+ferrio_status ferrio_payload_arg_count(const struct ferrio_payload *payload,
+                                       size_t *out_count);
+
+/**
+ * The JSON text of argument `index` (from 0) of `payload`: `"hi"`, `42`, `{"token":"abc"}`, or for a
+ * binary argument its placeholder `{"_placeholder":true,"num":N}` (see `ferrio_payload_arg_binary`).
+ * NUL-terminated, borrowed like the payload. The arguments are delimited once per payload, on the first
+ * call. An `index` past the last argument gives `FERRIO_STATUS_INVALID_ARGUMENT`; which payloads: see
+ * `ferrio_payload_arg_count`.
+ */
+ferrio_status ferrio_payload_arg(const struct ferrio_payload *payload,
+                                 size_t index,
+                                 struct ferrio_str *out);
+
+/**
+ * The bytes of argument `index` of `payload` when it is binary (a placeholder): the attachment it
+ * refers to, borrowed like the payload. An argument that is not binary, or an `index` past the last
+ * one, gives `FERRIO_STATUS_INVALID_ARGUMENT`. (All attachments, in placeholder order, are also
+ * `payload->attachments[0 .. attachment_count]`.)
+ */
+ferrio_status ferrio_payload_arg_binary(const struct ferrio_payload *payload,
+                                        size_t index,
+                                        struct ferrio_bytes *out);
+
+/**
  * Makes options with socket.io's defaults. Free them with `ferrio_server_options_free`.
  */
 ferrio_status ferrio_server_options_new(struct ferrio_server_options **out);
@@ -962,6 +997,14 @@ ferrio_status ferrio_socket_id(const struct ferrio_socket *socket, struct ferrio
  * The namespace name (e.g. "/" or "/chat"), borrowed for the handle's life.
  */
 ferrio_status ferrio_socket_namespace(const struct ferrio_socket *socket, struct ferrio_str *out);
+
+/**
+ * The `auth` object the client sent when it joined the namespace, as JSON text (`{}` when it sent
+ * none), e.g. `{"token":"abc"}`: the handshake's `auth` alone, without copying and parsing the whole
+ * handshake. NUL-terminated, borrowed for the handle's life (made on the first call).
+ */
+ferrio_status ferrio_socket_auth(const struct ferrio_socket *socket,
+                                 struct ferrio_str *out);
 
 /**
  * Whether the socket is still connected (false for NULL).

@@ -25,6 +25,7 @@ pub struct ferrio_socket {
     /// never ask, and an event's handle is made for every event).
     id: OnceLock<String>,
     nsp: OnceLock<String>,
+    auth: OnceLock<String>,
     /// In a `disconnecting` callback: the rooms as they were (the socket is leaving them).
     rooms: Option<Vec<Room>>,
 }
@@ -40,6 +41,7 @@ impl ferrio_socket {
             socket,
             id: OnceLock::new(),
             nsp: OnceLock::new(),
+            auth: OnceLock::new(),
             rooms,
         }
     }
@@ -291,6 +293,31 @@ pub extern "C" fn ferrio_socket_namespace(
             write_out(
                 out,
                 ferrio_str::from_terminated(s.nsp.get_or_init(|| terminated(s.socket.nsp()))),
+                "out",
+            )
+        }
+    })
+}
+
+/// The `auth` object the client sent when it joined the namespace, as JSON text (`{}` when it sent
+/// none), e.g. `{"token":"abc"}`: the handshake's `auth` alone, without copying and parsing the whole
+/// handshake. NUL-terminated, borrowed for the handle's life (made on the first call).
+#[no_mangle]
+pub extern "C" fn ferrio_socket_auth(
+    socket: *const ferrio_socket,
+    out: *mut ferrio_str,
+) -> ferrio_status {
+    guard(|| {
+        // SAFETY: a live socket handle or NULL (contract).
+        let s = unsafe { handle(socket, "socket") }?;
+        // SAFETY: out-param checked for NULL.
+        unsafe {
+            write_out(
+                out,
+                ferrio_str::from_terminated(
+                    s.auth
+                        .get_or_init(|| terminated(&s.socket.auth().to_string())),
+                ),
                 "out",
             )
         }

@@ -247,7 +247,7 @@ unsafe extern "C" fn on_connection(user_data: *mut c_void, socket: *const ferrio
 
 unsafe extern "C" fn on_ev(
     user_data: *mut c_void,
-    _socket: *const ferrio_socket,
+    socket: *const ferrio_socket,
     _event: ferrio_str,
     args: *const ferrio_payload,
     ack: *mut ferrio_ack,
@@ -267,6 +267,7 @@ unsafe extern "C" fn on_ev(
         ctx.say(format!("ack free after a failed send: {s:?}"));
         return;
     }
+    payload_misuse(ctx, socket, args);
     let s = ferrio_ack_send(ack, c"[\"ok\"]".as_ptr(), NUL, null(), 0);
     ctx.say(format!("ack: {s:?}"));
     let s = ferrio_ack_send(ack, c"[\"again\"]".as_ptr(), NUL, null(), 0);
@@ -282,6 +283,65 @@ unsafe extern "C" fn on_ev(
     ctx.say(format!("listen inside callback: {s:?}"));
     let s = ferrio_server_close(server);
     ctx.say(format!("close inside callback: {s:?}"));
+}
+
+/// The per-argument calls and `ferrio_socket_auth` given what a careless C program gives them; `args` is
+/// the event's `[1]`.
+fn payload_misuse(ctx: &Ctx, socket: *const ferrio_socket, args: *const ferrio_payload) {
+    let text = |view: ferrio_str| {
+        // SAFETY: a NUL-terminated view, valid during the callback.
+        unsafe { CStr::from_ptr(view.ptr) }
+            .to_string_lossy()
+            .into_owned()
+    };
+    let mut count = 0usize;
+    let s = ferrio_payload_arg_count(args, &mut count);
+    ctx.say(format!("arg count: {s:?} {count}"));
+    let s = ferrio_payload_arg_count(null(), &mut count);
+    ctx.say(format!("arg count of NULL: {s:?}"));
+    let s = ferrio_payload_arg_count(args, null_mut());
+    ctx.say(format!("arg count into NULL: {s:?}"));
+    let mut arg = ferrio_str {
+        ptr: null(),
+        len: 0,
+    };
+    let s = ferrio_payload_arg(args, 0, &mut arg);
+    ctx.say(format!("arg 0: {s:?} {}", text(arg)));
+    let before = arg.ptr;
+    let s = ferrio_payload_arg(args, 1, &mut arg);
+    ctx.say(format!(
+        "arg 1: {s:?} {} (out untouched: {})",
+        last_error(),
+        arg.ptr == before
+    ));
+    let s = ferrio_payload_arg(args, usize::MAX, &mut arg);
+    ctx.say(format!("arg usize::MAX: {s:?}"));
+    let mut bytes = ferrio_bytes {
+        ptr: null(),
+        len: 0,
+    };
+    let s = ferrio_payload_arg_binary(args, 0, &mut bytes);
+    ctx.say(format!("binary arg 0: {s:?} {}", last_error()));
+    let s = ferrio_payload_arg_binary(args, 0, null_mut());
+    ctx.say(format!("binary arg into NULL: {s:?}"));
+    // SAFETY: the payload lives during the callback.
+    let mut own = unsafe { *args };
+    own.internal = null();
+    let s = ferrio_payload_arg(&own, 0, &mut arg);
+    ctx.say(format!(
+        "arg of a payload not ferrio's: {s:?} {}",
+        last_error()
+    ));
+    let mut auth = ferrio_str {
+        ptr: null(),
+        len: 0,
+    };
+    let s = ferrio_socket_auth(socket, &mut auth);
+    ctx.say(format!("auth: {s:?} {}", text(auth)));
+    let s = ferrio_socket_auth(null(), &mut auth);
+    ctx.say(format!("auth of NULL: {s:?}"));
+    let s = ferrio_socket_auth(socket, null_mut());
+    ctx.say(format!("auth into NULL: {s:?}"));
 }
 
 unsafe extern "C" fn on_disconnect(
@@ -441,6 +501,19 @@ fn misuse_inside_callbacks(mode: ferrio_dispatch_mode) {
         "ack broken json: InvalidJson",
         "ack after a failed send: AlreadyUsed",
         "ack free after a failed send: AlreadyUsed",
+        "arg count: Ok 1",
+        "arg count of NULL: NullArgument",
+        "arg count into NULL: NullArgument",
+        "arg 0: Ok 1",
+        "arg 1: InvalidArgument argument 1 is out of range: the payload has 1 argument (out untouched: true)",
+        "arg usize::MAX: InvalidArgument",
+        "binary arg 0: InvalidArgument argument 0 is not binary (not a placeholder of an attachment)",
+        "binary arg into NULL: NullArgument",
+        "arg of a payload not ferrio's: InvalidArgument this payload was not made by ferrio (its `internal` \
+         field is NULL): the argument accessors read the payloads handed to callbacks, and copies of them",
+        "auth: Ok {}",
+        "auth of NULL: NullArgument",
+        "auth into NULL: NullArgument",
         "ack: Ok",
         "ack twice: AlreadyUsed",
         "ack free after send: AlreadyUsed",

@@ -83,24 +83,20 @@ static void socket_ud_free(void *user_data) {
     ferrio_socket_free(user_data);
 }
 
-/* The n-th JSON string of an arguments array like ["a","b"] (no escapes), copied into out. */
-static int nth_string(ferrio_str json, int n, char *out, size_t cap) {
-    const char *p = json.ptr, *end = json.ptr + json.len;
-    for (int i = 0; p < end; i++) {
-        const char *open = memchr(p, '"', (size_t)(end - p));
-        if (!open) return 0;
-        const char *close = memchr(open + 1, '"', (size_t)(end - open - 1));
-        if (!close) return 0;
-        if (i == n) {
-            size_t len = (size_t)(close - open - 1);
-            if (len + 1 > cap) return 0;
-            memcpy(out, open + 1, len);
-            out[len] = 0;
-            return 1;
-        }
-        p = close + 1;
-    }
-    return 0;
+/* Argument n of an event, which must be a JSON string without escapes, copied without its quotes. */
+static int arg_string(const ferrio_payload *args, size_t n, char *out, size_t cap) {
+    ferrio_str arg;
+    if (ferrio_payload_arg(args, n, &arg) != FERRIO_STATUS_OK) return 0;
+    if (arg.len < 2 || arg.ptr[0] != '"' || arg.ptr[arg.len - 1] != '"' || memchr(arg.ptr, '\\', arg.len) ||
+        arg.len - 1 > cap)
+        return 0;
+    memcpy(out, arg.ptr + 1, arg.len - 2);
+    out[arg.len - 2] = 0;
+    return 1;
+}
+
+static int str_is(ferrio_str text, const char *wanted) {
+    return text.len == strlen(wanted) && memcmp(text.ptr, wanted, text.len) == 0 && text.ptr[text.len] == 0;
 }
 
 /* text as a JSON string literal. */
@@ -142,6 +138,32 @@ static void on_echo(void *ud, const ferrio_socket *s, ferrio_str event, const fe
     check(event.ptr[event.len] == 0 && strcmp(event.ptr, "echo") == 0, "event name view", event.ptr);
     check(args->attachment_count == 1 && args->attachments[0].len == 4 && args->attachments[0].ptr[3] == 255,
           "echo attachment view", args->json.ptr);
+    /* One argument at a time: [{"text":"hi","n":1}, <4 bytes>]. */
+    size_t count = 0;
+    check_status(ferrio_payload_arg_count(args, &count), FERRIO_STATUS_OK, "arg count");
+    check(count == 2, "two arguments", args->json.ptr);
+    ferrio_str first = {"", 0}, second = {"", 0};
+    check_status(ferrio_payload_arg(args, 0, &first), FERRIO_STATUS_OK, "arg 0");
+    check(str_is(first, "{\"text\":\"hi\",\"n\":1}"), "arg 0 is the object, NUL-terminated", first.ptr);
+    check_status(ferrio_payload_arg(args, 1, &second), FERRIO_STATUS_OK, "arg 1");
+    check(str_is(second, "{\"_placeholder\":true,\"num\":0}"), "arg 1 is a placeholder", second.ptr);
+    ferrio_bytes bytes = {NULL, 0};
+    check_status(ferrio_payload_arg_binary(args, 1, &bytes), FERRIO_STATUS_OK, "arg 1 as bytes");
+    check(bytes.ptr == args->attachments[0].ptr && bytes.len == 4, "arg 1 is attachment 0", NULL);
+    check_status(ferrio_payload_arg_binary(args, 0, &bytes), FERRIO_STATUS_INVALID_ARGUMENT, "arg 0 is not binary");
+    check(bytes.ptr == args->attachments[0].ptr, "out-param untouched on failure", NULL);
+    check_status(ferrio_payload_arg(args, 2, &first), FERRIO_STATUS_INVALID_ARGUMENT, "arg index out of range");
+    check(str_is(first, "{\"text\":\"hi\",\"n\":1}"), "out-param untouched when out of range", first.ptr);
+    char message[256];
+    ferrio_last_error(message, sizeof message, NULL);
+    check(strstr(message, "out of range") != NULL, "out of range: the message says so", message);
+    check_status(ferrio_payload_arg_count(NULL, &count), FERRIO_STATUS_NULL_ARGUMENT, "arg count of NULL");
+    check_status(ferrio_payload_arg(args, 0, NULL), FERRIO_STATUS_NULL_ARGUMENT, "arg into NULL");
+    ferrio_payload copy = *args; /* a copy made during the callback reads the same */
+    check_status(ferrio_payload_arg(&copy, 0, &second), FERRIO_STATUS_OK, "arg of a copy");
+    check(second.ptr == first.ptr, "a copy shares the index", NULL);
+    ferrio_payload mine = {args->json, NULL, 0, NULL}; /* filled in here: not ferrio's */
+    check_status(ferrio_payload_arg_count(&mine, &count), FERRIO_STATUS_INVALID_ARGUMENT, "a payload of our own");
     check_status(ferrio_socket_emit(s, FERRIO_STR("echo"), args->json.ptr, args->json.len, args->attachments,
                                     args->attachment_count),
                  FERRIO_STATUS_OK, "emit echo");
@@ -189,6 +211,9 @@ static void on_question_answer(void *ud, ferrio_status status, const ferrio_payl
     const ferrio_socket *s = ud;
     check_status(status, FERRIO_STATUS_OK, "server ack answered");
     if (status != FERRIO_STATUS_OK) return;
+    ferrio_bytes nine = {NULL, 0};
+    check_status(ferrio_payload_arg_binary(response, 1, &nine), FERRIO_STATUS_OK, "an ack answer's binary argument");
+    check(nine.len == 1 && nine.ptr[0] == 9, "the ack answer's bytes", NULL);
     char quoted[256], json[300];
     json_quote(response->json.ptr, response->json.len, quoted, sizeof quoted);
     snprintf(json, sizeof json, "[%s,%zu]", quoted, response->attachment_count);
@@ -220,7 +245,7 @@ static void on_ask_timeout(void *ud, const ferrio_socket *s, ferrio_str event, c
 static void on_join(void *ud, const ferrio_socket *s, ferrio_str event, const ferrio_payload *args, ferrio_ack *ack) {
     (void)ud, (void)event;
     char room[64];
-    check(nth_string(args->json, 0, room, sizeof room), "join argument", args->json.ptr);
+    check(arg_string(args, 0, room, sizeof room), "join argument", args->json.ptr);
     check_status(ferrio_socket_join(s, S(room)), FERRIO_STATUS_OK, "join");
     ack_empty(ack);
 }
@@ -228,7 +253,7 @@ static void on_join(void *ud, const ferrio_socket *s, ferrio_str event, const fe
 static void on_bcast(void *ud, const ferrio_socket *s, ferrio_str event, const ferrio_payload *args, ferrio_ack *ack) {
     (void)ud, (void)s, (void)event, (void)ack;
     char to[64], except[64];
-    check(nth_string(args->json, 0, to, sizeof to) && nth_string(args->json, 1, except, sizeof except),
+    check(arg_string(args, 0, to, sizeof to) && arg_string(args, 1, except, sizeof except),
           "bcast arguments", args->json.ptr);
     ferrio_broadcast *b = NULL;
     check_status(ferrio_namespace_broadcast(nsp_a, &b), FERRIO_STATUS_OK, "namespace broadcast");
@@ -245,7 +270,7 @@ static void on_bcast(void *ud, const ferrio_socket *s, ferrio_str event, const f
 static void on_relay(void *ud, const ferrio_socket *s, ferrio_str event, const ferrio_payload *args, ferrio_ack *ack) {
     (void)ud, (void)event, (void)ack;
     char room[64];
-    nth_string(args->json, 0, room, sizeof room);
+    arg_string(args, 0, room, sizeof room);
     ferrio_broadcast *b = NULL;
     check_status(ferrio_socket_broadcast(s, &b), FERRIO_STATUS_OK, "socket broadcast");
     check_status(ferrio_broadcast_to(b, S(room)), FERRIO_STATUS_OK, "socket broadcast to");
@@ -260,7 +285,8 @@ static void on_poll_done(void *ud, ferrio_status status, const ferrio_ack_respon
     int yes = 0;
     for (size_t i = 0; i < count; i++) {
         check(responses[i].socket_id.len == 20, "response socket id", responses[i].socket_id.ptr);
-        if (strcmp(responses[i].payload.json.ptr, "[\"yes\"]") == 0) yes++;
+        char answer[16];
+        if (arg_string(&responses[i].payload, 0, answer, sizeof answer) && strcmp(answer, "yes") == 0) yes++;
     }
     check(yes == 1, "exactly one yes", NULL);
     char json[64];
@@ -371,7 +397,7 @@ static void on_kick_me(void *ud, const ferrio_socket *s, ferrio_str event, const
 static void on_doom(void *ud, const ferrio_socket *s, ferrio_str event, const ferrio_payload *args, ferrio_ack *ack) {
     (void)ud, (void)s, (void)event, (void)ack;
     char room[64];
-    nth_string(args->json, 0, room, sizeof room);
+    arg_string(args, 0, room, sizeof room);
     ferrio_broadcast *b = NULL;
     check_status(ferrio_namespace_broadcast(nsp_a, &b), FERRIO_STATUS_OK, "doom broadcast");
     ferrio_broadcast_to(b, S(room));
@@ -381,11 +407,11 @@ static void on_doom(void *ud, const ferrio_socket *s, ferrio_str event, const fe
 
 static void on_result(void *ud, const ferrio_socket *s, ferrio_str event, const ferrio_payload *args, ferrio_ack *ack) {
     (void)ud, (void)s, (void)event;
-    char name[200];
-    nth_string(args->json, 0, name, sizeof name);
-    char label[240];
+    char name[200], label[240];
+    ferrio_str ok = {"", 0};
+    arg_string(args, 0, name, sizeof name);
     snprintf(label, sizeof label, "driver: %s", name);
-    check(strstr(args->json.ptr, "\",true,") != NULL, label, args->json.ptr);
+    check(ferrio_payload_arg(args, 1, &ok) == FERRIO_STATUS_OK && str_is(ok, "true"), label, args->json.ptr);
     ack_empty(ack);
 }
 
@@ -449,21 +475,28 @@ static void on_connection_a(void *ud, const ferrio_socket *s) {
     check_status(ferrio_socket_id(s, &id), FERRIO_STATUS_OK, "socket id");
     check(id.len == 20 && id.ptr[20] == 0, "socket id is 20 characters", id.ptr);
     check_status(ferrio_socket_namespace(s, &nsp), FERRIO_STATUS_OK, "socket namespace");
+    ferrio_str auth = {"", 0};
+    check_status(ferrio_socket_auth(s, &auth), FERRIO_STATUS_OK, "socket auth");
+    check(strstr(auth.ptr, "\"token\":\"good\"") && strstr(auth.ptr, "\"name\":\"c"), "auth alone", auth.ptr);
+    check_status(ferrio_socket_auth(NULL, &auth), FERRIO_STATUS_NULL_ARGUMENT, "auth of NULL");
+    check_status(ferrio_socket_auth(s, NULL), FERRIO_STATUS_NULL_ARGUMENT, "auth into NULL");
     check(strcmp(nsp.ptr, "/") == 0, "main namespace", nsp.ptr);
 }
 
 static void middleware(void *ud, const ferrio_socket *s, ferrio_connect_request *request) {
     (void)ud;
-    char *handshake = read_json(ferrio_socket_handshake, s, "handshake in middleware");
-    if (strstr(handshake, "\"token\":\"bad\"")) {
-        check_status(ferrio_connect_reject(request, FERRIO_STR("not allowed"), FERRIO_STR("{\"code\":42}")), FERRIO_STATUS_OK, "reject");
+    ferrio_str auth;
+    check_status(ferrio_socket_auth(s, &auth), FERRIO_STATUS_OK, "auth in middleware");
+    check(auth.ptr[auth.len] == 0 && auth.ptr[0] == '{', "auth is a JSON object", auth.ptr);
+    if (strstr(auth.ptr, "\"token\":\"bad\"")) {
+        check_status(ferrio_connect_reject(request, FERRIO_STR("not allowed"), FERRIO_STR("{\"code\":42}")),
+                     FERRIO_STATUS_OK, "reject");
         check_status(ferrio_connect_accept(request), FERRIO_STATUS_ALREADY_USED, "decide twice");
     } else {
-        check_status(ferrio_connect_reject(request, FERRIO_STR("x"), FERRIO_STR("{bad json")), FERRIO_STATUS_INVALID_JSON,
-                     "reject with invalid JSON data");
+        check_status(ferrio_connect_reject(request, FERRIO_STR("x"), FERRIO_STR("{bad json")),
+                     FERRIO_STATUS_INVALID_JSON, "reject with invalid JSON data");
         check_status(ferrio_connect_accept(request), FERRIO_STATUS_OK, "accept");
     }
-    free(handshake);
 }
 
 /* ---- Dynamic namespaces on server A: names "/dyn-<n>" chosen by a C predicate. ------------------ */
