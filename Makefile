@@ -155,6 +155,7 @@ test-c: deps-system deps-node ffi-lib examples
 	  LSAN_OPTIONS=suppressions=$(CURDIR)/ffi/tests/c/lsan.supp:print_suppressions=0 \
 	  timeout 120 target/ctest/test_ffi ffi/tests/c/driver.js
 	timeout 60 node ffi/tests/c/chat_smoke.js target/examples/chat-c
+	timeout 60 node ffi/tests/c/chat_smoke.js target/examples/chat-c --token
 	$(CC) -std=c11 $(CWARN) $(SAN) -g -Iinclude ffi/tests/c/test_sigpipe.c -o target/ctest/test_sigpipe \
 	  -L$(FFI_DEBUG) -Wl,-rpath,$(CURDIR)/$(FFI_DEBUG) -lferrio -lpthread
 	ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
