@@ -930,7 +930,9 @@ ferrio_status ferrio_server_new(const struct ferrio_server_options *options,
 
 /**
  * Binds `host:port` (port 0: any free port) and serves until closed. Returns once bound, with the
- * bound port in `*out_port` (NULL allowed). Only once per server.
+ * bound port in `*out_port` (NULL allowed). Only once per server. The binding is done by ferrio's
+ * network threads while this one waits, so on one of them (an inline-mode callback, a
+ * dynamic-namespace predicate) it returns `FERRIO_STATUS_WOULD_DEADLOCK`.
  */
 ferrio_status ferrio_server_listen(const struct ferrio_server *server,
                                    const char *host,
@@ -950,9 +952,9 @@ ferrio_status ferrio_server_close(const struct ferrio_server *server);
  * callbacks already queued (automatic mode; in manual mode they are dropped), stops the callback thread
  * and the runtime, and releases every registered callback's user data. Handles derived from the server
  * (sockets, namespaces, broadcasts) stay valid to free, and their other calls return
- * `FERRIO_STATUS_SERVER_GONE`. From inside one of this server's callbacks it returns
- * `FERRIO_STATUS_WOULD_DEADLOCK` and frees nothing: call `ferrio_server_close` there and free later.
- * NULL gives `FERRIO_STATUS_NULL_ARGUMENT`.
+ * `FERRIO_STATUS_SERVER_GONE`. From inside one of this server's callbacks, or on one of ferrio's
+ * network threads (a dynamic-namespace predicate), it returns `FERRIO_STATUS_WOULD_DEADLOCK` and frees
+ * nothing: call `ferrio_server_close` there and free later. NULL gives `FERRIO_STATUS_NULL_ARGUMENT`.
  */
 ferrio_status ferrio_server_free(struct ferrio_server *server);
 
