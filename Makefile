@@ -140,7 +140,9 @@ header-check-selftest: tools
 ffi-lib:
 	$(CARGO) build -p ferrio-ffi
 
-# The C test: built with sanitizers against the checked-in header, driven by socket.io-client (Node).
+# The C tests, built with sanitizers against the checked-in header: test_ffi (driven by socket.io-client,
+# in two dispatch modes), the chat example's smoke test, and test_sigpipe (200 connections reset mid-request
+# and mid-response in a process that keeps SIGPIPE's default action).
 test-c: deps-system deps-node ffi-lib examples
 	@mkdir -p target/ctest
 	$(CC) -std=c11 $(CWARN) $(SAN) -g -Iinclude ffi/tests/c/test_ffi.c -o target/ctest/test_ffi \
@@ -153,6 +155,12 @@ test-c: deps-system deps-node ffi-lib examples
 	  LSAN_OPTIONS=suppressions=$(CURDIR)/ffi/tests/c/lsan.supp:print_suppressions=0 \
 	  timeout 120 target/ctest/test_ffi ffi/tests/c/driver.js
 	timeout 60 node ffi/tests/c/chat_smoke.js target/examples/chat-c
+	timeout 60 node ffi/tests/c/chat_smoke.js target/examples/chat-c --token
+	$(CC) -std=c11 $(CWARN) $(SAN) -g -Iinclude ffi/tests/c/test_sigpipe.c -o target/ctest/test_sigpipe \
+	  -L$(FFI_DEBUG) -Wl,-rpath,$(CURDIR)/$(FFI_DEBUG) -lferrio -lpthread
+	ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
+	  LSAN_OPTIONS=suppressions=$(CURDIR)/ffi/tests/c/lsan.supp:print_suppressions=0 \
+	  timeout 120 target/ctest/test_sigpipe
 
 # The C++ wrapper's test (header-only ferrio.hpp over the same library).
 test-cpp: deps-system deps-node ffi-lib examples

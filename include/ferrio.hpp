@@ -167,13 +167,13 @@ public:
     Ack& operator=(const Ack&) = delete;
     ~Ack() { reset(); }
 
-    /// Answers with arguments (the JSON text of an array) and attachments.
+    /// Answers with arguments (the JSON text of an array) and attachments. The ack is spent whatever
+    /// happens: if this throws (invalid JSON, socket gone), the client gets no answer.
     void send(std::string_view json = "[]", const std::vector<std::string_view>& attachments = {}) {
         if (!ack_) throw Error(FERRIO_STATUS_ALREADY_USED, "this ack was already used");
         auto views = detail::bytes(attachments);
-        ferrio_status status = ferrio_ack_send(ack_, json.data(), json.size(), views.data(), views.size());
-        if (status == FERRIO_STATUS_OK || status == FERRIO_STATUS_ALREADY_USED) ack_ = nullptr;
-        detail::check(status);
+        detail::check(ferrio_ack_send(std::exchange(ack_, nullptr), json.data(), json.size(), views.data(),
+                                      views.size()));
     }
 
 private:

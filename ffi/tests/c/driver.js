@@ -89,6 +89,13 @@ async function main() {
     check("client ack answered by C", JSON.stringify(answer) === JSON.stringify(["ok", [5, "x"]]), JSON.stringify(answer));
   });
 
+  await step("a failed ack send consumes the ack", async () => {
+    const err = await new Promise((resolve) => {
+      c1.timeout(500).emit("ack-bad", (e) => resolve(e));
+    });
+    check("a failed ack send consumes the ack (no answer)", err instanceof Error, String(err));
+  });
+
   await step("server ack answered by the client", async () => {
     c1.on("question", (n, cb) => cb(n * 2, Buffer.from([9])));
     const got = once(c1, "client-answered");
