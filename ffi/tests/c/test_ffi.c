@@ -323,6 +323,7 @@ static void on_room_ops(void *ud, const ferrio_socket *s, ferrio_str event, cons
     char rooms[512];
     check_status(ferrio_namespace_rooms(nsp_a, false, rooms, sizeof rooms, NULL), FERRIO_STATUS_OK, "room list");
     check(strstr(rooms, "\"room1\":3") && strstr(rooms, "\"vip\":1"), "room list content", rooms);
+    check(strstr(rooms, "\"mw:bad\"") == NULL, "a refused socket left the room its middleware joined", rooms);
 
     ferrio_broadcast *b = NULL;
     ferrio_namespace_broadcast(nsp_a, &b);
@@ -488,7 +489,24 @@ static void middleware(void *ud, const ferrio_socket *s, ferrio_connect_request 
     ferrio_str auth;
     check_status(ferrio_socket_auth(s, &auth), FERRIO_STATUS_OK, "auth in middleware");
     check(auth.ptr[auth.len] == 0 && auth.ptr[0] == '{', "auth is a JSON object", auth.ptr);
-    if (strstr(auth.ptr, "\"token\":\"bad\"")) {
+    /* The socket already belongs to its namespace: a room joined here is visible at once, and an emit to
+       it reaches the client right after its CONNECT answer (or never, if it is refused). */
+    int refuse = strstr(auth.ptr, "\"token\":\"bad\"") != NULL;
+    const char *room = refuse ? "mw:bad" : "mw:good";
+    check_status(ferrio_socket_join(s, room, FERRIO_NUL_TERMINATED), FERRIO_STATUS_OK, "join in middleware");
+    char rooms[256];
+    check_status(ferrio_socket_rooms(s, rooms, sizeof rooms, NULL), FERRIO_STATUS_OK, "rooms in middleware");
+    check(strstr(rooms, refuse ? "\"mw:bad\"" : "\"mw:good\"") != NULL, "middleware's room is visible", rooms);
+    size_t in_room = 0;
+    check_status(ferrio_namespace_room_size(nsp_a, room, FERRIO_NUL_TERMINATED, &in_room), FERRIO_STATUS_OK,
+                 "room size in middleware");
+    check(in_room >= 1, "the connecting socket counts in its room", NULL);
+    char args[512];
+    int n = snprintf(args, sizeof args, "[%s]", auth.ptr);
+    check(n > 0 && (size_t)n < sizeof args, "auth fits", auth.ptr);
+    check_status(ferrio_socket_emit(s, FERRIO_STR("early"), args, FERRIO_NUL_TERMINATED, NULL, 0),
+                 FERRIO_STATUS_OK, "emit in middleware");
+    if (refuse) {
         check_status(ferrio_connect_reject(request, FERRIO_STR("not allowed"), FERRIO_STR("{\"code\":42}")),
                      FERRIO_STATUS_OK, "reject");
         check_status(ferrio_connect_accept(request), FERRIO_STATUS_ALREADY_USED, "decide twice");
