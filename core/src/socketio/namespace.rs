@@ -384,20 +384,22 @@ impl Namespace {
     }
 
     fn finish_connect(&self, socket: Socket) {
-        let text = packet::encode_connect(self.name(), socket.id().as_str());
-        let Some(disconnect) = socket.connect_and_release(text) else {
+        if !socket.accept() {
             return;
-        };
+        }
         super::client::mark_joined(&socket.0.conn);
         tracing::debug!(socket = %socket.id(), nsp = self.name(), "socket connected");
         if let Some(observer) = self.0.hooks.get() {
             observer.socket_connected(&socket);
         }
+        // Before the CONNECT answer: the client sends nothing until it has it, so no event of its can
+        // arrive before the handlers these register; what they emit is held and follows the answer.
         let handlers = self.0.handlers.connection.read().clone();
         for handler in handlers {
             handler.call(socket.clone());
         }
-        if disconnect {
+        let text = packet::encode_connect(self.name(), socket.id().as_str());
+        if socket.answer(text) == Some(true) {
             socket.disconnect(false);
         }
     }
