@@ -30,14 +30,16 @@ pub mod adapter;
 pub mod admin;
 pub mod engineio;
 pub mod http;
+mod mounts;
+mod serve;
 pub mod socketio;
 
 pub use adapter::{Adapter, AdapterFactory, MemoryAdapter, Room};
 pub use engineio::{CloseReason, Cors, CorsOrigins, Sid, TransportKind};
+pub use serve::{ServerHandle, SocketIoService};
 pub use socketio::{
     AckError, AckSender, BroadcastOperator, ConnectError, DisconnectReason, EmitError, Event,
-    InvalidRateLimit, Namespace, Payload, RateLimit, Server, ServerBuilder, ServerConfig,
-    ServerHandle, Socket,
+    InvalidRateLimit, Namespace, Payload, RateLimit, Server, ServerBuilder, ServerConfig, Socket,
 };
 
 /// The README's Rust example, compiled as a doc test so it cannot drift from the API.

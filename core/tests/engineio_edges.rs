@@ -588,7 +588,7 @@ async fn an_abandoned_polling_session_is_freed() {
             ..Watch::default()
         },
     );
-    let listener = ferrio::engineio::listen(engine.clone(), "127.0.0.1:0")
+    let listener = ferrio::http::listen(engine.clone(), "127.0.0.1:0")
         .await
         .expect("listen");
     let addr = listener.local_addr();

@@ -323,7 +323,7 @@ pub struct NativeServer {
     state: Arc<AtomicU8>,
     dispatch: Mutex<Option<std::thread::JoinHandle<()>>>,
     /// Set in ASGI mode (`attach`), where the ASGI server owns the port.
-    service: Mutex<Option<ferrio::http::HttpService>>,
+    service: Mutex<Option<ferrio::SocketIoService>>,
     max_payload: usize,
     /// Whether a Redis adapter makes this server one of a cluster (socket ids may be remote).
     clustered: bool,
@@ -341,7 +341,7 @@ impl NativeServer {
         }
     }
 
-    fn attached(&self, py: Python<'_>) -> PyResult<ferrio::http::HttpService> {
+    fn attached(&self, py: Python<'_>) -> PyResult<ferrio::SocketIoService> {
         self.check_open(py)?;
         self.service
             .lock()

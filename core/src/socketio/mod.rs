@@ -11,7 +11,7 @@ mod payload;
 pub(crate) mod server;
 mod socket;
 
-pub use client::{ClientState, SioHandler};
+pub(crate) use client::SioHandler;
 pub use handler::{
     AnyHandler, ConnectError, ConnectionHandler, DisconnectHandler, EventHandler, Middleware,
     PacketMiddleware,
@@ -23,7 +23,6 @@ pub use operators::{AckResponses, BroadcastOperator, IntoRooms};
 pub use payload::{Payload, PayloadBuilder, PayloadError};
 pub use server::{
     DynamicNamespaceParent, InvalidRateLimit, RateLimit, Server, ServerBuilder, ServerConfig,
-    ServerHandle,
 };
 pub use socket::{is_reserved_event, AckSender, Event, Socket};
 
