@@ -19,18 +19,18 @@
 //! # Ok(()) }
 //! ```
 
-use crate::adapter::{BoxFuture, BroadcastOptions, RemoteSocket, Room, RoomEvent};
+use crate::adapter::{BoxFuture, BroadcastOptions, Room, RoomEvent};
 use crate::engineio::{CloseReason, TransportKind};
-use crate::socketio::server::ServerInner;
 use crate::socketio::{
-    ConnectError, DisconnectReason, Event, Namespace, Observer, Payload, Server, Socket,
+    ConnectError, DisconnectReason, Event, Namespace, Observer, Payload, RemoteSocket, Server,
+    Socket, WeakServer,
 };
 use parking_lot::Mutex;
 use serde_json::value::RawValue;
 use serde_json::{json, Map, Value};
 use std::collections::{HashSet, VecDeque};
 use std::path::PathBuf;
-use std::sync::{Arc, Once, Weak};
+use std::sync::{Arc, Once};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 /// How much the admin UI is told.
@@ -232,7 +232,7 @@ struct Aggregate {
 }
 
 pub(crate) struct AdminState {
-    server: Weak<ServerInner>,
+    server: WeakServer,
     nsp: String,
     /// The admin namespace itself, looked up once: every report is emitted there.
     admin: crate::socketio::NamespaceRef,
@@ -269,7 +269,7 @@ pub fn instrument(server: &Server, options: AdminOptions) -> Result<(), AdminErr
     let hostname = gethostname::gethostname().to_string_lossy().into_owned();
     let admin = server.of(&options.namespace);
     let state = Arc::new(AdminState {
-        server: Arc::downgrade(&server.0),
+        server: server.downgrade(),
         nsp: admin.name().to_owned(),
         admin: admin.downgrade(),
         auth: options.auth,
@@ -427,28 +427,32 @@ fn raw_args(payload: &Payload) -> Vec<&RawValue> {
 }
 
 /// `[nsp, id, [event, ...args], date]`, the arguments of `event_received` / `event_sent`, with the
-/// event's own attachments.
+/// event's own attachments (the arguments' JSON is copied as it is, placeholders included).
 fn event_report(nsp: &str, id: &str, event: &str, payload: &Payload) -> Payload {
-    let mut text = String::with_capacity(payload.args_json().len() + 96);
-    text.push('[');
-    text.push_str(&Value::from(nsp).to_string());
-    text.push(',');
-    text.push_str(&Value::from(id).to_string());
-    text.push_str(",[");
-    text.push_str(&Value::from(event).to_string());
-    for arg in raw_args(payload) {
-        text.push(',');
-        text.push_str(arg.get());
+    /// `[event, ...args]`, the arguments written out verbatim.
+    struct EventArgs<'a>(&'a str, Vec<&'a RawValue>);
+
+    impl serde::Serialize for EventArgs<'_> {
+        fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+            use serde::ser::SerializeSeq;
+            let mut seq = serializer.serialize_seq(Some(self.1.len() + 1))?;
+            seq.serialize_element(self.0)?;
+            for arg in &self.1 {
+                seq.serialize_element(arg)?;
+            }
+            seq.end()
+        }
     }
-    text.push_str("],");
-    text.push_str(&Value::from(now_iso()).to_string());
-    text.push(']');
-    Payload::from_parts(text, payload.attachments().to_vec())
+
+    let args = EventArgs(event, raw_args(payload));
+    Payload::from_args(&(nsp, id, args, now_iso()))
+        .unwrap_or_default()
+        .with_attachments(payload.attachments().to_vec())
 }
 
 impl AdminState {
     fn server(&self) -> Option<Server> {
-        self.server.upgrade().map(Server)
+        self.server.upgrade()
     }
 
     /// An existing namespace (a UI command never creates one).
@@ -669,11 +673,10 @@ impl AdminState {
                     return;
                 };
                 let filter = text(1);
-                let rest: Vec<&str> = raw.iter().skip(3).map(|r| r.get()).collect();
-                let payload = Payload::from_parts(
-                    format!("[{}]", rest.join(",")),
-                    event.payload.attachments().to_vec(),
-                );
+                let rest: Vec<&RawValue> = raw.iter().skip(3).copied().collect();
+                let payload = Payload::from_args(&rest)
+                    .unwrap_or_default()
+                    .with_attachments(event.payload.attachments().to_vec());
                 if let Some(target) = state.target(&nsp, filter.as_deref()) {
                     if let Err(error) = target.emit(&name, payload) {
                         tracing::debug!(%error, "admin UI emit refused");

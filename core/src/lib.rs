@@ -31,6 +31,7 @@ pub mod admin;
 pub mod engineio;
 pub mod http;
 mod mounts;
+mod payload;
 mod serve;
 pub mod socketio;
 

@@ -7,10 +7,10 @@ mod namespace;
 mod observer;
 mod operators;
 pub mod packet;
-mod payload;
 pub(crate) mod server;
 mod socket;
 
+pub use crate::payload::{Payload, PayloadBuilder, PayloadError};
 pub(crate) use client::SioHandler;
 pub use handler::{
     AnyHandler, ConnectError, ConnectionHandler, DisconnectHandler, EventHandler, Middleware,
@@ -19,10 +19,10 @@ pub use handler::{
 pub use namespace::{Namespace, NamespaceRef};
 pub use observer::Observer;
 pub(crate) use operators::broadcast_packet;
-pub use operators::{AckResponses, BroadcastOperator, IntoRooms};
-pub use payload::{Payload, PayloadBuilder, PayloadError};
+pub use operators::{AckResponses, BroadcastOperator, IntoRooms, RemoteSocket};
 pub use server::{
     DynamicNamespaceParent, InvalidRateLimit, RateLimit, Server, ServerBuilder, ServerConfig,
+    WeakServer,
 };
 pub use socket::{is_reserved_event, AckSender, Event, Socket};
 

@@ -513,6 +513,12 @@ impl Server {
         server
     }
 
+    /// A weak handle on the server, for what belongs to it and must not keep it alive (an observer, a
+    /// periodic task).
+    pub fn downgrade(&self) -> WeakServer {
+        WeakServer(Arc::downgrade(&self.0))
+    }
+
     /// The configuration.
     pub fn config(&self) -> &ServerConfig {
         &self.0.config
@@ -638,6 +644,23 @@ impl Server {
     /// Disconnects every client with "server shutting down".
     pub fn close(&self) {
         self.0.engine.close_all(CloseReason::ServerShuttingDown);
+    }
+}
+
+/// A weak handle on a [`Server`] ([`Server::downgrade`]).
+#[derive(Clone)]
+pub struct WeakServer(Weak<ServerInner>);
+
+impl std::fmt::Debug for WeakServer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("WeakServer")
+    }
+}
+
+impl WeakServer {
+    /// The server, unless every handle on it is gone.
+    pub fn upgrade(&self) -> Option<Server> {
+        self.0.upgrade().map(Server)
     }
 }
 
