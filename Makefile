@@ -51,11 +51,9 @@ deps: deps-node deps-python
 # The Python and Node bindings are cdylibs for their interpreters: maturin and napi build them (targets
 # `python` and `node`); plain cargo only checks them (clippy), it cannot link their test harnesses.
 BINDINGS := --exclude ferrio-python --exclude ferrio-node
-# The Redis adapter is a cargo feature of the core; everything here builds and tests it.
-FEATURES := --features ferrio/redis
 
 build:
-	$(CARGO) build --workspace --all-targets $(BINDINGS) $(FEATURES)
+	$(CARGO) build --workspace --all-targets $(BINDINGS)
 
 run: deps-node
 	$(CARGO) run -p ferrio-example-chat
@@ -67,10 +65,10 @@ fmt-check:
 	$(CARGO) fmt --all -- --check
 
 lint:
-	$(CARGO) clippy --workspace --all-targets $(FEATURES) -- -D warnings
+	$(CARGO) clippy --workspace --all-targets -- -D warnings
 
 test-rust:
-	$(CARGO) test --workspace $(BINDINGS) $(FEATURES)
+	$(CARGO) test --workspace $(BINDINGS)
 
 test-js: deps-node
 	node --test --test-concurrency=1 tests/e2e/js/

@@ -230,7 +230,7 @@ impl NativeServer {
             builder = builder.static_dir(dir);
         }
         if let Some(url) = options.redis_url {
-            let mut config = ferrio::adapter::RedisAdapterConfig::new(url);
+            let mut config = ferrio_redis::RedisAdapterConfig::new(url);
             if let Some(key) = options.redis_key {
                 config = config.prefix(key);
             }
@@ -238,7 +238,7 @@ impl NativeServer {
                 config = config.request_timeout(timeout);
             }
             let _rt = runtime().enter();
-            let factory = ferrio::adapter::RedisAdapterFactory::new(config)
+            let factory = ferrio_redis::RedisAdapterFactory::new(config)
                 .map_err(|e| coded_error("ERR_FERRIO_ADAPTER", e))?;
             builder = builder.adapter(Arc::new(factory));
         }

@@ -471,14 +471,14 @@ impl NativeServer {
         let _guard = runtime().enter();
         let clustered = redis_url.is_some();
         if let Some(url) = redis_url {
-            let mut config = ferrio::adapter::RedisAdapterConfig::new(url);
+            let mut config = ferrio_redis::RedisAdapterConfig::new(url);
             if let Some(prefix) = redis_prefix {
                 config = config.prefix(prefix);
             }
             if let Some(timeout) = redis_request_timeout {
                 config = config.request_timeout(seconds(timeout, "request_timeout")?);
             }
-            let factory = ferrio::adapter::RedisAdapterFactory::new(config)
+            let factory = ferrio_redis::RedisAdapterFactory::new(config)
                 .map_err(|e| PyValueError::new_err(e.to_string()))?;
             builder = builder.adapter(Arc::new(factory));
         }

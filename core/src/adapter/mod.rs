@@ -13,11 +13,7 @@
 //! [`MemoryAdapter`] is the default: one process, everything local.
 
 mod memory;
-#[cfg(feature = "redis")]
-mod redis;
 
-#[cfg(feature = "redis")]
-pub use self::redis::{RedisAdapter, RedisAdapterConfig, RedisAdapterFactory};
 pub use memory::MemoryAdapter;
 
 use crate::engineio::{Outgoing, Sid};

@@ -4,8 +4,8 @@
 //! (`{"_placeholder":true,"num":N}`) plus the attachments they point at — the convention a [`Payload`]
 //! already uses, so arguments cross between the two worlds without a second representation.
 
-use crate::Payload;
 use bytes::Bytes;
+use ferrio::Payload;
 use rmpv::Value as Pack;
 use serde_json::{Map, Number, Value};
 

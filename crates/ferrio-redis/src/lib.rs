@@ -1,4 +1,6 @@
-//! The Redis adapter: many ferrio processes — and official Node socket.io servers running
+//! # ferrio-redis
+//!
+//! The Redis adapter of [ferrio](ferrio): many ferrio processes — and official Node socket.io servers running
 //! @socket.io/redis-adapter's classic `createAdapter` — act as one. It speaks that adapter's protocol on the
 //! same channels (per namespace: `{prefix}#{nsp}#` for broadcasts, `{prefix}#{nsp}#{room}#` for a broadcast
 //! to one room, `{prefix}-request#{nsp}#` and `{prefix}-response#{nsp}#` for requests and their answers),
@@ -13,13 +15,13 @@
 mod link;
 mod wire;
 
-use crate::adapter::{
+use bytes::Bytes;
+use ferrio::adapter::{
     AckCollector, Adapter, AdapterError, AdapterFactory, BoxFuture, BroadcastOptions,
     BroadcastPacket, BroadcastReport, LocalNamespace, MemoryAdapter, RemoteSocketData, Room,
     ServerSideAck, ServerSideEvent,
 };
-use crate::{Payload, Sid};
-use bytes::Bytes;
+use ferrio::{Payload, Sid};
 use link::Link;
 use parking_lot::Mutex;
 use serde_json::{json, Value};
@@ -73,7 +75,7 @@ impl RedisAdapterConfig {
 }
 
 /// Makes a [`RedisAdapter`] per namespace over one pair of Redis connections. Give it to
-/// [`crate::ServerBuilder::adapter`].
+/// [`ferrio::ServerBuilder::adapter`].
 #[derive(Clone)]
 pub struct RedisAdapterFactory {
     link: Arc<Link>,
