@@ -27,7 +27,6 @@
 //! ```
 
 pub mod adapter;
-pub mod admin;
 pub mod engineio;
 pub mod http;
 mod mounts;

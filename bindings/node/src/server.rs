@@ -477,7 +477,7 @@ impl NativeServer {
     /// Instruments the server for the admin UI (`io.instrument(opts)` in the facade).
     #[napi]
     pub fn instrument(&self, options: NativeAdminOptions) -> napi::Result<()> {
-        use ferrio::admin::{AdminAuth, AdminMode, AdminOptions};
+        use ferrio_admin::{AdminAuth, AdminMode, AdminOptions, Instrument};
         let auth = match (options.username, options.password_hash) {
             (Some(username), Some(hash)) => AdminAuth::basic(username, hash),
             _ => AdminAuth::Disabled,

@@ -528,7 +528,7 @@ impl NativeServer {
         stats_interval: f64,
         ui_dir: Option<String>,
     ) -> PyResult<()> {
-        use ferrio::admin::{AdminAuth, AdminMode, AdminOptions, Credentials, Password};
+        use ferrio_admin::{AdminAuth, AdminMode, AdminOptions, Credentials, Instrument, Password};
         self.check_open(py)?;
         let auth = match credentials {
             None => AdminAuth::Disabled,
@@ -536,7 +536,7 @@ impl NativeServer {
                 list.into_iter()
                     .map(|(username, password)| Credentials {
                         username,
-                        password: if ferrio::admin::is_bcrypt_hash(&password) {
+                        password: if ferrio_admin::is_bcrypt_hash(&password) {
                             Password::Bcrypt(password)
                         } else {
                             Password::Plain(password)

@@ -1,3 +1,5 @@
+//! # ferrio-admin
+//!
 //! The server side of the official Socket.IO admin UI (`@socket.io/admin-ui`): a namespace (`/admin` by
 //! default) that logs the UI in, tells it which commands it may use, streams the server's state to it
 //! (server stats every 2 s; in development mode also every socket, room change and event) and carries out
@@ -8,20 +10,24 @@
 //! feature names, the `"invalid credentials"` refusal, session ids for silent reconnects). Observing the
 //! server goes through its one [`Observer`]: an uninstrumented server pays one atomic load per hook point.
 //!
-//! ```no_run
-//! use ferrio::admin::{AdminAuth, AdminOptions};
+//! A crate of its own, on the core's public API only (the [`Observer`] hook, namespaces, broadcast
+//! operators): a server that is not instrumented does not build bcrypt.
 //!
-//! # fn run(io: &ferrio::Server) -> Result<(), ferrio::admin::AdminError> {
-//! let hash = ferrio::admin::hash_password("changeit")?;
-//! let mut options = AdminOptions::new(AdminAuth::basic("admin", hash));
-//! options.ui_dir = Some("node_modules/@socket.io/admin-ui/ui/dist".into());
-//! io.instrument(options)?; // the UI is now at http://<host>:<port>/admin/
+//! ```no_run
+//! use ferrio_admin::{hash_password, AdminAuth, AdminMode, AdminOptions, Instrument};
+//!
+//! # fn run(io: &ferrio::Server) -> Result<(), ferrio_admin::AdminError> {
+//! let mut options = AdminOptions::new(AdminAuth::basic("admin", hash_password("changeit")?));
+//! options.mode = AdminMode::Development; // or Production: stats only
+//! options.read_only = false;
+//! options.ui_dir = Some("node_modules/@socket.io/admin-ui/ui/dist".into()); // served at /admin/
+//! io.instrument(options)?;
 //! # Ok(()) }
 //! ```
 
-use crate::adapter::{BoxFuture, BroadcastOptions, Room, RoomEvent};
-use crate::engineio::{CloseReason, TransportKind};
-use crate::socketio::{
+use ferrio::adapter::{BoxFuture, BroadcastOptions, Room, RoomEvent};
+use ferrio::engineio::{CloseReason, TransportKind};
+use ferrio::socketio::{
     ConnectError, DisconnectReason, Event, Namespace, Observer, Payload, RemoteSocket, Server,
     Socket, WeakServer,
 };
@@ -118,7 +124,7 @@ impl AdminAuth {
     }
 }
 
-/// The options of [`Server::instrument`]; the names follow `@socket.io/admin-ui`'s `instrument(io, opts)`.
+/// The options of [`Instrument::instrument`]; the names follow `@socket.io/admin-ui`'s `instrument(io, opts)`.
 #[derive(Debug, Clone)]
 pub struct AdminOptions {
     /// The admin namespace (default `/admin`).
@@ -235,7 +241,7 @@ pub(crate) struct AdminState {
     server: WeakServer,
     nsp: String,
     /// The admin namespace itself, looked up once: every report is emitted there.
-    admin: crate::socketio::NamespaceRef,
+    admin: ferrio::socketio::NamespaceRef,
     auth: AdminAuth,
     read_only: bool,
     mode: AdminMode,
@@ -246,11 +252,11 @@ pub(crate) struct AdminState {
     stats_task: Once,
     sessions: Mutex<Sessions>,
     /// Session ids made by the login, to send once the socket is connected.
-    new_sessions: Mutex<std::collections::HashMap<crate::engineio::Sid, String>>,
+    new_sessions: Mutex<std::collections::HashMap<ferrio::Sid, String>>,
     aggregates: Mutex<Vec<Aggregate>>,
 }
 
-/// Instruments `server` for the admin UI; see [`Server::instrument`].
+/// Instruments `server` for the admin UI; see [`Instrument::instrument`].
 pub fn instrument(server: &Server, options: AdminOptions) -> Result<(), AdminError> {
     if let AdminAuth::Credentials(list) = &options.auth {
         for credentials in list {
@@ -301,11 +307,16 @@ pub fn instrument(server: &Server, options: AdminOptions) -> Result<(), AdminErr
     Ok(())
 }
 
-impl Server {
+/// `server.instrument(options)`: the admin UI's entry point as a method of [`Server`].
+pub trait Instrument {
     /// Instruments the server for the official Socket.IO admin UI: the admin namespace, its login, the
     /// stats and (in development mode) every socket, room and event, and the UI's commands; with
     /// `ui_dir`, also serves the UI itself under `ui_path` on this server's port.
-    pub fn instrument(&self, options: AdminOptions) -> Result<(), AdminError> {
+    fn instrument(&self, options: AdminOptions) -> Result<(), AdminError>;
+}
+
+impl Instrument for Server {
+    fn instrument(&self, options: AdminOptions) -> Result<(), AdminError> {
         instrument(self, options)
     }
 }
@@ -610,11 +621,7 @@ impl AdminState {
     }
 
     /// The sockets a command targets: the whole namespace, or those in the room (or with the id) `filter`.
-    fn target(
-        &self,
-        nsp: &str,
-        filter: Option<&str>,
-    ) -> Option<crate::socketio::BroadcastOperator> {
+    fn target(&self, nsp: &str, filter: Option<&str>) -> Option<ferrio::BroadcastOperator> {
         let nsp = self.namespace(nsp)?;
         Some(match filter {
             Some(filter) if !filter.is_empty() => nsp.to(filter),
