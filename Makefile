@@ -82,11 +82,11 @@ test: deps fmt-check lint build header-check header-check-selftest test-rust tes
 bench: deps-node
 	bash bench/run.sh
 
-# Randomised fuzzing of every decoder (core/tests/fuzz_decoders.rs), FUZZ_SECS per target; `make test` runs
+# Randomised fuzzing of every decoder (core/src/fuzz_decoders.rs), FUZZ_SECS per target; `make test` runs
 # the same targets for a second each. FERRIO_FUZZ_SEED=N reproduces a run.
 FUZZ_SECS ?= 60
 fuzz:
-	FERRIO_FUZZ_SECS=$(FUZZ_SECS) $(CARGO) test --release -p ferrio --test fuzz_decoders -- --nocapture --test-threads=1
+	FERRIO_FUZZ_SECS=$(FUZZ_SECS) $(CARGO) test --release -p ferrio --lib fuzz_decoders -- --nocapture --test-threads=1
 
 clean:
 	$(CARGO) clean

@@ -42,6 +42,10 @@ pub use socketio::{
     InvalidRateLimit, Namespace, Payload, RateLimit, Server, ServerBuilder, ServerConfig, Socket,
 };
 
+// The decoders are crate-private: their fuzzing harness runs inside the crate (`make fuzz`).
+#[cfg(test)]
+mod fuzz_decoders;
+
 /// The README's Rust example, compiled as a doc test so it cannot drift from the API.
 #[cfg(doctest)]
 #[doc = include_str!("../../README.md")]

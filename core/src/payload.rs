@@ -23,6 +23,7 @@ impl Default for Payload {
 
 /// Why a payload could not be built or read.
 #[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum PayloadError {
     /// The JSON text is not an array.
     #[error("the arguments must be a JSON array")]

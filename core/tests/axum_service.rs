@@ -109,10 +109,8 @@ async fn axum_serves_ferrio_beside_its_own_routes() {
 #[tokio::test]
 async fn a_bare_engine_and_a_socketio_server_share_one_port() {
     let io = echo_io(Arc::default());
-    let config = EngineConfig {
-        path: "/engine.io/".to_owned(),
-        ..EngineConfig::default()
-    };
+    let mut config = EngineConfig::default();
+    config.path = "/engine.io/".to_owned();
     let engine = Engine::new(config, example::Echo);
     let app = Router::new()
         .route_service("/engine.io/", HttpService::new(engine.clone()))

@@ -576,11 +576,9 @@ impl EngineHandler for Watch {
 
 #[tokio::test]
 async fn an_abandoned_polling_session_is_freed() {
-    let config = EngineConfig {
-        ping_interval: PING_INTERVAL,
-        ping_timeout: PING_TIMEOUT,
-        ..EngineConfig::default()
-    };
+    let mut config = EngineConfig::default();
+    config.ping_interval = PING_INTERVAL;
+    config.ping_timeout = PING_TIMEOUT;
     let engine = Engine::new(
         config,
         Watch {

@@ -616,10 +616,7 @@ pub extern "C" fn ferrio_server_options_set_cors_any(
     credentials: bool,
 ) -> ferrio_status {
     with_options(options, |o| {
-        o.cors = Cors {
-            origins: CorsOrigins::Any,
-            credentials,
-        };
+        o.cors = Cors::new(CorsOrigins::Any).credentials(credentials);
         Ok(())
     })
 }
@@ -646,10 +643,7 @@ pub extern "C" fn ferrio_server_options_add_cors_origin(
             _ => Vec::new(),
         };
         list.push(origin);
-        o.cors = Cors {
-            origins: CorsOrigins::List(list),
-            credentials,
-        };
+        o.cors = Cors::new(CorsOrigins::List(list)).credentials(credentials);
         Ok(())
     })
 }

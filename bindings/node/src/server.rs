@@ -218,10 +218,8 @@ impl NativeServer {
             } else {
                 CorsOrigins::List(origins)
             };
-            builder = builder.cors(Cors {
-                origins,
-                credentials: options.cors_credentials.unwrap_or(false),
-            });
+            builder = builder
+                .cors(Cors::new(origins).credentials(options.cors_credentials.unwrap_or(false)));
         }
         if let Some(dir) = options.client_dir {
             builder = builder.client_dir(dir);

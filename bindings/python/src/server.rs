@@ -455,10 +455,7 @@ impl NativeServer {
             .connect_timeout(seconds(connect_timeout, "connect_timeout")?)
             .max_payload(max_payload)
             .transports(polling, websocket)
-            .cors(Cors {
-                origins,
-                credentials: cors_credentials,
-            });
+            .cors(Cors::new(origins).credentials(cors_credentials));
         if let Some(limits) = limits {
             builder = limits.apply(builder)?;
         }

@@ -31,6 +31,7 @@ pub type Room = Arc<str>;
 
 /// Which sockets an operation targets.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct BroadcastOptions {
     /// The union of these rooms; every socket of the namespace when empty.
     pub rooms: Vec<Room>,
@@ -59,6 +60,7 @@ pub struct BroadcastPacket {
 
 /// What a broadcast did locally.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct BroadcastReport {
     /// Sockets the packet was queued for.
     pub delivered: usize,
@@ -70,6 +72,7 @@ pub struct BroadcastReport {
 
 /// Errors of adapter operations.
 #[derive(Debug, Clone, thiserror::Error)]
+#[non_exhaustive]
 pub enum AdapterError {
     /// A remote operation failed (the cluster's broker is unreachable, say).
     #[error("adapter unavailable: {0}")]
@@ -87,7 +90,8 @@ pub enum AdapterError {
     },
 }
 
-/// Room changes a namespace's adapter reports (socket.io's adapter events).
+/// Room changes a namespace's adapter reports (socket.io's adapter events: these four are all there
+/// are, so listeners may match them exhaustively).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum RoomEvent {
     /// A room got its first member.

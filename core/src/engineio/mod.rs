@@ -7,8 +7,8 @@
 //! the sender ([`SendError::Full`]) instead of growing, and the sender decides (Socket.IO drops volatile
 //! packets and disconnects the socket otherwise).
 
-pub mod packet;
-pub mod sid;
+pub(crate) mod packet;
+mod sid;
 
 pub(crate) mod polling;
 mod queue;
@@ -31,6 +31,7 @@ pub use sid::Sid;
 
 /// The transports a client may use.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum TransportKind {
     /// HTTP long-polling.
     Polling,
@@ -50,6 +51,7 @@ impl TransportKind {
 
 /// Who may connect from which origin (Cross-Origin Resource Sharing for the polling transport).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum CorsOrigins {
     /// No CORS headers at all (same-origin only), as socket.io's default.
     #[default]
@@ -62,6 +64,7 @@ pub enum CorsOrigins {
 
 /// CORS settings.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct Cors {
     /// Which origins are allowed.
     pub origins: CorsOrigins,
@@ -69,8 +72,25 @@ pub struct Cors {
     pub credentials: bool,
 }
 
+impl Cors {
+    /// These origins, without credentials.
+    pub fn new(origins: CorsOrigins) -> Cors {
+        Cors {
+            origins,
+            credentials: false,
+        }
+    }
+
+    /// Whether `Access-Control-Allow-Credentials: true` is sent.
+    pub fn credentials(mut self, credentials: bool) -> Cors {
+        self.credentials = credentials;
+        self
+    }
+}
+
 /// What a handshake request looked like; kept for the life of the session.
 #[derive(Debug, Clone)]
+#[non_exhaustive]
 pub struct RequestInfo {
     /// The request headers.
     pub headers: http::HeaderMap,
@@ -129,6 +149,7 @@ pub type AllowRequest = Arc<dyn Fn(&RequestInfo) -> Result<(), String> + Send + 
 
 /// Engine.IO options. The defaults are socket.io's.
 #[derive(Clone)]
+#[non_exhaustive]
 pub struct EngineConfig {
     /// The HTTP path the engine answers on (default `/socket.io/`).
     pub path: String,
@@ -226,6 +247,7 @@ impl EngineConfig {
 
 /// Why a session ended. The strings are the reasons socket.io reports.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum CloseReason {
     /// The client closed the connection, or sent a close packet.
     TransportClose,
@@ -325,6 +347,7 @@ impl EngineErrorCode {
 
 /// Why a message could not be queued.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
 pub enum SendError {
     /// The session's outgoing queue is full: the client is not reading fast enough.
     #[error("the session's outgoing queue is full")]

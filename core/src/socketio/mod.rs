@@ -6,7 +6,7 @@ mod handler;
 mod namespace;
 mod observer;
 mod operators;
-pub mod packet;
+pub(crate) mod packet;
 pub(crate) mod server;
 mod socket;
 
@@ -31,6 +31,7 @@ use crate::engineio::CloseReason;
 
 /// Why a socket left its namespace; the strings are socket.io's.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum DisconnectReason {
     /// The client sent DISCONNECT for the namespace.
     ClientNamespaceDisconnect,
@@ -64,6 +65,9 @@ impl std::fmt::Display for DisconnectReason {
 }
 
 /// Why an emit failed.
+///
+/// Deliberately not `#[non_exhaustive]` (nor [`AckError`]): each binding maps every variant to an error
+/// code of its own (C status, Node `err.code`, Python exception), and the compiler checks those maps.
 #[derive(Debug, Clone, thiserror::Error)]
 pub enum EmitError {
     /// The client's outgoing queue was full: it has been disconnected as a slow consumer.

@@ -20,6 +20,7 @@ use tokio::time::Instant;
 
 /// Socket.IO options on top of the Engine.IO ones.
 #[derive(Clone)]
+#[non_exhaustive]
 pub struct ServerConfig {
     /// The Engine.IO options.
     pub engine: EngineConfig,
@@ -89,6 +90,7 @@ impl std::fmt::Debug for ServerConfig {
 /// closed with the reason "rate limit exceeded" (every socket of the connection sees it in its
 /// disconnect handlers). Only events count (acks, pings and CONNECTs do not).
 #[derive(Debug, Clone, Copy, PartialEq)]
+#[non_exhaustive]
 pub struct RateLimit {
     /// The sustained rate, in events per second (positive).
     pub events_per_second: f64,

@@ -41,6 +41,7 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 /// How much the admin UI is told.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[non_exhaustive]
 pub enum AdminMode {
     /// Everything: every socket, room change and event (costly on a busy server).
     #[default]
@@ -63,6 +64,7 @@ impl std::str::FromStr for AdminMode {
 
 /// An accepted password.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum Password {
     /// A bcrypt hash (`$2a$`, `$2b$`, `$2y$`), as `@socket.io/admin-ui` expects.
     Bcrypt(String),
@@ -84,6 +86,7 @@ pub type AuthCheck = Arc<dyn Fn(Value) -> BoxFuture<'static, bool> + Send + Sync
 
 /// How the admin namespace logs the UI in.
 #[derive(Clone)]
+#[non_exhaustive]
 pub enum AdminAuth {
     /// Anyone may connect (never on a reachable server).
     Disabled,
@@ -126,6 +129,7 @@ impl AdminAuth {
 
 /// The options of [`Instrument::instrument`]; the names follow `@socket.io/admin-ui`'s `instrument(io, opts)`.
 #[derive(Debug, Clone)]
+#[non_exhaustive]
 pub struct AdminOptions {
     /// The admin namespace (default `/admin`).
     pub namespace: String,
@@ -163,6 +167,7 @@ impl AdminOptions {
 
 /// Why the server could not be instrumented.
 #[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum AdminError {
     /// A `Password::Bcrypt` is not a bcrypt hash.
     #[error("the `password` field must be a valid bcrypt hash")]

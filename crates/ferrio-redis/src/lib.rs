@@ -1,6 +1,6 @@
 //! # ferrio-redis
 //!
-//! The Redis adapter of [ferrio](ferrio): many ferrio processes — and official Node socket.io servers running
+//! The Redis adapter of [ferrio]: many ferrio processes — and official Node socket.io servers running
 //! @socket.io/redis-adapter's classic `createAdapter` — act as one. It speaks that adapter's protocol on the
 //! same channels (per namespace: `{prefix}#{nsp}#` for broadcasts, `{prefix}#{nsp}#{room}#` for a broadcast
 //! to one room, `{prefix}-request#{nsp}#` and `{prefix}-response#{nsp}#` for requests and their answers),
@@ -33,6 +33,7 @@ use wire::kind;
 
 /// How to reach Redis and name the channels.
 #[derive(Debug, Clone)]
+#[non_exhaustive]
 pub struct RedisAdapterConfig {
     /// `redis://[user:password@]host:port[/db]`.
     pub url: String,
@@ -199,15 +200,15 @@ fn parse_opts(value: &Value) -> BroadcastOptions {
             .map(|items| items.iter().filter_map(room_name).collect())
             .unwrap_or_default()
     };
-    BroadcastOptions {
-        rooms: rooms("rooms"),
-        except: rooms("except"),
-        local: true,
-        volatile: value["flags"]["volatile"].as_bool().unwrap_or(false),
-        timeout: value["flags"]["timeout"]
-            .as_u64()
-            .map(Duration::from_millis),
-    }
+    let mut opts = BroadcastOptions::default();
+    opts.rooms = rooms("rooms");
+    opts.except = rooms("except");
+    opts.local = true;
+    opts.volatile = value["flags"]["volatile"].as_bool().unwrap_or(false);
+    opts.timeout = value["flags"]["timeout"]
+        .as_u64()
+        .map(Duration::from_millis);
+    opts
 }
 
 /// A room name as JavaScript would key it (socket.io allows numbers as room names).
@@ -338,13 +339,11 @@ impl RedisAdapter {
         };
         match msg["type"].as_u64() {
             Some(kind::SOCKETS) => {
-                let opts = BroadcastOptions {
-                    rooms: msg["rooms"]
-                        .as_array()
-                        .map(|r| r.iter().filter_map(room_name).collect())
-                        .unwrap_or_default(),
-                    ..Default::default()
-                };
+                let mut opts = BroadcastOptions::default();
+                opts.rooms = msg["rooms"]
+                    .as_array()
+                    .map(|r| r.iter().filter_map(room_name).collect())
+                    .unwrap_or_default();
                 let ids: Vec<String> = self
                     .local
                     .socket_ids(&opts)
@@ -370,11 +369,10 @@ impl RedisAdapter {
                     let Some(sid) = msg["sid"].as_str() else {
                         return;
                     };
-                    BroadcastOptions {
-                        rooms: vec![Room::from(sid)],
-                        local: true,
-                        ..Default::default()
-                    }
+                    let mut opts = BroadcastOptions::default();
+                    opts.rooms = vec![Room::from(sid)];
+                    opts.local = true;
+                    opts
                 };
                 let rooms: Vec<Room> = match msg["rooms"].as_array() {
                     Some(rooms) => rooms.iter().filter_map(room_name).collect(),
