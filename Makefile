@@ -64,8 +64,17 @@ fmt:
 fmt-check:
 	$(CARGO) fmt --all -- --check
 
+# Clippy everywhere; the core alone with no features (what a dependent gets); the declared rust-version
+# (with its toolchain when installed, else clippy's incompatible_msrv lint, on in these runs, flags newer
+# APIs); and the direction of the layers (scripts/check-layers.sh).
 lint:
 	$(CARGO) clippy --workspace --all-targets -- -D warnings
+	$(CARGO) clippy -p ferrio --no-default-features -- -D warnings -D clippy::incompatible_msrv
+	@msrv=$$(sed -n 's/^rust-version = "\(.*\)"/\1/p' Cargo.toml | head -n1); \
+	if rustup toolchain list 2>/dev/null | grep -q "^$$msrv"; then \
+	  $(CARGO) +$$msrv check -p ferrio -p ferrio-redis -p ferrio-admin; \
+	else echo "lint: no $$msrv toolchain installed; clippy::incompatible_msrv checked against rust-version $$msrv"; fi
+	bash scripts/check-layers.sh
 
 test-rust:
 	$(CARGO) test --workspace $(BINDINGS)

@@ -426,7 +426,7 @@ impl Namespace {
         if conn.is_closed() {
             // The connection ended meanwhile, maybe before its sockets were walked.
             socket.on_close(DisconnectReason::Connection(
-                crate::CloseReason::TransportClose,
+                crate::engineio::CloseReason::TransportClose,
             ));
             return;
         }
