@@ -51,11 +51,9 @@ deps: deps-node deps-python
 # The Python and Node bindings are cdylibs for their interpreters: maturin and napi build them (targets
 # `python` and `node`); plain cargo only checks them (clippy), it cannot link their test harnesses.
 BINDINGS := --exclude ferrio-python --exclude ferrio-node
-# The Redis adapter is a cargo feature of the core; everything here builds and tests it.
-FEATURES := --features ferrio/redis
 
 build:
-	$(CARGO) build --workspace --all-targets $(BINDINGS) $(FEATURES)
+	$(CARGO) build --workspace --all-targets $(BINDINGS)
 
 run: deps-node
 	$(CARGO) run -p ferrio-example-chat
@@ -66,11 +64,20 @@ fmt:
 fmt-check:
 	$(CARGO) fmt --all -- --check
 
+# Clippy everywhere; the core alone with no features (what a dependent gets); the declared rust-version
+# (with its toolchain when installed, else clippy's incompatible_msrv lint, on in these runs, flags newer
+# APIs); and the direction of the layers (scripts/check-layers.sh).
 lint:
-	$(CARGO) clippy --workspace --all-targets $(FEATURES) -- -D warnings
+	$(CARGO) clippy --workspace --all-targets -- -D warnings
+	$(CARGO) clippy -p ferrio --no-default-features -- -D warnings -D clippy::incompatible_msrv
+	@msrv=$$(sed -n 's/^rust-version = "\(.*\)"/\1/p' Cargo.toml | head -n1); \
+	if rustup toolchain list 2>/dev/null | grep -q "^$$msrv"; then \
+	  $(CARGO) +$$msrv check -p ferrio -p ferrio-redis -p ferrio-admin; \
+	else echo "lint: no $$msrv toolchain installed; clippy::incompatible_msrv checked against rust-version $$msrv"; fi
+	bash scripts/check-layers.sh
 
 test-rust:
-	$(CARGO) test --workspace $(BINDINGS) $(FEATURES)
+	$(CARGO) test --workspace $(BINDINGS)
 
 test-js: deps-node
 	node --test --test-concurrency=1 tests/e2e/js/
@@ -84,11 +91,11 @@ test: deps fmt-check lint build header-check header-check-selftest test-rust tes
 bench: deps-node
 	bash bench/run.sh
 
-# Randomised fuzzing of every decoder (core/tests/fuzz_decoders.rs), FUZZ_SECS per target; `make test` runs
+# Randomised fuzzing of every decoder (core/src/fuzz_decoders.rs), FUZZ_SECS per target; `make test` runs
 # the same targets for a second each. FERRIO_FUZZ_SEED=N reproduces a run.
 FUZZ_SECS ?= 60
 fuzz:
-	FERRIO_FUZZ_SECS=$(FUZZ_SECS) $(CARGO) test --release -p ferrio --test fuzz_decoders -- --nocapture --test-threads=1
+	FERRIO_FUZZ_SECS=$(FUZZ_SECS) $(CARGO) test --release -p ferrio --lib fuzz_decoders -- --nocapture --test-threads=1
 
 clean:
 	$(CARGO) clean

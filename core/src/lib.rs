@@ -27,18 +27,24 @@
 //! ```
 
 pub mod adapter;
-pub mod admin;
 pub mod engineio;
 pub mod http;
+mod mounts;
+mod payload;
+mod serve;
 pub mod socketio;
 
 pub use adapter::{Adapter, AdapterFactory, MemoryAdapter, Room};
 pub use engineio::{CloseReason, Cors, CorsOrigins, Sid, TransportKind};
+pub use serve::{ServerHandle, SocketIoService};
 pub use socketio::{
     AckError, AckSender, BroadcastOperator, ConnectError, DisconnectReason, EmitError, Event,
-    InvalidRateLimit, Namespace, Payload, RateLimit, Server, ServerBuilder, ServerConfig,
-    ServerHandle, Socket,
+    InvalidRateLimit, Namespace, Payload, RateLimit, Server, ServerBuilder, ServerConfig, Socket,
 };
+
+// The decoders are crate-private: their fuzzing harness runs inside the crate (`make fuzz`).
+#[cfg(test)]
+mod fuzz_decoders;
 
 /// The README's Rust example, compiled as a doc test so it cannot drift from the API.
 #[cfg(doctest)]

@@ -45,7 +45,7 @@ pub struct ferrio_server_options {
     mode: ferrio_dispatch_mode,
     worker_threads: usize,
     shutdown_grace: Duration,
-    redis: Option<ferrio_core::adapter::RedisAdapterConfig>,
+    redis: Option<ferrio_redis::RedisAdapterConfig>,
 }
 
 /// A closure run where the callbacks run.
@@ -578,7 +578,7 @@ pub extern "C" fn ferrio_server_options_set_redis_adapter(
     with_options(options, |o| {
         // SAFETY: (ptr, len) string arguments, contract of the header.
         let url = unsafe { str_arg(url, url_len, "url") }?.to_owned();
-        let mut config = ferrio_core::adapter::RedisAdapterConfig::new(url);
+        let mut config = ferrio_redis::RedisAdapterConfig::new(url);
         if !prefix.is_null() {
             // SAFETY: as above.
             let prefix = unsafe { str_arg(prefix, prefix_len, "prefix") }?;
@@ -681,10 +681,7 @@ pub extern "C" fn ferrio_server_options_set_cors_any(
     credentials: bool,
 ) -> ferrio_status {
     with_options(options, |o| {
-        o.cors = Cors {
-            origins: CorsOrigins::Any,
-            credentials,
-        };
+        o.cors = Cors::new(CorsOrigins::Any).credentials(credentials);
         Ok(())
     })
 }
@@ -711,10 +708,7 @@ pub extern "C" fn ferrio_server_options_add_cors_origin(
             _ => Vec::new(),
         };
         list.push(origin);
-        o.cors = Cors {
-            origins: CorsOrigins::List(list),
-            credentials,
-        };
+        o.cors = Cors::new(CorsOrigins::List(list)).credentials(credentials);
         Ok(())
     })
 }
@@ -1038,7 +1032,7 @@ pub extern "C" fn ferrio_server_new(
         let server = {
             let _enter = runtime.handle().enter();
             if let Some(config) = redis {
-                let factory = ferrio_core::adapter::RedisAdapterFactory::new(config)
+                let factory = ferrio_redis::RedisAdapterFactory::new(config)
                     .map_err(|e| Error::new(ferrio_status::InvalidArgument, e.to_string()))?;
                 builder = builder.adapter(Arc::new(factory));
             }

@@ -6,7 +6,7 @@ use super::namespace::NamespaceInner;
 use super::{
     packet, AckError, BroadcastOperator, DisconnectReason, EmitError, IntoRooms, Namespace, Payload,
 };
-use crate::adapter::{AckCollector, RemoteSocket, Room};
+use crate::adapter::{AckCollector, BroadcastPacket, BroadcastReport, RemoteSocketData, Room};
 use crate::engineio::{CloseReason, Frame, Outgoing, RequestInfo, SendError, Sid, TransportKind};
 use parking_lot::{Mutex, RwLock};
 use serde_json::Value;
@@ -774,14 +774,34 @@ impl Socket {
         true
     }
 
-    pub(crate) fn to_remote(&self) -> RemoteSocket {
-        RemoteSocket {
+    /// The socket's details as an adapter reports them.
+    pub(crate) fn remote_data(&self) -> RemoteSocketData {
+        RemoteSocketData {
             id: self.id(),
             handshake: self.handshake(),
             rooms: self.rooms(),
             data: self.data(),
-            nsp: self.namespace(),
         }
+    }
+}
+
+/// Queues a broadcast's shared frames for one socket according to the broadcast flags: the one step of a
+/// fan-out per target.
+#[inline]
+pub(crate) fn deliver(
+    socket: &Socket,
+    packet: &BroadcastPacket,
+    volatile: bool,
+    report: &mut BroadcastReport,
+) {
+    match socket.push_raw(packet.encoded.clone()) {
+        Ok(()) => report.delivered += 1,
+        Err(SendError::Full) if volatile => report.dropped_volatile += 1,
+        Err(SendError::Full) => {
+            socket.close_slow_consumer();
+            report.disconnected_slow += 1;
+        }
+        Err(SendError::Closed) => {}
     }
 }
 
