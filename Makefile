@@ -55,11 +55,9 @@ deps: deps-node deps-python
 # The Python and Node bindings are cdylibs for their interpreters: maturin and napi build them (targets
 # `python` and `node`); plain cargo only checks them (clippy), it cannot link their test harnesses.
 BINDINGS := --exclude ferrio-python --exclude ferrio-node
-# The Redis adapter is a cargo feature of the core; everything here builds and tests it.
-FEATURES := --features ferrio/redis
 
 build:
-	$(CARGO) build --workspace --all-targets $(BINDINGS) $(FEATURES)
+	$(CARGO) build --workspace --all-targets $(BINDINGS)
 
 run: deps-node
 	$(CARGO) run -p ferrio-example-chat
@@ -70,11 +68,20 @@ fmt:
 fmt-check:
 	$(CARGO) fmt --all -- --check
 
+# Clippy everywhere; the core alone with no features (what a dependent gets); the declared rust-version
+# (with its toolchain when installed, else clippy's incompatible_msrv lint, on in these runs, flags newer
+# APIs); and the direction of the layers (scripts/check-layers.sh).
 lint:
-	$(CARGO) clippy --workspace --all-targets $(FEATURES) -- -D warnings
+	$(CARGO) clippy --workspace --all-targets -- -D warnings
+	$(CARGO) clippy -p ferrio --no-default-features -- -D warnings -D clippy::incompatible_msrv
+	@msrv=$$(sed -n 's/^rust-version = "\(.*\)"/\1/p' Cargo.toml | head -n1); \
+	if rustup toolchain list 2>/dev/null | grep -q "^$$msrv"; then \
+	  $(CARGO) +$$msrv check -p ferrio -p ferrio-redis -p ferrio-admin; \
+	else echo "lint: no $$msrv toolchain installed; clippy::incompatible_msrv checked against rust-version $$msrv"; fi
+	bash scripts/check-layers.sh
 
 test-rust:
-	$(CARGO) test --workspace $(BINDINGS) $(FEATURES)
+	$(CARGO) test --workspace $(BINDINGS)
 
 test-js: deps-node
 	node --test --test-concurrency=1 tests/e2e/js/
@@ -88,11 +95,11 @@ test: deps fmt-check lint build header-check header-check-selftest test-rust tes
 bench: deps-node
 	bash bench/run.sh
 
-# Randomised fuzzing of every decoder (core/tests/fuzz_decoders.rs), FUZZ_SECS per target; `make test` runs
+# Randomised fuzzing of every decoder (core/src/fuzz_decoders.rs), FUZZ_SECS per target; `make test` runs
 # the same targets for a second each. FERRIO_FUZZ_SEED=N reproduces a run.
 FUZZ_SECS ?= 60
 fuzz:
-	FERRIO_FUZZ_SECS=$(FUZZ_SECS) $(CARGO) test --release -p ferrio --test fuzz_decoders -- --nocapture --test-threads=1
+	FERRIO_FUZZ_SECS=$(FUZZ_SECS) $(CARGO) test --release -p ferrio --lib fuzz_decoders -- --nocapture --test-threads=1
 
 clean:
 	$(CARGO) clean
@@ -145,7 +152,9 @@ header-check-selftest: tools
 ffi-lib:
 	$(CARGO) build -p ferrio-ffi
 
-# The C test: built with sanitizers against the checked-in header, driven by socket.io-client (Node).
+# The C tests, built with sanitizers against the checked-in header: test_ffi (driven by socket.io-client,
+# in two dispatch modes), the chat example's smoke test, and test_sigpipe (200 connections reset mid-request
+# and mid-response in a process that keeps SIGPIPE's default action).
 test-c: deps-system deps-node ffi-lib examples
 	@mkdir -p target/ctest
 	$(CC) -std=c11 $(CWARN) $(SAN) -g -Iinclude ffi/tests/c/test_ffi.c -o target/ctest/test_ffi \
@@ -158,6 +167,12 @@ test-c: deps-system deps-node ffi-lib examples
 	  LSAN_OPTIONS=suppressions=$(CURDIR)/ffi/tests/c/lsan.supp:print_suppressions=0 \
 	  timeout 120 target/ctest/test_ffi ffi/tests/c/driver.js
 	timeout 60 node ffi/tests/c/chat_smoke.js target/examples/chat-c
+	timeout 60 node ffi/tests/c/chat_smoke.js target/examples/chat-c --token
+	$(CC) -std=c11 $(CWARN) $(SAN) -g -Iinclude ffi/tests/c/test_sigpipe.c -o target/ctest/test_sigpipe \
+	  -L$(FFI_DEBUG) -Wl,-rpath,$(CURDIR)/$(FFI_DEBUG) -lferrio -lpthread
+	ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
+	  LSAN_OPTIONS=suppressions=$(CURDIR)/ffi/tests/c/lsan.supp:print_suppressions=0 \
+	  timeout 120 target/ctest/test_sigpipe
 
 # The C++ wrapper's test (header-only ferrio.hpp over the same library).
 test-cpp: deps-system deps-node ffi-lib examples
@@ -233,7 +248,7 @@ dist: dist-python dist-node
 
 # An abi3 wheel for CPython >= 3.10, stripped, tagged manylinux_2_N by maturin's audit of the glibc
 # symbols it uses (N depends on the build machine's glibc), and the sdist: the workspace manifest trimmed
-# to core/ and the binding, Cargo.lock, and their sources. The wheel reuses the release build of `python`.
+# to the crates the binding uses (core/, crates/ferrio-redis, crates/ferrio-admin), Cargo.lock, and their sources. The wheel reuses the release build of `python`.
 dist-python: deps-python
 	@mkdir -p $(DIST)
 	rm -f $(DIST)/ferrio-*.whl $(DIST)/ferrio-*.tar.gz

@@ -31,7 +31,7 @@ command -v redis-server >/dev/null || { log "redis-server is missing (make test 
 [[ -d node_modules/@socket.io/redis-adapter ]] || { log "node_modules lacks @socket.io/redis-adapter (npm ci)"; exit 1; }
 
 cargo build --release -p ferrio-loadgen
-cargo build --release -p ferrio --example bench_server --features redis
+cargo build --release -p ferrio-redis --example bench_server
 
 PIDS=()
 # Servers are started in command substitutions (subshells): their pids are also kept in this file.

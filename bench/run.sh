@@ -59,8 +59,8 @@ log "open-file limit: $(ulimit -n)"
 log "building the load generator"
 cargo build --release -p ferrio-loadgen
 if [[ " $SERVERS " == *" ferrio "* ]] && [[ -z "$FERRIO_BIN_PREBUILT" ]]; then
-    if [[ -f core/examples/bench_server.rs ]] &&
-        cargo build --release -p ferrio --example bench_server --features redis; then
+    if [[ -f crates/ferrio-redis/examples/bench_server.rs ]] &&
+        cargo build --release -p ferrio-redis --example bench_server; then
         :
     else
         log "WARNING: ferrio bench_server example missing or failed to build; skipping ferrio"

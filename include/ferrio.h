@@ -18,6 +18,21 @@
  */
 #define FERRIO_NUL_TERMINATED SIZE_MAX
 
+/**
+ * A string literal as the (pointer, length) pair that ferrio's calls take, its length counted by the
+ * compiler: ferrio_socket_emit(socket, FERRIO_STR("tick"), FERRIO_STR("[1]"), NULL, 0). Only
+ * literals compile (a `char *` variable is refused rather than measured with sizeof); for other
+ * strings pass (ptr, length) or (ptr, FERRIO_NUL_TERMINATED).
+ */
+#define FERRIO_STR(literal) ("" literal ""), (sizeof("" literal "") - 1)
+
+
+/**
+ * Pass as `timeout_ms` to `ferrio_socket_emit_with_ack` to wait for the answer without a deadline, as
+ * socket.io's `socket.emit(event, ..., callback)` does: the completion then comes with the client's
+ * answer, or with `FERRIO_STATUS_DISCONNECTED` when the socket goes first.
+ */
+#define FERRIO_NO_TIMEOUT UINT64_MAX
 
 /**
  * The result of every fallible call. `FERRIO_STATUS_OK` is 0; every other value is an error whose
@@ -270,7 +285,8 @@ typedef struct ferrio_bytes {
 /**
  * The arguments of an event or of an ack, in socket.io's wire convention: the JSON text of the
  * arguments array, in which each binary argument is a placeholder `{"_placeholder":true,"num":N}`
- * referring to `attachments[N]`. Everything is borrowed for the duration of the callback.
+ * referring to `attachments[N]`. Everything is borrowed for the duration of the callback. One argument
+ * at a time: `ferrio_payload_arg_count`, `ferrio_payload_arg`, `ferrio_payload_arg_binary`.
  */
 typedef struct ferrio_payload {
   /**
@@ -285,6 +301,11 @@ typedef struct ferrio_payload {
    * How many attachments there are.
    */
   size_t attachment_count;
+  /**
+   * ferrio's own: what the `ferrio_payload_arg*` calls read. Leave it as ferrio set it (copying the
+   * whole struct is fine); NULL in a payload you fill in yourself.
+   */
+  const void *internal;
 } ferrio_payload;
 
 /**
@@ -635,10 +656,11 @@ ferrio_status ferrio_broadcast_fetch_sockets(const struct ferrio_broadcast *broa
 
 /**
  * Answers the client's ack with arguments (`json`: the JSON text of an array; NULL/empty means none;
- * attachments as for emits) and releases the handle. On an argument error (NULL, invalid UTF-8 or
- * JSON) the handle stays unused; once the socket is gone the answer is dropped with
- * `FERRIO_STATUS_SOCKET_CLOSED` and the handle released. A second use gives
- * `FERRIO_STATUS_ALREADY_USED`.
+ * attachments as for emits). Consumes the ack whatever the status: afterwards the handle is spent, as
+ * after `ferrio_ack_free`, and a second use gives `FERRIO_STATUS_ALREADY_USED`. When the answer cannot
+ * be sent — invalid arguments (invalid UTF-8 or JSON, NULL attachments, a limit), or the socket is gone
+ * (`FERRIO_STATUS_SOCKET_CLOSED`) — the ack is released unanswered, so check the JSON you build before
+ * sending it if the client must get an answer.
  */
 ferrio_status ferrio_ack_send(struct ferrio_ack *ack,
                               const char *json,
@@ -666,6 +688,35 @@ ferrio_status ferrio_connect_reject(struct ferrio_connect_request *request,
                                     size_t message_len,
                                     const char *data_json,
                                     size_t data_json_len);
+
+/**
+ * How many arguments `payload` holds. `payload` is one ferrio handed to a callback (an event's
+ * arguments, an ack's answer), or a copy of it, used during that callback from any thread; a payload
+ * you filled in yourself gives `FERRIO_STATUS_INVALID_ARGUMENT`.
+ */
+ferrio_status ferrio_payload_arg_count(const struct ferrio_payload *payload,
+                                       size_t *out_count);
+
+/**
+ * The JSON text of argument `index` (from 0) of `payload`: `"hi"`, `42`, `{"token":"abc"}`, or for a
+ * binary argument its placeholder `{"_placeholder":true,"num":N}` (see `ferrio_payload_arg_binary`).
+ * NUL-terminated, borrowed like the payload. The arguments are delimited once per payload, on the first
+ * call. An `index` past the last argument gives `FERRIO_STATUS_INVALID_ARGUMENT`; which payloads: see
+ * `ferrio_payload_arg_count`.
+ */
+ferrio_status ferrio_payload_arg(const struct ferrio_payload *payload,
+                                 size_t index,
+                                 struct ferrio_str *out);
+
+/**
+ * The bytes of argument `index` of `payload` when it is binary (a placeholder): the attachment it
+ * refers to, borrowed like the payload. An argument that is not binary, or an `index` past the last
+ * one, gives `FERRIO_STATUS_INVALID_ARGUMENT`. (All attachments, in placeholder order, are also
+ * `payload->attachments[0 .. attachment_count]`.)
+ */
+ferrio_status ferrio_payload_arg_binary(const struct ferrio_payload *payload,
+                                        size_t index,
+                                        struct ferrio_bytes *out);
 
 /**
  * Makes options with socket.io's defaults. Free them with `ferrio_server_options_free`.
@@ -879,7 +930,9 @@ ferrio_status ferrio_server_new(const struct ferrio_server_options *options,
 
 /**
  * Binds `host:port` (port 0: any free port) and serves until closed. Returns once bound, with the
- * bound port in `*out_port` (NULL allowed). Only once per server.
+ * bound port in `*out_port` (NULL allowed). Only once per server. The binding is done by ferrio's
+ * network threads while this one waits, so on one of them (an inline-mode callback, a
+ * dynamic-namespace predicate) it returns `FERRIO_STATUS_WOULD_DEADLOCK`.
  */
 ferrio_status ferrio_server_listen(const struct ferrio_server *server,
                                    const char *host,
@@ -899,9 +952,9 @@ ferrio_status ferrio_server_close(const struct ferrio_server *server);
  * callbacks already queued (automatic mode; in manual mode they are dropped), stops the callback thread
  * and the runtime, and releases every registered callback's user data. Handles derived from the server
  * (sockets, namespaces, broadcasts) stay valid to free, and their other calls return
- * `FERRIO_STATUS_SERVER_GONE`. From inside one of this server's callbacks it returns
- * `FERRIO_STATUS_WOULD_DEADLOCK` and frees nothing: call `ferrio_server_close` there and free later.
- * NULL gives `FERRIO_STATUS_NULL_ARGUMENT`.
+ * `FERRIO_STATUS_SERVER_GONE`. From inside one of this server's callbacks, or on one of ferrio's
+ * network threads (a dynamic-namespace predicate), it returns `FERRIO_STATUS_WOULD_DEADLOCK` and frees
+ * nothing: call `ferrio_server_close` there and free later. NULL gives `FERRIO_STATUS_NULL_ARGUMENT`.
  */
 ferrio_status ferrio_server_free(struct ferrio_server *server);
 
@@ -946,6 +999,14 @@ ferrio_status ferrio_socket_id(const struct ferrio_socket *socket, struct ferrio
  * The namespace name (e.g. "/" or "/chat"), borrowed for the handle's life.
  */
 ferrio_status ferrio_socket_namespace(const struct ferrio_socket *socket, struct ferrio_str *out);
+
+/**
+ * The `auth` object the client sent when it joined the namespace, as JSON text (`{}` when it sent
+ * none), e.g. `{"token":"abc"}`: the handshake's `auth` alone, without copying and parsing the whole
+ * handshake. NUL-terminated, borrowed for the handle's life (made on the first call).
+ */
+ferrio_status ferrio_socket_auth(const struct ferrio_socket *socket,
+                                 struct ferrio_str *out);
 
 /**
  * Whether the socket is still connected (false for NULL).
@@ -1054,7 +1115,8 @@ ferrio_status ferrio_socket_emit_volatile(const struct ferrio_socket *socket,
 
 /**
  * Emits `event` asking the client for an acknowledgement; `cb` runs once on the callback thread with
- * the answer, or with `FERRIO_STATUS_TIMEOUT` after `timeout_ms` (0: 5000), or another error. If this
+ * the answer, or with `FERRIO_STATUS_TIMEOUT` after `timeout_ms` milliseconds (0: the default, 5000;
+ * `FERRIO_NO_TIMEOUT`: no deadline), or with another error (`FERRIO_STATUS_DISCONNECTED`, …). If this
  * call itself fails, `cb` never runs. Takes ownership of `user_data` in every case.
  */
 ferrio_status ferrio_socket_emit_with_ack(const struct ferrio_socket *socket,

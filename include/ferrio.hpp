@@ -138,10 +138,32 @@ inline std::string json_string(std::string_view text) {
 struct Payload {
     std::string_view json;
     std::vector<std::string_view> attachments;
+    /// ferrio's payload these views borrow from (what the per-argument calls read); null when empty.
+    const ferrio_payload* raw = nullptr;
+
+    /// How many arguments there are.
+    std::size_t arg_count() const {
+        std::size_t n = 0;
+        if (raw) detail::check(ferrio_payload_arg_count(raw, &n));
+        return n;
+    }
+    /// The JSON text of argument `index` (a binary argument is its placeholder); throws past the end.
+    std::string_view arg(std::size_t index) const {
+        ferrio_str s{};
+        detail::check(ferrio_payload_arg(raw, index, &s));
+        return detail::view(s);
+    }
+    /// The bytes of binary argument `index`; throws for an argument that is not binary.
+    std::string_view arg_binary(std::size_t index) const {
+        ferrio_bytes b{};
+        detail::check(ferrio_payload_arg_binary(raw, index, &b));
+        return std::string_view(reinterpret_cast<const char*>(b.ptr), b.len);
+    }
 
     static Payload from(const ferrio_payload* p) {
         Payload out;
         if (!p) return out;
+        out.raw = p;
         out.json = detail::view(p->json);
         for (std::size_t i = 0; i < p->attachment_count; i++) {
             out.attachments.emplace_back(reinterpret_cast<const char*>(p->attachments[i].ptr), p->attachments[i].len);
@@ -167,13 +189,13 @@ public:
     Ack& operator=(const Ack&) = delete;
     ~Ack() { reset(); }
 
-    /// Answers with arguments (the JSON text of an array) and attachments.
+    /// Answers with arguments (the JSON text of an array) and attachments. The ack is spent whatever
+    /// happens: if this throws (invalid JSON, socket gone), the client gets no answer.
     void send(std::string_view json = "[]", const std::vector<std::string_view>& attachments = {}) {
         if (!ack_) throw Error(FERRIO_STATUS_ALREADY_USED, "this ack was already used");
         auto views = detail::bytes(attachments);
-        ferrio_status status = ferrio_ack_send(ack_, json.data(), json.size(), views.data(), views.size());
-        if (status == FERRIO_STATUS_OK || status == FERRIO_STATUS_ALREADY_USED) ack_ = nullptr;
-        detail::check(status);
+        detail::check(ferrio_ack_send(std::exchange(ack_, nullptr), json.data(), json.size(), views.data(),
+                                      views.size()));
     }
 
 private:
@@ -189,11 +211,16 @@ struct Event {
     /// The JSON text of the arguments array.
     std::string_view json;
     std::vector<std::string_view> attachments;
+    /// The arguments, with per-argument access (`args.arg(0)`…), borrowed for the callback.
+    Payload args;
     /// Present when the client asked for an acknowledgement (move it out to answer later).
     std::optional<Ack> ack;
 };
 
 class Broadcast;
+
+/// `Socket::emit_with_ack`'s timeout that waits for the answer as long as the client stays.
+inline constexpr std::chrono::milliseconds no_timeout = std::chrono::milliseconds::max();
 
 /// A socket. In a callback it borrows ferrio's handle; `keep()` makes an owning copy usable after the
 /// callback, from any thread.
@@ -222,6 +249,12 @@ public:
     }
     bool connected() const { return ferrio_socket_connected(socket_); }
     std::string handshake() const { return read(ferrio_socket_handshake); }
+    /// The client's `auth` (JSON object text), borrowed like the socket.
+    std::string_view auth() const {
+        ferrio_str s{};
+        detail::check(ferrio_socket_auth(socket_, &s));
+        return detail::view(s);
+    }
     /// The rooms as a JSON array of strings.
     std::string rooms() const { return read(ferrio_socket_rooms); }
     std::string data() const { return read(ferrio_socket_data); }
@@ -266,7 +299,8 @@ public:
     }
 
     /// Emits and waits (without blocking) for the client's answer: `done(status, response)`, with
-    /// `response` empty unless `status` is FERRIO_STATUS_OK.
+    /// `response` empty unless `status` is FERRIO_STATUS_OK. `ferrio::no_timeout` waits as long as the
+    /// client stays (socket.io's default); a zero timeout means ferrio's default of 5 s.
     void emit_with_ack(std::string_view event, std::string_view json, std::chrono::milliseconds timeout,
                        std::function<void(ferrio_status, const Payload&)> done,
                        const std::vector<std::string_view>& attachments = {}) const {
@@ -274,7 +308,7 @@ public:
         auto views = detail::bytes(attachments);
         detail::check(ferrio_socket_emit_with_ack(
             socket_, event.data(), event.size(), json.data(), json.size(), views.data(), views.size(),
-            static_cast<uint64_t>(timeout.count()),
+            timeout == no_timeout ? FERRIO_NO_TIMEOUT : static_cast<uint64_t>(timeout.count()),
             [](void* ud, ferrio_status status, const ferrio_payload* response) {
                 detail::guarded([&] { detail::get<F>(ud)(status, Payload::from(response)); });
             },
@@ -306,10 +340,10 @@ private:
         Event event;
         if (ack) event.ack.emplace(ack);  // owned from here on, even if the handler throws
         detail::guarded([&] {
-            Payload p = Payload::from(args);
+            event.args = Payload::from(args);
             event.name = detail::view(name);
-            event.json = p.json;
-            event.attachments = std::move(p.attachments);
+            event.json = event.args.json;
+            event.attachments = event.args.attachments;
             detail::get<std::function<void(Socket, Event&)>>(ud)(Socket(s), event);
         });
     }

@@ -1,6 +1,6 @@
 /*
  * The benchmark server with its handlers written in C against libferrio (include/ferrio.h): the same
- * tiny handlers as core/examples/bench_server.rs and bench/servers/socketio.js — `echo` answers the
+ * tiny handlers as crates/ferrio-redis/examples/bench_server.rs and bench/servers/socketio.js — `echo` answers the
  * sender, `bcast` goes to every socket. Prints "LISTENING <port>" once bound; stops on SIGINT/SIGTERM.
  *
  *   c_bench_server --port N [--dispatch inline|thread]

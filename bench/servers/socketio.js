@@ -1,6 +1,6 @@
 // Baseline server for the ferrio end-to-end benchmark: the official
 // socket.io 4.8.1 with the same tiny handlers as ferrio's
-// core/examples/bench_server.rs.
+// crates/ferrio-redis/examples/bench_server.rs.
 //
 //   node bench/servers/socketio.js <port>
 //

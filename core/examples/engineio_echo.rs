@@ -33,7 +33,7 @@ async fn main() -> std::io::Result<()> {
         .and_then(|p| p.parse().ok())
         .unwrap_or(0);
     let engine = Engine::new(EngineConfig::default(), Echo);
-    let listener = ferrio::engineio::listen(engine, ("127.0.0.1", port)).await?;
+    let listener = ferrio::http::listen(engine, ("127.0.0.1", port)).await?;
     println!("LISTENING {}", listener.local_addr().port());
     tokio::signal::ctrl_c().await?;
     listener.shutdown(std::time::Duration::from_secs(1)).await;

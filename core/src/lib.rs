@@ -26,28 +26,31 @@
 //! }
 //! ```
 //!
-//! ## Cargo features
+//! ## Optional parts
 //!
-//! - `redis` (off by default): the Redis adapter, [`adapter::RedisAdapterFactory`], with which many
-//!   ferrio processes — and official Node socket.io servers using `@socket.io/redis-adapter` — act as one
-//!   server. Items that need a feature say so in these docs.
-
-// On docs.rs (`--cfg docsrs`, see [package.metadata.docs.rs]) items gated by a feature are marked so.
-#![cfg_attr(docsrs, feature(doc_cfg))]
+//! The Redis adapter (crate `ferrio-redis`), with which many ferrio processes — and official Node
+//! socket.io servers using `@socket.io/redis-adapter` — act as one server, and the admin UI support
+//! (crate `ferrio-admin`) are crates of their own, built on this crate's public API.
 
 pub mod adapter;
-pub mod admin;
 pub mod engineio;
 pub mod http;
+mod mounts;
+mod payload;
+mod serve;
 pub mod socketio;
 
 pub use adapter::{Adapter, AdapterFactory, MemoryAdapter, Room};
 pub use engineio::{CloseReason, Cors, CorsOrigins, Sid, TransportKind};
+pub use serve::{ServerHandle, SocketIoService};
 pub use socketio::{
     AckError, AckSender, BroadcastOperator, ConnectError, DisconnectReason, EmitError, Event,
-    InvalidRateLimit, Namespace, Payload, RateLimit, Server, ServerBuilder, ServerConfig,
-    ServerHandle, Socket,
+    InvalidRateLimit, Namespace, Payload, RateLimit, Server, ServerBuilder, ServerConfig, Socket,
 };
+
+// The decoders are crate-private: their fuzzing harness runs inside the crate (`make fuzz`).
+#[cfg(test)]
+mod fuzz_decoders;
 
 /// The README's Rust example, compiled as a doc test so it cannot drift from the API.
 #[cfg(doctest)]

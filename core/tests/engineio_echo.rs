@@ -15,14 +15,14 @@ mod example;
 
 use example::Echo;
 
-async fn start() -> ferrio::engineio::EngineListener<Echo> {
+async fn start() -> ferrio::http::EngineListener<Echo> {
     let engine = Engine::new(EngineConfig::default(), Echo);
-    ferrio::engineio::listen(engine, "127.0.0.1:0")
+    ferrio::http::listen(engine, "127.0.0.1:0")
         .await
         .expect("listen")
 }
 
-async fn stop_engine(listener: ferrio::engineio::EngineListener<Echo>) {
+async fn stop_engine(listener: ferrio::http::EngineListener<Echo>) {
     listener.shutdown(Duration::from_millis(500)).await;
 }
 

@@ -576,11 +576,9 @@ impl EngineHandler for Watch {
 
 #[tokio::test]
 async fn an_abandoned_polling_session_is_freed() {
-    let config = EngineConfig {
-        ping_interval: PING_INTERVAL,
-        ping_timeout: PING_TIMEOUT,
-        ..EngineConfig::default()
-    };
+    let mut config = EngineConfig::default();
+    config.ping_interval = PING_INTERVAL;
+    config.ping_timeout = PING_TIMEOUT;
     let engine = Engine::new(
         config,
         Watch {
@@ -588,7 +586,7 @@ async fn an_abandoned_polling_session_is_freed() {
             ..Watch::default()
         },
     );
-    let listener = ferrio::engineio::listen(engine.clone(), "127.0.0.1:0")
+    let listener = ferrio::http::listen(engine.clone(), "127.0.0.1:0")
         .await
         .expect("listen");
     let addr = listener.local_addr();

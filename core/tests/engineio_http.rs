@@ -482,10 +482,8 @@ async fn websocket_client_that_never_connects_is_closed() {
 // ---- CORS ----
 
 fn cors_builder() -> ferrio::ServerBuilder {
-    Server::builder().cors(Cors {
-        origins: CorsOrigins::List(vec!["http://a.example".into()]),
-        credentials: true,
-    })
+    Server::builder()
+        .cors(Cors::new(CorsOrigins::List(vec!["http://a.example".into()])).credentials(true))
 }
 
 #[tokio::test]

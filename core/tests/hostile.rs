@@ -1029,10 +1029,12 @@ fn assert_not_echoed(response: &HttpResponse, origin: &str) {
 
 case_with!(
     cors_with_a_restricted_list_never_echoes_an_unlisted_origin,
-    quick().cors(ferrio::Cors {
-        origins: ferrio::CorsOrigins::List(vec!["https://allowed.example".to_owned()]),
-        credentials: true,
-    }),
+    quick().cors(
+        ferrio::Cors::new(ferrio::CorsOrigins::List(vec![
+            "https://allowed.example".to_owned()
+        ]))
+        .credentials(true),
+    ),
     |addr, handle| {
         let (sid, _) = polling_handshake(addr).await;
         for origin in UNLISTED {

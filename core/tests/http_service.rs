@@ -16,7 +16,7 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpListener;
 
 /// An application server: `/api/hello` is its own, the engine path is ferrio's.
-async fn app_server(service: ferrio::http::HttpService) -> SocketAddr {
+async fn app_server(service: ferrio::SocketIoService) -> SocketAddr {
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
     tokio::spawn(async move {

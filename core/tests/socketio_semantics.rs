@@ -659,3 +659,44 @@ async fn an_upgrade_from_polling_is_reported_for_each_socket_of_the_connection()
     let _ = ws.close(None).await;
     stop(handle).await;
 }
+
+/// The connection handlers run before the CONNECT answer leaves, so an event the client sends the moment
+/// it has the answer always finds the handlers they registered (and what they emit follows the answer).
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn an_event_sent_at_once_after_the_connect_answer_finds_its_handler() {
+    let io = Server::builder().build();
+    // A middleware that waits: the answer is sent from another task than the connection's reader.
+    io.of("/").use_middleware(|_| async {
+        tokio::task::yield_now().await;
+        Ok(())
+    });
+    io.on_connection(|socket| {
+        socket
+            .emit("hello", Payload::one(&"first").unwrap())
+            .unwrap();
+        socket.on("ping", |socket, _| async move {
+            let _ = socket.emit("pong", Payload::one(&1).unwrap());
+        });
+    });
+    let handle = io.listen("127.0.0.1:0").await.unwrap();
+    const ROUNDS: usize = 200;
+    for round in 0..ROUNDS {
+        let (mut ws, _) = ws_handshake(handle.local_addr()).await;
+        ws_send_text(&mut ws, "40").await;
+        let connect = ws_recv_text_skip_pings(&mut ws).await;
+        assert!(connect.starts_with("40{"), "round {round}: {connect}");
+        ws_send_text(&mut ws, "42[\"ping\"]").await;
+        assert_eq!(
+            ws_recv_text_skip_pings(&mut ws).await,
+            "42[\"hello\",\"first\"]",
+            "round {round}"
+        );
+        assert_eq!(
+            ws_recv_text_skip_pings(&mut ws).await,
+            "42[\"pong\",1]",
+            "round {round}: the event was lost"
+        );
+    }
+    println!("{ROUNDS} connections answered an event sent at once after CONNECT");
+    stop(handle).await;
+}

@@ -5,7 +5,8 @@
  *   make examples && target/examples/chat-c      # from the repository root; then open http://127.0.0.1:3000
  *
  * Environment: PORT (default 3000), FERRIO_STATIC_DIR (default examples/static), FERRIO_CLIENT_DIR
- * (default node_modules/socket.io-client/dist). Stops on Ctrl-C or SIGTERM.
+ * (default node_modules/socket.io-client/dist), FERRIO_CHAT_TOKEN (when set, clients must join with
+ * auth {token: <it>}; open the page as http://127.0.0.1:3000/?token=<it>). Stops on Ctrl-C or SIGTERM.
  *
  * Every callback runs on ferrio's callback thread, one at a time, so the chat's state needs no lock.
  */
@@ -21,6 +22,7 @@
 #include <strings.h>
 #include <time.h>
 
+/* A C string variable as ferrio's (pointer, length) pair; literals use FERRIO_STR("..."). */
 #define S(text) (text), FERRIO_NUL_TERMINATED
 #define MAX_NAME_CHARS 32
 #define MAX_TEXT_CHARS 1000
@@ -170,14 +172,6 @@ static const char *skip_value(const char *p) {
     }
     while (*p && *p != ',' && *p != '}' && *p != ']') p++;
     return p;
-}
-
-/* The first element of an arguments array ("null" when there is none). */
-static const char *first_arg(const char *args) {
-    const char *p = skip_ws(args);
-    if (*p != '[') return "null";
-    p = skip_ws(p + 1);
-    return *p == ']' || !*p ? "null" : p;
 }
 
 /* The string member `key` of the object at p, decoded into out; 0 when absent or not a string. */
@@ -378,7 +372,7 @@ static void push_presence(void) {
     if (!last_rooms || strcmp(last_rooms, rooms.p) != 0) {
         ferrio_broadcast *b = NULL;
         if (ferrio_namespace_broadcast(main_nsp, &b) == FERRIO_STATUS_OK) {
-            ferrio_broadcast_emit(b, S("rooms"), rooms.p, rooms.len, NULL, 0);
+            ferrio_broadcast_emit(b, FERRIO_STR("rooms"), rooms.p, rooms.len, NULL, 0);
             ferrio_broadcast_free(b);
         }
         free(last_rooms);
@@ -390,7 +384,7 @@ static void push_presence(void) {
     if (!last_users || strcmp(last_users, list.p) != 0) {
         ferrio_broadcast *b = NULL;
         if (ferrio_namespace_broadcast(main_nsp, &b) == FERRIO_STATUS_OK) {
-            ferrio_broadcast_emit(b, S("users"), list.p, list.len, NULL, 0);
+            ferrio_broadcast_emit(b, FERRIO_STR("users"), list.p, list.len, NULL, 0);
             ferrio_broadcast_free(b);
         }
         free(last_users);
@@ -541,7 +535,7 @@ static const char *do_private(const ferrio_socket *s, user *me, const char *arg,
         ferrio_namespace_broadcast(main_nsp, &b);
         ferrio_broadcast_to(b, S(target->id));
         ferrio_broadcast_to(b, S(me->id));
-        ferrio_broadcast_emit(b, S("private"), args.p, args.len, NULL, 0);
+        ferrio_broadcast_emit(b, FERRIO_STR("private"), args.p, args.len, NULL, 0);
         ferrio_broadcast_free(b);
         free(args.p);
         (void)s;
@@ -561,9 +555,13 @@ static void on_action(void *ud, const ferrio_socket *s, ferrio_str event, const 
         if (ack) ferrio_ack_free(ack);
         return;
     }
+    /* The contract's one argument, as its own NUL-terminated JSON text ("null" when none was sent). */
+    ferrio_str arg = {"null", 4};
+    size_t count = 0;
+    if (ferrio_payload_arg_count(args, &count) == FERRIO_STATUS_OK && count > 0) ferrio_payload_arg(args, 0, &arg);
     buf fields = {0};
     buf_put(&fields, "", 0);
-    const char *bad = ((action)ud)(s, me, first_arg(args->json.ptr), &fields, error, sizeof error);
+    const char *bad = ((action)ud)(s, me, arg.ptr, &fields, error, sizeof error);
     answer(ack, bad, fields.p);
     free(fields.p);
     push_presence();
@@ -596,6 +594,30 @@ static void on_disconnect(void *ud, const ferrio_socket *s, ferrio_str reason) {
         *me = users[--user_count];
     }
     push_presence();
+}
+
+/* FERRIO_CHAT_TOKEN, or NULL: anybody may connect. */
+static const char *required_token;
+
+/* Compares without stopping at the first difference, so the time taken says nothing about the token. */
+static int same_secret(const char *a, const char *b) {
+    size_t la = strlen(a), lb = strlen(b);
+    unsigned char diff = (unsigned char)(la != lb);
+    for (size_t i = 0; i < la; i++) diff |= (unsigned char)(a[i] ^ b[i % (lb ? lb : 1)]);
+    return diff == 0;
+}
+
+/* Connect middleware (with FERRIO_CHAT_TOKEN): lets a client in when its auth carries the token, as
+ * io(url, {auth: {token}}) sends it; the page passes its URL's ?token=. */
+static void check_token(void *ud, const ferrio_socket *s, ferrio_connect_request *request) {
+    (void)ud;
+    ferrio_str auth;
+    buf token = {0};
+    int ok = ferrio_socket_auth(s, &auth) == FERRIO_STATUS_OK && member_string(auth.ptr, "token", &token) &&
+             same_secret(token.p, required_token);
+    free(token.p);
+    if (ok) ferrio_connect_accept(request);
+    else ferrio_connect_reject(request, FERRIO_STR("invalid token"), NULL, 0);
 }
 
 static void on_connection(void *ud, const ferrio_socket *s) {
@@ -643,6 +665,8 @@ int main(void) {
     int port = port_env ? atoi(port_env) : 3000;
     if (!static_dir) static_dir = "examples/static";
     if (!client_dir) client_dir = "node_modules/socket.io-client/dist";
+    required_token = getenv("FERRIO_CHAT_TOKEN");
+    if (required_token && !*required_token) required_token = NULL;
 
     /* Signals are taken with sigwait below, so every thread ferrio starts inherits them blocked. */
     sigset_t stop;
@@ -660,10 +684,11 @@ int main(void) {
     status = ferrio_server_new(options, &server);
     ferrio_server_options_free(options);
     if (status != FERRIO_STATUS_OK) return fail("server", status);
-    ferrio_server_of(server, S("/"), &main_nsp);
+    ferrio_server_of(server, FERRIO_STR("/"), &main_nsp);
+    if (required_token) ferrio_namespace_use(main_nsp, check_token, NULL, NULL);
     ferrio_namespace_on_connection(main_nsp, on_connection, NULL, NULL);
     uint16_t bound = 0;
-    if ((status = ferrio_server_listen(server, S("127.0.0.1"), (uint16_t)port, &bound)) != FERRIO_STATUS_OK) {
+    if ((status = ferrio_server_listen(server, FERRIO_STR("127.0.0.1"), (uint16_t)port, &bound)) != FERRIO_STATUS_OK) {
         return fail("listen", status);
     }
     printf("chat (C, ferrio %s) on http://127.0.0.1:%u\n", ferrio_version(), bound);

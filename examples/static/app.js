@@ -2,7 +2,9 @@
 "use strict";
 
 const $ = (id) => document.getElementById(id);
-const socket = io({ transports: ["polling", "websocket"] });
+// A server that asks for a token (the C example with FERRIO_CHAT_TOKEN) gets the page's ?token=… as auth.
+const token = new URLSearchParams(location.search).get("token");
+const socket = io({ transports: ["polling", "websocket"], auth: token ? { token } : {} });
 
 const state = {
   me: null,            // {id, nick} once the server accepted the nickname
@@ -224,6 +226,11 @@ socket.on("connect", () => {
       socket.emit("join", room, (ack) => { if (ack.ok) { state.joined.add(ack.room); render(); } });
     }
   });
+});
+
+socket.on("connect_error", (err) => {
+  $("status").textContent = "offline — " + err.message;
+  $("status").className = "status offline";
 });
 
 socket.on("disconnect", () => {

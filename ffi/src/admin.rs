@@ -4,7 +4,7 @@
 use crate::server::ferrio_server;
 use crate::status::{ferrio_status, guard, guard_or, Error};
 use crate::types::{handle, str_arg, write_out, write_text};
-use ferrio_core::admin::{AdminAuth, AdminError, AdminMode, AdminOptions};
+use ferrio_admin::{AdminAuth, AdminError, AdminMode, AdminOptions, Instrument};
 use std::ffi::c_char;
 use std::time::Duration;
 
@@ -78,7 +78,7 @@ pub extern "C" fn ferrio_admin_options_set_basic_auth(
         // SAFETY: as above.
         let hash =
             unsafe { str_arg(password_hash, password_hash_len, "password_hash") }?.to_owned();
-        if !ferrio_core::admin::is_bcrypt_hash(&hash) {
+        if !ferrio_admin::is_bcrypt_hash(&hash) {
             return Err(Error::new(
                 ferrio_status::InvalidArgument,
                 AdminError::InvalidHash.to_string(),
@@ -245,7 +245,7 @@ pub extern "C" fn ferrio_admin_hash_password(
     guard(|| {
         // SAFETY: (ptr, len) string argument.
         let password = unsafe { str_arg(password, password_len, "password") }?;
-        let hash = ferrio_core::admin::hash_password_with_cost(password, cost)
+        let hash = ferrio_admin::hash_password_with_cost(password, cost)
             .map_err(|e| Error::new(ferrio_status::InvalidArgument, e.to_string()))?;
         // SAFETY: output buffer contract of the header.
         unsafe { write_text(&hash, buf, len, written) }

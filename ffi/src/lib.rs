@@ -21,6 +21,7 @@
 mod admin;
 mod namespace;
 mod once;
+mod payload;
 mod server;
 mod socket;
 mod status;
@@ -32,6 +33,7 @@ mod tests;
 pub use admin::*;
 pub use namespace::*;
 pub use once::*;
+pub use payload::*;
 pub use server::*;
 pub use socket::*;
 pub use status::ferrio_status;

@@ -75,10 +75,11 @@ fn take<T>(map: &Mutex<HashMap<u64, (u64, T)>>, handle: usize, what: &str) -> Re
 }
 
 /// Answers the client's ack with arguments (`json`: the JSON text of an array; NULL/empty means none;
-/// attachments as for emits) and releases the handle. On an argument error (NULL, invalid UTF-8 or
-/// JSON) the handle stays unused; once the socket is gone the answer is dropped with
-/// `FERRIO_STATUS_SOCKET_CLOSED` and the handle released. A second use gives
-/// `FERRIO_STATUS_ALREADY_USED`.
+/// attachments as for emits). Consumes the ack whatever the status: afterwards the handle is spent, as
+/// after `ferrio_ack_free`, and a second use gives `FERRIO_STATUS_ALREADY_USED`. When the answer cannot
+/// be sent — invalid arguments (invalid UTF-8 or JSON, NULL attachments, a limit), or the socket is gone
+/// (`FERRIO_STATUS_SOCKET_CLOSED`) — the ack is released unanswered, so check the JSON you build before
+/// sending it if the client must get an answer.
 #[no_mangle]
 pub extern "C" fn ferrio_ack_send(
     ack: *mut ferrio_ack,
@@ -88,12 +89,10 @@ pub extern "C" fn ferrio_ack_send(
     attachment_count: usize,
 ) -> ferrio_status {
     guard(|| {
-        if ack.is_null() {
-            return Err(Error::null("ack"));
-        }
+        // Taken first, so that every later error leaves it consumed (dropped unanswered).
+        let sender = take(&ACKS, ack as usize, "ack")?;
         // SAFETY: argument contract of the header.
         let payload = unsafe { payload_arg(json, json_len, attachments, attachment_count) }?;
-        let sender = take(&ACKS, ack as usize, "ack")?;
         sender.send(payload)?;
         Ok(())
     })

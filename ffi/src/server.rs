@@ -14,7 +14,7 @@ use rustc_hash::FxHashMap;
 use std::cell::Cell;
 use std::collections::{HashMap, VecDeque};
 use std::ffi::{c_char, c_int};
-use std::io::{Read, Write};
+use std::io::Read;
 use std::os::fd::AsRawFd;
 use std::os::unix::net::UnixStream;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -45,7 +45,7 @@ pub struct ferrio_server_options {
     mode: ferrio_dispatch_mode,
     worker_threads: usize,
     shutdown_grace: Duration,
-    redis: Option<ferrio_core::adapter::RedisAdapterConfig>,
+    redis: Option<ferrio_redis::RedisAdapterConfig>,
 }
 
 /// A closure run where the callbacks run.
@@ -111,7 +111,7 @@ impl Queue {
             Some((_, writer)) => {
                 if !state.signaled {
                     state.signaled = true;
-                    let _ = (&*writer).write(&[1]);
+                    send_no_sigpipe(writer, 1);
                 }
             }
             None => {
@@ -211,6 +211,52 @@ impl Queue {
     }
 }
 
+/// Blocks SIGPIPE on the calling thread, one that ferrio made, so that none of the library's writes
+/// raises it: a write to a connection the peer has reset then fails with `EPIPE`, which ferrio handles,
+/// instead of killing the host (SIGPIPE's default action; Rust, CPython and Node ignore SIGPIPE at
+/// start-up, C programs do not). Only this thread's mask changes: the disposition belongs to the host,
+/// and the host's threads keep their masks. A SIGPIPE raised here stays pending on this thread, which
+/// never unblocks it.
+pub(crate) fn block_sigpipe() {
+    // SAFETY: `set` is a local signal set initialised by `sigemptyset` before use; `pthread_sigmask`
+    // changes only the calling thread's mask and accepts NULL for the old mask.
+    unsafe {
+        let mut set = std::mem::MaybeUninit::<libc::sigset_t>::uninit();
+        libc::sigemptyset(set.as_mut_ptr());
+        libc::sigaddset(set.as_mut_ptr(), libc::SIGPIPE);
+        libc::pthread_sigmask(libc::SIG_BLOCK, set.as_ptr(), std::ptr::null_mut());
+    }
+}
+
+/// What every thread ferrio starts runs first.
+fn library_thread_start() {
+    block_sigpipe();
+    batch_scheduling();
+}
+
+/// Writes `byte` to the manual mode's socket pair without ever raising SIGPIPE: this runs on whichever
+/// thread queues a callback, the host's included (`MSG_NOSIGNAL`). The reader lives as long as the
+/// writer, so the write cannot meet a closed peer unless the host closed the fd it was lent; a full
+/// buffer is fine (the reader is already signalled).
+fn send_no_sigpipe(writer: &UnixStream, byte: u8) {
+    #[cfg(any(target_os = "linux", target_os = "android"))]
+    {
+        // SAFETY: sends one byte from a live local to the socket this `UnixStream` owns.
+        let _ = unsafe {
+            libc::send(
+                writer.as_raw_fd(),
+                (&byte as *const u8).cast(),
+                1,
+                libc::MSG_NOSIGNAL,
+            )
+        };
+    }
+    #[cfg(not(any(target_os = "linux", target_os = "android")))]
+    {
+        let _ = std::io::Write::write(&mut &*writer, &[byte]);
+    }
+}
+
 /// Puts the calling thread in Linux's `SCHED_BATCH` class: a woken batch thread does not preempt the
 /// running one. Events cross between the runtime's workers and the callback thread in both directions; with
 /// wake-up preemption each crossing became a context switch (the woken side ran at once, for one item),
@@ -247,6 +293,8 @@ impl Engine {
             let runtime = Arc::new(
                 tokio::runtime::Builder::new_current_thread()
                     .enable_all()
+                    // Its blocking pool (file reads, name lookups): threads of ferrio's too.
+                    .on_thread_start(block_sigpipe)
                     .build()?,
             );
             let stop = Arc::new(tokio::sync::Notify::new());
@@ -255,7 +303,7 @@ impl Engine {
                 std::thread::Builder::new()
                     .name("ferrio-worker".into())
                     .spawn(move || {
-                        batch_scheduling();
+                        library_thread_start();
                         NETWORK_THREAD.with(|n| n.set(server));
                         runtime.block_on(stop.notified());
                     })?
@@ -270,7 +318,8 @@ impl Engine {
         builder
             .enable_all()
             .thread_name("ferrio-worker")
-            .on_thread_start(batch_scheduling);
+            // Workers and blocking-pool threads alike.
+            .on_thread_start(library_thread_start);
         if workers > 0 {
             builder.worker_threads(workers);
         }
@@ -297,15 +346,31 @@ impl Engine {
     }
 
     /// Stops the runtime; tasks still running are dropped after at most a second.
+    ///
+    /// The shutdown runs on a short-lived thread of ferrio's, not on the host's thread that frees the
+    /// server: a current-thread runtime is shut down by the thread that calls it, which then drops
+    /// every connection's task, and nothing of the network side may run on a host thread (see
+    /// [`block_sigpipe`]).
     fn stop(mut self) {
         self.halt();
-        match self {
+        let shutdown = move || match self {
             Engine::Pool(runtime) => runtime.shutdown_timeout(Duration::from_secs(1)),
             Engine::Single { runtime, .. } => {
                 if let Ok(runtime) = Arc::try_unwrap(runtime) {
                     runtime.shutdown_timeout(Duration::from_secs(1));
                 }
             }
+        };
+        // Should the thread not start, the closure (and with it the runtime) is dropped here, which
+        // shuts the runtime down on this thread after all.
+        if let Ok(thread) = std::thread::Builder::new()
+            .name("ferrio-stop".into())
+            .spawn(move || {
+                block_sigpipe();
+                shutdown();
+            })
+        {
+            let _ = thread.join();
         }
     }
 }
@@ -513,7 +578,7 @@ pub extern "C" fn ferrio_server_options_set_redis_adapter(
     with_options(options, |o| {
         // SAFETY: (ptr, len) string arguments, contract of the header.
         let url = unsafe { str_arg(url, url_len, "url") }?.to_owned();
-        let mut config = ferrio_core::adapter::RedisAdapterConfig::new(url);
+        let mut config = ferrio_redis::RedisAdapterConfig::new(url);
         if !prefix.is_null() {
             // SAFETY: as above.
             let prefix = unsafe { str_arg(prefix, prefix_len, "prefix") }?;
@@ -616,10 +681,7 @@ pub extern "C" fn ferrio_server_options_set_cors_any(
     credentials: bool,
 ) -> ferrio_status {
     with_options(options, |o| {
-        o.cors = Cors {
-            origins: CorsOrigins::Any,
-            credentials,
-        };
+        o.cors = Cors::new(CorsOrigins::Any).credentials(credentials);
         Ok(())
     })
 }
@@ -646,10 +708,7 @@ pub extern "C" fn ferrio_server_options_add_cors_origin(
             _ => Vec::new(),
         };
         list.push(origin);
-        o.cors = Cors {
-            origins: CorsOrigins::List(list),
-            credentials,
-        };
+        o.cors = Cors::new(CorsOrigins::List(list)).credentials(credentials);
         Ok(())
     })
 }
@@ -973,7 +1032,7 @@ pub extern "C" fn ferrio_server_new(
         let server = {
             let _enter = runtime.handle().enter();
             if let Some(config) = redis {
-                let factory = ferrio_core::adapter::RedisAdapterFactory::new(config)
+                let factory = ferrio_redis::RedisAdapterFactory::new(config)
                     .map_err(|e| Error::new(ferrio_status::InvalidArgument, e.to_string()))?;
                 builder = builder.adapter(Arc::new(factory));
             }
@@ -1003,7 +1062,7 @@ pub extern "C" fn ferrio_server_new(
             let thread = std::thread::Builder::new()
                 .name("ferrio-callbacks".into())
                 .spawn(move || {
-                    batch_scheduling();
+                    library_thread_start();
                     while let Some(jobs) = worker.queue.wait() {
                         worker.run(jobs);
                     }
@@ -1024,7 +1083,9 @@ pub extern "C" fn ferrio_server_new(
 }
 
 /// Binds `host:port` (port 0: any free port) and serves until closed. Returns once bound, with the
-/// bound port in `*out_port` (NULL allowed). Only once per server.
+/// bound port in `*out_port` (NULL allowed). Only once per server. The binding is done by ferrio's
+/// network threads while this one waits, so on one of them (an inline-mode callback, a
+/// dynamic-namespace predicate) it returns `FERRIO_STATUS_WOULD_DEADLOCK`.
 #[no_mangle]
 pub extern "C" fn ferrio_server_listen(
     server: *const ferrio_server,
@@ -1046,6 +1107,7 @@ pub extern "C" fn ferrio_server_listen(
                  (inline dispatch mode); call it outside callbacks",
             ));
         }
+        shared.not_on_network_thread()?;
         let mut listener = shared.listener.lock();
         if listener.is_some() || shared.shutdown.lock().is_some() {
             return Err(Error::new(
@@ -1054,11 +1116,9 @@ pub extern "C" fn ferrio_server_listen(
             ));
         }
         let io = shared.server.clone();
-        // Binding is quick; the accept loop runs on the runtime. The callback thread is not a runtime
-        // thread, so this cannot block a worker.
+        // Binding is quick; the accept loop runs on the runtime.
         let bound = shared
-            .rt
-            .block_on(async move { io.listen((host.as_str(), port)).await })
+            .wait_for(async move { io.listen((host.as_str(), port)).await }, None)?
             .map_err(|e| Error::new(ferrio_status::IoError, format!("cannot listen: {e}")))?;
         let actual = bound.local_addr().port();
         *listener = Some(bound);
@@ -1071,6 +1131,49 @@ pub extern "C" fn ferrio_server_listen(
 }
 
 impl Shared {
+    /// `FERRIO_STATUS_WOULD_DEADLOCK` on a thread of a ferrio runtime (a dynamic-namespace predicate
+    /// runs there), where waiting for the runtime could wait for this very thread.
+    fn not_on_network_thread(&self) -> Result<(), Error> {
+        if tokio::runtime::Handle::try_current().is_ok() {
+            return Err(Error::new(
+                ferrio_status::WouldDeadlock,
+                "this call waits for ferrio's network threads and was made on one of them \
+                 (e.g. from a dynamic-namespace predicate); make it from a thread of yours",
+            ));
+        }
+        Ok(())
+    }
+
+    /// Runs `future` on the server's runtime and waits (at most `limit`) for its output on the calling
+    /// thread, which only waits. Unlike `Runtime::block_on`, which may drive a current-thread runtime
+    /// (every connection's I/O) on the caller's thread, this keeps the network side on ferrio's own
+    /// threads (see [`block_sigpipe`]).
+    fn wait_for<T: Send + 'static>(
+        &self,
+        future: impl std::future::Future<Output = T> + Send + 'static,
+        limit: Option<Duration>,
+    ) -> Result<T, Error> {
+        self.not_on_network_thread()?;
+        let (tx, rx) = std::sync::mpsc::sync_channel(1);
+        self.rt.spawn(async move {
+            let _ = tx.send(future.await);
+        });
+        let timed_out = || {
+            Error::new(
+                ferrio_status::Timeout,
+                "ferrio's network thread did not answer in time",
+            )
+        };
+        let stopped = || Error::new(ferrio_status::InvalidState, "the server's runtime stopped");
+        match limit {
+            Some(limit) => rx.recv_timeout(limit).map_err(|e| match e {
+                std::sync::mpsc::RecvTimeoutError::Timeout => timed_out(),
+                std::sync::mpsc::RecvTimeoutError::Disconnected => stopped(),
+            }),
+            None => rx.recv().map_err(|_| stopped()),
+        }
+    }
+
     fn start_shutdown(&self) {
         if let Some(listener) = self.listener.lock().take() {
             let grace = self.shutdown_grace;
@@ -1100,9 +1203,9 @@ pub extern "C" fn ferrio_server_close(server: *const ferrio_server) -> ferrio_st
 /// callbacks already queued (automatic mode; in manual mode they are dropped), stops the callback thread
 /// and the runtime, and releases every registered callback's user data. Handles derived from the server
 /// (sockets, namespaces, broadcasts) stay valid to free, and their other calls return
-/// `FERRIO_STATUS_SERVER_GONE`. From inside one of this server's callbacks it returns
-/// `FERRIO_STATUS_WOULD_DEADLOCK` and frees nothing: call `ferrio_server_close` there and free later.
-/// NULL gives `FERRIO_STATUS_NULL_ARGUMENT`.
+/// `FERRIO_STATUS_SERVER_GONE`. From inside one of this server's callbacks, or on one of ferrio's
+/// network threads (a dynamic-namespace predicate), it returns `FERRIO_STATUS_WOULD_DEADLOCK` and frees
+/// nothing: call `ferrio_server_close` there and free later. NULL gives `FERRIO_STATUS_NULL_ARGUMENT`.
 #[no_mangle]
 pub extern "C" fn ferrio_server_free(server: *mut ferrio_server) -> ferrio_status {
     guard(|| {
@@ -1119,6 +1222,7 @@ pub extern "C" fn ferrio_server_free(server: *mut ferrio_server) -> ferrio_statu
                      call ferrio_server_close there and free the server afterwards",
                 ));
             }
+            shared.not_on_network_thread()?;
         }
         // SAFETY: non-NULL, a live handle by contract.
         let shared = unsafe { &*server }.shared.clone();
@@ -1140,9 +1244,11 @@ impl Shared {
         let task = self.shutdown.lock().take();
         if let Some(task) = task {
             let limit = self.shutdown_grace + Duration::from_secs(1);
-            let _ = self
-                .rt
-                .block_on(async move { tokio::time::timeout(limit, task).await });
+            // A second more on this side: returns even if the network thread is stuck in a callback.
+            let _ = self.wait_for(
+                async move { tokio::time::timeout(limit, task).await },
+                Some(limit + Duration::from_secs(1)),
+            );
         }
         // No handle may act from now on; what is still queued runs (automatic mode) with sockets
         // reporting SERVER_GONE.

@@ -25,6 +25,7 @@ pub struct ferrio_socket {
     /// never ask, and an event's handle is made for every event).
     id: OnceLock<String>,
     nsp: OnceLock<String>,
+    auth: OnceLock<String>,
     /// In a `disconnecting` callback: the rooms as they were (the socket is leaving them).
     rooms: Option<Vec<Room>>,
 }
@@ -40,6 +41,7 @@ impl ferrio_socket {
             socket,
             id: OnceLock::new(),
             nsp: OnceLock::new(),
+            auth: OnceLock::new(),
             rooms,
         }
     }
@@ -297,6 +299,31 @@ pub extern "C" fn ferrio_socket_namespace(
     })
 }
 
+/// The `auth` object the client sent when it joined the namespace, as JSON text (`{}` when it sent
+/// none), e.g. `{"token":"abc"}`: the handshake's `auth` alone, without copying and parsing the whole
+/// handshake. NUL-terminated, borrowed for the handle's life (made on the first call).
+#[no_mangle]
+pub extern "C" fn ferrio_socket_auth(
+    socket: *const ferrio_socket,
+    out: *mut ferrio_str,
+) -> ferrio_status {
+    guard(|| {
+        // SAFETY: a live socket handle or NULL (contract).
+        let s = unsafe { handle(socket, "socket") }?;
+        // SAFETY: out-param checked for NULL.
+        unsafe {
+            write_out(
+                out,
+                ferrio_str::from_terminated(
+                    s.auth
+                        .get_or_init(|| terminated(&s.socket.auth().to_string())),
+                ),
+                "out",
+            )
+        }
+    })
+}
+
 /// Whether the socket is still connected (false for NULL).
 #[no_mangle]
 pub extern "C" fn ferrio_socket_connected(socket: *const ferrio_socket) -> bool {
@@ -540,8 +567,14 @@ pub extern "C" fn ferrio_socket_emit_volatile(
     })
 }
 
+/// Pass as `timeout_ms` to `ferrio_socket_emit_with_ack` to wait for the answer without a deadline, as
+/// socket.io's `socket.emit(event, ..., callback)` does: the completion then comes with the client's
+/// answer, or with `FERRIO_STATUS_DISCONNECTED` when the socket goes first.
+pub const FERRIO_NO_TIMEOUT: u64 = u64::MAX;
+
 /// Emits `event` asking the client for an acknowledgement; `cb` runs once on the callback thread with
-/// the answer, or with `FERRIO_STATUS_TIMEOUT` after `timeout_ms` (0: 5000), or another error. If this
+/// the answer, or with `FERRIO_STATUS_TIMEOUT` after `timeout_ms` milliseconds (0: the default, 5000;
+/// `FERRIO_NO_TIMEOUT`: no deadline), or with another error (`FERRIO_STATUS_DISCONNECTED`, …). If this
 /// call itself fails, `cb` never runs. Takes ownership of `user_data` in every case.
 #[no_mangle]
 pub extern "C" fn ferrio_socket_emit_with_ack(
@@ -564,7 +597,12 @@ pub extern "C" fn ferrio_socket_emit_with_ack(
         let name = event_name(event, event_len)?;
         // SAFETY: argument contract.
         let payload = unsafe { payload_arg(json, json_len, attachments, attachment_count) }?;
-        let timeout = Duration::from_millis(if timeout_ms == 0 { 5000 } else { timeout_ms });
+        let timeout = match timeout_ms {
+            0 => Duration::from_millis(5000),
+            // The core's timer never fires for a deadline past what `Instant` can hold.
+            FERRIO_NO_TIMEOUT => Duration::MAX,
+            ms => Duration::from_millis(ms),
+        };
         let answer = s.socket.emit_with_ack(name, payload, timeout);
         let weak = Arc::downgrade(&s.shared);
         s.shared.rt.spawn(async move {

@@ -247,14 +247,27 @@ unsafe extern "C" fn on_connection(user_data: *mut c_void, socket: *const ferrio
 
 unsafe extern "C" fn on_ev(
     user_data: *mut c_void,
-    _socket: *const ferrio_socket,
+    socket: *const ferrio_socket,
     _event: ferrio_str,
-    _args: *const ferrio_payload,
+    args: *const ferrio_payload,
     ack: *mut ferrio_ack,
 ) {
     let ctx = ctx_of(user_data);
-    let s = ferrio_ack_send(ack, c"[1,".as_ptr(), NUL, null(), 0);
-    ctx.say(format!("ack broken json: {s:?}"));
+    // SAFETY: the payload and its JSON view live during the callback.
+    let json = unsafe { CStr::from_ptr((*args).json.ptr) }
+        .to_str()
+        .unwrap();
+    if json == "[0]" {
+        // A send that fails on its arguments consumes the ack all the same.
+        let s = ferrio_ack_send(ack, c"[1,".as_ptr(), NUL, null(), 0);
+        ctx.say(format!("ack broken json: {s:?}"));
+        let s = ferrio_ack_send(ack, c"[\"ok\"]".as_ptr(), NUL, null(), 0);
+        ctx.say(format!("ack after a failed send: {s:?}"));
+        let s = ferrio_ack_free(ack);
+        ctx.say(format!("ack free after a failed send: {s:?}"));
+        return;
+    }
+    payload_misuse(ctx, socket, args);
     let s = ferrio_ack_send(ack, c"[\"ok\"]".as_ptr(), NUL, null(), 0);
     ctx.say(format!("ack: {s:?}"));
     let s = ferrio_ack_send(ack, c"[\"again\"]".as_ptr(), NUL, null(), 0);
@@ -270,6 +283,65 @@ unsafe extern "C" fn on_ev(
     ctx.say(format!("listen inside callback: {s:?}"));
     let s = ferrio_server_close(server);
     ctx.say(format!("close inside callback: {s:?}"));
+}
+
+/// The per-argument calls and `ferrio_socket_auth` given what a careless C program gives them; `args` is
+/// the event's `[1]`.
+fn payload_misuse(ctx: &Ctx, socket: *const ferrio_socket, args: *const ferrio_payload) {
+    let text = |view: ferrio_str| {
+        // SAFETY: a NUL-terminated view, valid during the callback.
+        unsafe { CStr::from_ptr(view.ptr) }
+            .to_string_lossy()
+            .into_owned()
+    };
+    let mut count = 0usize;
+    let s = ferrio_payload_arg_count(args, &mut count);
+    ctx.say(format!("arg count: {s:?} {count}"));
+    let s = ferrio_payload_arg_count(null(), &mut count);
+    ctx.say(format!("arg count of NULL: {s:?}"));
+    let s = ferrio_payload_arg_count(args, null_mut());
+    ctx.say(format!("arg count into NULL: {s:?}"));
+    let mut arg = ferrio_str {
+        ptr: null(),
+        len: 0,
+    };
+    let s = ferrio_payload_arg(args, 0, &mut arg);
+    ctx.say(format!("arg 0: {s:?} {}", text(arg)));
+    let before = arg.ptr;
+    let s = ferrio_payload_arg(args, 1, &mut arg);
+    ctx.say(format!(
+        "arg 1: {s:?} {} (out untouched: {})",
+        last_error(),
+        arg.ptr == before
+    ));
+    let s = ferrio_payload_arg(args, usize::MAX, &mut arg);
+    ctx.say(format!("arg usize::MAX: {s:?}"));
+    let mut bytes = ferrio_bytes {
+        ptr: null(),
+        len: 0,
+    };
+    let s = ferrio_payload_arg_binary(args, 0, &mut bytes);
+    ctx.say(format!("binary arg 0: {s:?} {}", last_error()));
+    let s = ferrio_payload_arg_binary(args, 0, null_mut());
+    ctx.say(format!("binary arg into NULL: {s:?}"));
+    // SAFETY: the payload lives during the callback.
+    let mut own = unsafe { *args };
+    own.internal = null();
+    let s = ferrio_payload_arg(&own, 0, &mut arg);
+    ctx.say(format!(
+        "arg of a payload not ferrio's: {s:?} {}",
+        last_error()
+    ));
+    let mut auth = ferrio_str {
+        ptr: null(),
+        len: 0,
+    };
+    let s = ferrio_socket_auth(socket, &mut auth);
+    ctx.say(format!("auth: {s:?} {}", text(auth)));
+    let s = ferrio_socket_auth(null(), &mut auth);
+    ctx.say(format!("auth of NULL: {s:?}"));
+    let s = ferrio_socket_auth(socket, null_mut());
+    ctx.say(format!("auth into NULL: {s:?}"));
 }
 
 unsafe extern "C" fn on_disconnect(
@@ -375,6 +447,9 @@ fn misuse_inside_callbacks(mode: ferrio_dispatch_mode) {
     let rt = client_runtime();
     let frames = rt.block_on(async move {
         let mut ws = joined_client(port).await;
+        ws.send(Message::Text("420[\"ev\",0]".into()))
+            .await
+            .unwrap();
         ws.send(Message::Text("421[\"ev\",1]".into()))
             .await
             .unwrap();
@@ -394,7 +469,9 @@ fn misuse_inside_callbacks(mode: ferrio_dispatch_mode) {
         "frames: {frames:?}"
     );
     assert!(
-        !frames.iter().any(|f| f.contains("again")),
+        !frames
+            .iter()
+            .any(|f| f.contains("again") || f.starts_with("430")),
         "frames: {frames:?}"
     );
 
@@ -422,6 +499,21 @@ fn misuse_inside_callbacks(mode: ferrio_dispatch_mode) {
         "on disconnect: Ok",
         "clone: Ok",
         "ack broken json: InvalidJson",
+        "ack after a failed send: AlreadyUsed",
+        "ack free after a failed send: AlreadyUsed",
+        "arg count: Ok 1",
+        "arg count of NULL: NullArgument",
+        "arg count into NULL: NullArgument",
+        "arg 0: Ok 1",
+        "arg 1: InvalidArgument argument 1 is out of range: the payload has 1 argument (out untouched: true)",
+        "arg usize::MAX: InvalidArgument",
+        "binary arg 0: InvalidArgument argument 0 is not binary (not a placeholder of an attachment)",
+        "binary arg into NULL: NullArgument",
+        "arg of a payload not ferrio's: InvalidArgument this payload was not made by ferrio (its `internal` \
+         field is NULL): the argument accessors read the payloads handed to callbacks, and copies of them",
+        "auth: Ok {}",
+        "auth of NULL: NullArgument",
+        "auth into NULL: NullArgument",
         "ack: Ok",
         "ack twice: AlreadyUsed",
         "ack free after send: AlreadyUsed",
@@ -483,6 +575,167 @@ fn manual_mode_runs_callbacks_on_the_dispatching_thread() {
     );
     assert_eq!(count, 0);
     assert_eq!(ferrio_server_free(server), ferrio_status::Ok);
+}
+
+/// A dynamic-namespace predicate (it runs on a network thread) that tries the calls which wait for the
+/// network threads.
+unsafe extern "C" fn waiting_predicate(
+    user_data: *mut c_void,
+    _name: ferrio_str,
+    _auth: ferrio_str,
+) -> bool {
+    let ctx = ctx_of(user_data);
+    let server = ctx.server.load(Ordering::SeqCst);
+    let s = ferrio_server_listen(server, c"127.0.0.1".as_ptr(), NUL, 0, null_mut());
+    ctx.say(format!("listen in predicate: {s:?} {}", last_error()));
+    let s = ferrio_server_free(server);
+    ctx.say(format!("free in predicate: {s:?} {}", last_error()));
+    false
+}
+
+#[test]
+fn calls_that_wait_for_the_network_threads_refuse_to_run_on_them() {
+    for workers in [1, 2] {
+        let (ctx, rx) = Ctx::new();
+        let mut options = null_mut();
+        assert_eq!(ferrio_server_options_new(&mut options), ferrio_status::Ok);
+        assert_eq!(
+            ferrio_server_options_set_worker_threads(options, workers),
+            ferrio_status::Ok
+        );
+        let mut server = null_mut();
+        assert_eq!(ferrio_server_new(options, &mut server), ferrio_status::Ok);
+        ferrio_server_options_free(options);
+        ctx.server.store(server, Ordering::SeqCst);
+        let mut dynamic = null_mut();
+        assert_eq!(
+            ferrio_server_of_dynamic(
+                server,
+                Some(waiting_predicate),
+                ud(&ctx),
+                Some(free_ctx),
+                &mut dynamic
+            ),
+            ferrio_status::Ok
+        );
+        let port = listen(server);
+        client_runtime().block_on(async move {
+            let url = format!("ws://127.0.0.1:{port}/socket.io/?EIO=4&transport=websocket");
+            let (mut ws, _) = tokio_tungstenite::connect_async(url).await.unwrap();
+            ws.send(Message::Text("40/dyn,".into())).await.unwrap();
+            // The predicate said no: CONNECT_ERROR.
+            while let Ok(Some(Ok(message))) =
+                tokio::time::timeout(Duration::from_secs(5), ws.next()).await
+            {
+                if message.to_text().unwrap_or("").starts_with("44/dyn,") {
+                    break;
+                }
+            }
+        });
+        for (i, wanted) in ["listen in predicate", "free in predicate"]
+            .iter()
+            .enumerate()
+        {
+            let got = rx.recv_timeout(Duration::from_secs(10)).expect("a report");
+            assert!(
+                got.starts_with(&format!("{wanted}: WouldDeadlock")),
+                "{i}: {got}"
+            );
+            assert!(got.contains("network threads"), "{got}");
+        }
+        // The server was left alone: it still serves, and frees normally.
+        assert_eq!(handshake_status(port), 200);
+        assert_eq!(ferrio_server_free(server), ferrio_status::Ok);
+        ferrio_namespace_free(dynamic);
+        assert_eq!(
+            ctx.freed.load(Ordering::SeqCst),
+            ctx.registered.load(Ordering::SeqCst)
+        );
+    }
+}
+
+unsafe extern "C" fn ask_without_deadline(user_data: *mut c_void, socket: *const ferrio_socket) {
+    let ctx = ctx_of(user_data);
+    // SAFETY: the Arc behind `user_data` lives during the callback.
+    let arc = unsafe {
+        Arc::increment_strong_count(user_data as *const Ctx);
+        Arc::from_raw(user_data as *const Ctx)
+    };
+    let s = ferrio_socket_emit_with_ack(
+        socket,
+        c"q".as_ptr(),
+        NUL,
+        null(),
+        0,
+        null(),
+        0,
+        FERRIO_NO_TIMEOUT,
+        Some(answered),
+        ud(&arc),
+        Some(free_ctx),
+    );
+    ctx.say(format!("emit_with_ack: {s:?}"));
+}
+
+unsafe extern "C" fn answered(
+    user_data: *mut c_void,
+    status: ferrio_status,
+    response: *const ferrio_payload,
+) {
+    let json = if response.is_null() {
+        "-".to_owned()
+    } else {
+        // SAFETY: the response view lives during the callback.
+        unsafe { CStr::from_ptr((*response).json.ptr) }
+            .to_string_lossy()
+            .into_owned()
+    };
+    ctx_of(user_data).say(format!("answer: {status:?} {json}"));
+}
+
+#[test]
+fn emit_with_ack_without_a_deadline_outlasts_the_default_timeout() {
+    let (ctx, rx) = Ctx::new();
+    let mut server = null_mut();
+    assert_eq!(ferrio_server_new(null(), &mut server), ferrio_status::Ok);
+    let mut nsp = null_mut();
+    assert_eq!(
+        ferrio_server_of(server, c"/".as_ptr(), NUL, &mut nsp),
+        ferrio_status::Ok
+    );
+    assert_eq!(
+        ferrio_namespace_on_connection(nsp, Some(ask_without_deadline), ud(&ctx), Some(free_ctx)),
+        ferrio_status::Ok
+    );
+    let port = listen(server);
+    let rt = client_runtime();
+    rt.block_on(async move {
+        let mut ws = joined_client(port).await;
+        // The question's ack id, then an answer after the default deadline (5 s) has passed.
+        let id = loop {
+            let message = tokio::time::timeout(Duration::from_secs(5), ws.next())
+                .await
+                .expect("the question in time")
+                .expect("open")
+                .unwrap();
+            if let Some(rest) = message.to_text().unwrap_or("").strip_prefix("42") {
+                break rest.split('[').next().unwrap().to_owned();
+            }
+        };
+        tokio::time::sleep(Duration::from_millis(5500)).await;
+        ws.send(Message::Text(format!("43{id}[\"late\"]").into()))
+            .await
+            .unwrap();
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    });
+    expect(&rx, "emit_with_ack: Ok");
+    expect(&rx, "answer: Ok [\"late\"]");
+    assert_eq!(ferrio_server_free(server), ferrio_status::Ok);
+    ferrio_namespace_free(nsp);
+    assert_eq!(
+        ctx.freed.load(Ordering::SeqCst),
+        ctx.registered.load(Ordering::SeqCst)
+    );
 }
 
 static INLINE_REPORT: Mutex<Option<mpsc::Sender<String>>> = Mutex::new(None);
@@ -948,6 +1201,7 @@ fn the_redis_adapter_option_joins_two_servers_and_refuses_a_bad_url() {
                 other => panic!("no CONNECT answer: {other:?}"),
             }
         }
+        // A's link and B's subscription come up on their own: broadcast from A until B hears it.
         for _ in 0..100 {
             let mut broadcast = null_mut();
             assert_eq!(
@@ -964,19 +1218,28 @@ fn the_redis_adapter_option_joins_two_servers_and_refuses_a_bad_url() {
                 0,
             );
             ferrio_broadcast_free(broadcast);
-            if status == ferrio_status::Ok {
-                break;
+            if status != ferrio_status::Ok {
+                assert_eq!(status, ferrio_status::AdapterError);
+                tokio::time::sleep(Duration::from_millis(50)).await;
+                continue;
             }
-            assert_eq!(status, ferrio_status::AdapterError);
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
-        loop {
-            match tokio::time::timeout(Duration::from_secs(5), ws.next()).await {
-                Ok(Some(Ok(Message::Text(t)))) if t.as_str() != "2" => break t.as_str().to_owned(),
-                Ok(Some(Ok(_))) => continue,
-                other => panic!("nothing from A: {other:?}"),
+            let heard = tokio::time::timeout(Duration::from_millis(200), async {
+                loop {
+                    match ws.next().await {
+                        Some(Ok(Message::Text(t))) if t.as_str() != "2" => {
+                            return Some(t.as_str().to_owned())
+                        }
+                        Some(Ok(_)) => continue,
+                        _ => return None,
+                    }
+                }
+            })
+            .await;
+            if let Ok(Some(text)) = heard {
+                return text;
             }
         }
+        panic!("B never heard A's broadcast");
     });
     assert_eq!(received, "42[\"hello\",\"from A\"]");
     ferrio_namespace_free(nsp_a);

@@ -1,6 +1,7 @@
 //! The plain data that crosses the boundary — string and byte views, payloads — and the checked
 //! conversions of C arguments into Rust values.
 
+use crate::payload::Args;
 use crate::status::{ferrio_status, Error};
 use bytes::Bytes;
 use ferrio_core::Payload;
@@ -45,7 +46,8 @@ pub struct ferrio_bytes {
 
 /// The arguments of an event or of an ack, in socket.io's wire convention: the JSON text of the
 /// arguments array, in which each binary argument is a placeholder `{"_placeholder":true,"num":N}`
-/// referring to `attachments[N]`. Everything is borrowed for the duration of the callback.
+/// referring to `attachments[N]`. Everything is borrowed for the duration of the callback. One argument
+/// at a time: `ferrio_payload_arg_count`, `ferrio_payload_arg`, `ferrio_payload_arg_binary`.
 #[repr(C)]
 #[derive(Debug, Clone, Copy)]
 pub struct ferrio_payload {
@@ -55,6 +57,9 @@ pub struct ferrio_payload {
     pub attachments: *const ferrio_bytes,
     /// How many attachments there are.
     pub attachment_count: usize,
+    /// ferrio's own: what the `ferrio_payload_arg*` calls read. Leave it as ferrio set it (copying the
+    /// whole struct is fine); NULL in a payload you fill in yourself.
+    pub internal: *const c_void,
 }
 
 /// A payload as C sees it during a callback. The payload itself is kept: when C hands exactly these
@@ -65,6 +70,8 @@ pub(crate) struct PayloadView {
     payload: RefCell<Option<Payload>>,
     json: Terminated,
     views: Vec<ferrio_bytes>,
+    /// Where `ferrio_payload.internal` points: the per-argument index, made on demand.
+    args: Args,
 }
 
 impl PayloadView {
@@ -77,15 +84,19 @@ impl PayloadView {
                 ptr: b.as_ptr(),
                 len: b.len(),
             })
-            .collect();
+            .collect::<Vec<_>>();
+        // Both point to heap buffers, which stay where they are when `json` and `views` move.
+        let args = Args::new(json.view(), &views);
         PayloadView {
             payload: RefCell::new(Some(payload)),
             json,
             views,
+            args,
         }
     }
 
-    /// The view; valid while `self` lives.
+    /// The view; valid while `self` lives and stays where it is (its `internal` points into `self`;
+    /// [`PayloadView::enter`], held during the callback, borrows `self` and so pins it).
     pub(crate) fn raw(&self) -> ferrio_payload {
         ferrio_payload {
             json: self.json.view(),
@@ -95,6 +106,7 @@ impl PayloadView {
                 self.views.as_ptr()
             },
             attachment_count: self.views.len(),
+            internal: (&self.args as *const Args).cast(),
         }
     }
 

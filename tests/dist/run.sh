@@ -14,7 +14,7 @@
 # Source builds share the checkout's target directory (CARGO_TARGET_DIR), so the registry dependencies
 # compiled by the other targets are reused and only ferrio's own crates are compiled again. Cargo names a
 # path crate's artifacts after its path relative to its workspace root and records its sources relative
-# to the crate: the npm package keeps the core in crates/core so that its build has slots of its own,
+# to the crate: the npm package keeps its crates in ferrio-src/ so that its build has slots of its own,
 # while the sdist's core/ and bindings/python/ take the checkout's. That is sound only while the sdist's
 # sources are the checkout's, which is checked first (a checkout edited since `make dist` gets a target
 # directory of its own, built from scratch). Expects `make dist` to have run (the Makefile does it
@@ -166,11 +166,14 @@ npm_main_lists() {
   local list
   list=$(tar tzf "$NPM_MAIN") || return 1
   for f in package.json index.js index.mjs index.d.ts index.d.mts native.js LICENSE scripts/install.js \
-    scripts/build.js Cargo.toml Cargo.lock build.rs src/lib.rs crates/core/Cargo.toml crates/core/src/lib.rs; do
+    scripts/build.js Cargo.toml Cargo.lock build.rs src/lib.rs ferrio-src/ferrio/Cargo.toml ferrio-src/ferrio/src/lib.rs \
+    ferrio-src/ferrio-redis/Cargo.toml ferrio-src/ferrio-redis/src/lib.rs ferrio-src/ferrio-admin/Cargo.toml \
+    ferrio-src/ferrio-admin/src/lib.rs; do
     grep -qx "package/$f" <<<"$list" || { echo "missing $f"; return 1; }
   done
   # Standalone manifests: nothing inherited from a workspace the tarball does not contain.
-  if tar xzOf "$NPM_MAIN" package/Cargo.toml package/crates/core/Cargo.toml | grep -n 'workspace = true\|\.workspace'; then
+  if tar xzOf "$NPM_MAIN" package/Cargo.toml package/ferrio-src/ferrio/Cargo.toml package/ferrio-src/ferrio-redis/Cargo.toml \
+    package/ferrio-src/ferrio-admin/Cargo.toml | grep -n 'workspace = true\|\.workspace'; then
     return 1
   fi
   tar xzOf "$NPM_MAIN" package/package.json |

@@ -6,8 +6,8 @@ use crate::dispatch::{self, Args, Fallback, Shared};
 use crate::namespace::{payload, NativeNamespace};
 use crate::{coded_error, runtime};
 use ferrio::adapter::RoomEvent;
-use ferrio::http::HttpService;
 use ferrio::socketio::{ConnectError, DynamicNamespaceParent};
+use ferrio::SocketIoService as HttpService;
 use ferrio::{Cors, CorsOrigins, Server, ServerHandle};
 use napi::bindgen_prelude::{Buffer, Function, Unknown};
 use napi_derive::napi;
@@ -218,10 +218,8 @@ impl NativeServer {
             } else {
                 CorsOrigins::List(origins)
             };
-            builder = builder.cors(Cors {
-                origins,
-                credentials: options.cors_credentials.unwrap_or(false),
-            });
+            builder = builder
+                .cors(Cors::new(origins).credentials(options.cors_credentials.unwrap_or(false)));
         }
         if let Some(dir) = options.client_dir {
             builder = builder.client_dir(dir);
@@ -230,7 +228,7 @@ impl NativeServer {
             builder = builder.static_dir(dir);
         }
         if let Some(url) = options.redis_url {
-            let mut config = ferrio::adapter::RedisAdapterConfig::new(url);
+            let mut config = ferrio_redis::RedisAdapterConfig::new(url);
             if let Some(key) = options.redis_key {
                 config = config.prefix(key);
             }
@@ -238,7 +236,7 @@ impl NativeServer {
                 config = config.request_timeout(timeout);
             }
             let _rt = runtime().enter();
-            let factory = ferrio::adapter::RedisAdapterFactory::new(config)
+            let factory = ferrio_redis::RedisAdapterFactory::new(config)
                 .map_err(|e| coded_error("ERR_FERRIO_ADAPTER", e))?;
             builder = builder.adapter(Arc::new(factory));
         }
@@ -477,7 +475,7 @@ impl NativeServer {
     /// Instruments the server for the admin UI (`io.instrument(opts)` in the facade).
     #[napi]
     pub fn instrument(&self, options: NativeAdminOptions) -> napi::Result<()> {
-        use ferrio::admin::{AdminAuth, AdminMode, AdminOptions};
+        use ferrio_admin::{AdminAuth, AdminMode, AdminOptions, Instrument};
         let auth = match (options.username, options.password_hash) {
             (Some(username), Some(hash)) => AdminAuth::basic(username, hash),
             _ => AdminAuth::Disabled,

@@ -6,7 +6,7 @@
 
 use crate::dispatch::{Item, Queue, Resolved};
 use bytes::Bytes;
-use ferrio::http::HttpService;
+use ferrio::SocketIoService as HttpService;
 use futures_util::{SinkExt, StreamExt};
 use parking_lot::Mutex;
 use pyo3::prelude::*;

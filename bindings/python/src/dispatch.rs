@@ -3,8 +3,8 @@
 
 use crate::convert::payload_to_list;
 use crate::server::{environ, Ack, ConnectReply};
-use ferrio::adapter::RemoteSocket;
 use ferrio::socketio::AckResponses;
+use ferrio::socketio::RemoteSocket;
 use ferrio::{AckError, AckSender, ConnectError, DisconnectReason, Payload, Room, Socket};
 use parking_lot::{Condvar, Mutex};
 use pyo3::prelude::*;

@@ -323,7 +323,7 @@ pub struct NativeServer {
     state: Arc<AtomicU8>,
     dispatch: Mutex<Option<std::thread::JoinHandle<()>>>,
     /// Set in ASGI mode (`attach`), where the ASGI server owns the port.
-    service: Mutex<Option<ferrio::http::HttpService>>,
+    service: Mutex<Option<ferrio::SocketIoService>>,
     max_payload: usize,
     /// Whether a Redis adapter makes this server one of a cluster (socket ids may be remote).
     clustered: bool,
@@ -341,7 +341,7 @@ impl NativeServer {
         }
     }
 
-    fn attached(&self, py: Python<'_>) -> PyResult<ferrio::http::HttpService> {
+    fn attached(&self, py: Python<'_>) -> PyResult<ferrio::SocketIoService> {
         self.check_open(py)?;
         self.service
             .lock()
@@ -455,10 +455,7 @@ impl NativeServer {
             .connect_timeout(seconds(connect_timeout, "connect_timeout")?)
             .max_payload(max_payload)
             .transports(polling, websocket)
-            .cors(Cors {
-                origins,
-                credentials: cors_credentials,
-            });
+            .cors(Cors::new(origins).credentials(cors_credentials));
         if let Some(limits) = limits {
             builder = limits.apply(builder)?;
         }
@@ -471,14 +468,14 @@ impl NativeServer {
         let _guard = runtime().enter();
         let clustered = redis_url.is_some();
         if let Some(url) = redis_url {
-            let mut config = ferrio::adapter::RedisAdapterConfig::new(url);
+            let mut config = ferrio_redis::RedisAdapterConfig::new(url);
             if let Some(prefix) = redis_prefix {
                 config = config.prefix(prefix);
             }
             if let Some(timeout) = redis_request_timeout {
                 config = config.request_timeout(seconds(timeout, "request_timeout")?);
             }
-            let factory = ferrio::adapter::RedisAdapterFactory::new(config)
+            let factory = ferrio_redis::RedisAdapterFactory::new(config)
                 .map_err(|e| PyValueError::new_err(e.to_string()))?;
             builder = builder.adapter(Arc::new(factory));
         }
@@ -528,7 +525,7 @@ impl NativeServer {
         stats_interval: f64,
         ui_dir: Option<String>,
     ) -> PyResult<()> {
-        use ferrio::admin::{AdminAuth, AdminMode, AdminOptions, Credentials, Password};
+        use ferrio_admin::{AdminAuth, AdminMode, AdminOptions, Credentials, Instrument, Password};
         self.check_open(py)?;
         let auth = match credentials {
             None => AdminAuth::Disabled,
@@ -536,7 +533,7 @@ impl NativeServer {
                 list.into_iter()
                     .map(|(username, password)| Credentials {
                         username,
-                        password: if ferrio::admin::is_bcrypt_hash(&password) {
+                        password: if ferrio_admin::is_bcrypt_hash(&password) {
                             Password::Bcrypt(password)
                         } else {
                             Password::Plain(password)

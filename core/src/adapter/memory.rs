@@ -1,12 +1,12 @@
 //! The in-memory adapter: the room index of one namespace in one process, read under a `parking_lot`
-//! read lock on the broadcast path.
+//! read lock on the broadcast path. Adapters spanning processes keep one for their local part.
 
 use super::{
-    deliver, AckCollector, Adapter, AdapterError, BoxFuture, BroadcastOptions, BroadcastPacket,
-    BroadcastReport, RemoteSocket, Room, RoomEvent,
+    AckCollector, Adapter, AdapterError, BoxFuture, BroadcastOptions, BroadcastPacket,
+    BroadcastReport, LocalNamespace, RemoteSocketData, Room, RoomEvent, SocketEmitter, Targets,
 };
 use crate::engineio::Sid;
-use crate::socketio::{NamespaceRef, Payload, Socket};
+use crate::payload::Payload;
 use parking_lot::RwLock;
 use std::collections::{HashMap, HashSet};
 
@@ -18,7 +18,7 @@ struct Rooms {
 
 /// The default adapter: rooms and fan-out within this process.
 pub struct MemoryAdapter {
-    nsp: NamespaceRef,
+    nsp: LocalNamespace,
     state: RwLock<Rooms>,
 }
 
@@ -32,81 +32,72 @@ impl std::fmt::Debug for MemoryAdapter {
 
 impl MemoryAdapter {
     /// The adapter of a namespace.
-    pub fn new(nsp: NamespaceRef) -> MemoryAdapter {
+    pub fn new(nsp: LocalNamespace) -> MemoryAdapter {
         MemoryAdapter {
             nsp,
             state: RwLock::new(Rooms::default()),
         }
     }
 
-    /// Calls `f` for every local socket targeted by `opts`, each once, under the read locks.
-    pub fn for_each_target(&self, opts: &BroadcastOptions, mut f: impl FnMut(&Socket)) {
-        let Some(nsp) = self.nsp.upgrade() else {
-            return;
-        };
-        let state = self.state.read();
-        let except: HashSet<Sid> = opts
-            .except
-            .iter()
-            .filter_map(|room| state.rooms.get(room))
-            .flatten()
-            .copied()
-            .collect();
-        nsp.with_sockets(|sockets| {
-            if opts.rooms.is_empty() {
-                for (sid, socket) in sockets {
-                    if !except.contains(sid) {
-                        f(socket);
-                    }
-                }
-                return;
-            }
-            let single = opts.rooms.len() == 1;
-            let mut seen = HashSet::new();
-            for room in &opts.rooms {
-                let Some(members) = state.rooms.get(room) else {
-                    continue;
-                };
-                for sid in members {
-                    if except.contains(sid) || (!single && !seen.insert(*sid)) {
-                        continue;
-                    }
-                    if let Some(socket) = sockets.get(sid) {
-                        f(socket);
-                    }
-                }
-            }
-        });
+    /// The namespace it serves.
+    pub fn namespace(&self) -> &LocalNamespace {
+        &self.nsp
     }
 
-    /// Sends a broadcast with acks to the local targets; returns how many were reached.
-    pub(crate) fn local_broadcast_with_ack(
+    /// Runs `f` with the namespace's sockets and the local targets of `opts`, under the room index's read
+    /// lock (so `f` must not change rooms); `None` once the namespace is gone.
+    #[inline]
+    pub fn with_targets<R>(
+        &self,
+        opts: &BroadcastOptions,
+        f: impl FnOnce(&dyn SocketEmitter, &Targets<'_>) -> R,
+    ) -> Option<R> {
+        let emitter = self.nsp.emitter()?;
+        let state = self.state.read();
+        let targets = Targets::new(opts, &state.rooms);
+        Some(f(&*emitter, &targets))
+    }
+
+    /// Sends a broadcast with acks to the local targets, each awaiting its answer for `collector`;
+    /// returns how many were reached.
+    pub fn broadcast_with_ack_local(
         &self,
         packet: &BroadcastPacket,
         opts: &BroadcastOptions,
         collector: AckCollector,
     ) -> usize {
-        let mut count = 0;
-        let id = packet.ack_id.unwrap_or_default();
-        self.for_each_target(opts, |socket| {
-            socket.expect_ack_for_broadcast(id, collector.clone());
-            let mut report = BroadcastReport::default();
-            deliver(socket, packet, opts.volatile, &mut report);
-            count += report.delivered;
-        });
-        count
+        self.with_targets(opts, |emitter, targets| {
+            emitter.send_many_with_ack(targets, packet, opts.volatile, &collector)
+        })
+        .unwrap_or(0)
     }
 
-    /// How many local sockets are in a room (the Redis adapter's question).
-    #[cfg(feature = "redis")]
-    pub(crate) fn socket_count_in(&self, room: &str) -> usize {
+    /// The ids of the local sockets `opts` targets.
+    pub fn socket_ids(&self, opts: &BroadcastOptions) -> Vec<Sid> {
+        self.with_targets(opts, |emitter, targets| emitter.socket_ids(targets))
+            .unwrap_or_default()
+    }
+
+    /// The local sockets `opts` targets, with their details.
+    pub fn fetch_local(&self, opts: &BroadcastOptions) -> Vec<RemoteSocketData> {
+        let sids = self.socket_ids(opts);
+        match self.nsp.emitter() {
+            Some(emitter) => emitter.socket_data(&sids),
+            None => Vec::new(),
+        }
+    }
+
+    /// How many local sockets are in a room.
+    pub fn socket_count_in(&self, room: &str) -> usize {
         self.state.read().rooms.get(room).map_or(0, HashSet::len)
     }
 
-    pub(crate) fn targets(&self, opts: &BroadcastOptions) -> Vec<Socket> {
-        let mut out = Vec::new();
-        self.for_each_target(opts, |s| out.push(s.clone()));
-        out
+    /// Runs `f` on the local sockets `opts` targets, outside the room index's lock (`f` may change rooms).
+    fn act_on(&self, opts: &BroadcastOptions, f: impl FnOnce(&dyn SocketEmitter, &[Sid])) {
+        let sids = self.socket_ids(opts);
+        if let Some(emitter) = self.nsp.emitter() {
+            f(&*emitter, &sids);
+        }
     }
 }
 
@@ -190,8 +181,8 @@ impl Adapter for MemoryAdapter {
             .collect()
     }
 
-    fn local_sockets(&self, opts: &BroadcastOptions) -> Vec<Socket> {
-        self.targets(opts)
+    fn local_sockets(&self, opts: &BroadcastOptions) -> Vec<Sid> {
+        self.socket_ids(opts)
     }
 
     fn broadcast(
@@ -199,11 +190,11 @@ impl Adapter for MemoryAdapter {
         packet: &BroadcastPacket,
         opts: &BroadcastOptions,
     ) -> Result<BroadcastReport, AdapterError> {
-        let mut report = BroadcastReport::default();
-        self.for_each_target(opts, |socket| {
-            deliver(socket, packet, opts.volatile, &mut report)
-        });
-        Ok(report)
+        Ok(self
+            .with_targets(opts, |emitter, targets| {
+                emitter.send_many(targets, packet, opts.volatile)
+            })
+            .unwrap_or_default())
     }
 
     fn broadcast_with_ack(
@@ -212,7 +203,7 @@ impl Adapter for MemoryAdapter {
         opts: &BroadcastOptions,
         collector: AckCollector,
     ) -> BoxFuture<'static, Result<usize, AdapterError>> {
-        let count = self.local_broadcast_with_ack(packet, opts, collector);
+        let count = self.broadcast_with_ack_local(packet, opts, collector);
         Box::pin(async move { Ok(count) })
     }
 
@@ -220,45 +211,30 @@ impl Adapter for MemoryAdapter {
         &self,
         opts: &BroadcastOptions,
     ) -> BoxFuture<'static, Result<HashSet<Sid>, AdapterError>> {
-        let mut ids = HashSet::new();
-        self.for_each_target(opts, |s| {
-            ids.insert(s.id());
-        });
+        let ids: HashSet<Sid> = self.socket_ids(opts).into_iter().collect();
         Box::pin(async move { Ok(ids) })
     }
 
     fn fetch_sockets(
         &self,
         opts: &BroadcastOptions,
-    ) -> BoxFuture<'static, Result<Vec<RemoteSocket>, AdapterError>> {
-        let found: Vec<RemoteSocket> = self
-            .targets(opts)
-            .into_iter()
-            .map(|s| s.to_remote())
-            .collect();
+    ) -> BoxFuture<'static, Result<Vec<RemoteSocketData>, AdapterError>> {
+        let found = self.fetch_local(opts);
         Box::pin(async move { Ok(found) })
     }
 
     fn add_sockets(&self, opts: &BroadcastOptions, rooms: &[Room]) -> Result<(), AdapterError> {
-        for socket in self.targets(opts) {
-            socket.join(rooms.to_vec());
-        }
+        self.act_on(opts, |emitter, sids| emitter.join(sids, rooms));
         Ok(())
     }
 
     fn del_sockets(&self, opts: &BroadcastOptions, rooms: &[Room]) -> Result<(), AdapterError> {
-        for socket in self.targets(opts) {
-            for room in rooms {
-                socket.leave(room.clone());
-            }
-        }
+        self.act_on(opts, |emitter, sids| emitter.leave(sids, rooms));
         Ok(())
     }
 
     fn disconnect_sockets(&self, opts: &BroadcastOptions, close: bool) -> Result<(), AdapterError> {
-        for socket in self.targets(opts) {
-            socket.disconnect(close);
-        }
+        self.act_on(opts, |emitter, sids| emitter.disconnect(sids, close));
         Ok(())
     }
 

@@ -1,26 +1,27 @@
-//! Adapters: where a namespace keeps its rooms and how its broadcasts and server-wide operations reach
-//! sockets. The [`Adapter`] trait is object-safe and shaped like socket.io's `Adapter` class, so an
-//! adapter spanning many processes (Redis) slots in without changing any caller: operations that only
-//! queue work (broadcast, joins, disconnects) are synchronous and never wait; operations that gather
-//! answers (acks, socket lists, server counts) return futures.
+//! The adapter core: where a namespace keeps its rooms and how its broadcasts and server-wide operations
+//! reach sockets. The [`Adapter`] trait is object-safe and shaped like socket.io's `Adapter` class, so an
+//! adapter spanning many processes (the `ferrio-redis` crate) slots in without changing any caller:
+//! operations that only queue work (broadcast, joins, disconnects) are synchronous and never wait;
+//! operations that gather answers (acks, socket lists, server counts) return futures.
+//!
+//! An adapter never touches a socket. It selects sockets by id from its room index ([`Targets`]) and
+//! hands them to the [`SocketEmitter`] its namespace implements (reached through a [`LocalNamespace`]),
+//! which does the delivery: one call per operation, not per socket. So this module knows ids, rooms,
+//! options, packets and errors, and no Socket.IO internals; an adapter in a crate of its own needs
+//! nothing but this public API.
 //!
 //! [`MemoryAdapter`] is the default: one process, everything local.
 
 mod memory;
-#[cfg(feature = "redis")]
-mod redis;
 
-#[cfg(feature = "redis")]
-#[cfg_attr(docsrs, doc(cfg(feature = "redis")))]
-pub use self::redis::{RedisAdapter, RedisAdapterConfig, RedisAdapterFactory};
 pub use memory::MemoryAdapter;
 
-use crate::engineio::Sid;
-use crate::socketio::{Namespace, NamespaceRef, Payload, Socket};
-use std::collections::HashSet;
+use crate::engineio::{Outgoing, Sid};
+use crate::payload::Payload;
+use std::collections::{HashMap, HashSet};
 use std::future::Future;
 use std::pin::Pin;
-use std::sync::Arc;
+use std::sync::{Arc, Weak};
 
 /// A boxed, sendable future.
 pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
@@ -30,6 +31,7 @@ pub type Room = Arc<str>;
 
 /// Which sockets an operation targets.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct BroadcastOptions {
     /// The union of these rooms; every socket of the namespace when empty.
     pub rooms: Vec<Room>,
@@ -52,11 +54,13 @@ pub struct BroadcastPacket {
     pub payload: Payload,
     /// The ack id for a broadcast with acks.
     pub ack_id: Option<u64>,
-    pub(crate) encoded: crate::engineio::Outgoing,
+    /// The wire frames, encoded once ([`SocketEmitter::packet`] makes them).
+    pub(crate) encoded: Outgoing,
 }
 
 /// What a broadcast did locally.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct BroadcastReport {
     /// Sockets the packet was queued for.
     pub delivered: usize,
@@ -68,6 +72,7 @@ pub struct BroadcastReport {
 
 /// Errors of adapter operations.
 #[derive(Debug, Clone, thiserror::Error)]
+#[non_exhaustive]
 pub enum AdapterError {
     /// A remote operation failed (the cluster's broker is unreachable, say).
     #[error("adapter unavailable: {0}")]
@@ -85,7 +90,8 @@ pub enum AdapterError {
     },
 }
 
-/// Room changes a namespace's adapter reports (socket.io's adapter events).
+/// Room changes a namespace's adapter reports (socket.io's adapter events: these four are all there
+/// are, so listeners may match them exhaustively).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum RoomEvent {
     /// A room got its first member.
@@ -101,10 +107,20 @@ pub enum RoomEvent {
 /// Collects the answers of a broadcast with acks: one per socket.
 #[derive(Debug, Clone)]
 pub struct AckCollector {
-    pub(crate) tx: tokio::sync::mpsc::UnboundedSender<(Option<Sid>, Payload)>,
+    tx: tokio::sync::mpsc::UnboundedSender<(Option<Sid>, Payload)>,
 }
 
+/// Where the answers handed to an [`AckCollector`] arrive; it ends once every clone of the collector is
+/// gone.
+pub type AckReceiver = tokio::sync::mpsc::UnboundedReceiver<(Option<Sid>, Payload)>;
+
 impl AckCollector {
+    /// A collector and the receiving end of its answers.
+    pub fn channel() -> (AckCollector, AckReceiver) {
+        let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
+        (AckCollector { tx }, rx)
+    }
+
     /// Records one socket's answer (`None` for a socket of another server, whose id the answer omits).
     pub fn answer(&self, sid: Option<Sid>, payload: Payload) {
         let _ = self.tx.send((sid, payload));
@@ -150,10 +166,10 @@ impl ServerSideAck {
     }
 }
 
-/// A socket found by [`Adapter::fetch_sockets`], possibly in another process. Its operations go through
-/// the adapter, so they work wherever the socket lives.
-#[derive(Debug, Clone)]
-pub struct RemoteSocket {
+/// A socket's details as an adapter reports them ([`Adapter::fetch_sockets`]), wherever the socket lives.
+/// The Socket.IO layer wraps them into handles that can act on the socket.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RemoteSocketData {
     /// The socket id.
     pub id: Sid,
     /// The handshake, as socket.io describes it (headers, query, address, time, url, secure, auth…).
@@ -162,32 +178,161 @@ pub struct RemoteSocket {
     pub rooms: Vec<Room>,
     /// Its `data`.
     pub data: serde_json::Value,
-    pub(crate) nsp: Namespace,
 }
 
-impl RemoteSocket {
-    fn target(&self) -> crate::socketio::BroadcastOperator {
-        self.nsp.to(Room::from(self.id.as_str()))
+/// The local sockets an operation targets, as a room index selects them: the members of the options'
+/// rooms (every socket when there are none) minus the members of their `except` rooms. Borrowed from the
+/// index, under its lock, for one [`SocketEmitter`] call, which visits them against the namespace's own
+/// table of sockets.
+#[derive(Debug)]
+pub struct Targets<'a> {
+    rooms: &'a [Room],
+    index: &'a HashMap<Room, HashSet<Sid>>,
+    except: HashSet<Sid>,
+}
+
+impl<'a> Targets<'a> {
+    /// The sockets `opts` targets in `index` (room → member ids).
+    pub fn new(opts: &'a BroadcastOptions, index: &'a HashMap<Room, HashSet<Sid>>) -> Targets<'a> {
+        let except = opts
+            .except
+            .iter()
+            .filter_map(|room| index.get(room))
+            .flatten()
+            .copied()
+            .collect();
+        Targets {
+            rooms: &opts.rooms,
+            index,
+            except,
+        }
     }
 
-    /// Emits an event to this socket.
-    pub fn emit(&self, event: &str, payload: Payload) -> Result<(), crate::socketio::EmitError> {
-        self.target().emit(event, payload)
+    /// Calls `f` once for every targeted socket present in `sockets` (a namespace's table, by id).
+    #[inline]
+    pub fn for_each<S>(&self, sockets: &HashMap<Sid, S>, mut f: impl FnMut(&S)) {
+        if self.rooms.is_empty() {
+            for (sid, socket) in sockets {
+                if !self.except.contains(sid) {
+                    f(socket);
+                }
+            }
+            return;
+        }
+        let single = self.rooms.len() == 1;
+        let mut seen = HashSet::new();
+        for room in self.rooms {
+            let Some(members) = self.index.get(room) else {
+                continue;
+            };
+            for sid in members {
+                if self.except.contains(sid) || (!single && !seen.insert(*sid)) {
+                    continue;
+                }
+                if let Some(socket) = sockets.get(sid) {
+                    f(socket);
+                }
+            }
+        }
+    }
+}
+
+/// How an adapter reaches the local sockets of its namespace; the namespace implements it. Every method
+/// acts in this process only, and is called once per operation (the namespace loops over the targets).
+pub trait SocketEmitter: Send + Sync + 'static {
+    /// Queues `packet` for every socket of `targets`: sockets whose queue is full are skipped for a
+    /// `volatile` packet and disconnected otherwise, as the report says.
+    fn send_many(
+        &self,
+        targets: &Targets<'_>,
+        packet: &BroadcastPacket,
+        volatile: bool,
+    ) -> BroadcastReport;
+    /// Same for a packet with an ack id: each socket it reaches awaits its answer for `collector`.
+    /// Returns how many sockets it reached.
+    fn send_many_with_ack(
+        &self,
+        targets: &Targets<'_>,
+        packet: &BroadcastPacket,
+        volatile: bool,
+        collector: &AckCollector,
+    ) -> usize;
+    /// The ids of the sockets of `targets` (connecting ones included).
+    fn socket_ids(&self, targets: &Targets<'_>) -> Vec<Sid>;
+    /// The details of those of these sockets that are here. Call it without holding the room index's
+    /// lock: a socket's rooms come from the adapter.
+    fn socket_data(&self, sids: &[Sid]) -> Vec<RemoteSocketData>;
+    /// Makes these sockets join `rooms`, as their own `join` does (so through [`Adapter::add_all`]: call
+    /// it without holding the room index's lock).
+    fn join(&self, sids: &[Sid], rooms: &[Room]);
+    /// Makes these sockets leave `rooms` (through [`Adapter::del`]).
+    fn leave(&self, sids: &[Sid], rooms: &[Room]);
+    /// Disconnects these sockets from the namespace, or their whole connections when `close`.
+    fn disconnect(&self, sids: &[Sid], close: bool);
+    /// Encodes an event of this namespace for a broadcast (one received from another server, say).
+    fn packet(&self, event: &str, payload: Payload, ack_id: Option<u64>) -> BroadcastPacket;
+    /// A fresh ack id (unique in the namespace, so one broadcast shares it among its targets).
+    fn next_ack_id(&self) -> u64;
+    /// Stops awaiting answers to ack `id` (the broadcast that sent it is over).
+    fn forget_ack(&self, id: u64);
+    /// Hands room changes to the namespace's room listeners and observer.
+    fn room_events(&self, events: Vec<RoomEvent>);
+    /// Hands an event from another server to the namespace's server-side listeners.
+    fn server_side_event(&self, event: ServerSideEvent);
+}
+
+/// The namespace an adapter serves, as the adapter holds it: its name and a weak handle on its
+/// [`SocketEmitter`] (the namespace owns its adapter, which must not keep it alive).
+#[derive(Clone)]
+pub struct LocalNamespace {
+    name: Arc<str>,
+    emitter: Weak<dyn SocketEmitter>,
+}
+
+impl std::fmt::Debug for LocalNamespace {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("LocalNamespace")
+            .field("name", &self.name)
+            .finish_non_exhaustive()
+    }
+}
+
+impl LocalNamespace {
+    /// The namespace `name`, reached through `emitter` (a stand-in one tests an adapter alone).
+    pub fn new(name: impl Into<Arc<str>>, emitter: Weak<dyn SocketEmitter>) -> LocalNamespace {
+        LocalNamespace {
+            name: name.into(),
+            emitter,
+        }
     }
 
-    /// Makes the socket join rooms.
-    pub fn join(&self, rooms: impl crate::socketio::IntoRooms) {
-        self.target().sockets_join(rooms)
+    /// The namespace's name (known even while the namespace is being made).
+    pub fn name(&self) -> &str {
+        &self.name
     }
 
-    /// Makes the socket leave rooms.
-    pub fn leave(&self, rooms: impl crate::socketio::IntoRooms) {
-        self.target().sockets_leave(rooms)
+    /// The namespace's local sockets, unless the namespace is gone.
+    #[inline]
+    pub fn emitter(&self) -> Option<Arc<dyn SocketEmitter>> {
+        self.emitter.upgrade()
     }
 
-    /// Disconnects the socket (and its whole connection when `close`).
-    pub fn disconnect(&self, close: bool) {
-        self.target().disconnect_sockets(close)
+    /// Tells the namespace's room listeners about room changes.
+    pub fn room_events(&self, events: Vec<RoomEvent>) {
+        if events.is_empty() {
+            return;
+        }
+        if let Some(emitter) = self.emitter() {
+            emitter.room_events(events);
+        }
+    }
+
+    /// Hands an event from another server to the namespace's server-side listeners; the first one gets
+    /// the ack, if any (an unanswered ack is dropped, as socket.io does).
+    pub fn server_side_event(&self, event: ServerSideEvent) {
+        if let Some(emitter) = self.emitter() {
+            emitter.server_side_event(event);
+        }
     }
 }
 
@@ -203,8 +348,8 @@ pub trait Adapter: Send + Sync + 'static {
     fn socket_rooms(&self, sid: Sid) -> Vec<Room>;
     /// The local rooms with their sizes, socket-id rooms included.
     fn local_rooms(&self) -> Vec<(Room, usize)>;
-    /// The local sockets `opts` targets (this process only), connecting ones included.
-    fn local_sockets(&self, opts: &BroadcastOptions) -> Vec<Socket>;
+    /// The ids of the local sockets `opts` targets (this process only), connecting ones included.
+    fn local_sockets(&self, opts: &BroadcastOptions) -> Vec<Sid>;
 
     /// Queues `packet` for every targeted socket. Never waits.
     fn broadcast(
@@ -229,7 +374,7 @@ pub trait Adapter: Send + Sync + 'static {
     fn fetch_sockets(
         &self,
         opts: &BroadcastOptions,
-    ) -> BoxFuture<'static, Result<Vec<RemoteSocket>, AdapterError>>;
+    ) -> BoxFuture<'static, Result<Vec<RemoteSocketData>, AdapterError>>;
     /// Makes the targeted sockets join `rooms`.
     fn add_sockets(&self, opts: &BroadcastOptions, rooms: &[Room]) -> Result<(), AdapterError>;
     /// Makes the targeted sockets leave `rooms`.
@@ -262,7 +407,7 @@ pub trait Adapter: Send + Sync + 'static {
 /// Makes the adapter of each namespace.
 pub trait AdapterFactory: Send + Sync + 'static {
     /// The adapter for a namespace being created.
-    fn create(&self, nsp: NamespaceRef) -> Arc<dyn Adapter>;
+    fn create(&self, nsp: LocalNamespace) -> Arc<dyn Adapter>;
 }
 
 /// The factory of the default [`MemoryAdapter`].
@@ -270,26 +415,7 @@ pub trait AdapterFactory: Send + Sync + 'static {
 pub struct MemoryAdapterFactory;
 
 impl AdapterFactory for MemoryAdapterFactory {
-    fn create(&self, nsp: NamespaceRef) -> Arc<dyn Adapter> {
+    fn create(&self, nsp: LocalNamespace) -> Arc<dyn Adapter> {
         Arc::new(MemoryAdapter::new(nsp))
-    }
-}
-
-/// Sends to one local socket according to the broadcast flags; shared by every adapter's local part.
-pub(crate) fn deliver(
-    socket: &Socket,
-    packet: &BroadcastPacket,
-    volatile: bool,
-    report: &mut BroadcastReport,
-) {
-    use crate::engineio::SendError;
-    match socket.push_raw(packet.encoded.clone()) {
-        Ok(()) => report.delivered += 1,
-        Err(SendError::Full) if volatile => report.dropped_volatile += 1,
-        Err(SendError::Full) => {
-            socket.close_slow_consumer();
-            report.disconnected_slow += 1;
-        }
-        Err(SendError::Closed) => {}
     }
 }

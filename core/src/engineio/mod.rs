@@ -7,8 +7,8 @@
 //! the sender ([`SendError::Full`]) instead of growing, and the sender decides (Socket.IO drops volatile
 //! packets and disconnects the socket otherwise).
 
-pub mod packet;
-pub mod sid;
+pub(crate) mod packet;
+mod sid;
 
 pub(crate) mod polling;
 mod queue;
@@ -31,6 +31,7 @@ pub use sid::Sid;
 
 /// The transports a client may use.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum TransportKind {
     /// HTTP long-polling.
     Polling,
@@ -50,6 +51,7 @@ impl TransportKind {
 
 /// Who may connect from which origin (Cross-Origin Resource Sharing for the polling transport).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum CorsOrigins {
     /// No CORS headers at all (same-origin only), as socket.io's default.
     #[default]
@@ -62,6 +64,7 @@ pub enum CorsOrigins {
 
 /// CORS settings.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct Cors {
     /// Which origins are allowed.
     pub origins: CorsOrigins,
@@ -69,8 +72,25 @@ pub struct Cors {
     pub credentials: bool,
 }
 
+impl Cors {
+    /// These origins, without credentials.
+    pub fn new(origins: CorsOrigins) -> Cors {
+        Cors {
+            origins,
+            credentials: false,
+        }
+    }
+
+    /// Whether `Access-Control-Allow-Credentials: true` is sent.
+    pub fn credentials(mut self, credentials: bool) -> Cors {
+        self.credentials = credentials;
+        self
+    }
+}
+
 /// What a handshake request looked like; kept for the life of the session.
 #[derive(Debug, Clone)]
+#[non_exhaustive]
 pub struct RequestInfo {
     /// The request headers.
     pub headers: http::HeaderMap,
@@ -129,6 +149,7 @@ pub type AllowRequest = Arc<dyn Fn(&RequestInfo) -> Result<(), String> + Send + 
 
 /// Engine.IO options. The defaults are socket.io's.
 #[derive(Clone)]
+#[non_exhaustive]
 pub struct EngineConfig {
     /// The HTTP path the engine answers on (default `/socket.io/`).
     pub path: String,
@@ -226,6 +247,7 @@ impl EngineConfig {
 
 /// Why a session ended. The strings are the reasons socket.io reports.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum CloseReason {
     /// The client closed the connection, or sent a close packet.
     TransportClose,
@@ -291,8 +313,41 @@ pub enum Message<'a> {
     Binary(Bytes),
 }
 
+/// The error codes of the official Engine.IO server, answered as `{"code":N,"message":"..."}`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum EngineErrorCode {
+    /// 0: the transport is unknown or disabled.
+    UnknownTransport = 0,
+    /// 1: no session with this id.
+    UnknownSid = 1,
+    /// 2: a handshake must be a GET.
+    BadHandshakeMethod = 2,
+    /// 3: anything else malformed.
+    BadRequest = 3,
+    /// 4: refused by the `allow_request` hook (HTTP 403).
+    Forbidden = 4,
+    /// 5: the `EIO` query parameter is not 4.
+    UnsupportedProtocolVersion = 5,
+}
+
+impl EngineErrorCode {
+    /// The message the official server sends with the code.
+    pub fn message(self) -> &'static str {
+        match self {
+            EngineErrorCode::UnknownTransport => "Transport unknown",
+            EngineErrorCode::UnknownSid => "Session ID unknown",
+            EngineErrorCode::BadHandshakeMethod => "Bad handshake method",
+            EngineErrorCode::BadRequest => "Bad request",
+            EngineErrorCode::Forbidden => "Forbidden",
+            EngineErrorCode::UnsupportedProtocolVersion => "Unsupported protocol version",
+        }
+    }
+}
+
 /// Why a message could not be queued.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
 pub enum SendError {
     /// The session's outgoing queue is full: the client is not reading fast enough.
     #[error("the session's outgoing queue is full")]
@@ -633,8 +688,8 @@ impl Drop for Slot {
     }
 }
 
-/// An Engine.IO server: the session table and the handler. Mount it with [`crate::http`] or use it
-/// through [`crate::Server`].
+/// An Engine.IO server: the session table and the handler. The HTTP front (`ferrio::http`) serves it,
+/// alone or beside other engines; a Socket.IO server owns one.
 pub struct Engine<H: EngineHandler> {
     pub(crate) config: EngineConfig,
     pub(crate) handler: H,
@@ -643,7 +698,7 @@ pub struct Engine<H: EngineHandler> {
     /// Tracks the sessions' tasks so shutdown can wait for them.
     pub(crate) tasks: tokio_util::task::TaskTracker,
     /// Cancelled when the engine stops: closed polling sessions stop waiting for their clients' last GET.
-    stopping: CancellationToken,
+    pub(crate) stopping: CancellationToken,
 }
 
 impl<H: EngineHandler> std::fmt::Debug for Engine<H> {
@@ -851,46 +906,4 @@ mod tests {
             ]
         );
     }
-}
-
-/// An Engine.IO server listening on its own port (the Engine.IO layer used alone).
-#[derive(Debug)]
-pub struct EngineListener<H: EngineHandler> {
-    engine: Arc<Engine<H>>,
-    listener: crate::http::Listener,
-}
-
-impl<H: EngineHandler> EngineListener<H> {
-    /// The bound address.
-    pub fn local_addr(&self) -> SocketAddr {
-        self.listener.local_addr
-    }
-
-    /// Stops accepting, closes every session ("forced close") and waits at most `grace`.
-    pub async fn shutdown(self, grace: Duration) {
-        self.listener.stop.cancel();
-        self.engine.stopping.cancel();
-        self.engine.close_all(CloseReason::ForcedClose);
-        self.engine.tasks.close();
-        let _ = tokio::time::timeout(grace, async {
-            self.engine.tasks.wait().await;
-            self.listener.connections.wait().await;
-        })
-        .await;
-    }
-}
-
-/// Serves `engine` alone on `addr` (no client bundle, no static files).
-pub async fn listen<H: EngineHandler>(
-    engine: Arc<Engine<H>>,
-    addr: impl tokio::net::ToSocketAddrs,
-) -> std::io::Result<EngineListener<H>> {
-    let state = Arc::new(crate::http::HttpState {
-        engine: engine.clone(),
-        client: None,
-        static_dir: None,
-        mounts: Default::default(),
-    });
-    let listener = crate::http::listen(state, addr).await?;
-    Ok(EngineListener { engine, listener })
 }

@@ -2,22 +2,54 @@
 //! payload of packets from the client. One GET and one POST at a time per session: an overlapping request
 //! closes the session, as the official server does. Once the client's `5` moved the session to its
 //! WebSocket, both are refused (400), also a request that raced the `5`.
+//!
+//! The engine decides and the HTTP front renders: every request ends in a [`Reply`], and a POST's body is
+//! read by the front (its limits are HTTP's) between [`begin_post`] and [`finish_post`].
 
 use super::packet::{decode_payload, encode_binary_for_polling, SEPARATOR};
 use super::{
-    CloseReason, Engine, EngineHandler, Frame, Outgoing, RequestInfo, Session, TransportKind,
+    CloseReason, Engine, EngineErrorCode, EngineHandler, Frame, Outgoing, RequestInfo, Session,
+    TransportKind,
 };
-use crate::http::{engine_error, EngineErrorCode, Response};
 use bytes::Bytes;
-use http_body_util::BodyExt;
 use std::sync::Arc;
+
+/// The engine's answer to a polling request, for the HTTP front to write.
+#[derive(Debug)]
+pub(crate) enum Reply {
+    /// 200, `text/plain`: a payload of packets.
+    Payload(String),
+    /// 200, `text/html`: `ok` (a POST was delivered).
+    Ok,
+    /// The official error answer of this code.
+    Error(EngineErrorCode),
+    /// 413, `{"code":3,"message":"Payload too large"}`.
+    PayloadTooLarge,
+}
+
+/// How reading a POST's body ended (the HTTP front reads it, within `max_payload` bytes and the header
+/// read timeout).
+#[derive(Debug)]
+pub(crate) enum PostBody {
+    /// The whole body.
+    Read(Bytes),
+    /// It did not come in time.
+    TooSlow,
+    /// It is (or declared to be) over `max_payload`.
+    TooLarge,
+    /// The connection failed while reading it.
+    Failed,
+}
+
+/// A POST in progress: holds the session's POST lock, so an overlapping POST is noticed.
+pub(crate) struct PostGuard<'a>(tokio::sync::MutexGuard<'a, ()>);
 
 /// Opens a session over polling and answers the handshake GET with the open packet.
 pub(crate) async fn handshake<H: EngineHandler>(
     engine: &Arc<Engine<H>>,
     request: RequestInfo,
     slot: super::Slot,
-) -> Response {
+) -> Reply {
     let session = engine.open_session(request, TransportKind::Polling, slot);
     engine
         .tasks
@@ -48,15 +80,15 @@ fn upgraded<H: EngineHandler>(session: &Session<H>) -> bool {
 
 /// A GET: waits until something is queued (or the session closes, or an upgrade needs the request
 /// released), then flushes the queue as one payload.
-pub(crate) async fn poll<H: EngineHandler>(engine: &Engine<H>, session: &Session<H>) -> Response {
+pub(crate) async fn poll<H: EngineHandler>(engine: &Engine<H>, session: &Session<H>) -> Reply {
     let Ok(mut batch) = session.consumer.try_lock() else {
         if upgraded(session) {
             // The upgrade's WebSocket holds the queue: a GET after the `5`, not an overlapping one.
-            return engine_error(EngineErrorCode::BadRequest);
+            return Reply::Error(EngineErrorCode::BadRequest);
         }
         tracing::debug!(sid = %session.sid, "overlapping polling GET");
         session.close(CloseReason::TransportError);
-        return engine_error(EngineErrorCode::BadRequest);
+        return Reply::Error(EngineErrorCode::BadRequest);
     };
     loop {
         session.queue.take_all(&mut batch);
@@ -67,7 +99,7 @@ pub(crate) async fn poll<H: EngineHandler>(engine: &Engine<H>, session: &Session
         // served after it. One atomic load per turn.
         if upgraded(session) {
             session.queue.put_back(&mut batch);
-            return engine_error(EngineErrorCode::BadRequest);
+            return Reply::Error(EngineErrorCode::BadRequest);
         }
         if !batch.is_empty() || session.is_closed() {
             break;
@@ -88,7 +120,7 @@ pub(crate) async fn poll<H: EngineHandler>(engine: &Engine<H>, session: &Session
         // noop (the close is the client's own, it needs no close packet back).
         batch.clear();
         drop(batch);
-        return payload_response("6".to_owned());
+        return Reply::Payload("6".to_owned());
     }
     let mut payload = String::new();
     while let Some(item) = batch.pop_front() {
@@ -110,93 +142,60 @@ pub(crate) async fn poll<H: EngineHandler>(engine: &Engine<H>, session: &Session
         payload.push('6');
     }
     drop(batch);
-    payload_response(payload)
+    Reply::Payload(payload)
 }
 
-fn payload_response(payload: String) -> Response {
-    http::Response::builder()
-        .status(200)
-        .header(http::header::CONTENT_TYPE, "text/plain; charset=UTF-8")
-        .header(http::header::CACHE_CONTROL, "no-store")
-        .body(payload.into())
-        .unwrap_or_else(|_| engine_error(EngineErrorCode::BadRequest))
-}
-
-/// A POST: reads the payload (up to `max_payload` bytes) and delivers its packets in order.
-pub(crate) async fn post<H: EngineHandler, B>(
-    engine: &Engine<H>,
-    session: &Arc<Session<H>>,
-    body: B,
-) -> Response
-where
-    B: hyper::body::Body<Data = Bytes>,
-    B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
-{
-    let Ok(_guard) = session.post_lock.try_lock() else {
+/// Starts a POST: refused after the upgrade, and an overlapping POST closes the session, as engine.io does.
+pub(crate) fn begin_post<H: EngineHandler>(session: &Session<H>) -> Result<PostGuard<'_>, Reply> {
+    let Ok(guard) = session.post_lock.try_lock() else {
         if upgraded(session) {
             // The upgrade's WebSocket is waiting for an earlier POST: this one comes after the `5`.
-            return engine_error(EngineErrorCode::BadRequest);
+            return Err(Reply::Error(EngineErrorCode::BadRequest));
         }
         tracing::debug!(sid = %session.sid, "overlapping polling POST");
         session.close(CloseReason::TransportError);
-        return engine_error(EngineErrorCode::BadRequest);
+        return Err(Reply::Error(EngineErrorCode::BadRequest));
     };
     // Looked at with the lock held: once the client's `5` is read, the WebSocket task takes this lock
     // before it reads anything more, so a POST is either delivered before what follows the `5` or
     // refused.
     if upgraded(session) {
-        return engine_error(EngineErrorCode::BadRequest);
+        return Err(Reply::Error(EngineErrorCode::BadRequest));
     }
-    // A declared length over the limit is refused before reading anything.
-    let declared_too_large = body.size_hint().lower() > engine.config.max_payload as u64;
-    // A slow sender may not hold the session: the body has as long as the headers had.
-    let collected = tokio::time::timeout(
-        engine.config.header_read_timeout,
-        http_body_util::Limited::new(body, engine.config.max_payload).collect(),
-    );
-    let outcome = if declared_too_large {
-        Err(None)
-    } else {
-        match collected.await {
-            Ok(Ok(collected)) => Ok(collected.to_bytes()),
-            Ok(Err(error)) => Err(Some(error)),
-            Err(_elapsed) => {
-                tracing::debug!(sid = %session.sid, "polling POST body too slow");
-                session.close(CloseReason::TransportError);
-                return engine_error(EngineErrorCode::BadRequest);
-            }
-        }
-    };
-    let body: Bytes = match outcome {
-        Ok(body) => body,
-        Err(error) => {
-            let too_large = error.as_ref().is_none_or(|error| {
-                error
-                    .downcast_ref::<http_body_util::LengthLimitError>()
-                    .is_some()
-            });
+    Ok(PostGuard(guard))
+}
+
+/// Ends a POST begun with [`begin_post`]: delivers the payload's packets in order.
+pub(crate) fn finish_post<H: EngineHandler>(
+    engine: &Engine<H>,
+    session: &Arc<Session<H>>,
+    guard: PostGuard<'_>,
+    body: PostBody,
+) -> Reply {
+    let body = match body {
+        PostBody::Read(body) => body,
+        PostBody::TooSlow => {
+            tracing::debug!(sid = %session.sid, "polling POST body too slow");
             session.close(CloseReason::TransportError);
-            if too_large {
-                return http::Response::builder()
-                    .status(413)
-                    .header(http::header::CONTENT_TYPE, "application/json")
-                    .body(
-                        Bytes::from_static(b"{\"code\":3,\"message\":\"Payload too large\"}")
-                            .into(),
-                    )
-                    .unwrap_or_else(|_| engine_error(EngineErrorCode::BadRequest));
-            }
-            return engine_error(EngineErrorCode::BadRequest);
+            return Reply::Error(EngineErrorCode::BadRequest);
+        }
+        PostBody::TooLarge => {
+            session.close(CloseReason::TransportError);
+            return Reply::PayloadTooLarge;
+        }
+        PostBody::Failed => {
+            session.close(CloseReason::TransportError);
+            return Reply::Error(EngineErrorCode::BadRequest);
         }
     };
     let Ok(text) = std::str::from_utf8(&body) else {
         session.close(CloseReason::ParseError);
-        return engine_error(EngineErrorCode::BadRequest);
+        return Reply::Error(EngineErrorCode::BadRequest);
     };
     if session.is_closed() {
         // Closed while its client still polls for the close packet: as engine.io, packets that arrive
         // now are not delivered.
-        return ok_response();
+        return Reply::Ok;
     }
     for packet in decode_payload(text) {
         match packet {
@@ -208,18 +207,11 @@ where
             Err(error) => {
                 tracing::debug!(sid = %session.sid, %error, "bad polling payload");
                 session.close(CloseReason::ParseError);
-                return engine_error(EngineErrorCode::BadRequest);
+                return Reply::Error(EngineErrorCode::BadRequest);
             }
         }
     }
-    ok_response()
-}
-
-fn ok_response() -> Response {
-    http::Response::builder()
-        .status(200)
-        .header(http::header::CONTENT_TYPE, "text/html")
-        .header(http::header::CACHE_CONTROL, "no-store")
-        .body(Bytes::from_static(b"ok").into())
-        .unwrap_or_else(|_| engine_error(EngineErrorCode::BadRequest))
+    // Held until every packet is delivered: the upgrade waits for it before reading its WebSocket.
+    drop(guard.0);
+    Reply::Ok
 }

@@ -8,8 +8,6 @@ use super::{
     TRANSPORT_UPGRADING, TRANSPORT_WEBSOCKET,
 };
 use futures_util::{SinkExt, StreamExt};
-use hyper::upgrade::Upgraded;
-use hyper_util::rt::TokioIo;
 use std::collections::VecDeque;
 use std::future::poll_fn;
 use std::sync::Arc;
@@ -22,7 +20,16 @@ use tokio_tungstenite::tungstenite::protocol::{CloseFrame, Role, WebSocketConfig
 use tokio_tungstenite::tungstenite::{Error as WsError, Message as WsMessage, Utf8Bytes};
 use tokio_tungstenite::WebSocketStream;
 
-type Ws = WebSocketStream<TokioIo<Upgraded>>;
+/// The byte stream under a WebSocket: whatever connection the HTTP front upgraded. The engine knows no
+/// HTTP server's types; each stream type gets its own copy of the transport (no dynamic dispatch per frame).
+pub(crate) trait Io:
+    tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static
+{
+}
+
+impl<S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static> Io for S {}
+
+type Ws<S> = WebSocketStream<S>;
 
 /// Buffers sized for many idle connections: tungstenite's 128 KiB default read buffer is allocated
 /// eagerly, per connection.
@@ -35,23 +42,18 @@ pub(crate) fn ws_config(max_payload: usize) -> WebSocketConfig {
         .max_frame_size(Some(max_payload))
 }
 
-pub(crate) async fn accept(upgraded: Upgraded, max_payload: usize) -> Ws {
-    WebSocketStream::from_raw_socket(
-        TokioIo::new(upgraded),
-        Role::Server,
-        Some(ws_config(max_payload)),
-    )
-    .await
+pub(crate) async fn accept<S: Io>(io: S, max_payload: usize) -> Ws<S> {
+    WebSocketStream::from_raw_socket(io, Role::Server, Some(ws_config(max_payload))).await
 }
 
 /// A session opened directly over WebSocket.
-pub(crate) async fn serve_new<H: EngineHandler>(
+pub(crate) async fn serve_new<H: EngineHandler, S: Io>(
     engine: Arc<Engine<H>>,
     request: RequestInfo,
     slot: super::Slot,
-    upgraded: Upgraded,
+    io: S,
 ) {
-    let ws = accept(upgraded, engine.config.max_payload).await;
+    let ws = accept(io, engine.config.max_payload).await;
     let session = engine.open_session(request, TransportKind::WebSocket, slot);
     let mut batch = session.consumer.lock().await;
     run(&engine, &session, ws, &mut batch, true).await;
@@ -77,13 +79,13 @@ impl<H: EngineHandler> Drop for UpgradeClaim<H> {
 }
 
 /// A polling session upgrading to WebSocket: the probe exchange, then the switch.
-pub(crate) async fn serve_upgrade<H: EngineHandler>(
+pub(crate) async fn serve_upgrade<H: EngineHandler, S: Io>(
     engine: Arc<Engine<H>>,
     claim: UpgradeClaim<H>,
-    upgraded: Upgraded,
+    io: S,
 ) {
     let session = claim.0.clone();
-    let mut ws = accept(upgraded, engine.config.max_payload).await;
+    let mut ws = accept(io, engine.config.max_payload).await;
     let deadline = Instant::now() + engine.config.upgrade_timeout;
     let upgraded = tokio::select! {
         done = probe(&session, &mut ws) => done,
@@ -125,8 +127,8 @@ pub(crate) async fn serve_upgrade<H: EngineHandler>(
 /// was opened over WebSocket, or upgrades are off. Accepted and closed at once, as engine.io does: an
 /// HTTP error would be reported by the client as a failure, while a closed probe is only a failed
 /// upgrade, and the session goes on. The close handshake gets at most `bound`.
-pub(crate) async fn refuse(upgraded: Upgraded, max_payload: usize, bound: Duration) {
-    let mut ws = accept(upgraded, max_payload).await;
+pub(crate) async fn refuse<S: Io>(io: S, max_payload: usize, bound: Duration) {
+    let mut ws = accept(io, max_payload).await;
     let _ = tokio::time::timeout(bound, async {
         if ws.close(None).await.is_ok() {
             // Read up to the client's close frame, which ends the stream.
@@ -137,7 +139,7 @@ pub(crate) async fn refuse(upgraded: Upgraded, max_payload: usize, bound: Durati
 }
 
 /// `2probe` → `3probe`, noop to the pending GET, then wait for `5`.
-async fn probe<H: EngineHandler>(session: &Session<H>, ws: &mut Ws) -> bool {
+async fn probe<H: EngineHandler, S: Io>(session: &Session<H>, ws: &mut Ws<S>) -> bool {
     let mut probed = false;
     while let Some(Ok(message)) = ws.next().await {
         let WsMessage::Text(text) = message else {
@@ -172,7 +174,7 @@ fn to_ws(frame: &Frame) -> WsMessage {
     }
 }
 
-async fn feed(ws: &mut Ws, item: Outgoing) -> Result<(), WsError> {
+async fn feed<S: Io>(ws: &mut Ws<S>, item: Outgoing) -> Result<(), WsError> {
     match item {
         Outgoing::One(Frame::Text(text)) => ws.feed(WsMessage::Text(text)).await,
         Outgoing::One(Frame::Binary(data)) => ws.feed(WsMessage::Binary(data)).await,
@@ -283,7 +285,7 @@ fn on_incoming<H: EngineHandler>(
 }
 
 /// Writes every queued entry of `batch`, then flushes once.
-async fn write_batch(ws: &mut Ws, batch: &mut VecDeque<Outgoing>) -> Result<(), WsError> {
+async fn write_batch<S: Io>(ws: &mut Ws<S>, batch: &mut VecDeque<Outgoing>) -> Result<(), WsError> {
     while let Some(item) = batch.pop_front() {
         if let Err(error) = feed(ws, item).await {
             batch.clear();
@@ -294,10 +296,10 @@ async fn write_batch(ws: &mut Ws, batch: &mut VecDeque<Outgoing>) -> Result<(), 
 }
 
 /// Reads, writes and (optionally) pings until the session closes.
-async fn run<H: EngineHandler>(
+async fn run<H: EngineHandler, S: Io>(
     engine: &Arc<Engine<H>>,
     session: &Arc<Session<H>>,
-    mut ws: Ws,
+    mut ws: Ws<S>,
     batch: &mut VecDeque<Outgoing>,
     own_heartbeat: bool,
 ) {

@@ -1,59 +1,37 @@
 //! The HTTP front: routes requests under the engine path to Engine.IO (polling, WebSocket upgrades, the
 //! official error answers), serves the browser client bundle and an optional static directory, applies
 //! CORS, and runs the listener with graceful shutdown.
+//!
+//! It sits on top of [`crate::engineio`] and serves any [`EngineHandler`]: a Socket.IO server's, or a bare
+//! Engine.IO one's, alone or several on one port (each [`HttpService`] answers its own engine path). The
+//! engine decides what to answer; this layer owns everything HTTP — hyper, request parsing, bodies,
+//! upgrades, status codes and headers.
 
 mod files;
 mod service;
 
+pub use crate::engineio::EngineErrorCode;
 pub use files::{ClientBundle, StaticDir};
 pub use service::HttpService;
 
-use crate::engineio::{polling, websocket, CorsOrigins, Engine, EngineHandler, RequestInfo};
-use crate::engineio::{Sid, TransportKind};
+use crate::engineio::polling::{self, PostBody, Reply};
+use crate::engineio::{websocket, CorsOrigins, Engine, EngineHandler, RequestInfo};
+use crate::engineio::{CloseReason, Sid, TransportKind};
+use crate::mounts::Mounts;
 use bytes::Bytes;
 use http::{header, HeaderValue, Method, Request, StatusCode};
-use http_body_util::Full;
+use http_body_util::{BodyExt, Full};
 use hyper::body::Incoming;
+use hyper_util::rt::TokioIo;
 use std::convert::Infallible;
 use std::net::SocketAddr;
 use std::sync::Arc;
-use std::time::SystemTime;
+use std::time::{Duration, SystemTime};
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 
 /// The response type of every route.
 pub type Response = http::Response<Full<Bytes>>;
-
-/// The error codes of the official Engine.IO server, answered as `{"code":N,"message":"..."}`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum EngineErrorCode {
-    /// 0: the transport is unknown or disabled.
-    UnknownTransport = 0,
-    /// 1: no session with this id.
-    UnknownSid = 1,
-    /// 2: a handshake must be a GET.
-    BadHandshakeMethod = 2,
-    /// 3: anything else malformed.
-    BadRequest = 3,
-    /// 4: refused by the `allow_request` hook (HTTP 403).
-    Forbidden = 4,
-    /// 5: the `EIO` query parameter is not 4.
-    UnsupportedProtocolVersion = 5,
-}
-
-impl EngineErrorCode {
-    /// The message the official server sends with the code.
-    pub fn message(self) -> &'static str {
-        match self {
-            EngineErrorCode::UnknownTransport => "Transport unknown",
-            EngineErrorCode::UnknownSid => "Session ID unknown",
-            EngineErrorCode::BadHandshakeMethod => "Bad handshake method",
-            EngineErrorCode::BadRequest => "Bad request",
-            EngineErrorCode::Forbidden => "Forbidden",
-            EngineErrorCode::UnsupportedProtocolVersion => "Unsupported protocol version",
-        }
-    }
-}
 
 /// An Engine.IO error answer: HTTP 400 (403 for `Forbidden`) with the official JSON body.
 pub(crate) fn engine_error(code: EngineErrorCode) -> Response {
@@ -100,46 +78,71 @@ fn plain(status: StatusCode, body: &'static str) -> Response {
     response
 }
 
-/// Static directories served under path prefixes (the admin UI under `/admin/`); shared between the
-/// server, which may add one at any time, and its HTTP front, which reads them per request.
-#[derive(Debug, Clone, Default)]
-pub struct Mounts(Arc<parking_lot::RwLock<Vec<(String, StaticDir)>>>);
-
-impl Mounts {
-    /// Serves `dir` under `prefix` (normalized to `/name/`), replacing an earlier mount of the same prefix.
-    pub fn add(&self, prefix: &str, dir: StaticDir) {
-        let mut prefix = prefix.trim_matches('/').to_owned();
-        prefix.insert(0, '/');
-        if prefix.len() > 1 {
-            prefix.push('/');
-        }
-        let mut mounts = self.0.write();
-        mounts.retain(|(p, _)| *p != prefix);
-        mounts.push((prefix, dir));
-    }
-
-    /// The directory mounted at `path`'s prefix and the path below it, or a redirect for the prefix
-    /// without its final `/` (relative links in the served pages need it).
-    fn find(&self, path: &str) -> Option<Result<(StaticDir, String), String>> {
-        let mounts = self.0.read();
-        for (prefix, dir) in mounts.iter() {
-            if let Some(rest) = path.strip_prefix(prefix.as_str()) {
-                return Some(Ok((dir.clone(), rest.to_owned())));
-            }
-            if path == prefix.trim_end_matches('/') {
-                return Some(Err(prefix.clone()));
-            }
-        }
-        None
-    }
-}
-
 /// Everything the HTTP front needs.
 pub(crate) struct HttpState<H: EngineHandler> {
     pub(crate) engine: Arc<Engine<H>>,
     pub(crate) client: Option<ClientBundle>,
     pub(crate) static_dir: Option<StaticDir>,
     pub(crate) mounts: Mounts,
+}
+
+impl<H: EngineHandler> HttpState<H> {
+    /// The engine's path only: no client bundle, no static files.
+    pub(crate) fn bare(engine: Arc<Engine<H>>) -> HttpState<H> {
+        HttpState {
+            engine,
+            client: None,
+            static_dir: None,
+            mounts: Mounts::default(),
+        }
+    }
+}
+
+/// Writes the engine's answer to a polling request.
+fn reply(reply: Reply) -> Response {
+    let (content_type, body) = match reply {
+        Reply::Payload(payload) => ("text/plain; charset=UTF-8", Bytes::from(payload)),
+        Reply::Ok => ("text/html", Bytes::from_static(b"ok")),
+        Reply::Error(code) => return engine_error(code),
+        Reply::PayloadTooLarge => {
+            let mut response = http::Response::new(Full::new(Bytes::from_static(
+                b"{\"code\":3,\"message\":\"Payload too large\"}",
+            )));
+            *response.status_mut() = StatusCode::PAYLOAD_TOO_LARGE;
+            response.headers_mut().insert(
+                header::CONTENT_TYPE,
+                HeaderValue::from_static("application/json"),
+            );
+            return response;
+        }
+    };
+    let mut response = http::Response::new(Full::new(body));
+    let headers = response.headers_mut();
+    headers.insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
+    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    response
+}
+
+/// Reads a polling POST's body: at most `max_payload` bytes (a larger declared length is refused before
+/// reading anything), and no longer than the headers may take, so a slow sender cannot hold the session.
+async fn read_post_body<B>(body: B, max_payload: usize, timeout: Duration) -> PostBody
+where
+    B: hyper::body::Body<Data = Bytes>,
+    B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
+{
+    if body.size_hint().lower() > max_payload as u64 {
+        return PostBody::TooLarge;
+    }
+    let collected = tokio::time::timeout(
+        timeout,
+        http_body_util::Limited::new(body, max_payload).collect(),
+    );
+    match collected.await {
+        Ok(Ok(collected)) => PostBody::Read(collected.to_bytes()),
+        Ok(Err(error)) if error.is::<http_body_util::LengthLimitError>() => PostBody::TooLarge,
+        Ok(Err(_)) => PostBody::Failed,
+        Err(_elapsed) => PostBody::TooSlow,
+    }
 }
 
 fn is_websocket_upgrade<B>(req: &Request<B>) -> bool {
@@ -251,7 +254,7 @@ where
     }
     match state.mounts.find(path) {
         Some(Ok((dir, rest))) => {
-            if let Some(response) = dir.serve(&rest, req.method()).await {
+            if let Some(response) = StaticDir::new(dir).serve(&rest, req.method()).await {
                 return Ok(response);
             }
             return Ok(plain(StatusCode::NOT_FOUND, "Not Found"));
@@ -334,8 +337,21 @@ where
                     return engine_error(EngineErrorCode::BadRequest);
                 }
                 match *req.method() {
-                    Method::GET => polling::poll(engine, &session).await,
-                    Method::POST => polling::post(engine, &session, req.into_body()).await,
+                    Method::GET => reply(polling::poll(engine, &session).await),
+                    Method::POST => {
+                        let guard = match polling::begin_post(&session) {
+                            Ok(guard) => guard,
+                            Err(refused) => return reply(refused),
+                        };
+                        let config = engine.config();
+                        let body = read_post_body(
+                            req.into_body(),
+                            config.max_payload,
+                            config.header_read_timeout,
+                        )
+                        .await;
+                        reply(polling::finish_post(engine, &session, guard, body))
+                    }
                     _ => engine_error(EngineErrorCode::BadRequest),
                 }
             }
@@ -351,14 +367,14 @@ where
                     Some(claim) => {
                         let engine = engine.clone();
                         accept_websocket(req, &tasks, move |upgraded| {
-                            websocket::serve_upgrade(engine, claim, upgraded)
+                            websocket::serve_upgrade(engine, claim, TokioIo::new(upgraded))
                         })
                     }
                     None => {
                         let max_payload = engine.config.max_payload;
                         let bound = engine.config.upgrade_timeout;
                         accept_websocket(req, &tasks, move |upgraded| {
-                            websocket::refuse(upgraded, max_payload, bound)
+                            websocket::refuse(TokioIo::new(upgraded), max_payload, bound)
                         })
                     }
                 }
@@ -389,12 +405,12 @@ where
         }
     };
     match transport {
-        TransportKind::Polling => polling::handshake(engine, info, slot).await,
+        TransportKind::Polling => reply(polling::handshake(engine, info, slot).await),
         TransportKind::WebSocket => {
             let tasks = engine.tasks.clone();
             let engine = engine.clone();
             accept_websocket(req, &tasks, move |upgraded| {
-                websocket::serve_new(engine, info, slot, upgraded)
+                websocket::serve_new(engine, info, slot, TokioIo::new(upgraded))
             })
         }
     }
@@ -476,7 +492,7 @@ pub(crate) async fn serve_connection<H, S>(
         handle(state.clone(), req, remote)
     });
     let conn = builder
-        .serve_connection(hyper_util::rt::TokioIo::new(stream), service)
+        .serve_connection(TokioIo::new(stream), service)
         .with_upgrades();
     tokio::pin!(conn);
     tokio::select! {
@@ -497,7 +513,7 @@ pub(crate) struct Listener {
 }
 
 /// Binds `addr` and serves `state` until `stop` is cancelled.
-pub(crate) async fn listen<H: EngineHandler>(
+pub(crate) async fn bind<H: EngineHandler>(
     state: Arc<HttpState<H>>,
     addr: impl tokio::net::ToSocketAddrs,
 ) -> std::io::Result<Listener> {
@@ -536,4 +552,40 @@ pub(crate) async fn listen<H: EngineHandler>(
         stop,
         connections,
     })
+}
+
+/// An Engine.IO server listening on its own port (the Engine.IO layer used alone).
+#[derive(Debug)]
+pub struct EngineListener<H: EngineHandler> {
+    engine: Arc<Engine<H>>,
+    listener: Listener,
+}
+
+impl<H: EngineHandler> EngineListener<H> {
+    /// The bound address.
+    pub fn local_addr(&self) -> SocketAddr {
+        self.listener.local_addr
+    }
+
+    /// Stops accepting, closes every session ("forced close") and waits at most `grace`.
+    pub async fn shutdown(self, grace: Duration) {
+        self.listener.stop.cancel();
+        self.engine.stopping.cancel();
+        self.engine.close_all(CloseReason::ForcedClose);
+        self.engine.tasks.close();
+        let _ = tokio::time::timeout(grace, async {
+            self.engine.tasks.wait().await;
+            self.listener.connections.wait().await;
+        })
+        .await;
+    }
+}
+
+/// Serves `engine` alone on `addr` (no client bundle, no static files).
+pub async fn listen<H: EngineHandler>(
+    engine: Arc<Engine<H>>,
+    addr: impl tokio::net::ToSocketAddrs,
+) -> std::io::Result<EngineListener<H>> {
+    let listener = bind(Arc::new(HttpState::bare(engine.clone())), addr).await?;
+    Ok(EngineListener { engine, listener })
 }

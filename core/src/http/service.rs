@@ -1,10 +1,12 @@
-//! [`HttpService`]: ferrio's HTTP front for hosts that own the HTTP server — a hyper/axum service, a
-//! request-at-a-time entry for bindings that relay requests (Node's `request` event, ASGI), and the
-//! adoption of a connection whose request head the host has already read (Node's `upgrade` event), so
-//! that a WebSocket runs on ferrio's own I/O afterwards instead of being relayed frame by frame.
+//! [`HttpService`]: ferrio's HTTP front for hosts that own the HTTP server — a hyper and tower service
+//! (so axum mounts it beside its own routes), a request-at-a-time entry for bindings that relay requests
+//! (Node's `request` event, ASGI), and the adoption of a connection whose request head the host has
+//! already read (Node's `upgrade` event), so that a WebSocket runs on ferrio's own I/O afterwards instead
+//! of being relayed frame by frame. It serves any Engine.IO handler: a Socket.IO server's
+//! ([`crate::Server::http_service`]) or a bare [`Engine`]'s ([`HttpService::new`]).
 
 use super::{handle, serve_connection, HttpState, Response};
-use crate::socketio::SioHandler;
+use crate::engineio::{Engine, EngineHandler};
 use bytes::Bytes;
 use http::Request;
 use std::convert::Infallible;
@@ -16,18 +18,27 @@ use std::task::{Context, Poll};
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio_util::sync::CancellationToken;
 
-/// ferrio's HTTP front without a listener of its own. Cheap to clone.
+/// ferrio's HTTP front without a listener of its own, for the engine of handler `H`. Cheap to clone.
 ///
 /// It answers the engine path (`/socket.io/` by default: polling, WebSocket upgrades, the official error
 /// answers), the client bundle when configured, and the static directory when configured; anything else
-/// gets 404, so a host normally routes only [`HttpService::owns`] paths here.
-#[derive(Clone)]
-pub struct HttpService {
-    state: Arc<HttpState<SioHandler>>,
+/// gets 404, so a host normally routes only [`HttpService::owns`] paths here. Engines on different paths
+/// share a port by routing each path to its own service.
+pub struct HttpService<H: EngineHandler> {
+    state: Arc<HttpState<H>>,
     stop: CancellationToken,
 }
 
-impl std::fmt::Debug for HttpService {
+impl<H: EngineHandler> Clone for HttpService<H> {
+    fn clone(&self) -> Self {
+        HttpService {
+            state: self.state.clone(),
+            stop: self.stop.clone(),
+        }
+    }
+}
+
+impl<H: EngineHandler> std::fmt::Debug for HttpService<H> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("HttpService")
             .field("path", &self.state.engine.config().path)
@@ -35,12 +46,22 @@ impl std::fmt::Debug for HttpService {
     }
 }
 
-impl HttpService {
-    pub(crate) fn new(state: Arc<HttpState<SioHandler>>) -> HttpService {
+impl<H: EngineHandler> HttpService<H> {
+    /// Serves `engine` on its path, and nothing else (no client bundle, no static files).
+    pub fn new(engine: Arc<Engine<H>>) -> HttpService<H> {
+        HttpService::with_state(Arc::new(HttpState::bare(engine)))
+    }
+
+    pub(crate) fn with_state(state: Arc<HttpState<H>>) -> HttpService<H> {
         HttpService {
             state,
             stop: CancellationToken::new(),
         }
+    }
+
+    /// The engine it serves.
+    pub fn engine(&self) -> &Arc<Engine<H>> {
+        &self.state.engine
     }
 
     /// The engine path, e.g. `/socket.io/`.
@@ -94,26 +115,57 @@ impl HttpService {
     }
 }
 
-/// As a hyper service (axum: `Router::fallback_service`, or `nest_service("/socket.io", ...)` with the
-/// path left whole). The peer address is taken from a `SocketAddr` request extension when the host adds
-/// one, else it is unknown (0.0.0.0:0).
-impl<B> hyper::service::Service<Request<B>> for HttpService
+/// The future of one request answered as a service.
+pub type ResponseFuture = Pin<Box<dyn Future<Output = Result<Response, Infallible>> + Send>>;
+
+impl<H: EngineHandler> HttpService<H> {
+    fn call_service<B>(&self, req: Request<B>) -> ResponseFuture
+    where
+        B: hyper::body::Body<Data = Bytes> + Send + 'static,
+        B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
+    {
+        let remote = req
+            .extensions()
+            .get::<SocketAddr>()
+            .copied()
+            .unwrap_or(SocketAddr::from((Ipv4Addr::UNSPECIFIED, 0)));
+        Box::pin(handle(self.state.clone(), req, remote))
+    }
+}
+
+/// As a hyper service. The peer address is taken from a `SocketAddr` request extension when the host
+/// adds one, else it is unknown (0.0.0.0:0).
+impl<H: EngineHandler, B> hyper::service::Service<Request<B>> for HttpService<H>
 where
     B: hyper::body::Body<Data = Bytes> + Send + 'static,
     B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
 {
     type Response = Response;
     type Error = Infallible;
-    type Future = Pin<Box<dyn Future<Output = Result<Response, Infallible>> + Send>>;
+    type Future = ResponseFuture;
 
     fn call(&self, req: Request<B>) -> Self::Future {
-        let remote = req
-            .extensions()
-            .get::<SocketAddr>()
-            .copied()
-            .unwrap_or(SocketAddr::from((Ipv4Addr::UNSPECIFIED, 0)));
-        let state = self.state.clone();
-        Box::pin(handle(state, req, remote))
+        self.call_service(req)
+    }
+}
+
+/// As a tower service, always ready (axum: `Router::route_service("/socket.io/", service)`, or
+/// `fallback_service`; the path is left whole). The peer address is taken as for hyper.
+impl<H: EngineHandler, B> tower_service::Service<Request<B>> for HttpService<H>
+where
+    B: hyper::body::Body<Data = Bytes> + Send + 'static,
+    B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
+{
+    type Response = Response;
+    type Error = Infallible;
+    type Future = ResponseFuture;
+
+    fn poll_ready(&mut self, _cx: &mut Context<'_>) -> Poll<Result<(), Infallible>> {
+        Poll::Ready(Ok(()))
+    }
+
+    fn call(&mut self, req: Request<B>) -> Self::Future {
+        self.call_service(req)
     }
 }
 

@@ -60,10 +60,10 @@ fn socket_for(conn: &Conn, nsp: &str) -> Option<Socket> {
         .cloned()
 }
 
-/// The connection's connected socket in `nsp`: events and acks for a socket still connecting are
-/// ignored (the official clients send none before the CONNECT answer).
+/// The connection's socket in `nsp` once its CONNECT answer is queued: events and acks for a socket
+/// still connecting are ignored (the official clients send none before the CONNECT answer).
 fn connected_socket_for(conn: &Conn, nsp: &str) -> Option<Socket> {
-    socket_for(conn, nsp).filter(Socket::connected)
+    socket_for(conn, nsp).filter(Socket::takes_packets)
 }
 
 /// Disconnects every socket of the connection from its namespace (sending DISCONNECT to each).

@@ -6,26 +6,23 @@ mod handler;
 mod namespace;
 mod observer;
 mod operators;
-pub mod packet;
-mod payload;
+pub(crate) mod packet;
 pub(crate) mod server;
 mod socket;
 
-pub use client::{ClientState, SioHandler};
+pub use crate::payload::{Payload, PayloadBuilder, PayloadError};
+pub(crate) use client::SioHandler;
 pub use handler::{
     AnyHandler, ConnectError, ConnectionHandler, DisconnectHandler, EventHandler, Middleware,
     PacketMiddleware,
 };
 pub use namespace::{Namespace, NamespaceRef};
 pub use observer::Observer;
-// The Redis adapter encodes broadcasts it receives from other servers the way local ones are.
-#[cfg(feature = "redis")]
 pub(crate) use operators::broadcast_packet;
-pub use operators::{AckResponses, BroadcastOperator, IntoRooms};
-pub use payload::{Payload, PayloadBuilder, PayloadError};
+pub use operators::{AckResponses, BroadcastOperator, IntoRooms, RemoteSocket};
 pub use server::{
     DynamicNamespaceParent, InvalidRateLimit, RateLimit, Server, ServerBuilder, ServerConfig,
-    ServerHandle,
+    WeakServer,
 };
 pub use socket::{is_reserved_event, AckSender, Event, Socket};
 
@@ -34,6 +31,7 @@ use crate::engineio::CloseReason;
 
 /// Why a socket left its namespace; the strings are socket.io's.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum DisconnectReason {
     /// The client sent DISCONNECT for the namespace.
     ClientNamespaceDisconnect,
@@ -67,6 +65,9 @@ impl std::fmt::Display for DisconnectReason {
 }
 
 /// Why an emit failed.
+///
+/// Deliberately not `#[non_exhaustive]` (nor [`AckError`]): each binding maps every variant to an error
+/// code of its own (C status, Node `err.code`, Python exception), and the compiler checks those maps.
 #[derive(Debug, Clone, thiserror::Error)]
 pub enum EmitError {
     /// The client's outgoing queue was full: it has been disconnected as a slow consumer.

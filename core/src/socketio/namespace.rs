@@ -1,5 +1,6 @@
 //! [`Namespace`]: a channel multiplexed over connections, with its middlewares, its connection handlers,
-//! its sockets and its adapter (rooms and fan-out).
+//! its sockets and its adapter (rooms and fan-out). The namespace is its adapter's [`SocketEmitter`]: the
+//! adapter picks sockets by id, the namespace delivers to them, so the adapter never sees a socket.
 
 use super::client::Conn;
 use super::handler::{
@@ -7,7 +8,10 @@ use super::handler::{
     NamespaceHandlers,
 };
 use super::{packet, BroadcastOperator, DisconnectReason, EmitError, IntoRooms, Payload, Socket};
-use crate::adapter::{Adapter, AdapterError, AdapterFactory, Room, RoomEvent, ServerSideEvent};
+use crate::adapter::{
+    AckCollector, Adapter, AdapterError, AdapterFactory, BroadcastPacket, BroadcastReport,
+    LocalNamespace, RemoteSocketData, Room, RoomEvent, ServerSideEvent, SocketEmitter, Targets,
+};
 use crate::engineio::Sid;
 use parking_lot::RwLock;
 use serde_json::Value;
@@ -54,7 +58,127 @@ impl NamespaceInner {
     }
 }
 
-/// A weak handle on a namespace, given to its adapter (which the namespace owns).
+impl NamespaceInner {
+    /// The local sockets with these ids, taken out of the table (its lock is released before they are
+    /// used: acting on a socket may take the adapter's lock, which comes first).
+    fn sockets_by_id(&self, sids: &[Sid]) -> Vec<Socket> {
+        let sockets = self.sockets.read();
+        sids.iter()
+            .filter_map(|sid| sockets.get(sid).cloned())
+            .collect()
+    }
+}
+
+impl SocketEmitter for NamespaceInner {
+    fn send_many(
+        &self,
+        targets: &Targets<'_>,
+        packet: &BroadcastPacket,
+        volatile: bool,
+    ) -> BroadcastReport {
+        let mut report = BroadcastReport::default();
+        let sockets = self.sockets.read();
+        targets.for_each(&sockets, |socket| {
+            super::socket::deliver(socket, packet, volatile, &mut report)
+        });
+        report
+    }
+
+    fn send_many_with_ack(
+        &self,
+        targets: &Targets<'_>,
+        packet: &BroadcastPacket,
+        volatile: bool,
+        collector: &AckCollector,
+    ) -> usize {
+        let id = packet.ack_id.unwrap_or_default();
+        let mut report = BroadcastReport::default();
+        let sockets = self.sockets.read();
+        targets.for_each(&sockets, |socket| {
+            socket.expect_ack_for_broadcast(id, collector.clone());
+            super::socket::deliver(socket, packet, volatile, &mut report);
+        });
+        report.delivered
+    }
+
+    fn socket_ids(&self, targets: &Targets<'_>) -> Vec<Sid> {
+        let mut ids = Vec::new();
+        targets.for_each(&self.sockets.read(), |socket| ids.push(socket.id()));
+        ids
+    }
+
+    fn socket_data(&self, sids: &[Sid]) -> Vec<RemoteSocketData> {
+        self.sockets_by_id(sids)
+            .iter()
+            .map(Socket::remote_data)
+            .collect()
+    }
+
+    fn join(&self, sids: &[Sid], rooms: &[Room]) {
+        for socket in self.sockets_by_id(sids) {
+            socket.join(rooms.to_vec());
+        }
+    }
+
+    fn leave(&self, sids: &[Sid], rooms: &[Room]) {
+        for socket in self.sockets_by_id(sids) {
+            for room in rooms {
+                socket.leave(room.clone());
+            }
+        }
+    }
+
+    fn disconnect(&self, sids: &[Sid], close: bool) {
+        for socket in self.sockets_by_id(sids) {
+            socket.disconnect(close);
+        }
+    }
+
+    fn packet(&self, event: &str, payload: Payload, ack_id: Option<u64>) -> BroadcastPacket {
+        super::broadcast_packet(self.name(), event, payload, ack_id)
+    }
+
+    fn next_ack_id(&self) -> u64 {
+        NamespaceInner::next_ack_id(self)
+    }
+
+    fn forget_ack(&self, id: u64) {
+        for socket in self.sockets.read().values() {
+            socket.forget_ack(id);
+        }
+    }
+
+    fn room_events(&self, events: Vec<RoomEvent>) {
+        if let Some(observer) = self.hooks.get() {
+            for event in &events {
+                observer.room_event(self.name(), event);
+            }
+        }
+        let listeners = self.room_listeners.read().clone();
+        for event in &events {
+            for listener in &listeners {
+                listener(event);
+            }
+        }
+    }
+
+    fn server_side_event(&self, mut event: ServerSideEvent) {
+        let listeners = self.server_side_listeners.read().clone();
+        let Some((last, others)) = listeners.split_last() else {
+            return;
+        };
+        for listener in others {
+            listener(ServerSideEvent {
+                event: event.event.clone(),
+                payload: event.payload.clone(),
+                ack: event.ack.take(),
+            });
+        }
+        last(event);
+    }
+}
+
+/// A weak handle on a namespace: it does not keep the namespace alive.
 #[derive(Clone)]
 pub struct NamespaceRef(Weak<NamespaceInner>, Arc<str>);
 
@@ -73,46 +197,6 @@ impl NamespaceRef {
     /// The namespace, unless it is gone.
     pub fn upgrade(&self) -> Option<Namespace> {
         self.0.upgrade().map(Namespace)
-    }
-
-    /// Hands an event from another server to the namespace's server-side listeners; the first one gets the
-    /// ack, if any (an unanswered ack is dropped, as socket.io does).
-    pub fn server_side_event(&self, mut event: ServerSideEvent) {
-        let Some(inner) = self.0.upgrade() else {
-            return;
-        };
-        let listeners = inner.server_side_listeners.read().clone();
-        let Some((last, others)) = listeners.split_last() else {
-            return;
-        };
-        for listener in others {
-            listener(ServerSideEvent {
-                event: event.event.clone(),
-                payload: event.payload.clone(),
-                ack: event.ack.take(),
-            });
-        }
-        last(event);
-    }
-
-    /// Tells the namespace's room listeners about room changes.
-    pub fn room_events(&self, events: Vec<RoomEvent>) {
-        if events.is_empty() {
-            return;
-        }
-        if let Some(inner) = self.0.upgrade() {
-            if let Some(observer) = inner.hooks.get() {
-                for event in &events {
-                    observer.room_event(inner.name(), event);
-                }
-            }
-            let listeners = inner.room_listeners.read().clone();
-            for event in &events {
-                for listener in &listeners {
-                    listener(event);
-                }
-            }
-        }
     }
 }
 
@@ -137,16 +221,19 @@ impl Namespace {
         hooks: Arc<super::observer::Hooks>,
     ) -> Namespace {
         let name: Arc<str> = name.into();
-        Namespace(Arc::new_cyclic(|weak| NamespaceInner {
-            adapter: factory.create(NamespaceRef(weak.clone(), name.clone())),
-            name,
-            handlers,
-            sockets: RwLock::new(HashMap::new()),
-            ack_ids: AtomicU64::new(0),
-            room_listeners: RwLock::new(Vec::new()),
-            server_side_listeners: RwLock::new(Vec::new()),
-            limits,
-            hooks,
+        Namespace(Arc::new_cyclic(|weak: &Weak<NamespaceInner>| {
+            let emitter: Weak<dyn SocketEmitter> = weak.clone();
+            NamespaceInner {
+                adapter: factory.create(LocalNamespace::new(name.clone(), emitter)),
+                name,
+                handlers,
+                sockets: RwLock::new(HashMap::new()),
+                ack_ids: AtomicU64::new(0),
+                room_listeners: RwLock::new(Vec::new()),
+                server_side_listeners: RwLock::new(Vec::new()),
+                limits,
+                hooks,
+            }
         }))
     }
 
@@ -271,17 +358,12 @@ impl Namespace {
             local: true,
             ..Default::default()
         };
-        self.adapter().local_sockets(&opts)
+        self.0.sockets_by_id(&self.adapter().local_sockets(&opts))
     }
 
     /// How many local sockets are connected.
     pub fn socket_count(&self) -> usize {
         self.0.sockets.read().len()
-    }
-
-    /// Runs `f` over the local sockets under the read lock (adapters use it on the broadcast path).
-    pub fn with_sockets<R>(&self, f: impl FnOnce(&HashMap<Sid, Socket>) -> R) -> R {
-        f(&self.0.sockets.read())
     }
 
     /// Targets every socket of the namespace.
@@ -344,7 +426,7 @@ impl Namespace {
         if conn.is_closed() {
             // The connection ended meanwhile, maybe before its sockets were walked.
             socket.on_close(DisconnectReason::Connection(
-                crate::CloseReason::TransportClose,
+                crate::engineio::CloseReason::TransportClose,
             ));
             return;
         }
@@ -384,20 +466,22 @@ impl Namespace {
     }
 
     fn finish_connect(&self, socket: Socket) {
-        let text = packet::encode_connect(self.name(), socket.id().as_str());
-        let Some(disconnect) = socket.connect_and_release(text) else {
+        if !socket.accept() {
             return;
-        };
+        }
         super::client::mark_joined(&socket.0.conn);
         tracing::debug!(socket = %socket.id(), nsp = self.name(), "socket connected");
         if let Some(observer) = self.0.hooks.get() {
             observer.socket_connected(&socket);
         }
+        // Before the CONNECT answer: the client sends nothing until it has it, so no event of its can
+        // arrive before the handlers these register; what they emit is held and follows the answer.
         let handlers = self.0.handlers.connection.read().clone();
         for handler in handlers {
             handler.call(socket.clone());
         }
-        if disconnect {
+        let text = packet::encode_connect(self.name(), socket.id().as_str());
+        if socket.answer(text) == Some(true) {
             socket.disconnect(false);
         }
     }

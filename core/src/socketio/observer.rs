@@ -1,5 +1,5 @@
 //! Server-wide observation hooks: one optional [`Observer`] per server sees connections, sockets, rooms and
-//! events as they happen. The admin UI instrumentation ([`crate::admin`]) is built on it. When no observer
+//! events as they happen. The admin UI instrumentation (the `ferrio-admin` crate) is built on it. When no observer
 //! is installed each hook point costs one atomic load, so an uninstrumented server pays nothing per message.
 
 use super::{DisconnectReason, Namespace, Payload, Socket};

@@ -3,7 +3,7 @@
 
 use super::{packet, AckError, EmitError, Namespace, Payload};
 use crate::adapter::{
-    AckCollector, AdapterError, BroadcastOptions, BroadcastPacket, RemoteSocket, Room,
+    AckCollector, AdapterError, BroadcastOptions, BroadcastPacket, RemoteSocketData, Room,
 };
 use crate::engineio::Sid;
 use std::collections::HashSet;
@@ -86,6 +86,57 @@ pub(crate) fn broadcast_packet(
         payload,
         ack_id,
         encoded,
+    }
+}
+
+/// A socket found by [`BroadcastOperator::fetch_sockets`], possibly in another process. Its operations go
+/// through the adapter, so they work wherever the socket lives.
+#[derive(Debug, Clone)]
+pub struct RemoteSocket {
+    /// The socket id.
+    pub id: Sid,
+    /// The handshake, as socket.io describes it (headers, query, address, time, url, secure, auth…).
+    pub handshake: serde_json::Value,
+    /// The rooms it is in.
+    pub rooms: Vec<Room>,
+    /// Its `data`.
+    pub data: serde_json::Value,
+    nsp: Namespace,
+}
+
+impl RemoteSocket {
+    fn new(data: RemoteSocketData, nsp: Namespace) -> RemoteSocket {
+        RemoteSocket {
+            id: data.id,
+            handshake: data.handshake,
+            rooms: data.rooms,
+            data: data.data,
+            nsp,
+        }
+    }
+
+    fn target(&self) -> BroadcastOperator {
+        self.nsp.to(Room::from(self.id.as_str()))
+    }
+
+    /// Emits an event to this socket.
+    pub fn emit(&self, event: &str, payload: Payload) -> Result<(), EmitError> {
+        self.target().emit(event, payload)
+    }
+
+    /// Makes the socket join rooms.
+    pub fn join(&self, rooms: impl IntoRooms) {
+        self.target().sockets_join(rooms)
+    }
+
+    /// Makes the socket leave rooms.
+    pub fn leave(&self, rooms: impl IntoRooms) {
+        self.target().sockets_leave(rooms)
+    }
+
+    /// Disconnects the socket (and its whole connection when `close`).
+    pub fn disconnect(&self, close: bool) {
+        self.target().disconnect_sockets(close)
     }
 }
 
@@ -208,13 +259,13 @@ impl BroadcastOperator {
         let timeout = self.opts.timeout.unwrap_or(Duration::from_secs(5));
         let id = self.nsp.0.next_ack_id();
         let started = self.packet(event, payload, Some(id)).map(|packet| {
-            let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
+            let (collector, rx) = AckCollector::channel();
             let mut opts = self.opts.clone();
             opts.timeout = Some(timeout);
             let count = self
                 .nsp
                 .adapter()
-                .broadcast_with_ack(&packet, &opts, AckCollector { tx });
+                .broadcast_with_ack(&packet, &opts, collector);
             (rx, count)
         });
         let nsp = self.nsp.clone();
@@ -231,7 +282,11 @@ impl BroadcastOperator {
 
     /// The targeted sockets, with handles that can emit, join, leave and disconnect.
     pub async fn fetch_sockets(&self) -> Result<Vec<RemoteSocket>, AdapterError> {
-        self.nsp.adapter().fetch_sockets(&self.opts).await
+        let found = self.nsp.adapter().fetch_sockets(&self.opts).await?;
+        Ok(found
+            .into_iter()
+            .map(|data| RemoteSocket::new(data, self.nsp.clone()))
+            .collect())
     }
 
     /// Makes the targeted sockets join rooms.

@@ -8,11 +8,10 @@ use crate::adapter::{AdapterFactory, MemoryAdapterFactory};
 use crate::engineio::{
     AllowRequest, CloseReason, Cors, Engine, EngineConfig, RequestInfo, Sid, TransportKind,
 };
-use crate::http::{ClientBundle, HttpState, StaticDir};
+use crate::mounts::Mounts;
 use parking_lot::{Mutex, RwLock};
 use serde_json::Value;
 use std::collections::{HashMap, VecDeque};
-use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::{Arc, Weak};
 use std::time::Duration;
@@ -21,6 +20,7 @@ use tokio::time::Instant;
 
 /// Socket.IO options on top of the Engine.IO ones.
 #[derive(Clone)]
+#[non_exhaustive]
 pub struct ServerConfig {
     /// The Engine.IO options.
     pub engine: EngineConfig,
@@ -90,6 +90,7 @@ impl std::fmt::Debug for ServerConfig {
 /// closed with the reason "rate limit exceeded" (every socket of the connection sees it in its
 /// disconnect handlers). Only events count (acks, pings and CONNECTs do not).
 #[derive(Debug, Clone, Copy, PartialEq)]
+#[non_exhaustive]
 pub struct RateLimit {
     /// The sustained rate, in events per second (positive).
     pub events_per_second: f64,
@@ -355,8 +356,9 @@ pub(crate) struct ServerInner {
     pub(crate) upgrade_handlers: RwLock<Vec<UpgradeHandler>>,
     /// The observer hooks, shared with the namespaces and the engine handler.
     pub(crate) hooks: Arc<super::observer::Hooks>,
-    /// Static directories mounted under their own path prefixes (the admin UI), read per request.
-    pub(crate) mounts: crate::http::Mounts,
+    /// Static directories mounted under their own path prefixes (the admin UI), read per request by the
+    /// HTTP front.
+    pub(crate) mounts: Mounts,
 }
 
 /// See [`Server::on_upgrade`].
@@ -505,12 +507,18 @@ impl Server {
             sweeper_started: std::sync::Once::new(),
             upgrade_handlers: RwLock::default(),
             hooks,
-            mounts: crate::http::Mounts::default(),
+            mounts: Mounts::default(),
         });
         let server = Server(inner);
         // The main namespace always exists, as in socket.io.
         server.of("/");
         server
+    }
+
+    /// A weak handle on the server, for what belongs to it and must not keep it alive (an observer, a
+    /// periodic task).
+    pub fn downgrade(&self) -> WeakServer {
+        WeakServer(Arc::downgrade(&self.0))
     }
 
     /// The configuration.
@@ -632,51 +640,29 @@ impl Server {
     /// Serves the files of `dir` under the HTTP path `prefix` (e.g. `/admin/`) on the server's own port,
     /// also after it started listening. `prefix` without its final `/` redirects to it.
     pub fn mount_static(&self, prefix: &str, dir: impl Into<PathBuf>) {
-        self.0.mounts.add(prefix, StaticDir::new(dir));
+        self.0.mounts.add(prefix, dir.into());
     }
 
     /// Disconnects every client with "server shutting down".
     pub fn close(&self) {
         self.0.engine.close_all(CloseReason::ServerShuttingDown);
     }
+}
 
-    /// Binds `addr` and serves until the returned handle is shut down.
-    pub async fn listen(
-        &self,
-        addr: impl tokio::net::ToSocketAddrs,
-    ) -> std::io::Result<ServerHandle> {
-        let state = self.http_state()?;
-        let listener = crate::http::listen(state, addr).await?;
-        tracing::info!(addr = %listener.local_addr, path = %self.0.config.engine.path, "listening");
-        Ok(ServerHandle {
-            server: self.clone(),
-            listener,
-        })
+/// A weak handle on a [`Server`] ([`Server::downgrade`]).
+#[derive(Clone)]
+pub struct WeakServer(Weak<ServerInner>);
+
+impl std::fmt::Debug for WeakServer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("WeakServer")
     }
+}
 
-    /// ferrio's HTTP front for a host that owns the HTTP server (hyper/axum, or a binding relaying its
-    /// host's requests); see [`HttpService`](crate::http::HttpService). Fails only when the configured
-    /// client bundle cannot be read.
-    pub fn http_service(&self) -> std::io::Result<crate::http::HttpService> {
-        Ok(crate::http::HttpService::new(self.http_state()?))
-    }
-
-    fn http_state(&self) -> std::io::Result<Arc<HttpState<SioHandler>>> {
-        let client = match &self.0.config.client_dir {
-            Some(dir) => Some(ClientBundle::load(dir).map_err(|e| {
-                std::io::Error::new(
-                    e.kind(),
-                    format!("cannot load the client bundle from {}: {e}", dir.display()),
-                )
-            })?),
-            None => None,
-        };
-        Ok(Arc::new(HttpState {
-            engine: self.0.engine.clone(),
-            client,
-            static_dir: self.0.config.static_dir.clone().map(StaticDir::new),
-            mounts: self.0.mounts.clone(),
-        }))
+impl WeakServer {
+    /// The server, unless every handle on it is gone.
+    pub fn upgrade(&self) -> Option<Server> {
+        self.0.upgrade().map(Server)
     }
 }
 
@@ -723,38 +709,5 @@ impl DynamicNamespaceParent {
             .into_iter()
             .filter(|n| Arc::ptr_eq(&n.0.handlers, &self.handlers))
             .collect()
-    }
-}
-
-/// A listening server.
-#[derive(Debug)]
-pub struct ServerHandle {
-    server: Server,
-    listener: crate::http::Listener,
-}
-
-impl ServerHandle {
-    /// The bound address (useful with port 0).
-    pub fn local_addr(&self) -> SocketAddr {
-        self.listener.local_addr
-    }
-
-    /// The server.
-    pub fn server(&self) -> &Server {
-        &self.server
-    }
-
-    /// Graceful shutdown: stop accepting, disconnect every socket with "server shutting down", flush what
-    /// is queued, and wait at most `grace` for connections to finish.
-    pub async fn shutdown(self, grace: Duration) {
-        self.listener.stop.cancel();
-        self.server.close();
-        let engine = &self.server.0.engine;
-        engine.tasks.close();
-        let _ = tokio::time::timeout(grace, async {
-            engine.tasks.wait().await;
-            self.listener.connections.wait().await;
-        })
-        .await;
     }
 }

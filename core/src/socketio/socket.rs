@@ -6,7 +6,7 @@ use super::namespace::NamespaceInner;
 use super::{
     packet, AckError, BroadcastOperator, DisconnectReason, EmitError, IntoRooms, Namespace, Payload,
 };
-use crate::adapter::{AckCollector, RemoteSocket, Room};
+use crate::adapter::{AckCollector, BroadcastPacket, BroadcastReport, RemoteSocketData, Room};
 use crate::engineio::{CloseReason, Frame, Outgoing, RequestInfo, SendError, Sid, TransportKind};
 use parking_lot::{Mutex, RwLock};
 use serde_json::Value;
@@ -90,8 +90,9 @@ pub(crate) struct SocketInner {
     handlers: RwLock<Arc<SocketHandlers>>,
     data: Mutex<Value>,
     acks: Mutex<HashMap<u64, AckWaiter>>,
-    /// `CONNECTING` while the namespace middlewares run, then `CONNECTED`, then `DISCONNECTED`. Every
-    /// change out of `CONNECTING` happens under the `held` lock.
+    /// `CONNECTING` while the namespace middlewares run, `ACCEPTED` while the connection handlers run,
+    /// `ANSWERING` while its CONNECT answer and what was held are queued, then `CONNECTED`, then
+    /// `DISCONNECTED`. Every change out of the first three happens under the `held` lock.
     state: AtomicU8,
     /// What is sent to the socket while it is connecting: held until its CONNECT answer, dropped if it is
     /// refused.
@@ -118,6 +119,13 @@ fn epoch() -> std::time::Instant {
 const CONNECTING: u8 = 0;
 const CONNECTED: u8 = 1;
 const DISCONNECTED: u8 = 2;
+/// The CONNECT answer is being queued: the client may already answer it (on another thread), so its
+/// packets are taken; what is sent to the socket still waits for the held packets to be queued.
+const ANSWERING: u8 = 3;
+/// The middlewares accepted it and the connection handlers run (socket.io's `connection` event): it is
+/// connected for them, but what they send is held, so that it follows the CONNECT answer, which leaves
+/// once they have registered their handlers (no client event can arrive before).
+const ACCEPTED: u8 = 4;
 
 /// A client's socket in one namespace. Cheap to clone.
 #[derive(Clone)]
@@ -191,7 +199,15 @@ impl Socket {
 
     /// Whether the socket is still connected to its namespace.
     pub fn connected(&self) -> bool {
-        self.0.state.load(Ordering::Acquire) == CONNECTED
+        matches!(
+            self.0.state.load(Ordering::Acquire),
+            CONNECTED | ANSWERING | ACCEPTED
+        )
+    }
+
+    /// Whether the client's events and acks are taken: from the moment its CONNECT answer is queued.
+    pub(crate) fn takes_packets(&self) -> bool {
+        matches!(self.0.state.load(Ordering::Acquire), CONNECTED | ANSWERING)
     }
 
     /// Connected, or still connecting: a connecting socket already belongs to its namespace, so its
@@ -400,7 +416,7 @@ impl Socket {
     pub(crate) fn push_raw(&self, item: Outgoing) -> Result<(), SendError> {
         match self.0.state.load(Ordering::Acquire) {
             CONNECTED => self.0.conn.push(item),
-            CONNECTING => self.hold(item),
+            CONNECTING | ACCEPTED | ANSWERING => self.hold(item),
             _ => Err(SendError::Closed),
         }
     }
@@ -411,10 +427,10 @@ impl Socket {
     fn hold(&self, item: Outgoing) -> Result<(), SendError> {
         let mut held = self.0.held.lock();
         match self.0.state.load(Ordering::Acquire) {
-            CONNECTING if held.frames.len() + 1 >= self.0.conn.queue_capacity() => {
+            CONNECTING | ACCEPTED if held.frames.len() + 1 >= self.0.conn.queue_capacity() => {
                 Err(SendError::Full)
             }
-            CONNECTING => {
+            CONNECTING | ACCEPTED => {
                 held.frames.push(item);
                 Ok(())
             }
@@ -610,9 +626,10 @@ impl Socket {
             self.0.conn.close(CloseReason::ForcedClose);
             return;
         }
-        if self.0.state.load(Ordering::Acquire) == CONNECTING {
+        if self.0.state.load(Ordering::Acquire) != CONNECTED {
+            // Connecting or being answered: decided under the held lock (which waits for the answer).
             let mut held = self.0.held.lock();
-            if self.0.state.load(Ordering::Acquire) == CONNECTING {
+            if matches!(self.0.state.load(Ordering::Acquire), CONNECTING | ACCEPTED) {
                 held.disconnect = true;
                 return;
             }
@@ -631,13 +648,18 @@ impl Socket {
 
     /// Leaves the namespace: `disconnecting` (rooms visible), then rooms and acks cleared, then
     /// `disconnect`. Runs once.
-    /// A socket whose connection ends while it is connecting leaves the same way, without having been
-    /// announced to the observer.
+    /// A socket whose connection ends while it is connecting leaves the same way (announced to the
+    /// observer only if its connection handlers ran).
     pub(crate) fn on_close(&self, reason: DisconnectReason) {
+        // Not connected yet: decided under the held lock (which waits for an answer being queued).
+        if self.0.state.load(Ordering::Acquire) != CONNECTED {
+            if let Some(announced) = self.leave_pending() {
+                self.finish_close(reason, announced);
+                return;
+            }
+        }
         if self.mark_disconnected() {
             self.finish_close(reason, true);
-        } else if self.leave_connecting() {
-            self.finish_close(reason, false);
         }
     }
 
@@ -670,14 +692,26 @@ impl Socket {
         tracing::debug!(socket = %self.id(), nsp = self.nsp(), %reason, "socket disconnected");
     }
 
-    /// Connecting → connected: queues the CONNECT answer `text`, then what was held for the socket, in
+    /// Connecting → accepted (its middlewares said yes; the connection handlers run next). False if it
+    /// left meanwhile.
+    pub(crate) fn accept(&self) -> bool {
+        let _held = self.0.held.lock();
+        self.0
+            .state
+            .compare_exchange(CONNECTING, ACCEPTED, Ordering::AcqRel, Ordering::Acquire)
+            .is_ok()
+    }
+
+    /// Accepted → connected: queues the CONNECT answer `text`, then what was held for the socket, in
     /// one step with the state change, so nothing sent meanwhile overtakes them. `None` if the socket
-    /// left or was refused meanwhile, else whether a `disconnect` was asked for while it was connecting.
-    pub(crate) fn connect_and_release(&self, text: String) -> Option<bool> {
+    /// left meanwhile, else whether a `disconnect` was asked for before the answer.
+    pub(crate) fn answer(&self, text: String) -> Option<bool> {
         let mut held = self.0.held.lock();
-        if self.0.state.load(Ordering::Acquire) != CONNECTING {
+        if self.0.state.load(Ordering::Acquire) != ACCEPTED {
             return None;
         }
+        // Before the answer leaves: the client may reply at once, from another thread.
+        self.0.state.store(ANSWERING, Ordering::Release);
         let mut result = self.0.conn.push(frames(text, Vec::new()));
         for item in std::mem::take(&mut held.frames) {
             if result.is_err() {
@@ -699,31 +733,39 @@ impl Socket {
         }
     }
 
-    /// Connecting → disconnected, dropping what was held; false if it had already left that state.
-    fn leave_connecting(&self) -> bool {
+    /// Connecting or accepted → disconnected, dropping what was held: `Some(announced)` (whether its
+    /// connection handlers ran), `None` if it was in neither state.
+    fn leave_pending(&self) -> Option<bool> {
         let mut held = self.0.held.lock();
-        if self
-            .0
-            .state
-            .compare_exchange(
-                CONNECTING,
-                DISCONNECTED,
-                Ordering::AcqRel,
-                Ordering::Acquire,
-            )
-            .is_err()
-        {
-            return false;
-        }
+        let announced = match self.0.state.load(Ordering::Acquire) {
+            CONNECTING => false,
+            ACCEPTED => true,
+            _ => return None,
+        };
+        self.0.state.store(DISCONNECTED, Ordering::Release);
         *held = Held::default();
-        true
+        Some(announced)
     }
 
     /// A connection refused by a middleware: undoes what it did (rooms joined, packets held, acks
     /// awaited) without running any handler. False if the socket had already left.
     pub(crate) fn abandon(&self) -> bool {
-        if !self.leave_connecting() {
-            return false;
+        {
+            let mut held = self.0.held.lock();
+            if self
+                .0
+                .state
+                .compare_exchange(
+                    CONNECTING,
+                    DISCONNECTED,
+                    Ordering::AcqRel,
+                    Ordering::Acquire,
+                )
+                .is_err()
+            {
+                return false;
+            }
+            *held = Held::default();
         }
         self.0.ns.adapter().del_all(self.id());
         self.0.ns.remove_socket(self.id());
@@ -732,14 +774,34 @@ impl Socket {
         true
     }
 
-    pub(crate) fn to_remote(&self) -> RemoteSocket {
-        RemoteSocket {
+    /// The socket's details as an adapter reports them.
+    pub(crate) fn remote_data(&self) -> RemoteSocketData {
+        RemoteSocketData {
             id: self.id(),
             handshake: self.handshake(),
             rooms: self.rooms(),
             data: self.data(),
-            nsp: self.namespace(),
         }
+    }
+}
+
+/// Queues a broadcast's shared frames for one socket according to the broadcast flags: the one step of a
+/// fan-out per target.
+#[inline]
+pub(crate) fn deliver(
+    socket: &Socket,
+    packet: &BroadcastPacket,
+    volatile: bool,
+    report: &mut BroadcastReport,
+) {
+    match socket.push_raw(packet.encoded.clone()) {
+        Ok(()) => report.delivered += 1,
+        Err(SendError::Full) if volatile => report.dropped_volatile += 1,
+        Err(SendError::Full) => {
+            socket.close_slow_consumer();
+            report.disconnected_slow += 1;
+        }
+        Err(SendError::Closed) => {}
     }
 }
 

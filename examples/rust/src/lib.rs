@@ -20,8 +20,8 @@
 //! | `private` | `{from: {id, nick}, to: {id, nick}, text, time}` |
 //! | `notice` | `{room, text, time}` |
 
-use ferrio::admin::{AdminAuth, AdminOptions};
 use ferrio::{AckSender, Namespace, Payload, Server, Sid, Socket};
+use ferrio_admin::{AdminAuth, AdminOptions, Instrument};
 use serde_json::{json, Value};
 use std::collections::HashMap;
 use std::path::PathBuf;
@@ -63,8 +63,8 @@ pub fn instrument_admin(
     io: &Server,
     password: &str,
     ui_dir: Option<PathBuf>,
-) -> Result<(), ferrio::admin::AdminError> {
-    let hash = ferrio::admin::hash_password(password)?;
+) -> Result<(), ferrio_admin::AdminError> {
+    let hash = ferrio_admin::hash_password(password)?;
     let mut options = AdminOptions::new(AdminAuth::basic(ADMIN_USER, hash));
     options.ui_dir = ui_dir;
     io.instrument(options)

@@ -1,4 +1,4 @@
-// Smoke test of the C/C++ chat examples: node chat_smoke.js BINARY. Starts the server on a free port,
+// Smoke test of the C/C++ chat examples: node chat_smoke.js BINARY [--token]. Starts the server on a free port,
 // runs the event contract of examples/README.md with two socket.io clients, prints
 // "N passed, N failed" and exits non-zero on failure. Every wait is bounded.
 "use strict";
@@ -9,7 +9,13 @@ const { io } = require(path.join(__dirname, "../../../node_modules/socket.io-cli
 
 const root = path.join(__dirname, "../../..");
 const port = 20000 + Math.floor(Math.random() * 10000);
-const server = spawn(process.argv[2], [], { cwd: root, env: { ...process.env, PORT: String(port) }, stdio: ["ignore", "pipe", "inherit"] });
+// --token: the server requires auth {token} (the C example's FERRIO_CHAT_TOKEN); every client sends it.
+const token = process.argv.includes("--token") ? `t-${process.pid}-${Date.now()}` : null;
+const env = { ...process.env, PORT: String(port) };
+delete env.FERRIO_CHAT_TOKEN;
+if (token) env.FERRIO_CHAT_TOKEN = token;
+const server = spawn(process.argv[2], [], { cwd: root, env, stdio: ["ignore", "pipe", "inherit"] });
+const opts = { reconnection: false, forceNew: true, auth: token ? { token } : {} };
 let passed = 0, failed = 0;
 const check = (name, ok, detail = "") => { if (ok) passed++; else { failed++; console.log(`FAIL ${name} ${detail}`); } };
 const once = (s, ev) => new Promise((res, rej) => { const t = setTimeout(() => rej(new Error(`no ${ev}`)), 5000); s.once(ev, (...a) => (clearTimeout(t), res(a))); });
@@ -23,10 +29,18 @@ server.stdout.once("data", async () => {
     check("serves the page", page.includes("<html") || page.includes("<!doctype") || page.includes("<!DOCTYPE"));
     const bundle = await new Promise((res, rej) => http.get(`http://127.0.0.1:${port}/socket.io/socket.io.js`, (r) => { r.resume(); res(r.statusCode); }).on("error", rej));
     check("serves the client bundle", bundle === 200, bundle);
-    const a = io(`http://127.0.0.1:${port}`, { reconnection: false, forceNew: true });
+    if (token) {
+      for (const auth of [{}, { token: token + "x" }, { token: 7 }]) {
+        const bad = io(`http://127.0.0.1:${port}`, { ...opts, auth });
+        const [err] = await once(bad, "connect_error");
+        check("a wrong token is refused", err.message === "invalid token", `${JSON.stringify(auth)}: ${err.message}`);
+        bad.close();
+      }
+    }
+    const a = io(`http://127.0.0.1:${port}`, opts);
     const [rooms0] = await once(a, "rooms");
     check("rooms on connect", Array.isArray(rooms0));
-    const b = io(`http://127.0.0.1:${port}`, { reconnection: false, forceNew: true });
+    const b = io(`http://127.0.0.1:${port}`, opts);
     await once(b, "connect");
     const na = await ack(a, "nick", " ann ");
     check("nick", na.ok === true && na.nick === "ann" && na.id === a.id, JSON.stringify(na));

@@ -39,7 +39,11 @@ function silent(socket, event, ms = 400) {
 }
 
 async function connect(url, opts = {}) {
-  const socket = io(url, { forceNew: true, reconnection: false, ...opts });
+  const socket = io(url, { forceNew: true, reconnection: false, autoConnect: false, ...opts });
+  // Every event from the start, those that follow the CONNECT answer at once included.
+  socket.seen = [];
+  socket.onAny((event, ...args) => socket.seen.push([event, ...args]));
+  socket.connect();
   await once(socket, "connect");
   return socket;
 }
@@ -56,9 +60,13 @@ async function main() {
   // Connect rejection with data (a C middleware).
   await step("connect rejected with message and data", async () => {
     const bad = io(urlA, { forceNew: true, reconnection: false, auth: { token: "bad" } });
+    const badEvents = [];
+    bad.onAny((event) => badEvents.push(event));
     const [err] = await once(bad, "connect_error");
     check("connect rejected with message and data", err.message === "not allowed" && err.data && err.data.code === 42,
       JSON.stringify({ message: err.message, data: err.data }));
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    check("a refused client gets nothing its middleware emitted", badEvents.length === 0, JSON.stringify(badEvents));
     bad.close();
   });
 
@@ -66,6 +74,14 @@ async function main() {
   const c2 = await connect(urlA, { auth: { token: "good", name: "c2" }, transports: ["polling"] });
   const c3 = await connect(urlA, { auth: { token: "good", name: "c3" } });
   check("three clients connected (websocket and polling)", c1.connected && c2.connected && c3.connected);
+  for (const [name, c] of [["c1", c1], ["c2", c2], ["c3", c3]]) {
+    await step(`${name}: the middleware's emit arrives after connect`, async () => {
+      for (let i = 0; i < 200 && c.seen.length === 0; i++) await new Promise((r) => setTimeout(r, 10));
+      const [first] = c.seen;
+      check(`${name}: the middleware's emit arrives after connect`,
+        first && first[0] === "early" && first[1].name === name, JSON.stringify(first));
+    });
+  }
 
   await step("echo with JSON and binary", async () => {
     const reply = once(c1, "echo");
@@ -87,6 +103,13 @@ async function main() {
       c1.timeout(WAIT).emit("ack-me", 5, "x", (err, ...args) => (err ? reject(err) : resolve(args)));
     });
     check("client ack answered by C", JSON.stringify(answer) === JSON.stringify(["ok", [5, "x"]]), JSON.stringify(answer));
+  });
+
+  await step("a failed ack send consumes the ack", async () => {
+    const err = await new Promise((resolve) => {
+      c1.timeout(500).emit("ack-bad", (e) => resolve(e));
+    });
+    check("a failed ack send consumes the ack (no answer)", err instanceof Error, String(err));
   });
 
   await step("server ack answered by the client", async () => {

@@ -21,6 +21,7 @@
 
 extern char **environ;
 
+/* A C string variable as (pointer, FERRIO_NUL_TERMINATED); literals go through FERRIO_STR. */
 #define S(text) (text), FERRIO_NUL_TERMINATED
 
 static atomic_int passed, failed;
@@ -82,24 +83,20 @@ static void socket_ud_free(void *user_data) {
     ferrio_socket_free(user_data);
 }
 
-/* The n-th JSON string of an arguments array like ["a","b"] (no escapes), copied into out. */
-static int nth_string(ferrio_str json, int n, char *out, size_t cap) {
-    const char *p = json.ptr, *end = json.ptr + json.len;
-    for (int i = 0; p < end; i++) {
-        const char *open = memchr(p, '"', (size_t)(end - p));
-        if (!open) return 0;
-        const char *close = memchr(open + 1, '"', (size_t)(end - open - 1));
-        if (!close) return 0;
-        if (i == n) {
-            size_t len = (size_t)(close - open - 1);
-            if (len + 1 > cap) return 0;
-            memcpy(out, open + 1, len);
-            out[len] = 0;
-            return 1;
-        }
-        p = close + 1;
-    }
-    return 0;
+/* Argument n of an event, which must be a JSON string without escapes, copied without its quotes. */
+static int arg_string(const ferrio_payload *args, size_t n, char *out, size_t cap) {
+    ferrio_str arg;
+    if (ferrio_payload_arg(args, n, &arg) != FERRIO_STATUS_OK) return 0;
+    if (arg.len < 2 || arg.ptr[0] != '"' || arg.ptr[arg.len - 1] != '"' || memchr(arg.ptr, '\\', arg.len) ||
+        arg.len - 1 > cap)
+        return 0;
+    memcpy(out, arg.ptr + 1, arg.len - 2);
+    out[arg.len - 2] = 0;
+    return 1;
+}
+
+static int str_is(ferrio_str text, const char *wanted) {
+    return text.len == strlen(wanted) && memcmp(text.ptr, wanted, text.len) == 0 && text.ptr[text.len] == 0;
 }
 
 /* text as a JSON string literal. */
@@ -141,7 +138,33 @@ static void on_echo(void *ud, const ferrio_socket *s, ferrio_str event, const fe
     check(event.ptr[event.len] == 0 && strcmp(event.ptr, "echo") == 0, "event name view", event.ptr);
     check(args->attachment_count == 1 && args->attachments[0].len == 4 && args->attachments[0].ptr[3] == 255,
           "echo attachment view", args->json.ptr);
-    check_status(ferrio_socket_emit(s, S("echo"), args->json.ptr, args->json.len, args->attachments,
+    /* One argument at a time: [{"text":"hi","n":1}, <4 bytes>]. */
+    size_t count = 0;
+    check_status(ferrio_payload_arg_count(args, &count), FERRIO_STATUS_OK, "arg count");
+    check(count == 2, "two arguments", args->json.ptr);
+    ferrio_str first = {"", 0}, second = {"", 0};
+    check_status(ferrio_payload_arg(args, 0, &first), FERRIO_STATUS_OK, "arg 0");
+    check(str_is(first, "{\"text\":\"hi\",\"n\":1}"), "arg 0 is the object, NUL-terminated", first.ptr);
+    check_status(ferrio_payload_arg(args, 1, &second), FERRIO_STATUS_OK, "arg 1");
+    check(str_is(second, "{\"_placeholder\":true,\"num\":0}"), "arg 1 is a placeholder", second.ptr);
+    ferrio_bytes bytes = {NULL, 0};
+    check_status(ferrio_payload_arg_binary(args, 1, &bytes), FERRIO_STATUS_OK, "arg 1 as bytes");
+    check(bytes.ptr == args->attachments[0].ptr && bytes.len == 4, "arg 1 is attachment 0", NULL);
+    check_status(ferrio_payload_arg_binary(args, 0, &bytes), FERRIO_STATUS_INVALID_ARGUMENT, "arg 0 is not binary");
+    check(bytes.ptr == args->attachments[0].ptr, "out-param untouched on failure", NULL);
+    check_status(ferrio_payload_arg(args, 2, &first), FERRIO_STATUS_INVALID_ARGUMENT, "arg index out of range");
+    check(str_is(first, "{\"text\":\"hi\",\"n\":1}"), "out-param untouched when out of range", first.ptr);
+    char message[256];
+    ferrio_last_error(message, sizeof message, NULL);
+    check(strstr(message, "out of range") != NULL, "out of range: the message says so", message);
+    check_status(ferrio_payload_arg_count(NULL, &count), FERRIO_STATUS_NULL_ARGUMENT, "arg count of NULL");
+    check_status(ferrio_payload_arg(args, 0, NULL), FERRIO_STATUS_NULL_ARGUMENT, "arg into NULL");
+    ferrio_payload copy = *args; /* a copy made during the callback reads the same */
+    check_status(ferrio_payload_arg(&copy, 0, &second), FERRIO_STATUS_OK, "arg of a copy");
+    check(second.ptr == first.ptr, "a copy shares the index", NULL);
+    ferrio_payload mine = {args->json, NULL, 0, NULL}; /* filled in here: not ferrio's */
+    check_status(ferrio_payload_arg_count(&mine, &count), FERRIO_STATUS_INVALID_ARGUMENT, "a payload of our own");
+    check_status(ferrio_socket_emit(s, FERRIO_STR("echo"), args->json.ptr, args->json.len, args->attachments,
                                     args->attachment_count),
                  FERRIO_STATUS_OK, "emit echo");
     if (ack) ferrio_ack_free(ack);
@@ -159,7 +182,7 @@ static void on_bin(void *ud, const ferrio_socket *s, ferrio_str event, const fer
     ferrio_bytes out = {reversed, n};
     char json[64];
     snprintf(json, sizeof json, "[%zu,{\"_placeholder\":true,\"num\":0}]", n);
-    check_status(ferrio_socket_emit(s, S("bin-reply"), S(json), &out, 1), FERRIO_STATUS_OK, "emit binary");
+    check_status(ferrio_socket_emit(s, FERRIO_STR("bin-reply"), S(json), &out, 1), FERRIO_STATUS_OK, "emit binary");
 }
 
 static void on_ack_me(void *ud, const ferrio_socket *s, ferrio_str event, const ferrio_payload *args, ferrio_ack *ack) {
@@ -169,13 +192,28 @@ static void on_ack_me(void *ud, const ferrio_socket *s, ferrio_str event, const 
     char json[256];
     int len = snprintf(json, sizeof json, "[\"ok\",%s]", args->json.ptr);
     check_status(ferrio_ack_send(ack, json, (size_t)len, NULL, 0), FERRIO_STATUS_OK, "ack send");
-    check_status(ferrio_ack_send(ack, S("[]"), NULL, 0), FERRIO_STATUS_ALREADY_USED, "ack used twice");
+    check_status(ferrio_ack_send(ack, FERRIO_STR("[]"), NULL, 0), FERRIO_STATUS_ALREADY_USED, "ack used twice");
+}
+
+/* ferrio_ack_send consumes the ack whatever it returns: here the JSON is invalid, so the client gets no
+ * answer and the handle is spent. */
+static void on_ack_bad(void *ud, const ferrio_socket *s, ferrio_str event, const ferrio_payload *args, ferrio_ack *ack) {
+    (void)ud, (void)s, (void)event, (void)args;
+    check(ack != NULL, "ack-bad has an ack", NULL);
+    if (!ack) return;
+    check_status(ferrio_ack_send(ack, FERRIO_STR("[1,"), NULL, 0), FERRIO_STATUS_INVALID_JSON, "ack send with invalid JSON");
+    check_status(ferrio_ack_send(ack, FERRIO_STR("[\"late\"]"), NULL, 0), FERRIO_STATUS_ALREADY_USED,
+                 "ack consumed by a failed send");
+    check_status(ferrio_ack_free(ack), FERRIO_STATUS_ALREADY_USED, "ack free after a failed send");
 }
 
 static void on_question_answer(void *ud, ferrio_status status, const ferrio_payload *response) {
     const ferrio_socket *s = ud;
     check_status(status, FERRIO_STATUS_OK, "server ack answered");
     if (status != FERRIO_STATUS_OK) return;
+    ferrio_bytes nine = {NULL, 0};
+    check_status(ferrio_payload_arg_binary(response, 1, &nine), FERRIO_STATUS_OK, "an ack answer's binary argument");
+    check(nine.len == 1 && nine.ptr[0] == 9, "the ack answer's bytes", NULL);
     char quoted[256], json[300];
     json_quote(response->json.ptr, response->json.len, quoted, sizeof quoted);
     snprintf(json, sizeof json, "[%s,%zu]", quoted, response->attachment_count);
@@ -184,7 +222,7 @@ static void on_question_answer(void *ud, ferrio_status status, const ferrio_payl
 
 static void on_ask_client(void *ud, const ferrio_socket *s, ferrio_str event, const ferrio_payload *args, ferrio_ack *ack) {
     (void)ud, (void)event, (void)ack;
-    check_status(ferrio_socket_emit_with_ack(s, S("question"), args->json.ptr, args->json.len, NULL, 0, 3000,
+    check_status(ferrio_socket_emit_with_ack(s, FERRIO_STR("question"), args->json.ptr, args->json.len, NULL, 0, 3000,
                                              on_question_answer, socket_ud(s), socket_ud_free),
                  FERRIO_STATUS_OK, "emit_with_ack");
 }
@@ -199,7 +237,7 @@ static void on_timeout_answer(void *ud, ferrio_status status, const ferrio_paylo
 
 static void on_ask_timeout(void *ud, const ferrio_socket *s, ferrio_str event, const ferrio_payload *args, ferrio_ack *ack) {
     (void)ud, (void)event, (void)args, (void)ack;
-    check_status(ferrio_socket_emit_with_ack(s, S("ignored"), NULL, 0, NULL, 0, 300, on_timeout_answer, socket_ud(s),
+    check_status(ferrio_socket_emit_with_ack(s, FERRIO_STR("ignored"), NULL, 0, NULL, 0, 300, on_timeout_answer, socket_ud(s),
                                              socket_ud_free),
                  FERRIO_STATUS_OK, "emit_with_ack (timeout)");
 }
@@ -207,7 +245,7 @@ static void on_ask_timeout(void *ud, const ferrio_socket *s, ferrio_str event, c
 static void on_join(void *ud, const ferrio_socket *s, ferrio_str event, const ferrio_payload *args, ferrio_ack *ack) {
     (void)ud, (void)event;
     char room[64];
-    check(nth_string(args->json, 0, room, sizeof room), "join argument", args->json.ptr);
+    check(arg_string(args, 0, room, sizeof room), "join argument", args->json.ptr);
     check_status(ferrio_socket_join(s, S(room)), FERRIO_STATUS_OK, "join");
     ack_empty(ack);
 }
@@ -215,16 +253,16 @@ static void on_join(void *ud, const ferrio_socket *s, ferrio_str event, const fe
 static void on_bcast(void *ud, const ferrio_socket *s, ferrio_str event, const ferrio_payload *args, ferrio_ack *ack) {
     (void)ud, (void)s, (void)event, (void)ack;
     char to[64], except[64];
-    check(nth_string(args->json, 0, to, sizeof to) && nth_string(args->json, 1, except, sizeof except),
+    check(arg_string(args, 0, to, sizeof to) && arg_string(args, 1, except, sizeof except),
           "bcast arguments", args->json.ptr);
     ferrio_broadcast *b = NULL;
     check_status(ferrio_namespace_broadcast(nsp_a, &b), FERRIO_STATUS_OK, "namespace broadcast");
     check_status(ferrio_broadcast_to(b, S(to)), FERRIO_STATUS_OK, "broadcast to");
     check_status(ferrio_broadcast_except(b, S(except)), FERRIO_STATUS_OK, "broadcast except");
     check_status(ferrio_broadcast_local(b), FERRIO_STATUS_OK, "broadcast local");
-    check_status(ferrio_broadcast_emit(b, S("news"), S("[\"to room1 except vip\"]"), NULL, 0), FERRIO_STATUS_OK,
+    check_status(ferrio_broadcast_emit(b, FERRIO_STR("news"), FERRIO_STR("[\"to room1 except vip\"]"), NULL, 0), FERRIO_STATUS_OK,
                  "broadcast emit");
-    check_status(ferrio_broadcast_emit(b, S("news"), S("{oops"), NULL, 0), FERRIO_STATUS_INVALID_JSON,
+    check_status(ferrio_broadcast_emit(b, FERRIO_STR("news"), FERRIO_STR("{oops"), NULL, 0), FERRIO_STATUS_INVALID_JSON,
                  "broadcast emit with invalid JSON");
     ferrio_broadcast_free(b);
 }
@@ -232,12 +270,12 @@ static void on_bcast(void *ud, const ferrio_socket *s, ferrio_str event, const f
 static void on_relay(void *ud, const ferrio_socket *s, ferrio_str event, const ferrio_payload *args, ferrio_ack *ack) {
     (void)ud, (void)event, (void)ack;
     char room[64];
-    nth_string(args->json, 0, room, sizeof room);
+    arg_string(args, 0, room, sizeof room);
     ferrio_broadcast *b = NULL;
     check_status(ferrio_socket_broadcast(s, &b), FERRIO_STATUS_OK, "socket broadcast");
     check_status(ferrio_broadcast_to(b, S(room)), FERRIO_STATUS_OK, "socket broadcast to");
     check_status(ferrio_broadcast_volatile(b), FERRIO_STATUS_OK, "broadcast volatile");
-    check_status(ferrio_broadcast_emit(b, S("relayed"), S("[\"from c1\"]"), NULL, 0), FERRIO_STATUS_OK, "relay emit");
+    check_status(ferrio_broadcast_emit(b, FERRIO_STR("relayed"), FERRIO_STR("[\"from c1\"]"), NULL, 0), FERRIO_STATUS_OK, "relay emit");
     ferrio_broadcast_free(b);
 }
 
@@ -247,7 +285,8 @@ static void on_poll_done(void *ud, ferrio_status status, const ferrio_ack_respon
     int yes = 0;
     for (size_t i = 0; i < count; i++) {
         check(responses[i].socket_id.len == 20, "response socket id", responses[i].socket_id.ptr);
-        if (strcmp(responses[i].payload.json.ptr, "[\"yes\"]") == 0) yes++;
+        char answer[16];
+        if (arg_string(&responses[i].payload, 0, answer, sizeof answer) && strcmp(answer, "yes") == 0) yes++;
     }
     check(yes == 1, "exactly one yes", NULL);
     char json[64];
@@ -259,9 +298,9 @@ static void on_start_poll(void *ud, const ferrio_socket *s, ferrio_str event, co
     (void)ud, (void)event, (void)args, (void)ack;
     ferrio_broadcast *b = NULL;
     check_status(ferrio_namespace_broadcast(nsp_a, &b), FERRIO_STATUS_OK, "poll broadcast");
-    ferrio_broadcast_to(b, S("room1"));
+    ferrio_broadcast_to(b, FERRIO_STR("room1"));
     check_status(ferrio_broadcast_timeout_ms(b, 3000), FERRIO_STATUS_OK, "broadcast timeout");
-    check_status(ferrio_broadcast_emit_with_ack(b, S("poll"), NULL, 0, NULL, 0, on_poll_done, socket_ud(s),
+    check_status(ferrio_broadcast_emit_with_ack(b, FERRIO_STR("poll"), NULL, 0, NULL, 0, on_poll_done, socket_ud(s),
                                                 socket_ud_free),
                  FERRIO_STATUS_OK, "broadcast emit_with_ack call");
     ferrio_broadcast_free(b);
@@ -279,24 +318,25 @@ static void on_fetched(void *ud, ferrio_status status, ferrio_str json) {
 static void on_room_ops(void *ud, const ferrio_socket *s, ferrio_str event, const ferrio_payload *args, ferrio_ack *ack) {
     (void)ud, (void)event, (void)args, (void)ack;
     size_t size = 0;
-    check_status(ferrio_namespace_room_size(nsp_a, S("room1"), &size), FERRIO_STATUS_OK, "room size");
+    check_status(ferrio_namespace_room_size(nsp_a, FERRIO_STR("room1"), &size), FERRIO_STATUS_OK, "room size");
     check(size == 3, "room1 has 3 sockets", NULL);
     char rooms[512];
     check_status(ferrio_namespace_rooms(nsp_a, false, rooms, sizeof rooms, NULL), FERRIO_STATUS_OK, "room list");
     check(strstr(rooms, "\"room1\":3") && strstr(rooms, "\"vip\":1"), "room list content", rooms);
+    check(strstr(rooms, "\"mw:bad\"") == NULL, "a refused socket left the room its middleware joined", rooms);
 
     ferrio_broadcast *b = NULL;
     ferrio_namespace_broadcast(nsp_a, &b);
-    ferrio_broadcast_to(b, S("room1"));
-    check_status(ferrio_broadcast_sockets_join(b, S("all-in")), FERRIO_STATUS_OK, "sockets_join");
-    ferrio_namespace_room_size(nsp_a, S("all-in"), &size);
+    ferrio_broadcast_to(b, FERRIO_STR("room1"));
+    check_status(ferrio_broadcast_sockets_join(b, FERRIO_STR("all-in")), FERRIO_STATUS_OK, "sockets_join");
+    ferrio_namespace_room_size(nsp_a, FERRIO_STR("all-in"), &size);
     check(size == 3, "sockets_join made 3 sockets join", NULL);
-    check_status(ferrio_broadcast_sockets_leave(b, S("all-in")), FERRIO_STATUS_OK, "sockets_leave");
-    ferrio_namespace_room_size(nsp_a, S("all-in"), &size);
+    check_status(ferrio_broadcast_sockets_leave(b, FERRIO_STR("all-in")), FERRIO_STATUS_OK, "sockets_leave");
+    ferrio_namespace_room_size(nsp_a, FERRIO_STR("all-in"), &size);
     check(size == 0, "sockets_leave emptied the room", NULL);
     ferrio_broadcast_free(b);
 
-    check_status(ferrio_socket_set_data(s, S("{\"score\":7}")), FERRIO_STATUS_OK, "set data");
+    check_status(ferrio_socket_set_data(s, FERRIO_STR("{\"score\":7}")), FERRIO_STATUS_OK, "set data");
     char *data = read_json(ferrio_socket_data, s, "socket data");
     check(strcmp(data, "{\"score\":7}") == 0, "data round trip", data);
     free(data);
@@ -305,7 +345,7 @@ static void on_room_ops(void *ud, const ferrio_socket *s, ferrio_str event, cons
     free(handshake);
 
     ferrio_namespace_broadcast(nsp_a, &b);
-    ferrio_broadcast_to(b, S("vip"));
+    ferrio_broadcast_to(b, FERRIO_STR("vip"));
     check_status(ferrio_broadcast_fetch_sockets(b, on_fetched, socket_ud(s), socket_ud_free), FERRIO_STATUS_OK,
                  "fetch_sockets call");
     ferrio_broadcast_free(b);
@@ -316,8 +356,8 @@ static void *api_thread_main(void *arg) {
     emit1(s, "from-thread", "[\"hello from another thread\"]");
     ferrio_broadcast *b = NULL;
     check_status(ferrio_namespace_broadcast(nsp_a, &b), FERRIO_STATUS_OK, "broadcast from a thread");
-    ferrio_broadcast_to(b, S("vip"));
-    check_status(ferrio_broadcast_emit(b, S("thread-broadcast"), S("[\"to everybody\"]"), NULL, 0),
+    ferrio_broadcast_to(b, FERRIO_STR("vip"));
+    check_status(ferrio_broadcast_emit(b, FERRIO_STR("thread-broadcast"), FERRIO_STR("[\"to everybody\"]"), NULL, 0),
                  FERRIO_STATUS_OK, "broadcast emit from a thread");
     ferrio_broadcast_free(b);
     check_status(ferrio_server_dispatch(server_a, 0, NULL), FERRIO_STATUS_INVALID_STATE,
@@ -334,18 +374,31 @@ static void on_thread(void *ud, const ferrio_socket *s, ferrio_str event, const 
     atomic_store(&api_thread_started, 1);
 }
 
+static atomic_int saw_no_deadline_end;
+
+/* FERRIO_NO_TIMEOUT: no deadline, so the wait ends with the socket. */
+static void on_never_answered(void *ud, ferrio_status status, const ferrio_payload *response) {
+    (void)ud;
+    check_status(status, FERRIO_STATUS_DISCONNECTED, "an ack without deadline ends with the socket");
+    check(response == NULL, "no response on disconnect", NULL);
+    atomic_store(&saw_no_deadline_end, 1);
+}
+
 static void on_kick_me(void *ud, const ferrio_socket *s, ferrio_str event, const ferrio_payload *args, ferrio_ack *ack) {
     (void)ud, (void)event, (void)args, (void)ack;
+    check_status(ferrio_socket_emit_with_ack(s, FERRIO_STR("never-answered"), NULL, 0, NULL, 0, FERRIO_NO_TIMEOUT,
+                                             on_never_answered, ud_new(), ud_free),
+                 FERRIO_STATUS_OK, "emit_with_ack without deadline");
     check_status(ferrio_socket_disconnect(s, false), FERRIO_STATUS_OK, "server disconnect");
     check(!ferrio_socket_connected(s), "disconnected at once", NULL);
-    check_status(ferrio_socket_emit(s, S("late"), NULL, 0, NULL, 0), FERRIO_STATUS_SOCKET_CLOSED,
+    check_status(ferrio_socket_emit(s, FERRIO_STR("late"), NULL, 0, NULL, 0), FERRIO_STATUS_SOCKET_CLOSED,
                  "emit after disconnect");
 }
 
 static void on_doom(void *ud, const ferrio_socket *s, ferrio_str event, const ferrio_payload *args, ferrio_ack *ack) {
     (void)ud, (void)s, (void)event, (void)ack;
     char room[64];
-    nth_string(args->json, 0, room, sizeof room);
+    arg_string(args, 0, room, sizeof room);
     ferrio_broadcast *b = NULL;
     check_status(ferrio_namespace_broadcast(nsp_a, &b), FERRIO_STATUS_OK, "doom broadcast");
     ferrio_broadcast_to(b, S(room));
@@ -355,11 +408,11 @@ static void on_doom(void *ud, const ferrio_socket *s, ferrio_str event, const fe
 
 static void on_result(void *ud, const ferrio_socket *s, ferrio_str event, const ferrio_payload *args, ferrio_ack *ack) {
     (void)ud, (void)s, (void)event;
-    char name[200];
-    nth_string(args->json, 0, name, sizeof name);
-    char label[240];
+    char name[200], label[240];
+    ferrio_str ok = {"", 0};
+    arg_string(args, 0, name, sizeof name);
     snprintf(label, sizeof label, "driver: %s", name);
-    check(strstr(args->json.ptr, "\",true,") != NULL, label, args->json.ptr);
+    check(ferrio_payload_arg(args, 1, &ok) == FERRIO_STATUS_OK && str_is(ok, "true"), label, args->json.ptr);
     ack_empty(ack);
 }
 
@@ -405,7 +458,7 @@ typedef struct {
 static void on_connection_a(void *ud, const ferrio_socket *s) {
     (void)ud;
     static const handler handlers[] = {
-        {"echo", on_echo},           {"bin", on_bin},          {"ack-me", on_ack_me},
+        {"echo", on_echo},           {"bin", on_bin},          {"ack-me", on_ack_me},      {"ack-bad", on_ack_bad},
         {"ask-client", on_ask_client}, {"ask-timeout", on_ask_timeout}, {"join", on_join},
         {"bcast", on_bcast},         {"relay", on_relay},      {"start-poll", on_start_poll},
         {"room-ops", on_room_ops},   {"thread", on_thread},    {"kick-me", on_kick_me},
@@ -423,21 +476,45 @@ static void on_connection_a(void *ud, const ferrio_socket *s) {
     check_status(ferrio_socket_id(s, &id), FERRIO_STATUS_OK, "socket id");
     check(id.len == 20 && id.ptr[20] == 0, "socket id is 20 characters", id.ptr);
     check_status(ferrio_socket_namespace(s, &nsp), FERRIO_STATUS_OK, "socket namespace");
+    ferrio_str auth = {"", 0};
+    check_status(ferrio_socket_auth(s, &auth), FERRIO_STATUS_OK, "socket auth");
+    check(strstr(auth.ptr, "\"token\":\"good\"") && strstr(auth.ptr, "\"name\":\"c"), "auth alone", auth.ptr);
+    check_status(ferrio_socket_auth(NULL, &auth), FERRIO_STATUS_NULL_ARGUMENT, "auth of NULL");
+    check_status(ferrio_socket_auth(s, NULL), FERRIO_STATUS_NULL_ARGUMENT, "auth into NULL");
     check(strcmp(nsp.ptr, "/") == 0, "main namespace", nsp.ptr);
 }
 
 static void middleware(void *ud, const ferrio_socket *s, ferrio_connect_request *request) {
     (void)ud;
-    char *handshake = read_json(ferrio_socket_handshake, s, "handshake in middleware");
-    if (strstr(handshake, "\"token\":\"bad\"")) {
-        check_status(ferrio_connect_reject(request, S("not allowed"), S("{\"code\":42}")), FERRIO_STATUS_OK, "reject");
+    ferrio_str auth;
+    check_status(ferrio_socket_auth(s, &auth), FERRIO_STATUS_OK, "auth in middleware");
+    check(auth.ptr[auth.len] == 0 && auth.ptr[0] == '{', "auth is a JSON object", auth.ptr);
+    /* The socket already belongs to its namespace: a room joined here is visible at once, and an emit to
+       it reaches the client right after its CONNECT answer (or never, if it is refused). */
+    int refuse = strstr(auth.ptr, "\"token\":\"bad\"") != NULL;
+    const char *room = refuse ? "mw:bad" : "mw:good";
+    check_status(ferrio_socket_join(s, room, FERRIO_NUL_TERMINATED), FERRIO_STATUS_OK, "join in middleware");
+    char rooms[256];
+    check_status(ferrio_socket_rooms(s, rooms, sizeof rooms, NULL), FERRIO_STATUS_OK, "rooms in middleware");
+    check(strstr(rooms, refuse ? "\"mw:bad\"" : "\"mw:good\"") != NULL, "middleware's room is visible", rooms);
+    size_t in_room = 0;
+    check_status(ferrio_namespace_room_size(nsp_a, room, FERRIO_NUL_TERMINATED, &in_room), FERRIO_STATUS_OK,
+                 "room size in middleware");
+    check(in_room >= 1, "the connecting socket counts in its room", NULL);
+    char args[512];
+    int n = snprintf(args, sizeof args, "[%s]", auth.ptr);
+    check(n > 0 && (size_t)n < sizeof args, "auth fits", auth.ptr);
+    check_status(ferrio_socket_emit(s, FERRIO_STR("early"), args, FERRIO_NUL_TERMINATED, NULL, 0),
+                 FERRIO_STATUS_OK, "emit in middleware");
+    if (refuse) {
+        check_status(ferrio_connect_reject(request, FERRIO_STR("not allowed"), FERRIO_STR("{\"code\":42}")),
+                     FERRIO_STATUS_OK, "reject");
         check_status(ferrio_connect_accept(request), FERRIO_STATUS_ALREADY_USED, "decide twice");
     } else {
-        check_status(ferrio_connect_reject(request, S("x"), S("{bad json")), FERRIO_STATUS_INVALID_JSON,
-                     "reject with invalid JSON data");
+        check_status(ferrio_connect_reject(request, FERRIO_STR("x"), FERRIO_STR("{bad json")),
+                     FERRIO_STATUS_INVALID_JSON, "reject with invalid JSON data");
         check_status(ferrio_connect_accept(request), FERRIO_STATUS_OK, "accept");
     }
-    free(handshake);
 }
 
 /* ---- Dynamic namespaces on server A: names "/dyn-<n>" chosen by a C predicate. ------------------ */
@@ -461,7 +538,7 @@ static void on_dyn_hello(void *ud, const ferrio_socket *s, ferrio_str event, con
                  "register on a dynamic child");
     ferrio_broadcast *b = NULL;
     check_status(ferrio_namespace_broadcast(child, &b), FERRIO_STATUS_OK, "broadcast in a dynamic child");
-    check_status(ferrio_broadcast_emit(b, S("dyn-news"), S("[\"child\"]"), NULL, 0), FERRIO_STATUS_OK,
+    check_status(ferrio_broadcast_emit(b, FERRIO_STR("dyn-news"), FERRIO_STR("[\"child\"]"), NULL, 0), FERRIO_STATUS_OK,
                  "emit in a dynamic child");
     ferrio_broadcast_free(b);
     ferrio_namespace_free(child);
@@ -472,7 +549,7 @@ static void on_dyn_hello(void *ud, const ferrio_socket *s, ferrio_str event, con
 
 static void on_dyn_connection(void *ud, const ferrio_socket *s) {
     (void)ud;
-    check_status(ferrio_socket_on(s, S("dyn-hello"), on_dyn_hello, ud_new(), ud_free), FERRIO_STATUS_OK, "dyn on");
+    check_status(ferrio_socket_on(s, FERRIO_STR("dyn-hello"), on_dyn_hello, ud_new(), ud_free), FERRIO_STATUS_OK, "dyn on");
 }
 
 /* ---- Server B: manual dispatch from the main thread. --------------------------------------------- */
@@ -490,7 +567,7 @@ static void on_manual(void *ud, const ferrio_socket *s, ferrio_str event, const 
 static void on_connection_b(void *ud, const ferrio_socket *s) {
     (void)ud;
     check(pthread_equal(pthread_self(), main_thread), "manual connection callback on the host thread", NULL);
-    check_status(ferrio_socket_on(s, S("manual"), on_manual, ud_new(), ud_free), FERRIO_STATUS_OK, "manual on");
+    check_status(ferrio_socket_on(s, FERRIO_STR("manual"), on_manual, ud_new(), ud_free), FERRIO_STATUS_OK, "manual on");
 }
 
 static double now(void) {
@@ -539,7 +616,7 @@ int main(int argc, char **argv) {
     check_status(ferrio_server_options_set_rate_limit(options, 10000.0, 1000), FERRIO_STATUS_OK, "rate limit");
     check_status(ferrio_server_options_set_transports(options, true, true), FERRIO_STATUS_OK, "transports");
     check_status(ferrio_server_options_set_cors_any(options, false), FERRIO_STATUS_OK, "cors");
-    check_status(ferrio_server_options_set_path(options, S("/socket.io/")), FERRIO_STATUS_OK, "path");
+    check_status(ferrio_server_options_set_path(options, FERRIO_STR("/socket.io/")), FERRIO_STATUS_OK, "path");
     if (inline_mode) {
         check_status(ferrio_server_options_set_dispatch_mode(options, FERRIO_DISPATCH_MODE_INLINE), FERRIO_STATUS_OK,
                      "inline mode");
@@ -551,7 +628,7 @@ int main(int argc, char **argv) {
         check_status(ferrio_server_options_set_worker_threads(options, 2), FERRIO_STATUS_OK, "workers");
     }
     check_status(ferrio_server_new(options, &server_a), FERRIO_STATUS_OK, "server new");
-    check_status(ferrio_server_of(server_a, S("/"), &nsp_a), FERRIO_STATUS_OK, "of /");
+    check_status(ferrio_server_of(server_a, FERRIO_STR("/"), &nsp_a), FERRIO_STATUS_OK, "of /");
     check_status(ferrio_namespace_use(nsp_a, middleware, ud_new(), ud_free), FERRIO_STATUS_OK, "use");
     check_status(ferrio_namespace_on_connection(nsp_a, on_connection_a, ud_new(), ud_free), FERRIO_STATUS_OK,
                  "on connection");
@@ -564,37 +641,37 @@ int main(int argc, char **argv) {
     /* The admin UI on server A: the driver logs in (and fails to with a wrong password). */
     char hash[64];
     size_t hash_size = 0;
-    check_status(ferrio_admin_hash_password(S("s3cret"), 4, hash, 8, &hash_size), FERRIO_STATUS_BUFFER_TOO_SMALL,
+    check_status(ferrio_admin_hash_password(FERRIO_STR("s3cret"), 4, hash, 8, &hash_size), FERRIO_STATUS_BUFFER_TOO_SMALL,
                  "admin hash: buffer too small");
     check(hash_size == 61, "admin hash: size needed", NULL);
-    check_status(ferrio_admin_hash_password(S("s3cret"), 4, hash, sizeof hash, NULL), FERRIO_STATUS_OK, "admin hash");
+    check_status(ferrio_admin_hash_password(FERRIO_STR("s3cret"), 4, hash, sizeof hash, NULL), FERRIO_STATUS_OK, "admin hash");
     ferrio_admin_options *admin = NULL;
     check_status(ferrio_admin_options_new(&admin), FERRIO_STATUS_OK, "admin options");
     check_status(ferrio_server_instrument(server_a, admin), FERRIO_STATUS_INVALID_ARGUMENT,
                  "instrument needs a login choice");
-    check_status(ferrio_admin_options_set_basic_auth(admin, S("admin"), S("not-a-hash")), FERRIO_STATUS_INVALID_ARGUMENT,
+    check_status(ferrio_admin_options_set_basic_auth(admin, FERRIO_STR("admin"), FERRIO_STR("not-a-hash")), FERRIO_STATUS_INVALID_ARGUMENT,
                  "basic auth needs a bcrypt hash");
-    check_status(ferrio_admin_options_set_basic_auth(admin, S("admin"), hash, FERRIO_NUL_TERMINATED), FERRIO_STATUS_OK,
+    check_status(ferrio_admin_options_set_basic_auth(admin, FERRIO_STR("admin"), hash, FERRIO_NUL_TERMINATED), FERRIO_STATUS_OK,
                  "basic auth");
     check_status(ferrio_admin_options_set_mode(admin, 7), FERRIO_STATUS_INVALID_ARGUMENT, "unknown admin mode");
     check_status(ferrio_admin_options_set_mode(admin, FERRIO_ADMIN_MODE_DEVELOPMENT), FERRIO_STATUS_OK, "admin mode");
     check_status(ferrio_admin_options_set_read_only(admin, false), FERRIO_STATUS_OK, "admin read-only");
-    check_status(ferrio_admin_options_set_namespace(admin, S("admin")), FERRIO_STATUS_OK, "admin namespace");
-    check_status(ferrio_admin_options_set_server_id(admin, S("c-test")), FERRIO_STATUS_OK, "admin server id");
+    check_status(ferrio_admin_options_set_namespace(admin, FERRIO_STR("admin")), FERRIO_STATUS_OK, "admin namespace");
+    check_status(ferrio_admin_options_set_server_id(admin, FERRIO_STR("c-test")), FERRIO_STATUS_OK, "admin server id");
     check_status(ferrio_admin_options_set_stats_interval_ms(admin, 500), FERRIO_STATUS_OK, "admin stats interval");
-    check_status(ferrio_admin_options_set_ui_dir(admin, S("/nonexistent")), FERRIO_STATUS_OK, "admin ui dir");
+    check_status(ferrio_admin_options_set_ui_dir(admin, FERRIO_STR("/nonexistent")), FERRIO_STATUS_OK, "admin ui dir");
     check_status(ferrio_server_instrument(server_a, admin), FERRIO_STATUS_INVALID_ARGUMENT, "instrument: no UI there");
     ferrio_admin_options_free(admin);
     check_status(ferrio_admin_options_new(&admin), FERRIO_STATUS_OK, "admin options again");
-    check_status(ferrio_admin_options_set_basic_auth(admin, S("admin"), hash, FERRIO_NUL_TERMINATED), FERRIO_STATUS_OK,
+    check_status(ferrio_admin_options_set_basic_auth(admin, FERRIO_STR("admin"), hash, FERRIO_NUL_TERMINATED), FERRIO_STATUS_OK,
                  "basic auth again");
-    check_status(ferrio_admin_options_set_server_id(admin, S("c-test")), FERRIO_STATUS_OK, "admin server id again");
+    check_status(ferrio_admin_options_set_server_id(admin, FERRIO_STR("c-test")), FERRIO_STATUS_OK, "admin server id again");
     check_status(ferrio_server_instrument(server_a, admin), FERRIO_STATUS_OK, "instrument");
     check_status(ferrio_server_instrument(server_a, admin), FERRIO_STATUS_INVALID_STATE, "instrument twice");
     ferrio_admin_options_free(admin);
 
     uint16_t port_a = 0, port_b = 0;
-    check_status(ferrio_server_listen(server_a, S("127.0.0.1"), 0, &port_a), FERRIO_STATUS_OK, "listen A");
+    check_status(ferrio_server_listen(server_a, FERRIO_STR("127.0.0.1"), 0, &port_a), FERRIO_STATUS_OK, "listen A");
 
     /* Server B: manual dispatch. */
     check_status(ferrio_server_options_set_dispatch_mode(options, FERRIO_DISPATCH_MODE_MANUAL), FERRIO_STATUS_OK,
@@ -602,10 +679,10 @@ int main(int argc, char **argv) {
     check_status(ferrio_server_new(options, &server_b), FERRIO_STATUS_OK, "server B new");
     ferrio_server_options_free(options);
     ferrio_namespace *nsp_b = NULL;
-    check_status(ferrio_server_of(server_b, S("/"), &nsp_b), FERRIO_STATUS_OK, "of / (B)");
+    check_status(ferrio_server_of(server_b, FERRIO_STR("/"), &nsp_b), FERRIO_STATUS_OK, "of / (B)");
     check_status(ferrio_namespace_on_connection(nsp_b, on_connection_b, ud_new(), ud_free), FERRIO_STATUS_OK,
                  "on connection (B)");
-    check_status(ferrio_server_listen(server_b, S("127.0.0.1"), 0, &port_b), FERRIO_STATUS_OK, "listen B");
+    check_status(ferrio_server_listen(server_b, FERRIO_STR("127.0.0.1"), 0, &port_b), FERRIO_STATUS_OK, "listen B");
     int fd = -1;
     check_status(ferrio_server_fd(server_b, &fd), FERRIO_STATUS_OK, "fd");
 
@@ -646,6 +723,7 @@ int main(int argc, char **argv) {
     check(atomic_load(&saw_kicked_rooms), "disconnecting saw the kicked socket's rooms", NULL);
     check(atomic_load(&saw_server_ns_disconnect), "disconnect reason: server namespace disconnect", NULL);
     check(atomic_load(&saw_client_ns_disconnect), "disconnect reason: client namespace disconnect", NULL);
+    check(atomic_load(&saw_no_deadline_end), "the ack without deadline completed", NULL);
     if (atomic_load(&api_thread_started)) pthread_join(api_thread, NULL);
 
     check_status(ferrio_server_close(server_a), FERRIO_STATUS_OK, "close A");
@@ -654,7 +732,7 @@ int main(int argc, char **argv) {
     ferrio_str name;
     check_status(ferrio_namespace_name(nsp_a, &name), FERRIO_STATUS_OK, "namespace name after free");
     size_t size = 0;
-    check_status(ferrio_namespace_room_size(nsp_a, S("room1"), &size), FERRIO_STATUS_SERVER_GONE,
+    check_status(ferrio_namespace_room_size(nsp_a, FERRIO_STR("room1"), &size), FERRIO_STATUS_SERVER_GONE,
                  "namespace used after its server was freed");
     ferrio_namespace_free(nsp_a);
     ferrio_namespace_free(nsp_b);

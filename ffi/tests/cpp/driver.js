@@ -52,6 +52,18 @@ async function main() {
   const [json] = await pong;
   check("server emit_with_ack gets the answer", json === '["pong"]', json);
 
+  await new Promise((resolve) => c1.timeout(WAIT).emit("args", "text", { n: 1 }, Buffer.from([7, 8]), () => resolve()));
+
+  // A server emit_with_ack without a deadline outlasts ferrio's default 5 s one.
+  c1.on("slow-ping", (cb) => setTimeout(() => cb("late"), 5500));
+  const slow = new Promise((resolve, reject) => {
+    const t = setTimeout(() => reject(new Error('no "slow-pong-seen"')), 9000);
+    c1.once("slow-pong-seen", (json) => (clearTimeout(t), resolve(json)));
+  });
+  c1.emit("ask-forever");
+  const lateJson = await slow;
+  check("emit_with_ack(no_timeout) waits past 5 s", lateJson === '["late"]', lateJson);
+
   c2.disconnect();
   await new Promise((r) => setTimeout(r, 300));
   for (const [name, ok, detail] of results) {

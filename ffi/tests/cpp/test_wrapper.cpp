@@ -46,7 +46,8 @@ int main(int argc, char** argv) {
         }
         ferrio::Server io(options);
         io.use([](ferrio::Socket socket, ferrio::ConnectRequest request) {
-            if (socket.handshake().find("\"token\":\"bad\"") != std::string::npos) {
+            check(socket.auth().front() == '{', "auth() is a JSON object", std::string(socket.auth()));
+            if (socket.auth().find("\"token\":\"bad\"") != std::string::npos) {
                 request.reject("go away", R"({"why":"token"})");
             } else {
                 request.accept();
@@ -56,6 +57,35 @@ int main(int argc, char** argv) {
             socket.join("room");
             socket.on("hello", [](ferrio::Socket, ferrio::Event& event) {
                 if (event.ack) event.ack->send("[\"hi\"," + std::string(event.json.substr(1)));
+            });
+            socket.on("args", [](ferrio::Socket, ferrio::Event& event) {
+                // ("text", {"n":1}, <bytes 7 8>) read one argument at a time.
+                const ferrio::Payload& args = event.args;
+                check(args.arg_count() == 3, "arg_count", std::to_string(args.arg_count()));
+                check(args.arg(0) == "\"text\"", "arg(0)", std::string(args.arg(0)));
+                check(args.arg(1) == "{\"n\":1}", "arg(1)", std::string(args.arg(1)));
+                check(args.arg_binary(2) == std::string_view("\x07\x08", 2), "arg_binary(2)");
+                try {
+                    args.arg(3);
+                    check(false, "arg past the end throws");
+                } catch (const ferrio::Error& e) {
+                    check(e.status() == FERRIO_STATUS_INVALID_ARGUMENT, "arg past the end throws", e.what());
+                }
+                try {
+                    args.arg_binary(0);
+                    check(false, "arg_binary of text throws");
+                } catch (const ferrio::Error& e) {
+                    check(e.status() == FERRIO_STATUS_INVALID_ARGUMENT, "arg_binary of text throws", e.what());
+                }
+                if (event.ack) event.ack->send();
+            });
+            socket.on("ask-forever", [](ferrio::Socket socket, ferrio::Event&) {
+                ferrio::Socket kept = socket.keep();
+                socket.emit_with_ack("slow-ping", "[]", ferrio::no_timeout,
+                                     [kept](ferrio_status status, const ferrio::Payload& response) {
+                                         check(status == FERRIO_STATUS_OK, "no_timeout ack status");
+                                         kept.emit("slow-pong-seen", "[" + ferrio::json_string(response.json) + "]");
+                                     });
             });
             socket.on("shout", [](ferrio::Socket socket, ferrio::Event& event) {
                 socket.to("room").emit("shouted", event.json, event.attachments);

@@ -1,6 +1,6 @@
 // The admin UI protocol on ferrio's `/admin` namespace, spoken by socket.io-client as the official UI speaks
 // it: login (bcrypt credentials, sessions, "invalid credentials"), the payload of every event the UI is sent,
-// its commands, read-only and production modes. Server: target/debug/examples/admin_server (core/examples).
+// its commands, read-only and production modes. Server: target/debug/examples/admin_server (crates/ferrio-admin/examples).
 import { after, afterEach, before, describe, test } from "node:test";
 import assert from "node:assert/strict";
 import path from "node:path";

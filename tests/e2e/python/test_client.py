@@ -447,6 +447,11 @@ async def test_client_closes_connection(connect, mode):
     leaver = await connect()
     sid = leaver.sid()
     assert await leaver.call("join", ["r1", "r2"]) == sorted([sid, "r1", "r2"])
+    # python-engineio's polling write loop stops as soon as disconnect() leaves the "connected" state:
+    # if the POST of the call is still waiting for its "ok" then (the ack can come back first, through
+    # the GET), the DISCONNECT and CLOSE packets are never sent and disconnect() waits for its pending
+    # GET until the ping timeout. Let the client's writes finish first: that race is the client's.
+    await asyncio.wait_for(leaver.sio.eio.queue.join(), WAIT)
     await asyncio.wait_for(leaver.sio.disconnect(), WAIT)
     assert leaver.received("disconnect")  # the client's own handler ran
     (leaving,) = await observer.wait("leaving", match=lambda a: a[0]["id"] == sid)

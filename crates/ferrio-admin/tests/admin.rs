@@ -1,12 +1,14 @@
-//! The admin UI instrumentation (`ferrio::admin`) over real WebSockets: login (bcrypt, plain, custom,
+//! The admin UI instrumentation (`ferrio-admin`) over real WebSockets: login (bcrypt, plain, custom,
 //! sessions, refusal), the events the UI is sent and their fields, its commands, read-only and production
 //! modes, and the UI's files served on the server's own port.
 
+// The core's raw-protocol test helpers, shared rather than copied.
+#[path = "../../../core/tests/common/mod.rs"]
 mod common;
 
 use common::*;
-use ferrio::admin::{AdminAuth, AdminError, AdminMode, AdminOptions};
 use ferrio::{Server, ServerHandle};
+use ferrio_admin::{AdminAuth, AdminError, AdminMode, AdminOptions, Instrument};
 use serde_json::{json, Value};
 use std::sync::Arc;
 use std::time::Duration;
@@ -437,7 +439,7 @@ async fn auth_variants_plain_custom_and_disabled() {
     );
     stop(handle).await;
 
-    let check: ferrio::admin::AuthCheck =
+    let check: ferrio_admin::AuthCheck =
         Arc::new(|auth: Value| Box::pin(async move { auth["token"] == "open sesame" }));
     let (_io, handle) = instrumented(AdminOptions::new(AdminAuth::Custom(check))).await;
     let addr = handle.local_addr();
@@ -483,8 +485,8 @@ async fn options_are_checked() {
     ));
     assert!("production".parse::<AdminMode>().is_ok());
     assert!("staging".parse::<AdminMode>().is_err());
-    assert!(ferrio::admin::is_bcrypt_hash(
-        &ferrio::admin::hash_password("x").unwrap()
+    assert!(ferrio_admin::is_bcrypt_hash(
+        &ferrio_admin::hash_password("x").unwrap()
     ));
 }
 

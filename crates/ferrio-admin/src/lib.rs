@@ -1,3 +1,5 @@
+//! # ferrio-admin
+//!
 //! The server side of the official Socket.IO admin UI (`@socket.io/admin-ui`): a namespace (`/admin` by
 //! default) that logs the UI in, tells it which commands it may use, streams the server's state to it
 //! (server stats every 2 s; in development mode also every socket, room change and event) and carries out
@@ -8,33 +10,38 @@
 //! feature names, the `"invalid credentials"` refusal, session ids for silent reconnects). Observing the
 //! server goes through its one [`Observer`]: an uninstrumented server pays one atomic load per hook point.
 //!
-//! ```no_run
-//! use ferrio::admin::{AdminAuth, AdminOptions};
+//! A crate of its own, on the core's public API only (the [`Observer`] hook, namespaces, broadcast
+//! operators): a server that is not instrumented does not build bcrypt.
 //!
-//! # fn run(io: &ferrio::Server) -> Result<(), ferrio::admin::AdminError> {
-//! let hash = ferrio::admin::hash_password("changeit")?;
-//! let mut options = AdminOptions::new(AdminAuth::basic("admin", hash));
-//! options.ui_dir = Some("node_modules/@socket.io/admin-ui/ui/dist".into());
-//! io.instrument(options)?; // the UI is now at http://<host>:<port>/admin/
+//! ```no_run
+//! use ferrio_admin::{hash_password, AdminAuth, AdminMode, AdminOptions, Instrument};
+//!
+//! # fn run(io: &ferrio::Server) -> Result<(), ferrio_admin::AdminError> {
+//! let mut options = AdminOptions::new(AdminAuth::basic("admin", hash_password("changeit")?));
+//! options.mode = AdminMode::Development; // or Production: stats only
+//! options.read_only = false;
+//! options.ui_dir = Some("node_modules/@socket.io/admin-ui/ui/dist".into()); // served at /admin/
+//! io.instrument(options)?;
 //! # Ok(()) }
 //! ```
 
-use crate::adapter::{BoxFuture, BroadcastOptions, RemoteSocket, Room, RoomEvent};
-use crate::engineio::{CloseReason, TransportKind};
-use crate::socketio::server::ServerInner;
-use crate::socketio::{
-    ConnectError, DisconnectReason, Event, Namespace, Observer, Payload, Server, Socket,
+use ferrio::adapter::{BoxFuture, BroadcastOptions, Room, RoomEvent};
+use ferrio::engineio::{CloseReason, TransportKind};
+use ferrio::socketio::{
+    ConnectError, DisconnectReason, Event, Namespace, Observer, Payload, RemoteSocket, Server,
+    Socket, WeakServer,
 };
 use parking_lot::Mutex;
 use serde_json::value::RawValue;
 use serde_json::{json, Map, Value};
 use std::collections::{HashSet, VecDeque};
 use std::path::PathBuf;
-use std::sync::{Arc, Once, Weak};
+use std::sync::{Arc, Once};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 /// How much the admin UI is told.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[non_exhaustive]
 pub enum AdminMode {
     /// Everything: every socket, room change and event (costly on a busy server).
     #[default]
@@ -57,6 +64,7 @@ impl std::str::FromStr for AdminMode {
 
 /// An accepted password.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum Password {
     /// A bcrypt hash (`$2a$`, `$2b$`, `$2y$`), as `@socket.io/admin-ui` expects.
     Bcrypt(String),
@@ -78,6 +86,7 @@ pub type AuthCheck = Arc<dyn Fn(Value) -> BoxFuture<'static, bool> + Send + Sync
 
 /// How the admin namespace logs the UI in.
 #[derive(Clone)]
+#[non_exhaustive]
 pub enum AdminAuth {
     /// Anyone may connect (never on a reachable server).
     Disabled,
@@ -118,8 +127,9 @@ impl AdminAuth {
     }
 }
 
-/// The options of [`Server::instrument`]; the names follow `@socket.io/admin-ui`'s `instrument(io, opts)`.
+/// The options of [`Instrument::instrument`]; the names follow `@socket.io/admin-ui`'s `instrument(io, opts)`.
 #[derive(Debug, Clone)]
+#[non_exhaustive]
 pub struct AdminOptions {
     /// The admin namespace (default `/admin`).
     pub namespace: String,
@@ -157,6 +167,7 @@ impl AdminOptions {
 
 /// Why the server could not be instrumented.
 #[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum AdminError {
     /// A `Password::Bcrypt` is not a bcrypt hash.
     #[error("the `password` field must be a valid bcrypt hash")]
@@ -232,10 +243,10 @@ struct Aggregate {
 }
 
 pub(crate) struct AdminState {
-    server: Weak<ServerInner>,
+    server: WeakServer,
     nsp: String,
     /// The admin namespace itself, looked up once: every report is emitted there.
-    admin: crate::socketio::NamespaceRef,
+    admin: ferrio::socketio::NamespaceRef,
     auth: AdminAuth,
     read_only: bool,
     mode: AdminMode,
@@ -246,11 +257,11 @@ pub(crate) struct AdminState {
     stats_task: Once,
     sessions: Mutex<Sessions>,
     /// Session ids made by the login, to send once the socket is connected.
-    new_sessions: Mutex<std::collections::HashMap<crate::engineio::Sid, String>>,
+    new_sessions: Mutex<std::collections::HashMap<ferrio::Sid, String>>,
     aggregates: Mutex<Vec<Aggregate>>,
 }
 
-/// Instruments `server` for the admin UI; see [`Server::instrument`].
+/// Instruments `server` for the admin UI; see [`Instrument::instrument`].
 pub fn instrument(server: &Server, options: AdminOptions) -> Result<(), AdminError> {
     if let AdminAuth::Credentials(list) = &options.auth {
         for credentials in list {
@@ -269,7 +280,7 @@ pub fn instrument(server: &Server, options: AdminOptions) -> Result<(), AdminErr
     let hostname = gethostname::gethostname().to_string_lossy().into_owned();
     let admin = server.of(&options.namespace);
     let state = Arc::new(AdminState {
-        server: Arc::downgrade(&server.0),
+        server: server.downgrade(),
         nsp: admin.name().to_owned(),
         admin: admin.downgrade(),
         auth: options.auth,
@@ -301,11 +312,16 @@ pub fn instrument(server: &Server, options: AdminOptions) -> Result<(), AdminErr
     Ok(())
 }
 
-impl Server {
+/// `server.instrument(options)`: the admin UI's entry point as a method of [`Server`].
+pub trait Instrument {
     /// Instruments the server for the official Socket.IO admin UI: the admin namespace, its login, the
     /// stats and (in development mode) every socket, room and event, and the UI's commands; with
     /// `ui_dir`, also serves the UI itself under `ui_path` on this server's port.
-    pub fn instrument(&self, options: AdminOptions) -> Result<(), AdminError> {
+    fn instrument(&self, options: AdminOptions) -> Result<(), AdminError>;
+}
+
+impl Instrument for Server {
+    fn instrument(&self, options: AdminOptions) -> Result<(), AdminError> {
         instrument(self, options)
     }
 }
@@ -427,28 +443,32 @@ fn raw_args(payload: &Payload) -> Vec<&RawValue> {
 }
 
 /// `[nsp, id, [event, ...args], date]`, the arguments of `event_received` / `event_sent`, with the
-/// event's own attachments.
+/// event's own attachments (the arguments' JSON is copied as it is, placeholders included).
 fn event_report(nsp: &str, id: &str, event: &str, payload: &Payload) -> Payload {
-    let mut text = String::with_capacity(payload.args_json().len() + 96);
-    text.push('[');
-    text.push_str(&Value::from(nsp).to_string());
-    text.push(',');
-    text.push_str(&Value::from(id).to_string());
-    text.push_str(",[");
-    text.push_str(&Value::from(event).to_string());
-    for arg in raw_args(payload) {
-        text.push(',');
-        text.push_str(arg.get());
+    /// `[event, ...args]`, the arguments written out verbatim.
+    struct EventArgs<'a>(&'a str, Vec<&'a RawValue>);
+
+    impl serde::Serialize for EventArgs<'_> {
+        fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+            use serde::ser::SerializeSeq;
+            let mut seq = serializer.serialize_seq(Some(self.1.len() + 1))?;
+            seq.serialize_element(self.0)?;
+            for arg in &self.1 {
+                seq.serialize_element(arg)?;
+            }
+            seq.end()
+        }
     }
-    text.push_str("],");
-    text.push_str(&Value::from(now_iso()).to_string());
-    text.push(']');
-    Payload::from_parts(text, payload.attachments().to_vec())
+
+    let args = EventArgs(event, raw_args(payload));
+    Payload::from_args(&(nsp, id, args, now_iso()))
+        .unwrap_or_default()
+        .with_attachments(payload.attachments().to_vec())
 }
 
 impl AdminState {
     fn server(&self) -> Option<Server> {
-        self.server.upgrade().map(Server)
+        self.server.upgrade()
     }
 
     /// An existing namespace (a UI command never creates one).
@@ -606,11 +626,7 @@ impl AdminState {
     }
 
     /// The sockets a command targets: the whole namespace, or those in the room (or with the id) `filter`.
-    fn target(
-        &self,
-        nsp: &str,
-        filter: Option<&str>,
-    ) -> Option<crate::socketio::BroadcastOperator> {
+    fn target(&self, nsp: &str, filter: Option<&str>) -> Option<ferrio::BroadcastOperator> {
         let nsp = self.namespace(nsp)?;
         Some(match filter {
             Some(filter) if !filter.is_empty() => nsp.to(filter),
@@ -669,11 +685,10 @@ impl AdminState {
                     return;
                 };
                 let filter = text(1);
-                let rest: Vec<&str> = raw.iter().skip(3).map(|r| r.get()).collect();
-                let payload = Payload::from_parts(
-                    format!("[{}]", rest.join(",")),
-                    event.payload.attachments().to_vec(),
-                );
+                let rest: Vec<&RawValue> = raw.iter().skip(3).copied().collect();
+                let payload = Payload::from_args(&rest)
+                    .unwrap_or_default()
+                    .with_attachments(event.payload.attachments().to_vec());
                 if let Some(target) = state.target(&nsp, filter.as_deref()) {
                     if let Err(error) = target.emit(&name, payload) {
                         tracing::debug!(%error, "admin UI emit refused");

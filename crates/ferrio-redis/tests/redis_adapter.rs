@@ -3,11 +3,13 @@
 //! room sizes and lists, server-side emits with acks, broadcasts with acks, and Redis going away and coming
 //! back. (The suite mixing ferrio with official Node socket.io servers is bindings/node/test/redis.test.mjs.)
 
+// The core's raw-protocol test helpers, shared rather than copied.
+#[path = "../../../core/tests/common/mod.rs"]
 mod common;
 
 use common::*;
-use ferrio::adapter::{RedisAdapterConfig, RedisAdapterFactory};
 use ferrio::{Payload, Server};
+use ferrio_redis::{RedisAdapterConfig, RedisAdapterFactory};
 use std::net::SocketAddr;
 use std::process::{Child, Command, Stdio};
 use std::sync::Arc;

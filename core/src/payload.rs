@@ -1,5 +1,6 @@
 //! [`Payload`]: the arguments of an event or an ack in the wire convention every binding shares — one
-//! JSON array plus binary attachments referenced by `{"_placeholder":true,"num":N}`.
+//! JSON array plus binary attachments referenced by `{"_placeholder":true,"num":N}`. A leaf of the crate:
+//! the Socket.IO layer and the adapters (which carry payloads between servers) both use it.
 
 use bytes::Bytes;
 use serde::de::DeserializeOwned;
@@ -22,6 +23,7 @@ impl Default for Payload {
 
 /// Why a payload could not be built or read.
 #[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum PayloadError {
     /// The JSON text is not an array.
     #[error("the arguments must be a JSON array")]
@@ -56,6 +58,13 @@ impl Payload {
     /// Trusted constructor for text the codec has already validated as an array.
     pub(crate) fn from_parts(args: String, attachments: Vec<Bytes>) -> Payload {
         Payload { args, attachments }
+    }
+
+    /// The same arguments with these attachments, which their placeholders refer to by position (adapters
+    /// rebuild payloads received from other servers this way).
+    pub fn with_attachments(mut self, attachments: Vec<Bytes>) -> Payload {
+        self.attachments = attachments;
+        self
     }
 
     /// Several arguments from anything serializing to a JSON array, such as a tuple: `&("hi", 42)`.

@@ -4,8 +4,8 @@
 //! (`{"_placeholder":true,"num":N}`) plus the attachments they point at — the convention a [`Payload`]
 //! already uses, so arguments cross between the two worlds without a second representation.
 
-use crate::socketio::Payload;
 use bytes::Bytes;
+use ferrio::Payload;
 use rmpv::Value as Pack;
 use serde_json::{Map, Number, Value};
 
@@ -165,8 +165,9 @@ pub(super) fn payload_from_values(values: Vec<Value>, attachments: &[Bytes]) -> 
         .into_iter()
         .map(|v| renumber(v, attachments, &mut used))
         .collect();
-    let text = serde_json::to_string(&values).unwrap_or_else(|_| "[]".into());
-    Payload::from_parts(text, used)
+    Payload::from_args(&values)
+        .unwrap_or_default()
+        .with_attachments(used)
 }
 
 fn renumber(value: Value, attachments: &[Bytes], used: &mut Vec<Bytes>) -> Value {

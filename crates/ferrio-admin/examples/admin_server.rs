@@ -9,8 +9,8 @@
 //! On `/` and `/chat`: `hello` (any args) is answered with `hi` and the same args; `rooms` acks with the
 //! socket's rooms, sorted.
 
-use ferrio::admin::{AdminAuth, AdminMode, AdminOptions};
 use ferrio::{Payload, Server};
+use ferrio_admin::{AdminAuth, AdminMode, AdminOptions, Instrument};
 use std::time::Duration;
 
 fn main() {
@@ -36,7 +36,7 @@ fn main() {
     }
     if auth {
         // The lowest bcrypt cost keeps the tests' logins fast; a real deployment uses 10 or more.
-        let hash = ferrio::admin::hash_password_with_cost("admin-password", 4).expect("bcrypt");
+        let hash = ferrio_admin::hash_password_with_cost("admin-password", 4).expect("bcrypt");
         options.auth = AdminAuth::basic("admin", hash);
     }
     let runtime = tokio::runtime::Builder::new_multi_thread()

@@ -1,4 +1,6 @@
-//! The Redis adapter: many ferrio processes — and official Node socket.io servers running
+//! # ferrio-redis
+//!
+//! The Redis adapter of [ferrio]: many ferrio processes — and official Node socket.io servers running
 //! @socket.io/redis-adapter's classic `createAdapter` — act as one. It speaks that adapter's protocol on the
 //! same channels (per namespace: `{prefix}#{nsp}#` for broadcasts, `{prefix}#{nsp}#{room}#` for a broadcast
 //! to one room, `{prefix}-request#{nsp}#` and `{prefix}-response#{nsp}#` for requests and their answers),
@@ -13,14 +15,13 @@
 mod link;
 mod wire;
 
-use super::{
-    AckCollector, Adapter, AdapterError, AdapterFactory, BoxFuture, BroadcastOptions,
-    BroadcastPacket, BroadcastReport, MemoryAdapter, RemoteSocket, Room, ServerSideAck,
-    ServerSideEvent,
-};
-use crate::engineio::Sid;
-use crate::socketio::{NamespaceRef, Payload, Socket};
 use bytes::Bytes;
+use ferrio::adapter::{
+    AckCollector, Adapter, AdapterError, AdapterFactory, BoxFuture, BroadcastOptions,
+    BroadcastPacket, BroadcastReport, LocalNamespace, MemoryAdapter, RemoteSocketData, Room,
+    ServerSideAck, ServerSideEvent,
+};
+use ferrio::{Payload, Sid};
 use link::Link;
 use parking_lot::Mutex;
 use serde_json::{json, Value};
@@ -32,7 +33,7 @@ use wire::kind;
 
 /// How to reach Redis and name the channels.
 #[derive(Debug, Clone)]
-#[cfg_attr(docsrs, doc(cfg(feature = "redis")))]
+#[non_exhaustive]
 pub struct RedisAdapterConfig {
     /// `redis://[user:password@]host:port[/db]`.
     pub url: String,
@@ -75,9 +76,8 @@ impl RedisAdapterConfig {
 }
 
 /// Makes a [`RedisAdapter`] per namespace over one pair of Redis connections. Give it to
-/// [`crate::ServerBuilder::adapter`].
+/// [`ferrio::ServerBuilder::adapter`].
 #[derive(Clone)]
-#[cfg_attr(docsrs, doc(cfg(feature = "redis")))]
 pub struct RedisAdapterFactory {
     link: Arc<Link>,
 }
@@ -132,7 +132,7 @@ impl RedisAdapterFactory {
 }
 
 impl AdapterFactory for RedisAdapterFactory {
-    fn create(&self, nsp: NamespaceRef) -> Arc<dyn Adapter> {
+    fn create(&self, nsp: LocalNamespace) -> Arc<dyn Adapter> {
         let adapter =
             Arc::new_cyclic(|this| RedisAdapter::new(nsp, self.link.clone(), this.clone()));
         self.link.register(&adapter);
@@ -155,10 +155,9 @@ struct AckRequest {
 }
 
 /// One namespace's adapter in a Redis cluster.
-#[cfg_attr(docsrs, doc(cfg(feature = "redis")))]
 pub struct RedisAdapter {
     local: MemoryAdapter,
-    nsp: NamespaceRef,
+    nsp: LocalNamespace,
     nsp_name: String,
     link: Arc<Link>,
     broadcast_channel: String,
@@ -201,15 +200,15 @@ fn parse_opts(value: &Value) -> BroadcastOptions {
             .map(|items| items.iter().filter_map(room_name).collect())
             .unwrap_or_default()
     };
-    BroadcastOptions {
-        rooms: rooms("rooms"),
-        except: rooms("except"),
-        local: true,
-        volatile: value["flags"]["volatile"].as_bool().unwrap_or(false),
-        timeout: value["flags"]["timeout"]
-            .as_u64()
-            .map(Duration::from_millis),
-    }
+    let mut opts = BroadcastOptions::default();
+    opts.rooms = rooms("rooms");
+    opts.except = rooms("except");
+    opts.local = true;
+    opts.volatile = value["flags"]["volatile"].as_bool().unwrap_or(false);
+    opts.timeout = value["flags"]["timeout"]
+        .as_u64()
+        .map(Duration::from_millis);
+    opts
 }
 
 /// A room name as JavaScript would key it (socket.io allows numbers as room names).
@@ -222,7 +221,7 @@ fn room_name(value: &Value) -> Option<Room> {
 }
 
 impl RedisAdapter {
-    fn new(nsp: NamespaceRef, link: Arc<Link>, this: Weak<RedisAdapter>) -> RedisAdapter {
+    fn new(nsp: LocalNamespace, link: Arc<Link>, this: Weak<RedisAdapter>) -> RedisAdapter {
         let nsp_name = nsp.name().to_owned();
         let prefix = &link.prefix;
         let response_channel = format!("{prefix}-response#{nsp_name}#");
@@ -300,7 +299,10 @@ impl RedisAdapter {
         let Some((event, payload)) = self.event_of(packet, &decoded.attachments) else {
             return;
         };
-        let packet = crate::socketio::broadcast_packet(&self.nsp_name, &event, payload, None);
+        let Some(emitter) = self.nsp.emitter() else {
+            return;
+        };
+        let packet = emitter.packet(&event, payload, None);
         let _ = self.local.broadcast(&packet, &parse_opts(opts));
     }
 
@@ -337,16 +339,17 @@ impl RedisAdapter {
         };
         match msg["type"].as_u64() {
             Some(kind::SOCKETS) => {
-                let opts = BroadcastOptions {
-                    rooms: msg["rooms"]
-                        .as_array()
-                        .map(|r| r.iter().filter_map(room_name).collect())
-                        .unwrap_or_default(),
-                    ..Default::default()
-                };
-                let mut ids = Vec::new();
-                self.local
-                    .for_each_target(&opts, |s| ids.push(s.id().to_string()));
+                let mut opts = BroadcastOptions::default();
+                opts.rooms = msg["rooms"]
+                    .as_array()
+                    .map(|r| r.iter().filter_map(room_name).collect())
+                    .unwrap_or_default();
+                let ids: Vec<String> = self
+                    .local
+                    .socket_ids(&opts)
+                    .iter()
+                    .map(Sid::to_string)
+                    .collect();
                 reply(json!({ "sockets": ids }));
             }
             Some(kind::ALL_ROOMS) => {
@@ -366,11 +369,10 @@ impl RedisAdapter {
                     let Some(sid) = msg["sid"].as_str() else {
                         return;
                     };
-                    BroadcastOptions {
-                        rooms: vec![Room::from(sid)],
-                        local: true,
-                        ..Default::default()
-                    }
+                    let mut opts = BroadcastOptions::default();
+                    opts.rooms = vec![Room::from(sid)];
+                    opts.local = true;
+                    opts
                 };
                 let rooms: Vec<Room> = match msg["rooms"].as_array() {
                     Some(rooms) => rooms.iter().filter_map(room_name).collect(),
@@ -391,12 +393,11 @@ impl RedisAdapter {
                 let opts = parse_opts(&msg["opts"]);
                 let sockets: Vec<Value> = self
                     .local
-                    .targets(&opts)
+                    .fetch_local(&opts)
                     .into_iter()
                     .map(|s| {
-                        json!({"id": s.id().as_str(), "handshake": s.handshake(),
-                            "rooms": s.rooms().iter().map(|r| &**r).collect::<Vec<_>>(),
-                            "data": s.data()})
+                        json!({"id": s.id.as_str(), "handshake": s.handshake,
+                            "rooms": rooms_json(&s.rooms), "data": s.data})
                     })
                     .collect();
                 reply(json!({ "sockets": sockets }));
@@ -446,7 +447,7 @@ impl RedisAdapter {
                 return;
             }
         }
-        let Some(nsp) = self.nsp.upgrade() else {
+        let Some(emitter) = self.nsp.emitter() else {
             return;
         };
         let Some(packet) = request.value.get_mut("packet") else {
@@ -456,20 +457,18 @@ impl RedisAdapter {
             return;
         };
         let opts = parse_opts(&request.value["opts"]);
-        let ack_id = nsp.0.next_ack_id();
-        let packet =
-            crate::socketio::broadcast_packet(&self.nsp_name, &event, payload, Some(ack_id));
-        let (tx, mut rx) = mpsc::unbounded_channel();
+        let ack_id = emitter.next_ack_id();
+        let packet = emitter.packet(&event, payload, Some(ack_id));
+        let (collector, mut rx) = AckCollector::channel();
         let count = self
             .local
-            .local_broadcast_with_ack(&packet, &opts, AckCollector { tx });
+            .broadcast_with_ack_local(&packet, &opts, collector);
         let link = self.link.clone();
         let channel = self.response_channel.clone();
         let count_body = json!({"type": kind::BROADCAST_CLIENT_COUNT, "requestId": request_id,
             "clientCount": count});
         let _ = link.publish(channel.clone(), count_body.to_string().into_bytes());
         let timeout = opts.timeout.unwrap_or(self.link.request_timeout);
-        let targets = self.local.targets(&opts);
         tokio::spawn(async move {
             let deadline = tokio::time::Instant::now() + timeout;
             let mut answered = 0;
@@ -491,9 +490,7 @@ impl RedisAdapter {
                 );
             }
             if answered < count {
-                for socket in targets {
-                    socket.forget_ack(ack_id);
-                }
+                emitter.forget_ack(ack_id);
             }
         });
     }
@@ -611,26 +608,22 @@ impl RedisAdapter {
     fn fetch_remote(
         &self,
         opts: &BroadcastOptions,
-        local: Vec<RemoteSocket>,
-    ) -> BoxFuture<'static, Result<Vec<RemoteSocket>, AdapterError>> {
+        local: Vec<RemoteSocketData>,
+    ) -> BoxFuture<'static, Result<Vec<RemoteSocketData>, AdapterError>> {
         let Some(this) = self.shared() else {
             return Box::pin(async move { Ok(local) });
         };
-        let nsp = self.nsp.clone();
         let raw = raw_opts(opts);
         Box::pin(async move {
             let fields = json!({"opts": {"rooms": raw["rooms"], "except": raw["except"]}});
             let answers = this.ask_others(kind::REMOTE_FETCH, fields).await?;
-            let Some(nsp) = nsp.upgrade() else {
-                return Ok(local);
-            };
             let mut found = local;
             for answer in answers {
                 for socket in answer.value["sockets"].as_array().into_iter().flatten() {
                     let Some(id) = socket["id"].as_str().and_then(Sid::parse) else {
                         continue;
                     };
-                    found.push(RemoteSocket {
+                    found.push(RemoteSocketData {
                         id,
                         handshake: socket["handshake"].clone(),
                         rooms: socket["rooms"]
@@ -638,7 +631,6 @@ impl RedisAdapter {
                             .map(|r| r.iter().filter_map(room_name).collect())
                             .unwrap_or_default(),
                         data: socket["data"].clone(),
-                        nsp: nsp.clone(),
                     });
                 }
             }
@@ -668,8 +660,8 @@ impl Adapter for RedisAdapter {
         self.local.local_rooms()
     }
 
-    fn local_sockets(&self, opts: &BroadcastOptions) -> Vec<Socket> {
-        self.local.targets(opts)
+    fn local_sockets(&self, opts: &BroadcastOptions) -> Vec<Sid> {
+        self.local.socket_ids(opts)
     }
 
     fn broadcast(
@@ -704,7 +696,8 @@ impl Adapter for RedisAdapter {
         collector: AckCollector,
     ) -> BoxFuture<'static, Result<usize, AdapterError>> {
         if opts.local {
-            return self.local.broadcast_with_ack(packet, opts, collector);
+            let count = self.local.broadcast_with_ack_local(packet, opts, collector);
+            return Box::pin(async move { Ok(count) });
         }
         let request_id = self.new_request_id();
         let (counts_tx, mut counts) = mpsc::unbounded_channel();
@@ -723,7 +716,7 @@ impl Adapter for RedisAdapter {
             self.request_channel.clone(),
             wire::encode_pack(&body, packet.payload.attachments()),
         );
-        let local = self.local.local_broadcast_with_ack(packet, opts, collector);
+        let local = self.local.broadcast_with_ack_local(packet, opts, collector);
         let servers = self.server_count_now();
         let forget = self.shared();
         let timeout = opts.timeout.unwrap_or(self.link.request_timeout);
@@ -756,10 +749,7 @@ impl Adapter for RedisAdapter {
         &self,
         opts: &BroadcastOptions,
     ) -> BoxFuture<'static, Result<HashSet<Sid>, AdapterError>> {
-        let mut ids = HashSet::new();
-        self.local.for_each_target(opts, |s| {
-            ids.insert(s.id());
-        });
+        let mut ids: HashSet<Sid> = self.local.socket_ids(opts).into_iter().collect();
         if opts.local {
             return Box::pin(async move { Ok(ids) });
         }
@@ -773,13 +763,8 @@ impl Adapter for RedisAdapter {
     fn fetch_sockets(
         &self,
         opts: &BroadcastOptions,
-    ) -> BoxFuture<'static, Result<Vec<RemoteSocket>, AdapterError>> {
-        let local: Vec<RemoteSocket> = self
-            .local
-            .targets(opts)
-            .into_iter()
-            .map(|s| s.to_remote())
-            .collect();
+    ) -> BoxFuture<'static, Result<Vec<RemoteSocketData>, AdapterError>> {
+        let local = self.local.fetch_local(opts);
         if opts.local {
             return Box::pin(async move { Ok(local) });
         }

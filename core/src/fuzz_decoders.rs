@@ -5,8 +5,8 @@
 //! time linear in its input. `make test` runs a short pass; `make fuzz` runs each target for a minute
 //! (`FERRIO_FUZZ_SECS`). Runs are reproducible: `FERRIO_FUZZ_SEED` picks the generator's seed.
 
-use ferrio::engineio::packet::{decode_payload, Packet};
-use ferrio::socketio::packet as sio;
+use crate::engineio::packet::{decode_payload, Packet};
+use crate::socketio::packet as sio;
 use std::time::{Duration, Instant};
 
 /// A small, fast, seedable generator (xorshift64*): the harness must not depend on the system's entropy.

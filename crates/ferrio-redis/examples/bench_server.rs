@@ -1,5 +1,6 @@
-//! The benchmark server: the same tiny handlers as `bench/servers/socketio.js` — `echo` answers the
-//! sender, `bcast` goes to every socket.
+//! The benchmark server (`bench/run.sh`, `bench/cluster.sh`): the same tiny handlers as
+//! `bench/servers/socketio.js` — `echo` answers the sender, `bcast` goes to every socket. It lives here,
+//! not in the core, because `--redis URL` makes it one server of a cluster over this crate's adapter.
 
 use ferrio::Server;
 
@@ -13,7 +14,7 @@ async fn main() -> std::io::Result<()> {
         .and_then(|p| p.parse().ok())
         .unwrap_or(0);
     let mut builder = Server::builder();
-    // `--redis URL`: one server of a cluster over Redis (bench/cluster.sh; needs the "redis" feature).
+    // `--redis URL`: one server of a cluster over Redis (bench/cluster.sh).
     if let Some(url) = args
         .iter()
         .position(|a| a == "--redis")
@@ -37,12 +38,11 @@ async fn main() -> std::io::Result<()> {
     Ok(())
 }
 
-#[cfg(feature = "redis")]
 async fn with_redis(
     builder: ferrio::ServerBuilder,
     url: &str,
 ) -> std::io::Result<ferrio::ServerBuilder> {
-    use ferrio::adapter::{RedisAdapterConfig, RedisAdapterFactory};
+    use ferrio_redis::{RedisAdapterConfig, RedisAdapterFactory};
     let factory = RedisAdapterFactory::connect(
         RedisAdapterConfig::new(url),
         std::time::Duration::from_secs(10),
@@ -50,12 +50,4 @@ async fn with_redis(
     .await
     .map_err(std::io::Error::other)?;
     Ok(builder.adapter(std::sync::Arc::new(factory)))
-}
-
-#[cfg(not(feature = "redis"))]
-async fn with_redis(
-    _builder: ferrio::ServerBuilder,
-    _url: &str,
-) -> std::io::Result<ferrio::ServerBuilder> {
-    Err(std::io::Error::other("built without the \"redis\" feature"))
 }

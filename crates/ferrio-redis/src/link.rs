@@ -4,8 +4,8 @@
 //! themselves with a capped backoff; while either is down, remote operations fail at once with
 //! [`AdapterError::Unavailable`] instead of queueing without bound.
 
-use super::RedisAdapter;
-use crate::adapter::AdapterError;
+use crate::RedisAdapter;
+use ferrio::adapter::AdapterError;
 use futures_util::StreamExt;
 use parking_lot::Mutex;
 use std::sync::atomic::{AtomicBool, Ordering};
