@@ -9,7 +9,8 @@
 #            tarball alone, which builds the native module from its own sources
 #   C        `make install` into a prefix; a CMake project (shared and static) and a Makefile +
 #            pkg-config project build the chat example and the contract server against it
-#   Rust     `cargo package -p ferrio` (which builds the packaged crate) and `cargo doc` without warnings
+#   Rust     `cargo package` of ferrio, ferrio-redis and ferrio-admin (each packaged crate is built, the
+#            optional ones against the packaged core) and `cargo doc` without warnings
 #
 # Source builds share the checkout's target directory (CARGO_TARGET_DIR), so the registry dependencies
 # compiled by the other targets are reused and only ferrio's own crates are compiled again. Cargo names a
@@ -292,11 +293,12 @@ step "Makefile + pkg-config: the chat example (ffi/tests/c/chat_smoke.js)" timeo
 
 # ---- Rust --------------------------------------------------------------------------------------------
 echo "Rust"
-step "cargo package -p ferrio (builds the packaged crate)" bash -c "cd '$ROOT' && cargo package -p ferrio --allow-dirty --offline"
+step "cargo package -p ferrio -p ferrio-redis -p ferrio-admin (builds each packaged crate)" \
+  bash -c "cd '$ROOT' && cargo package -p ferrio -p ferrio-redis -p ferrio-admin --allow-dirty --offline"
 CRATE=$CARGO_TARGET_DIR/package/ferrio-$VERSION.crate
 [ -f "$CRATE" ] && echo "       ferrio-$VERSION.crate ($(size "$CRATE")): $(tar tzf "$CRATE" | wc -l) files"
-step "cargo doc --no-deps -p ferrio --all-features, warnings denied" \
-  bash -c "cd '$ROOT' && RUSTDOCFLAGS='-D warnings' cargo doc --no-deps -p ferrio --all-features"
+step "cargo doc --no-deps of ferrio, ferrio-redis and ferrio-admin, warnings denied" \
+  bash -c "cd '$ROOT' && RUSTDOCFLAGS='-D warnings' cargo doc --no-deps -p ferrio -p ferrio-redis -p ferrio-admin --all-features"
 
 echo "packaging test took $((SECONDS - START)) s"
 echo "$passed passed, $failed failed"
