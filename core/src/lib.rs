@@ -28,6 +28,7 @@
 
 pub mod adapter;
 pub mod engineio;
+mod error;
 pub mod http;
 mod mounts;
 mod payload;
@@ -36,6 +37,7 @@ pub mod socketio;
 
 pub use adapter::{Adapter, AdapterFactory, MemoryAdapter, Room};
 pub use engineio::{CloseReason, Cors, CorsOrigins, Sid, TransportKind};
+pub use error::{CodedError, ErrorCode};
 pub use serve::{ServerHandle, SocketIoService};
 pub use socketio::{
     AckError, AckSender, BroadcastOperator, ConnectError, DisconnectReason, EmitError, Event,

@@ -4,6 +4,7 @@
 //! once.
 
 use super::*;
+use crate::status::Error;
 use futures_util::{SinkExt, StreamExt};
 use std::ffi::{c_void, CStr};
 use std::ptr::{null, null_mut};
@@ -32,6 +33,70 @@ static FREED: AtomicUsize = AtomicUsize::new(0);
 
 unsafe extern "C" fn count_free(_: *mut c_void) {
     FREED.fetch_add(1, Ordering::SeqCst);
+}
+
+/// The core code of each C status: an exhaustive match, so a status added here without a core code
+/// does not compile.
+fn core_code(status: ferrio_status) -> ferrio_core::ErrorCode {
+    use ferrio_core::ErrorCode;
+    match status {
+        ferrio_status::Ok => ErrorCode::Ok,
+        ferrio_status::NullArgument => ErrorCode::NullArgument,
+        ferrio_status::InvalidUtf8 => ErrorCode::InvalidUtf8,
+        ferrio_status::InvalidJson => ErrorCode::InvalidJson,
+        ferrio_status::InvalidArgument => ErrorCode::InvalidArgument,
+        ferrio_status::InvalidState => ErrorCode::InvalidState,
+        ferrio_status::BufferTooSmall => ErrorCode::BufferTooSmall,
+        ferrio_status::AlreadyUsed => ErrorCode::AlreadyUsed,
+        ferrio_status::ServerGone => ErrorCode::ServerGone,
+        ferrio_status::WouldDeadlock => ErrorCode::WouldDeadlock,
+        ferrio_status::SocketClosed => ErrorCode::SocketClosed,
+        ferrio_status::QueueFull => ErrorCode::QueueFull,
+        ferrio_status::ReservedEvent => ErrorCode::ReservedEvent,
+        ferrio_status::Timeout => ErrorCode::Timeout,
+        ferrio_status::Disconnected => ErrorCode::Disconnected,
+        ferrio_status::AdapterError => ErrorCode::AdapterError,
+        ferrio_status::IoError => ErrorCode::IoError,
+        ferrio_status::Panic => ErrorCode::Panic,
+        ferrio_status::LimitExceeded => ErrorCode::LimitExceeded,
+    }
+}
+
+#[test]
+fn every_error_code_is_a_status_of_the_same_name_and_number() {
+    use ferrio_core::ErrorCode;
+    for &code in ErrorCode::ALL {
+        let status = ferrio_status::from_code(code)
+            .unwrap_or_else(|| panic!("the core's {code} has no ferrio_status"));
+        assert_eq!(status as u32, code as u32, "{code}: numbers differ");
+        assert_eq!(format!("{status:?}"), code.name(), "{code}: names differ");
+        assert_eq!(core_code(status), code);
+        // SAFETY: a static string from the library.
+        let text = unsafe { CStr::from_ptr(ferrio_status_str(code as u32)) };
+        assert_eq!(text.to_str().unwrap(), code.description());
+    }
+    // The C numbers are the ABI: they never move.
+    assert_eq!(ferrio_status::InvalidArgument as u32, 4);
+    assert_eq!(ferrio_status::LimitExceeded as u32, 18);
+    assert_eq!(ErrorCode::ALL.len(), 19);
+    // Core errors become statuses through their codes.
+    let status = |error: Error| error.status;
+    assert_eq!(
+        status(ferrio_core::EmitError::TooDeep.into()),
+        ferrio_status::LimitExceeded
+    );
+    assert_eq!(
+        status(ferrio_core::AckError::Disconnected.into()),
+        ferrio_status::Disconnected
+    );
+    assert_eq!(
+        status(ferrio_core::InvalidRateLimit.into()),
+        ferrio_status::InvalidArgument
+    );
+    println!(
+        "{} error codes, each a ferrio_status of the same name and number",
+        ErrorCode::ALL.len()
+    );
 }
 
 #[test]

@@ -14,6 +14,7 @@ pub(crate) mod polling;
 mod queue;
 pub(crate) mod websocket;
 
+use crate::error::{CodedError, ErrorCode};
 use bytes::Bytes;
 use parking_lot::{Mutex, RwLock};
 use std::collections::HashMap;
@@ -355,6 +356,15 @@ pub enum SendError {
     /// The session is closed.
     #[error("the session is closed")]
     Closed,
+}
+
+impl CodedError for SendError {
+    fn code(&self) -> ErrorCode {
+        match self {
+            SendError::Full => ErrorCode::QueueFull,
+            SendError::Closed => ErrorCode::SocketClosed,
+        }
+    }
 }
 
 /// Receives what happens on the sessions of an [`Engine`].

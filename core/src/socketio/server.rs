@@ -8,6 +8,7 @@ use crate::adapter::{AdapterFactory, MemoryAdapterFactory};
 use crate::engineio::{
     AllowRequest, CloseReason, Cors, Engine, EngineConfig, RequestInfo, Sid, TransportKind,
 };
+use crate::error::{CodedError, ErrorCode};
 use crate::mounts::Mounts;
 use parking_lot::{Mutex, RwLock};
 use serde_json::Value;
@@ -103,6 +104,12 @@ pub struct RateLimit {
 #[derive(Debug, Clone, Copy, PartialEq, thiserror::Error)]
 #[error("a rate limit needs events per second > 0 (finite) and a burst of at least 1")]
 pub struct InvalidRateLimit;
+
+impl CodedError for InvalidRateLimit {
+    fn code(&self) -> ErrorCode {
+        ErrorCode::InvalidArgument
+    }
+}
 
 impl RateLimit {
     /// `events_per_second` sustained, `burst` at once; refuses numbers out of range (the one check every
