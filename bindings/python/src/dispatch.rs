@@ -2,10 +2,14 @@
 //! blocking, never touching Python) and drained by one dispatch thread that takes the GIL once per batch.
 
 use crate::convert::payload_to_list;
+use crate::errors::class_name;
 use crate::server::{environ, Ack, ConnectReply};
 use ferrio::socketio::AckResponses;
 use ferrio::socketio::RemoteSocket;
-use ferrio::{AckError, AckSender, ConnectError, DisconnectReason, Payload, Room, Socket};
+use ferrio::{
+    AckError, AckSender, CodedError, ConnectError, DisconnectReason, ErrorCode, Payload, Room,
+    Socket,
+};
 use parking_lot::{Condvar, Mutex};
 use pyo3::prelude::*;
 use pyo3::types::{PyDict, PyList, PyTuple};
@@ -49,8 +53,8 @@ pub(crate) enum Resolved {
     Done,
     /// The bound port.
     Port(u16),
-    /// An error message, raised as the named `ferrio.exceptions` class.
-    Error(&'static str, String),
+    /// An error message, raised as the `ferrio.exceptions` class of the code.
+    Error(ErrorCode, String),
     /// One client's acknowledgement.
     Ack(Result<Payload, AckError>),
     /// A broadcast's acknowledgements.
@@ -240,7 +244,9 @@ fn resolved<'py>(py: Python<'py>, result: Resolved) -> PyResult<(bool, Bound<'py
     match result {
         Resolved::Done => Ok((true, py.None().into_bound(py))),
         Resolved::Port(port) => Ok((true, port.into_pyobject(py)?.into_any())),
-        Resolved::Error(class, message) => error(class, message, py.None().into_bound(py)),
+        Resolved::Error(code, message) => {
+            error(class_name(code), message, py.None().into_bound(py))
+        }
         Resolved::Ack(Ok(payload)) => Ok((true, payload_to_list(py, &payload)?.into_any())),
         Resolved::Ack(Err(e)) => ack_error(py, e, error),
         Resolved::Acks(Ok(responses)) => {
@@ -297,23 +303,16 @@ fn ack_error<'py, F>(py: Python<'py>, e: AckError, error: F) -> PyResult<(bool, 
 where
     F: Fn(&str, String, Bound<'py, PyAny>) -> PyResult<(bool, Bound<'py, PyAny>)>,
 {
+    let (class, message) = (class_name(e.code()), e.to_string());
     match e {
+        // The answers that did come travel with the timeout.
         AckError::Timeout { answers } => {
             let list = PyList::empty(py);
             for (_, payload) in &answers {
                 list.append(payload_to_list(py, payload)?)?;
             }
-            error(
-                "AckTimeoutError",
-                "operation has timed out".into(),
-                list.into_any(),
-            )
+            error(class, message, list.into_any())
         }
-        AckError::Disconnected => error(
-            "DisconnectedError",
-            "the socket disconnected before acknowledging".into(),
-            py.None().into_bound(py),
-        ),
-        AckError::Emit(e) => error("EmitError", e.to_string(), py.None().into_bound(py)),
+        _ => error(class, message, py.None().into_bound(py)),
     }
 }

@@ -5,17 +5,18 @@
 
 use crate::convert::args_to_payload;
 use crate::dispatch::{self, Item, Queue, Resolved};
+use crate::errors::{code_error, coded_error, ferrio_error};
 use crate::runtime;
 use ferrio::adapter::BoxFuture;
 use ferrio::socketio::{ConnectionHandler, EventHandler, Middleware};
 use ferrio::{
-    AckSender, BroadcastOperator, ConnectError, Cors, CorsOrigins, EmitError, Event, Namespace,
-    Server, ServerBuilder, ServerConfig, ServerHandle, Sid, Socket,
+    AckSender, BroadcastOperator, CodedError, ConnectError, Cors, CorsOrigins, EmitError,
+    ErrorCode, Event, Namespace, Server, ServerBuilder, ServerConfig, ServerHandle, Sid, Socket,
 };
 use parking_lot::{Mutex, RwLock};
 use pyo3::exceptions::{PyRuntimeError, PyValueError};
 use pyo3::prelude::*;
-use pyo3::types::{PyDict, PyType};
+use pyo3::types::PyDict;
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU8, Ordering};
 use std::sync::Arc;
@@ -26,18 +27,6 @@ const NEW: u8 = 0;
 const LISTENING: u8 = 1;
 const CLOSING: u8 = 2;
 const CLOSED: u8 = 3;
-
-/// An exception of the pure-Python `ferrio.exceptions` module.
-pub(crate) fn ferrio_error(py: Python<'_>, class: &str, message: String) -> PyErr {
-    let class = py
-        .import("ferrio.exceptions")
-        .and_then(|m| m.getattr(class))
-        .and_then(|c| c.cast_into::<PyType>().map_err(PyErr::from));
-    match class {
-        Ok(class) => PyErr::from_type(class, message),
-        Err(e) => e,
-    }
-}
 
 fn seconds(value: f64, what: &str) -> PyResult<Duration> {
     Duration::try_from_secs_f64(value).map_err(|_| {
@@ -332,9 +321,9 @@ pub struct NativeServer {
 impl NativeServer {
     fn check_open(&self, py: Python<'_>) -> PyResult<()> {
         match self.state.load(Ordering::Acquire) {
-            CLOSED => Err(ferrio_error(
+            CLOSED => Err(code_error(
                 py,
-                "ServerClosedError",
+                ErrorCode::ServerGone,
                 "the server has been shut down".into(),
             )),
             _ => Ok(()),
@@ -401,15 +390,6 @@ impl NativeServer {
             let result = work.await;
             queue.push(Item::Resolve { future, result });
         });
-    }
-}
-
-fn emit_error(py: Python<'_>, error: EmitError) -> PyErr {
-    match error {
-        EmitError::Reserved(name) => {
-            PyValueError::new_err(format!("{name:?} is a reserved event name"))
-        }
-        other => ferrio_error(py, "EmitError", other.to_string()),
     }
 }
 
@@ -545,16 +525,14 @@ impl NativeServer {
         let mut options = AdminOptions::new(auth);
         options.namespace = namespace;
         options.read_only = read_only;
-        options.mode = mode
-            .parse::<AdminMode>()
-            .map_err(|e| PyValueError::new_err(e.to_string()))?;
+        options.mode = mode.parse::<AdminMode>().map_err(|e| coded_error(py, &e))?;
         options.server_id = server_id;
         options.stats_interval = seconds(stats_interval, "server_stats_interval")?;
         options.ui_dir = ui_dir.map(Into::into);
         let _guard = runtime().enter();
         self.server
             .instrument(options)
-            .map_err(|e| PyValueError::new_err(e.to_string()))
+            .map_err(|e| coded_error(py, &e))
     }
 
     /// Accepts connections to any namespace (python-socketio's `namespaces='*'`).
@@ -606,7 +584,7 @@ impl NativeServer {
         let _guard = runtime().enter();
         let service = self.server.http_service().map_err(|e| {
             self.state.store(NEW, Ordering::Release);
-            ferrio_error(py, "FerrioError", e.to_string())
+            code_error(py, ErrorCode::IoError, e.to_string())
         })?;
         *self.service.lock() = Some(service);
         Ok(())
@@ -685,7 +663,7 @@ impl NativeServer {
                     let _ =
                         state.compare_exchange(LISTENING, NEW, Ordering::AcqRel, Ordering::Acquire);
                     Resolved::Error(
-                        "ListenError",
+                        ErrorCode::IoError,
                         format!("cannot listen on {host}:{port}: {e}"),
                     )
                 }
@@ -701,9 +679,9 @@ impl NativeServer {
         let previous = self.state.swap(CLOSING, Ordering::AcqRel);
         if previous == CLOSED || previous == CLOSING {
             self.state.store(previous, Ordering::Release);
-            return Err(ferrio_error(
+            return Err(code_error(
                 py,
-                "ServerClosedError",
+                ErrorCode::ServerGone,
                 "the server is already shut down".into(),
             ));
         }
@@ -760,7 +738,7 @@ impl NativeServer {
                         return match sent {
                             // The socket is leaving: the event is lost, as with socket.io.
                             Ok(()) | Err(EmitError::Closed) | Err(EmitError::Full) => Ok(()),
-                            Err(e) => Err(emit_error(py, e)),
+                            Err(e) => Err(coded_error(py, &e)),
                         };
                     }
                     // In a cluster the socket may live on another server: its room reaches it there.
@@ -784,7 +762,7 @@ impl NativeServer {
             let _guard = runtime().enter();
             op.emit(&event, payload)
         })
-        .map_err(|e| emit_error(py, e))
+        .map_err(|e| coded_error(py, &e))
     }
 
     /// Emits to one socket and resolves `future` with its acknowledgement's arguments (a list), or fails
@@ -984,7 +962,7 @@ impl NativeServer {
         self.spawn_resolve(future, async move {
             match op.fetch_sockets().await {
                 Ok(sockets) => Resolved::Sockets(sockets),
-                Err(e) => Resolved::Error("FerrioError", e.to_string()),
+                Err(e) => Resolved::Error(e.code(), e.to_string()),
             }
         });
         Ok(())

@@ -2,9 +2,13 @@
 
 from typing import Any, Callable, Sequence, final
 
-__all__ = ["NativeServer", "Ack", "ConnectReply", "WsRelay", "__version__", "validate_args"]
+__all__ = ["NativeServer", "Ack", "ConnectReply", "WsRelay", "ERROR_CLASSES", "__version__", "validate_args"]
 
 __version__: str
+
+#: ``(number, name, class)`` for every error code of the engine: the ``ferrio.exceptions`` class raised for
+#: it (None for ``Ok``).
+ERROR_CLASSES: list[tuple[int, str, str | None]]
 
 def validate_args(args: Sequence[Any]) -> None: ...
 
