@@ -44,34 +44,21 @@ class FerrioError extends Error {
 /** Turns a native rejection ("ERR_FERRIO_X: text") into a FerrioError. */
 function fromNative(err) {
   const message = err && typeof err.message === "string" ? err.message : String(err);
-  const m = /^(ERR_FERRIO_[A-Z_]+): ([\s\S]*)$/.exec(message);
+  const m = /^(ERR_FERRIO_[A-Z0-9_]+): ([\s\S]*)$/.exec(message);
   if (m) return new FerrioError(m[1], m[2]);
   return new FerrioError("ERR_FERRIO_INTERNAL", message, { cause: err });
 }
 
-const STATUS_OK = 0;
-const STATUS_GONE = 1;
-const STATUS_FULL = 2;
+/**
+ * Every error code of the engine, as the native module reports it: `{ value, name, code, refined }`, where
+ * `code` is the `err.code` of ferrio's errors with that code and `refined` lists finer codes some of them
+ * have instead (ERR_FERRIO_TOO_DEEP and ERR_FERRIO_TOO_MANY_ACKS are limits exceeded).
+ */
+const errorCodes = Object.freeze(native.errorCodes().map((entry) => Object.freeze(entry)));
 
-/** Throws for the statuses of synchronous native calls that are the caller's fault or the server's state. */
-function check(status, event) {
-  if (status === STATUS_OK || status === STATUS_GONE || status === STATUS_FULL) return;
-  switch (status) {
-    case 3:
-      throw new FerrioError("ERR_FERRIO_RESERVED_EVENT", `"${event}" is a reserved event name`);
-    case 4:
-      throw new FerrioError("ERR_FERRIO_ADAPTER", "the adapter failed");
-    case 5:
-      throw new FerrioError("ERR_FERRIO_INVALID_ARGS", "the arguments could not be encoded");
-    case 6:
-      throw new FerrioError("ERR_FERRIO_SERVER_CLOSED", "the server is closed");
-    case 7:
-      throw new FerrioError("ERR_FERRIO_TOO_DEEP", "the arguments nest deeper than maxJsonDepth allows");
-    case 8:
-      throw new FerrioError("ERR_FERRIO_TOO_MANY_ACKS", "too many acknowledgements are pending on this socket (maxPendingAcks)");
-    default:
-      throw new FerrioError("ERR_FERRIO_INTERNAL", `unexpected status ${status}`);
-  }
+/** Rethrows what a synchronous native call threw ("ERR_FERRIO_X: text") as a FerrioError. */
+function rethrow(err) {
+  throw fromNative(err);
 }
 
 function report(err) {
@@ -252,7 +239,11 @@ class BroadcastOperator {
       return true;
     }
     const [json, buffers] = encode(args);
-    check(this._nsp._native.broadcast(this._rooms, this._except, this._bits(), ev, json, buffers), ev);
+    try {
+      this._nsp._native.broadcast(this._rooms, this._except, this._bits(), ev, json, buffers);
+    } catch (err) {
+      rethrow(err);
+    }
     return true;
   }
 
@@ -511,7 +502,11 @@ class Socket extends EventEmitter {
       );
       return true;
     }
-    check(this.nsp._native.emit(this.id, ev, json, buffers, !!(flags && flags.volatile)), ev);
+    try {
+      this.nsp._native.emit(this.id, ev, json, buffers, !!(flags && flags.volatile));
+    } catch (err) {
+      rethrow(err);
+    }
     return true;
   }
 
@@ -657,7 +652,11 @@ class Socket extends EventEmitter {
       if (sent) return;
       sent = true;
       const [json, buffers] = encode(answer);
-      check(native.ack(token, json, buffers), "ack");
+      try {
+        native.ack(token, json, buffers);
+      } catch (err) {
+        rethrow(err);
+      }
     };
   }
 
@@ -849,7 +848,11 @@ class Namespace extends EventEmitter {
       return true;
     }
     const [json, buffers] = encode(args);
-    check(this._native.serverSideEmit(String(ev), json, buffers), ev);
+    try {
+      this._native.serverSideEmit(String(ev), json, buffers);
+    } catch (err) {
+      rethrow(err);
+    }
     return true;
   }
 
@@ -875,7 +878,11 @@ class Namespace extends EventEmitter {
         if (answered) return;
         answered = true;
         const [json, buffers] = encode(reply.slice(0, 1));
-        this.server._native.serverSideAck(token, json, buffers);
+        try {
+          this.server._native.serverSideAck(token, json, buffers);
+        } catch (err) {
+          rethrow(err);
+        }
       });
     }
     emitLocal.call(this, ev, ...args);
@@ -1078,7 +1085,11 @@ class Server {
       srv = undefined;
     }
     this.opts = opts || {};
-    this._native = new native.NativeServer(nativeOptions(this.opts));
+    try {
+      this._native = new native.NativeServer(nativeOptions(this.opts));
+    } catch (err) {
+      rethrow(err);
+    }
     this._clustered = !!this.opts.adapter;
     this._nsps = new Map();
     this._parents = [];
@@ -1638,5 +1649,6 @@ module.exports.RemoteSocket = RemoteSocket;
 module.exports.BroadcastOperator = BroadcastOperator;
 module.exports.Adapter = Adapter;
 module.exports.FerrioError = FerrioError;
+module.exports.errorCodes = errorCodes;
 module.exports.createAdapter = createAdapter;
 module.exports.default = createServer;

@@ -3,12 +3,13 @@
 //! namespaces (static and dynamic), and the answers JavaScript sends back (acks, middleware verdicts).
 
 use crate::dispatch::{self, Args, Fallback, Shared};
+use crate::errors::{code_error, emitted, js_error, server_closed};
 use crate::namespace::{payload, NativeNamespace};
 use crate::{coded_error, runtime};
 use ferrio::adapter::RoomEvent;
 use ferrio::socketio::{ConnectError, DynamicNamespaceParent};
 use ferrio::SocketIoService as HttpService;
-use ferrio::{Cors, CorsOrigins, Server, ServerHandle};
+use ferrio::{Cors, CorsOrigins, ErrorCode, Server, ServerHandle};
 use napi::bindgen_prelude::{Buffer, Function, Unknown};
 use napi_derive::napi;
 use parking_lot::Mutex;
@@ -208,8 +209,7 @@ impl NativeServer {
         }
         if let Some(rate) = options.rate_limit_events_per_second {
             let burst = options.rate_limit_burst.unwrap_or(1);
-            let limit = ferrio::RateLimit::new(rate, burst)
-                .map_err(|e| coded_error("ERR_FERRIO_INVALID_ARG", e))?;
+            let limit = ferrio::RateLimit::new(rate, burst).map_err(|e| js_error(&e))?;
             builder = builder.rate_limit(limit);
         }
         if let Some(origins) = options.cors_origins {
@@ -236,8 +236,8 @@ impl NativeServer {
                 config = config.request_timeout(timeout);
             }
             let _rt = runtime().enter();
-            let factory = ferrio_redis::RedisAdapterFactory::new(config)
-                .map_err(|e| coded_error("ERR_FERRIO_ADAPTER", e))?;
+            let factory =
+                ferrio_redis::RedisAdapterFactory::new(config).map_err(|e| js_error(&e))?;
             builder = builder.adapter(Arc::new(factory));
         }
         let server = NativeServer {
@@ -257,10 +257,7 @@ impl NativeServer {
     #[napi]
     pub fn start(&self, dispatch: Function<'_, Args, Unknown<'static>>) -> napi::Result<()> {
         if self.shared.closed.load(Ordering::Acquire) {
-            return Err(coded_error(
-                "ERR_FERRIO_SERVER_CLOSED",
-                "the server is closed",
-            ));
+            return Err(server_closed());
         }
         let mut slot = self.shared.dispatcher.write();
         if slot.is_none() {
@@ -289,10 +286,7 @@ impl NativeServer {
         runtime()
             .spawn(async move {
                 if shared.closed.load(Ordering::Acquire) {
-                    return Err(coded_error(
-                        "ERR_FERRIO_SERVER_CLOSED",
-                        "the server is closed",
-                    ));
+                    return Err(server_closed());
                 }
                 let port = u16::try_from(port)
                     .map_err(|_| coded_error("ERR_FERRIO_LISTEN", "port out of range"))?;
@@ -312,7 +306,7 @@ impl NativeServer {
                 Ok(u32::from(bound))
             })
             .await
-            .map_err(|e| coded_error("ERR_FERRIO_INTERNAL", e))?
+            .map_err(|e| code_error(ErrorCode::Panic, e))?
     }
 
     /// Serves through the host's `http.Server` instead of a port of its own (`attach`): from now on
@@ -320,10 +314,7 @@ impl NativeServer {
     #[napi]
     pub fn attach(&self) -> napi::Result<()> {
         if self.shared.closed.load(Ordering::Acquire) {
-            return Err(coded_error(
-                "ERR_FERRIO_SERVER_CLOSED",
-                "the server is closed",
-            ));
+            return Err(server_closed());
         }
         let mut slot = self.service.lock();
         if slot.is_none() {
@@ -338,10 +329,7 @@ impl NativeServer {
 
     fn attached(&self) -> napi::Result<HttpService> {
         if self.shared.closed.load(Ordering::Acquire) {
-            return Err(coded_error(
-                "ERR_FERRIO_SERVER_CLOSED",
-                "the server is closed",
-            ));
+            return Err(server_closed());
         }
         self.service
             .lock()
@@ -370,7 +358,7 @@ impl NativeServer {
         let body = http_body_util::Full::new(bytes::Bytes::copy_from_slice(&body));
         let request = builder
             .body(body)
-            .map_err(|e| coded_error("ERR_FERRIO_INVALID_ARG", e))?;
+            .map_err(|e| code_error(ErrorCode::InvalidArgument, e))?;
         let remote = std::net::SocketAddr::new(
             remote_address
                 .parse()
@@ -397,7 +385,7 @@ impl NativeServer {
                 }
             })
             .await
-            .map_err(|e| coded_error("ERR_FERRIO_INTERNAL", e))
+            .map_err(|e| code_error(ErrorCode::Panic, e))
     }
 
     /// Takes over a TCP connection the host's `http.Server` handed to its `upgrade` listeners: `fd` is
@@ -463,7 +451,7 @@ impl NativeServer {
                 shared.dispatcher.write().take();
             })
             .await
-            .map_err(|e| coded_error("ERR_FERRIO_INTERNAL", e))
+            .map_err(|e| code_error(ErrorCode::Panic, e))
     }
 
     /// Whether `close()` was called.
@@ -563,7 +551,7 @@ impl NativeServer {
         let parent = match &regex {
             Some(source) => {
                 let regex = regex::Regex::new(source)
-                    .map_err(|e| coded_error("ERR_FERRIO_INVALID_ARG", e))?;
+                    .map_err(|e| code_error(ErrorCode::InvalidArgument, e))?;
                 self.server.of_regex(regex)
             }
             None => self.server.of_dynamic(|_, _| true),
@@ -610,33 +598,33 @@ impl NativeServer {
         }
     }
 
-    /// Answers an acknowledgement a client asked for. Returns a status (see the facade).
+    /// Answers an acknowledgement a client asked for (nothing when it was already answered, or its socket
+    /// is gone).
     #[napi]
-    pub fn ack(&self, token: f64, json: String, buffers: Option<Vec<Buffer>>) -> u32 {
+    pub fn ack(&self, token: f64, json: String, buffers: Option<Vec<Buffer>>) -> napi::Result<()> {
         let Some(ack) = self.shared.take_ack(token as u64) else {
-            return 0;
+            return Ok(());
         };
+        let payload = payload(json, buffers)?;
         let _rt = runtime().enter();
-        match payload(json, buffers) {
-            Ok(payload) => crate::namespace::status(ack.send(payload)),
-            Err(code) => code,
-        }
+        emitted(ack.send(payload))
     }
 
     /// Answers a server-side event another server sent with an ack (its first argument is relayed).
     #[napi]
-    pub fn server_side_ack(&self, token: f64, json: String, buffers: Option<Vec<Buffer>>) -> u32 {
+    pub fn server_side_ack(
+        &self,
+        token: f64,
+        json: String,
+        buffers: Option<Vec<Buffer>>,
+    ) -> napi::Result<()> {
         let Some(ack) = self.shared.take_server_ack(token as u64) else {
-            return 0;
+            return Ok(());
         };
+        let payload = payload(json, buffers)?;
         let _rt = runtime().enter();
-        match payload(json, buffers) {
-            Ok(payload) => {
-                ack.send(payload);
-                0
-            }
-            Err(code) => code,
-        }
+        ack.send(payload);
+        Ok(())
     }
 
     /// The middlewares' verdict about a connecting socket: accepted unless `message` is given.

@@ -1,7 +1,8 @@
 // Bad input throws or rejects with Errors carrying stable codes, and never crashes the process.
 import { test, describe, before, after } from "node:test";
 import assert from "node:assert/strict";
-import { Server, FerrioError } from "../index.mjs";
+import { readFileSync } from "node:fs";
+import { Server, FerrioError, errorCodes } from "../index.mjs";
 import { start, next, sleep } from "./helpers.mjs";
 
 const code = (expected) => (err) => {
@@ -9,6 +10,36 @@ const code = (expected) => (err) => {
   assert.equal(err.code, expected);
   return true;
 };
+
+test("every error code of the engine maps to a stable err.code (the table comes from Rust)", () => {
+  assert.deepEqual(
+    errorCodes.map((entry) => entry.value),
+    errorCodes.map((_, i) => i),
+    "the codes are numbered 0, 1, 2, … in order",
+  );
+  const types = readFileSync(new URL("../index.d.ts", import.meta.url), "utf8");
+  for (const entry of errorCodes) {
+    if (entry.name === "Ok") {
+      assert.equal(entry.code, undefined, "Ok is no error");
+      continue;
+    }
+    assert.match(entry.code ?? "", /^ERR_FERRIO_[A-Z0-9_]+$/, `error code ${entry.value} (${entry.name}) has no err.code`);
+    for (const code of [entry.code, ...entry.refined]) {
+      assert.ok(types.includes(`"${code}"`), `${code} is missing from FerrioErrorCode in index.d.ts`);
+    }
+  }
+  // The codes users match on are kept.
+  const byName = Object.fromEntries(errorCodes.map((entry) => [entry.name, entry]));
+  assert.equal(byName.Timeout.code, "ERR_FERRIO_ACK_TIMEOUT");
+  assert.equal(byName.Disconnected.code, "ERR_FERRIO_DISCONNECTED");
+  assert.equal(byName.ReservedEvent.code, "ERR_FERRIO_RESERVED_EVENT");
+  assert.equal(byName.AdapterError.code, "ERR_FERRIO_ADAPTER");
+  assert.equal(byName.ServerGone.code, "ERR_FERRIO_SERVER_CLOSED");
+  assert.equal(byName.InvalidArgument.code, "ERR_FERRIO_INVALID_ARG");
+  assert.equal(byName.InvalidJson.code, "ERR_FERRIO_INVALID_ARGS");
+  assert.deepEqual(byName.LimitExceeded.refined, ["ERR_FERRIO_TOO_DEEP", "ERR_FERRIO_TOO_MANY_ACKS"]);
+  console.log(`${errorCodes.length - 1} error codes, each a stable err.code`);
+});
 
 describe("errors", { timeout: 60_000 }, () => {
   let t;
