@@ -1,10 +1,13 @@
-//! The one list of error codes every binding reports ([`ErrorCode`]) and the trait through which each
-//! error of the core gives its code ([`CodedError`]). A leaf of the crate: every layer's errors map onto
-//! these codes.
+//! The one list of error codes every binding reports ([`ErrorCode`]), the trait through which each error
+//! of the core gives its code ([`CodedError`]), and [`ConfigError`], what
+//! [`ServerBuilder::build`](crate::ServerBuilder::build) refuses. A leaf of the crate: every layer's
+//! errors map onto these codes.
 //!
 //! The bindings never number or name errors on their own: the C `ferrio_status`, the Node `err.code`
 //! strings and the Python exception classes are each a table over [`ErrorCode::ALL`], and each binding
 //! has a test proving its table covers every code.
+
+use std::time::Duration;
 
 /// Declares [`ErrorCode`] and everything derived from its one list (numbers, names, descriptions,
 /// `ALL`), so that none of them can miss a variant (the model is rustls-ffi's `u32_enum_builder!`).
@@ -102,6 +105,83 @@ pub trait CodedError: std::error::Error {
     fn code(&self) -> ErrorCode;
 }
 
+/// A server option out of range, refused by [`ServerBuilder::build`](crate::ServerBuilder::build): which
+/// option (its `ServerBuilder` name) and why. Displayed as `"<option> <reason>"`, e.g.
+/// `"max_payload must be at least 1"`; a binding that names the option otherwise rewrites `option`.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{option} {reason}")]
+#[non_exhaustive]
+pub struct ConfigError {
+    /// The option, as the `ServerBuilder` method setting it is named (`"max_payload"`).
+    pub option: &'static str,
+    /// Why its value is refused, a phrase following the option's name (`"must be at least 1"`).
+    pub reason: String,
+}
+
+impl ConfigError {
+    /// `option` is refused because of `reason`.
+    pub fn new(option: &'static str, reason: impl Into<String>) -> ConfigError {
+        ConfigError {
+            option,
+            reason: reason.into(),
+        }
+    }
+}
+
+/// For `main() -> std::io::Result<()>` programs, where `listen` errors are `io::Error`s too: an
+/// [`InvalidInput`](std::io::ErrorKind::InvalidInput) error with the same message.
+impl From<ConfigError> for std::io::Error {
+    fn from(error: ConfigError) -> std::io::Error {
+        std::io::Error::new(std::io::ErrorKind::InvalidInput, error)
+    }
+}
+
+impl CodedError for ConfigError {
+    fn code(&self) -> ErrorCode {
+        ErrorCode::InvalidArgument
+    }
+}
+
+/// The longest duration option, about 12 days: two of them added (the socket.io client waits
+/// `ping_interval + ping_timeout` with one `setTimeout`) still fit the 2^31 − 1 ms a JavaScript timer
+/// can wait, and no deadline computed from one can overflow.
+pub(crate) const MAX_DURATION: Duration = Duration::from_millis((1 << 30) - 1);
+
+/// Checks a duration option: at least 1 ms (the protocol counts in milliseconds), at most
+/// [`MAX_DURATION`].
+pub(crate) fn check_duration(option: &'static str, value: Duration) -> Result<(), ConfigError> {
+    if value.is_zero() {
+        Err(ConfigError::new(option, "must be positive"))
+    } else if value < Duration::from_millis(1) {
+        Err(ConfigError::new(option, "must be at least 1 ms"))
+    } else if value > MAX_DURATION {
+        Err(ConfigError::new(
+            option,
+            format!(
+                "must be at most {} ms (about 12 days)",
+                MAX_DURATION.as_millis()
+            ),
+        ))
+    } else {
+        Ok(())
+    }
+}
+
+/// Checks a count option against its minimum.
+pub(crate) fn check_at_least(
+    option: &'static str,
+    value: usize,
+    minimum: usize,
+) -> Result<(), ConfigError> {
+    if value < minimum {
+        return Err(ConfigError::new(
+            option,
+            format!("must be at least {minimum}"),
+        ));
+    }
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -116,5 +196,12 @@ mod tests {
         assert_eq!(ErrorCode::from_u32(ErrorCode::ALL.len() as u32), None);
         assert_eq!(ErrorCode::LimitExceeded as u32, 18);
         assert_eq!(ErrorCode::LimitExceeded.name(), "LimitExceeded");
+    }
+
+    #[test]
+    fn a_config_error_names_its_option() {
+        let error = ConfigError::new("max_payload", "must be at least 1");
+        assert_eq!(error.to_string(), "max_payload must be at least 1");
+        assert_eq!(error.code(), ErrorCode::InvalidArgument);
     }
 }

@@ -35,6 +35,17 @@ unsafe extern "C" fn count_free(_: *mut c_void) {
     FREED.fetch_add(1, Ordering::SeqCst);
 }
 
+/// `ferrio_server_new` refuses `options`: `FERRIO_STATUS_INVALID_ARGUMENT`, nothing made; the message.
+fn refused(options: *const ferrio_server_options) -> String {
+    let mut server = null_mut();
+    assert_eq!(
+        ferrio_server_new(options, &mut server),
+        ferrio_status::InvalidArgument
+    );
+    assert!(server.is_null(), "no server on failure");
+    last_error()
+}
+
 /// The core code of each C status: an exhaustive match, so a status added here without a core code
 /// does not compile.
 fn core_code(status: ferrio_status) -> ferrio_core::ErrorCode {
@@ -127,17 +138,29 @@ fn null_invalid_utf8_and_bad_arguments_give_statuses() {
         ferrio_server_options_set_path(options, null(), 3),
         ferrio_status::NullArgument
     );
-    assert_eq!(
-        ferrio_server_options_set_transports(options, false, false),
-        ferrio_status::InvalidArgument
-    );
+    // An unknown dispatch mode is not even a value of the option: the setter refuses it.
     assert_eq!(
         ferrio_server_options_set_dispatch_mode(options, 7),
         ferrio_status::InvalidArgument
     );
+    // Values out of range are recorded, and refused by `ferrio_server_new` (the core's check), which
+    // names the first of them.
+    assert_eq!(
+        ferrio_server_options_set_transports(options, false, false),
+        ferrio_status::Ok
+    );
     assert_eq!(
         ferrio_server_options_set_ping_interval_ms(options, 0),
-        ferrio_status::InvalidArgument
+        ferrio_status::Ok
+    );
+    assert_eq!(refused(options), "ping_interval must be positive");
+    assert_eq!(
+        ferrio_server_options_set_ping_interval_ms(options, 25_000),
+        ferrio_status::Ok
+    );
+    assert_eq!(
+        refused(options),
+        "transports must allow polling, websocket or both"
     );
     ferrio_server_options_free(options);
     ferrio_server_options_free(null_mut());
@@ -1032,23 +1055,46 @@ fn every_limit_can_be_set_and_max_connections_takes_effect() {
     assert_eq!(ferrio_server_options_set_max_pending_acks(options, 16), ok);
     assert_eq!(ferrio_server_options_set_rate_limit(options, 100.0, 20), ok);
     assert_eq!(ferrio_server_options_set_max_connections(options, 2), ok);
-    // Out of range: refused with a status, the options unchanged.
-    let bad = ferrio_status::InvalidArgument;
-    assert_eq!(ferrio_server_options_set_rate_limit(options, 0.0, 1), bad);
+    // Out of range: recorded by the setter, refused by `ferrio_server_new` with the option's name; set
+    // right again, the options make a server.
+    let rate_limit = "rate_limit needs events per second > 0 (finite) and a burst of at least 1";
+    assert_eq!(ferrio_server_options_set_rate_limit(options, 0.0, 1), ok);
+    assert_eq!(refused(options), rate_limit);
     assert_eq!(
         ferrio_server_options_set_rate_limit(options, f64::NAN, 1),
-        bad
+        ok
     );
-    assert_eq!(ferrio_server_options_set_rate_limit(options, 10.0, 0), bad);
-    assert_eq!(ferrio_server_options_set_max_json_depth(options, 0), bad);
+    assert_eq!(refused(options), rate_limit);
+    assert_eq!(ferrio_server_options_set_rate_limit(options, 10.0, 0), ok);
+    assert_eq!(refused(options), rate_limit);
+    assert_eq!(ferrio_server_options_set_rate_limit(options, 100.0, 20), ok);
+    assert_eq!(ferrio_server_options_set_max_json_depth(options, 0), ok);
+    assert_eq!(refused(options), "max_json_depth must be at least 1");
+    assert_eq!(ferrio_server_options_set_max_json_depth(options, 64), ok);
+    assert_eq!(ferrio_server_options_set_max_queued_packets(options, 0), ok);
+    assert_eq!(refused(options), "max_queued_packets must be at least 1");
     assert_eq!(
-        ferrio_server_options_set_max_queued_packets(options, 0),
-        bad
+        ferrio_server_options_set_max_queued_packets(options, 512),
+        ok
     );
     assert_eq!(
         ferrio_server_options_set_header_read_timeout_ms(options, 0),
-        bad
+        ok
     );
+    assert_eq!(refused(options), "header_read_timeout must be positive");
+    assert_eq!(
+        ferrio_server_options_set_header_read_timeout_ms(options, 3000),
+        ok
+    );
+    assert_eq!(
+        ferrio_server_options_add_cors_origin(options, c"".as_ptr(), NUL, false),
+        ok
+    );
+    assert_eq!(
+        refused(options),
+        "cors origin \"\" is not an origin like \"https://example.com\" (scheme://host[:port], no path)"
+    );
+    assert_eq!(ferrio_server_options_set_cors_any(options, false), ok);
     assert_eq!(
         ferrio_server_options_set_max_connections(null_mut(), 2),
         ferrio_status::NullArgument

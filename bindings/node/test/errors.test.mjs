@@ -41,6 +41,37 @@ test("every error code of the engine maps to a stable err.code (the table comes 
   console.log(`${errorCodes.length - 1} error codes, each a stable err.code`);
 });
 
+test("an option out of range throws ERR_FERRIO_INVALID_ARG from the constructor, naming it", () => {
+  // The engine checks every option (ServerBuilder::build); the binding only converts and renames.
+  const cases = [
+    [{ maxHttpBufferSize: 0 }, "maxHttpBufferSize must be at least 1"],
+    [{ pingTimeout: 0 }, "pingTimeout must be positive"],
+    [{ pingInterval: -5 }, "pingInterval must be a non-negative number of milliseconds"],
+    [{ connectTimeout: 0.5 }, "connectTimeout must be at least 1 ms"],
+    [{ transports: [] }, "transports must allow polling, websocket or both"],
+    [{ maxJsonDepth: 0 }, "maxJsonDepth must be at least 1"],
+    [{ maxJsonDepth: 5000 }, "maxJsonDepth must be at most 1000"],
+    [{ maxQueuedPackets: -1 }, "maxQueuedPackets must be a non-negative whole number"],
+    [{ maxHeaderSize: 100 }, "maxHeaderSize must be at least 8192"],
+    [{ headersTimeout: 0 }, "headersTimeout must be positive"],
+    [{ rateLimit: { eventsPerSecond: 0 } }, "rateLimit needs events per second > 0 (finite) and a burst of at least 1"],
+    [{ cors: { origin: "https://example.com/" } }, 'cors.origin origin "https://example.com/" is not an origin'],
+    [{ path: "/socket io" }, "path must be a URL path without query, fragment, spaces or control characters"],
+  ];
+  for (const [options, message] of cases) {
+    assert.throws(
+      () => new Server(options),
+      (err) => {
+        assert.ok(err instanceof FerrioError, "a FerrioError");
+        assert.equal(err.code, "ERR_FERRIO_INVALID_ARG");
+        assert.ok(err.message.startsWith(message), `${JSON.stringify(options)}: ${err.message}`);
+        return true;
+      },
+    );
+  }
+  console.log(`${cases.length} options out of range, each refused by the constructor with its name`);
+});
+
 describe("errors", { timeout: 60_000 }, () => {
   let t;
   let socket;

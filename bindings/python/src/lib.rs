@@ -11,6 +11,7 @@ mod asgi;
 mod convert;
 mod dispatch;
 mod errors;
+mod options;
 mod server;
 
 use pyo3::prelude::*;
@@ -54,6 +55,7 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<asgi::WsRelay>()?;
     m.add_class::<server::ConnectReply>()?;
     m.add_function(wrap_pyfunction!(validate_args, m)?)?;
+    m.add_function(wrap_pyfunction!(options::check_options, m)?)?;
     m.add("ERROR_CLASSES", errors::table())?;
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;
     Ok(())

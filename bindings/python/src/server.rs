@@ -6,12 +6,13 @@
 use crate::convert::args_to_payload;
 use crate::dispatch::{self, Item, Queue, Resolved};
 use crate::errors::{code_error, coded_error, ferrio_error};
+use crate::options::{config_error, seconds, EngineOptions};
 use crate::runtime;
 use ferrio::adapter::BoxFuture;
 use ferrio::socketio::{ConnectionHandler, EventHandler, Middleware};
 use ferrio::{
-    AckSender, BroadcastOperator, CodedError, ConnectError, Cors, CorsOrigins, EmitError,
-    ErrorCode, Event, Namespace, Server, ServerBuilder, ServerConfig, ServerHandle, Sid, Socket,
+    AckSender, BroadcastOperator, CodedError, ConnectError, EmitError, ErrorCode, Event, Namespace,
+    Server, ServerHandle, Sid, Socket,
 };
 use parking_lot::{Mutex, RwLock};
 use pyo3::exceptions::{PyRuntimeError, PyValueError};
@@ -27,85 +28,6 @@ const NEW: u8 = 0;
 const LISTENING: u8 = 1;
 const CLOSING: u8 = 2;
 const CLOSED: u8 = 3;
-
-fn seconds(value: f64, what: &str) -> PyResult<Duration> {
-    Duration::try_from_secs_f64(value).map_err(|_| {
-        PyValueError::new_err(format!("{what} must be a non-negative number of seconds"))
-    })
-}
-
-/// The engine's limits, as `AsyncServer` passes them (None: the core's default).
-#[derive(FromPyObject, Default)]
-#[pyo3(from_item_all)]
-pub(crate) struct Limits {
-    upgrade_timeout: Option<f64>,
-    allow_upgrades: Option<bool>,
-    max_queued_packets: Option<usize>,
-    max_attachments: Option<usize>,
-    max_json_depth: Option<usize>,
-    max_headers: Option<usize>,
-    max_header_bytes: Option<usize>,
-    header_read_timeout: Option<f64>,
-    max_connections: Option<usize>,
-    max_connections_per_ip: Option<usize>,
-    max_namespaces_per_connection: Option<usize>,
-    max_pending_acks: Option<usize>,
-    rate_limit: Option<(f64, u32)>,
-}
-
-fn positive(value: usize, what: &str) -> PyResult<usize> {
-    if value == 0 {
-        return Err(PyValueError::new_err(format!("{what} must be positive")));
-    }
-    Ok(value)
-}
-
-impl Limits {
-    fn apply(self, mut b: ServerBuilder) -> PyResult<ServerBuilder> {
-        if let Some(v) = self.upgrade_timeout {
-            b = b.upgrade_timeout(seconds(v, "upgrade_timeout")?);
-        }
-        if let Some(v) = self.allow_upgrades {
-            b = b.allow_upgrades(v);
-        }
-        if let Some(v) = self.max_queued_packets {
-            b = b.max_queued_packets(positive(v, "max_queued_packets")?);
-        }
-        if let Some(v) = self.max_attachments {
-            b = b.max_attachments(v);
-        }
-        if let Some(v) = self.max_json_depth {
-            b = b.max_json_depth(positive(v, "max_json_depth")?);
-        }
-        if let Some(v) = self.max_headers {
-            b = b.max_headers(positive(v, "max_headers")?);
-        }
-        if let Some(v) = self.max_header_bytes {
-            b = b.max_header_bytes(positive(v, "max_header_bytes")?);
-        }
-        if let Some(v) = self.header_read_timeout {
-            b = b.header_read_timeout(seconds(v, "header_read_timeout")?);
-        }
-        if let Some(v) = self.max_connections {
-            b = b.max_connections(v);
-        }
-        if let Some(v) = self.max_connections_per_ip {
-            b = b.max_connections_per_ip(v);
-        }
-        if let Some(v) = self.max_namespaces_per_connection {
-            b = b.max_namespaces_per_connection(positive(v, "max_namespaces_per_connection")?);
-        }
-        if let Some(v) = self.max_pending_acks {
-            b = b.max_pending_acks(positive(v, "max_pending_acks")?);
-        }
-        if let Some((rate, burst)) = self.rate_limit {
-            let limit = ferrio::RateLimit::new(rate, burst)
-                .map_err(|e| PyValueError::new_err(format!("rate_limit: {e}")))?;
-            b = b.rate_limit(limit);
-        }
-        Ok(b)
-    }
-}
 
 /// The handler set registered on every namespace of one server: each call only enqueues.
 struct Handlers {
@@ -395,56 +317,34 @@ impl NativeServer {
 
 #[pymethods]
 impl NativeServer {
-    /// A server with these options (seconds for durations, None for socket.io's default).
+    /// A server with `AsyncServer`'s options (see `check_options`), the engine path and the
+    /// directories of `start`, and the client manager's options. An option out of range raises
+    /// `InvalidArgumentError` (a `ValueError`) naming it.
     #[new]
-    #[pyo3(signature = (*, ping_interval, ping_timeout, max_payload, polling, websocket, cors_origins,
-        cors_credentials, connect_timeout, path, static_dir, client_dir, always_connect, limits=None,
-        redis_url=None, redis_prefix=None, redis_request_timeout=None))]
+    #[pyo3(signature = (*, options, path, static_dir, client_dir, always_connect, redis_url=None,
+        redis_prefix=None, redis_request_timeout=None))]
     #[allow(clippy::too_many_arguments)]
     fn new(
-        ping_interval: f64,
-        ping_timeout: f64,
-        max_payload: usize,
-        polling: bool,
-        websocket: bool,
-        cors_origins: Option<Vec<String>>,
-        cors_credentials: bool,
-        connect_timeout: f64,
+        py: Python<'_>,
+        options: EngineOptions,
         path: String,
         static_dir: Option<String>,
         client_dir: Option<String>,
         always_connect: bool,
-        limits: Option<Limits>,
         redis_url: Option<String>,
         redis_prefix: Option<String>,
         redis_request_timeout: Option<f64>,
     ) -> PyResult<NativeServer> {
-        if !polling && !websocket {
-            return Err(PyValueError::new_err("at least one transport is needed"));
-        }
-        let origins = match cors_origins {
-            None => CorsOrigins::Disabled,
-            Some(list) if list.iter().any(|o| o == "*") => CorsOrigins::Any,
-            Some(list) => CorsOrigins::List(list),
-        };
-        let mut builder = Server::builder()
-            .config(ServerConfig::default())
-            .path(path)
-            .ping_interval(seconds(ping_interval, "ping_interval")?)
-            .ping_timeout(seconds(ping_timeout, "ping_timeout")?)
-            .connect_timeout(seconds(connect_timeout, "connect_timeout")?)
-            .max_payload(max_payload)
-            .transports(polling, websocket)
-            .cors(Cors::new(origins).credentials(cors_credentials));
-        if let Some(limits) = limits {
-            builder = limits.apply(builder)?;
-        }
+        let max_payload = options.max_payload;
+        let mut builder = options.builder(py, path)?;
         if let Some(dir) = static_dir {
             builder = builder.static_dir(dir);
         }
         if let Some(dir) = client_dir {
             builder = builder.client_dir(dir);
         }
+        // Checked before the Redis adapter starts connecting.
+        builder.validate().map_err(|e| config_error(py, e))?;
         let _guard = runtime().enter();
         let clustered = redis_url.is_some();
         if let Some(url) = redis_url {
@@ -453,14 +353,14 @@ impl NativeServer {
                 config = config.prefix(prefix);
             }
             if let Some(timeout) = redis_request_timeout {
-                config = config.request_timeout(seconds(timeout, "request_timeout")?);
+                config = config.request_timeout(seconds(py, timeout, "request_timeout")?);
             }
             let factory = ferrio_redis::RedisAdapterFactory::new(config)
                 .map_err(|e| PyValueError::new_err(e.to_string()))?;
             builder = builder.adapter(Arc::new(factory));
         }
         Ok(NativeServer {
-            server: builder.build(),
+            server: builder.build().map_err(|e| config_error(py, e))?,
             handlers: Arc::new(Handlers {
                 queue: Arc::default(),
                 always_connect,
@@ -527,7 +427,7 @@ impl NativeServer {
         options.read_only = read_only;
         options.mode = mode.parse::<AdminMode>().map_err(|e| coded_error(py, &e))?;
         options.server_id = server_id;
-        options.stats_interval = seconds(stats_interval, "server_stats_interval")?;
+        options.stats_interval = seconds(py, stats_interval, "server_stats_interval")?;
         options.ui_dir = ui_dir.map(Into::into);
         let _guard = runtime().enter();
         self.server
@@ -675,7 +575,7 @@ impl NativeServer {
     /// Graceful shutdown (disconnects every client, waits at most `grace` seconds), then resolves `future`.
     /// Every later call raises `ServerClosedError`.
     fn shutdown(&self, py: Python<'_>, grace: f64, future: Py<PyAny>) -> PyResult<()> {
-        let grace = seconds(grace, "grace")?;
+        let grace = seconds(py, grace, "grace")?;
         let previous = self.state.swap(CLOSING, Ordering::AcqRel);
         if previous == CLOSED || previous == CLOSING {
             self.state.store(previous, Ordering::Release);
@@ -779,7 +679,7 @@ impl NativeServer {
         future: Py<PyAny>,
     ) -> PyResult<()> {
         let payload = args_to_payload(args)?;
-        let timeout = seconds(timeout, "timeout")?;
+        let timeout = seconds(py, timeout, "timeout")?;
         let socket = self.socket(py, nsp, sid)?;
         let _guard = runtime().enter();
         let waiting = socket.emit_with_ack(event, payload, timeout);
@@ -805,7 +705,7 @@ impl NativeServer {
         let payload = args_to_payload(args)?;
         let op = self
             .operator(py, nsp, to, skip)?
-            .timeout(seconds(timeout, "timeout")?);
+            .timeout(seconds(py, timeout, "timeout")?);
         // Sent now, in call order with the other emits; only the answers are awaited.
         let waiting = {
             let _guard = runtime().enter();
@@ -971,7 +871,7 @@ impl NativeServer {
     /// Waits (without the GIL) for the dispatch thread to end, at most `timeout` seconds; it ends once
     /// `shutdown` has delivered its last batch. Python must not finalize while it may still take the GIL.
     fn join_dispatch(&self, py: Python<'_>, timeout: f64) -> PyResult<bool> {
-        let deadline = std::time::Instant::now() + seconds(timeout, "timeout")?;
+        let deadline = std::time::Instant::now() + seconds(py, timeout, "timeout")?;
         let Some(thread) = self.dispatch.lock().take() else {
             return Ok(true);
         };

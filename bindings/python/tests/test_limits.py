@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import re
 import urllib.error
 import urllib.request
 
@@ -154,4 +155,35 @@ def test_bad_limits_are_refused():
         await ferrio.AsyncServer(rate_limit=(0, 1)).start("127.0.0.1", 0)
 
     with pytest.raises(ValueError):
+        asyncio.run(go())
+
+
+@pytest.mark.parametrize(
+    "options, message",
+    [
+        (dict(max_http_buffer_size=0), "max_http_buffer_size must be at least 1"),
+        (dict(ping_timeout=0), "ping_timeout must be positive"),
+        (dict(ping_interval=-1), "ping_interval must be a non-negative number of seconds"),
+        (dict(connect_timeout=0.0001), "connect_timeout must be at least 1 ms"),
+        (dict(transports=[]), "transports must allow polling, websocket or both"),
+        (dict(max_queued_packets=0), "max_queued_packets must be at least 1"),
+        (dict(max_json_depth=0), "max_json_depth must be at least 1"),
+        (dict(max_json_depth=1001), "max_json_depth must be at most 1000"),
+        (dict(max_header_bytes=1000), "max_header_bytes must be at least 8192"),
+        (dict(rate_limit=(0, 1)), "rate_limit needs events per second > 0 (finite) and a burst of at least 1"),
+        (dict(cors_allowed_origins="https://example.com/"), 'cors_allowed_origins origin "https://example.com/"'),
+    ],
+)
+def test_an_option_out_of_range_raises_at_construction_naming_it(options: dict, message: str) -> None:
+    # Checked by the engine alone (ServerBuilder::build), named as AsyncServer names it.
+    with pytest.raises(exceptions.InvalidArgumentError, match=re.escape(message)) as raised:
+        ferrio.AsyncServer(**options)
+    assert isinstance(raised.value, ValueError)
+
+
+def test_a_bad_socketio_path_raises_at_start() -> None:
+    async def go() -> None:
+        await ferrio.AsyncServer().start("127.0.0.1", 0, socketio_path="socket io")
+
+    with pytest.raises(ValueError, match=re.escape('socketio_path must be a URL path without query')):
         asyncio.run(go())

@@ -22,7 +22,7 @@ pub(crate) use operators::broadcast_packet;
 pub use operators::{AckResponses, BroadcastOperator, IntoRooms, RemoteSocket};
 pub use server::{
     DynamicNamespaceParent, InvalidRateLimit, RateLimit, Server, ServerBuilder, ServerConfig,
-    WeakServer,
+    WeakServer, MAX_JSON_DEPTH,
 };
 pub use socket::{is_reserved_event, AckSender, Event, Socket};
 
