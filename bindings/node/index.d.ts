@@ -144,7 +144,7 @@ export interface ServerOptions {
   maxQueuedPackets?: number;
   /** ferrio: binary attachments one packet may announce (default 10). */
   maxAttachments?: number;
-  /** ferrio: deepest JSON nesting of a packet, received or emitted (default 128). */
+  /** ferrio: deepest JSON nesting of a packet, received or emitted, 1 to 1000 (default 128; ERR_FERRIO_TOO_DEEP beyond). */
   maxJsonDepth?: number;
   /** Header lines per HTTP request, as Node's `http.Server` option (default 100; more is answered 431). */
   maxHeadersCount?: number;

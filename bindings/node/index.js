@@ -72,25 +72,64 @@ function report(err) {
 
 // ---- payloads -------------------------------------------------------------------------------------------
 
-const MAX_DEPTH = 1000;
+// The arguments nest at most the server's `maxJsonDepth` arrays and objects, their own array included
+// (the engine checks the JSON text again; a Buffer's placeholder object is a level only it counts). The
+// walks below stop there, so a circular value cannot run them forever: past the limit, a value that
+// contains itself is refused as such (ERR_FERRIO_INVALID_ARGS), any other as the engine refuses it
+// (ERR_FERRIO_TOO_DEEP, the code of its error).
 
 function isBinary(v) {
   return Buffer.isBuffer(v) || v instanceof ArrayBuffer || ArrayBuffer.isView(v);
 }
 
-function hasBinary(v, depth) {
-  if (v === null || typeof v !== "object") return false;
-  if (depth > MAX_DEPTH) {
-    throw new FerrioError("ERR_FERRIO_INVALID_ARGS", "the arguments are circular or nested too deeply");
+/** The own enumerable values of an object JSON.stringify would walk into (none for one with toJSON). */
+function childrenOf(v) {
+  if (Array.isArray(v)) return v;
+  if (typeof v.toJSON === "function") return [];
+  const out = [];
+  for (const k in v) if (Object.prototype.hasOwnProperty.call(v, k)) out.push(v[k]);
+  return out;
+}
+
+/** Whether `root` contains itself (without recursion: it may be deep). */
+function isCircular(root) {
+  const open = new Set();
+  const stack = [[root, false]];
+  while (stack.length) {
+    const [v, leaving] = stack.pop();
+    if (leaving) {
+      open.delete(v);
+      continue;
+    }
+    if (v === null || typeof v !== "object" || isBinary(v)) continue;
+    if (open.has(v)) return true;
+    open.add(v);
+    stack.push([v, true]);
+    for (const child of childrenOf(v)) stack.push([child, false]);
   }
+  return false;
+}
+
+/** The error for arguments nesting deeper than `maxDepth`. */
+function tooDeep(root) {
+  if (isCircular(root)) {
+    return new FerrioError("ERR_FERRIO_INVALID_ARGS", "the arguments are circular (they contain themselves)");
+  }
+  return new FerrioError("ERR_FERRIO_TOO_DEEP", "the arguments nest deeper than maxJsonDepth allows");
+}
+
+/** Whether `v` (at `depth` arrays/objects deep) holds binary data; throws past `maxDepth`. */
+function hasBinary(v, depth, maxDepth, root) {
+  if (v === null || typeof v !== "object") return false;
   if (isBinary(v)) return true;
+  if (depth >= maxDepth) throw tooDeep(root);
   if (Array.isArray(v)) {
-    for (let i = 0; i < v.length; i++) if (hasBinary(v[i], depth + 1)) return true;
+    for (let i = 0; i < v.length; i++) if (hasBinary(v[i], depth + 1, maxDepth, root)) return true;
     return false;
   }
   if (typeof v.toJSON === "function") return false;
   for (const k in v) {
-    if (Object.prototype.hasOwnProperty.call(v, k) && hasBinary(v[k], depth + 1)) return true;
+    if (Object.prototype.hasOwnProperty.call(v, k) && hasBinary(v[k], depth + 1, maxDepth, root)) return true;
   }
   return false;
 }
@@ -101,25 +140,31 @@ function toBuffer(v) {
   return Buffer.from(v.buffer, v.byteOffset, v.byteLength);
 }
 
-function deconstruct(v, buffers) {
+function deconstruct(v, buffers, depth, maxDepth, root) {
   if (v === null || typeof v !== "object") return v;
   if (isBinary(v)) {
     buffers.push(toBuffer(v));
     return { _placeholder: true, num: buffers.length - 1 };
   }
-  if (Array.isArray(v)) return v.map((x) => deconstruct(x, buffers));
+  if (depth >= maxDepth) throw tooDeep(root);
+  if (Array.isArray(v)) return v.map((x) => deconstruct(x, buffers, depth + 1, maxDepth, root));
   if (typeof v.toJSON === "function") return v;
   const out = {};
-  for (const k in v) if (Object.prototype.hasOwnProperty.call(v, k)) out[k] = deconstruct(v[k], buffers);
+  for (const k in v) {
+    if (Object.prototype.hasOwnProperty.call(v, k)) out[k] = deconstruct(v[k], buffers, depth + 1, maxDepth, root);
+  }
   return out;
 }
 
-/** Arguments → [json, buffers|undefined]; throws ERR_FERRIO_INVALID_ARGS when they cannot be sent. */
-function encode(args) {
+/**
+ * Arguments → [json, buffers|undefined], nesting at most `maxDepth` (the server's maxJsonDepth); throws
+ * ERR_FERRIO_INVALID_ARGS when they cannot be sent, ERR_FERRIO_TOO_DEEP when they nest deeper.
+ */
+function encode(args, maxDepth) {
   let buffers;
-  if (hasBinary(args, 0)) {
+  if (hasBinary(args, 0, maxDepth, args)) {
     buffers = [];
-    args = deconstruct(args, buffers);
+    args = deconstruct(args, buffers, 0, maxDepth, args);
   }
   let json;
   try {
@@ -238,7 +283,7 @@ class BroadcastOperator {
       );
       return true;
     }
-    const [json, buffers] = encode(args);
+    const [json, buffers] = encode(args, this._nsp.server._maxJsonDepth);
     try {
       this._nsp._native.broadcast(this._rooms, this._except, this._bits(), ev, json, buffers);
     } catch (err) {
@@ -248,7 +293,7 @@ class BroadcastOperator {
   }
 
   async _emitWithAck(ev, args) {
-    const [json, buffers] = encode(args);
+    const [json, buffers] = encode(args, this._nsp.server._maxJsonDepth);
     const timeout = this._flags.timeout === undefined ? 5000 : this._flags.timeout;
     let result;
     try {
@@ -485,7 +530,7 @@ class Socket extends EventEmitter {
     let ack;
     if (typeof args[args.length - 1] === "function") ack = args.pop();
     if (this._anyOut) for (const fn of this._anyOut.slice()) fn.call(this, ev, ...args);
-    const [json, buffers] = encode(args);
+    const [json, buffers] = encode(args, this.server._maxJsonDepth);
     if (ack) {
       const timeout = flags && flags.timeout !== undefined ? flags.timeout : -1;
       this.nsp._native.emitWithAck(this.id, ev, json, buffers, timeout).then(
@@ -648,10 +693,11 @@ class Socket extends EventEmitter {
   _ackFn(token) {
     let sent = false;
     const native = this.server._native;
+    const maxDepth = this.server._maxJsonDepth;
     return (...answer) => {
       if (sent) return;
       sent = true;
-      const [json, buffers] = encode(answer);
+      const [json, buffers] = encode(answer, maxDepth);
       try {
         native.ack(token, json, buffers);
       } catch (err) {
@@ -847,7 +893,7 @@ class Namespace extends EventEmitter {
       );
       return true;
     }
-    const [json, buffers] = encode(args);
+    const [json, buffers] = encode(args, this.server._maxJsonDepth);
     try {
       this._native.serverSideEmit(String(ev), json, buffers);
     } catch (err) {
@@ -861,7 +907,7 @@ class Namespace extends EventEmitter {
     if (RESERVED_EVENTS.has(ev)) {
       throw new FerrioError("ERR_FERRIO_RESERVED_EVENT", `"${ev}" is a reserved event name`);
     }
-    const [json, buffers] = encode(args);
+    const [json, buffers] = encode(args, this.server._maxJsonDepth);
     let replies;
     try {
       replies = await this._native.serverSideEmitWithAck(String(ev), json, buffers);
@@ -877,7 +923,7 @@ class Namespace extends EventEmitter {
       args.push((...reply) => {
         if (answered) return;
         answered = true;
-        const [json, buffers] = encode(reply.slice(0, 1));
+        const [json, buffers] = encode(reply.slice(0, 1), this.server._maxJsonDepth);
         try {
           this.server._native.serverSideAck(token, json, buffers);
         } catch (err) {
@@ -1090,6 +1136,8 @@ class Server {
     } catch (err) {
       rethrow(err);
     }
+    // The depth the engine allows, which the conversion of arguments keeps to (see encode).
+    this._maxJsonDepth = this._native.maxJsonDepth;
     this._clustered = !!this.opts.adapter;
     this._nsps = new Map();
     this._parents = [];

@@ -109,9 +109,15 @@ impl Queue {
 }
 
 /// The dispatch thread's body: one `loop.call_soon_threadsafe(callback, batch)` per batch.
-pub(crate) fn run(queue: Arc<Queue>, event_loop: Py<PyAny>, callback: Py<PyAny>) {
+pub(crate) fn run(
+    queue: Arc<Queue>,
+    event_loop: Py<PyAny>,
+    callback: Py<PyAny>,
+    max_json_depth: usize,
+) {
     while let Some(batch) = queue.next_batch() {
-        let delivered = Python::try_attach(|py| deliver(py, batch, &event_loop, &callback));
+        let delivered =
+            Python::try_attach(|py| deliver(py, batch, &event_loop, &callback, max_json_depth));
         match delivered {
             Some(true) => {}
             // The loop is closed or the interpreter is going away: nobody can handle events any more.
@@ -125,10 +131,16 @@ pub(crate) fn run(queue: Arc<Queue>, event_loop: Py<PyAny>, callback: Py<PyAny>)
     }
 }
 
-fn deliver(py: Python<'_>, batch: Vec<Item>, event_loop: &Py<PyAny>, callback: &Py<PyAny>) -> bool {
+fn deliver(
+    py: Python<'_>,
+    batch: Vec<Item>,
+    event_loop: &Py<PyAny>,
+    callback: &Py<PyAny>,
+    max_json_depth: usize,
+) -> bool {
     let list = PyList::empty(py);
     for item in batch {
-        match convert_item(py, item) {
+        match convert_item(py, item, max_json_depth) {
             Ok(obj) => {
                 if list.append(obj).is_err() {
                     return false;
@@ -157,14 +169,20 @@ pub(crate) fn log_error(py: Python<'_>, what: &str, error: &PyErr) {
     }
 }
 
-fn convert_item<'py>(py: Python<'py>, item: Item) -> PyResult<Bound<'py, PyTuple>> {
+/// One item as the facade's `_dispatch` takes it; acks and connect replies carry the server's
+/// `max_json_depth`, which what Python answers keeps to.
+fn convert_item<'py>(
+    py: Python<'py>,
+    item: Item,
+    max_json_depth: usize,
+) -> PyResult<Bound<'py, PyTuple>> {
     match item {
         Item::Connect { socket, reply } => {
             let auth = Payload::one(socket.auth())
                 .map_err(|e| pyo3::exceptions::PyValueError::new_err(e.to_string()))?;
             let auth = payload_to_list(py, &auth)?.get_item(0)?;
             let reply = match reply {
-                Some(tx) => Some(Py::new(py, ConnectReply::new(tx))?.into_any()),
+                Some(tx) => Some(Py::new(py, ConnectReply::new(tx, max_json_depth))?.into_any()),
                 None => None,
             };
             PyTuple::new(
@@ -188,7 +206,7 @@ fn convert_item<'py>(py: Python<'py>, item: Item) -> PyResult<Bound<'py, PyTuple
         } => {
             let args = payload_to_list(py, &payload)?;
             let ack = match ack {
-                Some(ack) => Some(Py::new(py, Ack::new(ack))?.into_any()),
+                Some(ack) => Some(Py::new(py, Ack::new(ack, max_json_depth))?.into_any()),
                 None => None,
             };
             PyTuple::new(

@@ -155,12 +155,18 @@ pub(crate) fn environ<'py>(py: Python<'py>, socket: &Socket) -> PyResult<Bound<'
 #[pyclass(frozen, module = "ferrio._native")]
 pub struct ConnectReply {
     tx: Mutex<Option<oneshot::Sender<Result<(), ConnectError>>>>,
+    /// The server's `max_json_depth`, which a refusal's data keeps to.
+    max_json_depth: usize,
 }
 
 impl ConnectReply {
-    pub(crate) fn new(tx: oneshot::Sender<Result<(), ConnectError>>) -> ConnectReply {
+    pub(crate) fn new(
+        tx: oneshot::Sender<Result<(), ConnectError>>,
+        max_json_depth: usize,
+    ) -> ConnectReply {
         ConnectReply {
             tx: Mutex::new(Some(tx)),
+            max_json_depth,
         }
     }
 }
@@ -180,8 +186,10 @@ impl ConnectReply {
     fn reject(&self, message: String, data: Option<Bound<'_, PyAny>>) -> PyResult<bool> {
         let data = match data {
             Some(data) if !data.is_none() => {
-                let payload =
-                    args_to_payload(pyo3::types::PyTuple::new(data.py(), [data])?.as_any())?;
+                let payload = args_to_payload(
+                    pyo3::types::PyTuple::new(data.py(), [data])?.as_any(),
+                    self.max_json_depth,
+                )?;
                 Some(
                     payload
                         .first::<serde_json::Value>()
@@ -201,12 +209,15 @@ impl ConnectReply {
 #[pyclass(frozen, module = "ferrio._native")]
 pub struct Ack {
     inner: Mutex<Option<AckSender>>,
+    /// The server's `max_json_depth`, which the answer keeps to.
+    max_json_depth: usize,
 }
 
 impl Ack {
-    pub(crate) fn new(ack: AckSender) -> Ack {
+    pub(crate) fn new(ack: AckSender, max_json_depth: usize) -> Ack {
         Ack {
             inner: Mutex::new(Some(ack)),
+            max_json_depth,
         }
     }
 }
@@ -216,7 +227,7 @@ impl Ack {
     /// Sends the acknowledgement with these arguments (a list or tuple). Returns False if it was already
     /// sent or the socket is gone.
     fn send(&self, args: &Bound<'_, PyAny>) -> PyResult<bool> {
-        let payload = args_to_payload(args)?;
+        let payload = args_to_payload(args, self.max_json_depth)?;
         let Some(ack) = self.inner.lock().take() else {
             return Ok(false);
         };
@@ -236,6 +247,8 @@ pub struct NativeServer {
     /// Set in ASGI mode (`attach`), where the ASGI server owns the port.
     service: Mutex<Option<ferrio::SocketIoService>>,
     max_payload: usize,
+    /// The server's `max_json_depth`: what the binding's conversion of arguments keeps to as well.
+    max_json_depth: usize,
     /// Whether a Redis adapter makes this server one of a cluster (socket ids may be remote).
     clustered: bool,
 }
@@ -359,8 +372,10 @@ impl NativeServer {
                 .map_err(|e| PyValueError::new_err(e.to_string()))?;
             builder = builder.adapter(Arc::new(factory));
         }
+        let server = builder.build().map_err(|e| config_error(py, e))?;
+        let max_json_depth = server.config().max_json_depth;
         Ok(NativeServer {
-            server: builder.build().map_err(|e| config_error(py, e))?,
+            server,
             handlers: Arc::new(Handlers {
                 queue: Arc::default(),
                 always_connect,
@@ -371,6 +386,7 @@ impl NativeServer {
             dispatch: Mutex::new(None),
             service: Mutex::new(None),
             max_payload,
+            max_json_depth,
             clustered,
         })
     }
@@ -461,9 +477,13 @@ impl NativeServer {
             return Err(PyRuntimeError::new_err("the server is already started"));
         }
         let queue = self.handlers.queue.clone();
+        let max_json_depth = self.max_json_depth;
         let thread = std::thread::Builder::new()
             .name("ferrio-dispatch".into())
-            .spawn(move || dispatch::run(queue, event_loop, callback))
+            // Converting a payload recurses once per level of nesting (up to `MAX_JSON_DEPTH`): room
+            // to spare over the 2 MiB default.
+            .stack_size(8 << 20)
+            .spawn(move || dispatch::run(queue, event_loop, callback, max_json_depth))
             .map_err(|e| {
                 PyRuntimeError::new_err(format!("cannot start the dispatch thread: {e}"))
             })?;
@@ -622,7 +642,7 @@ impl NativeServer {
         skip: Option<Vec<String>>,
         volatile: bool,
     ) -> PyResult<()> {
-        let payload = args_to_payload(args)?;
+        let payload = args_to_payload(args, self.max_json_depth)?;
         let _guard = runtime().enter();
         if let (Some([one]), None) = (to.as_deref(), skip.as_ref()) {
             if let Some(id) = Sid::parse(one) {
@@ -678,7 +698,7 @@ impl NativeServer {
         timeout: f64,
         future: Py<PyAny>,
     ) -> PyResult<()> {
-        let payload = args_to_payload(args)?;
+        let payload = args_to_payload(args, self.max_json_depth)?;
         let timeout = seconds(py, timeout, "timeout")?;
         let socket = self.socket(py, nsp, sid)?;
         let _guard = runtime().enter();
@@ -702,7 +722,7 @@ impl NativeServer {
         to: Option<Vec<String>>,
         skip: Option<Vec<String>>,
     ) -> PyResult<()> {
-        let payload = args_to_payload(args)?;
+        let payload = args_to_payload(args, self.max_json_depth)?;
         let op = self
             .operator(py, nsp, to, skip)?
             .timeout(seconds(py, timeout, "timeout")?);
