@@ -13,7 +13,7 @@
 //!
 //! #[tokio::main]
 //! async fn main() -> std::io::Result<()> {
-//!     let io = Server::builder().build().expect("valid options");
+//!     let io = Server::builder().build()?; // a bad option: an io::Error naming it
 //!     io.on_connection(|socket| {
 //!         socket.on("echo", |socket, event| async move {
 //!             let _ = socket.emit("echo", event.payload);

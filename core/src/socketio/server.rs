@@ -502,7 +502,7 @@ async fn sweep_connect_timeouts(server: Weak<ServerInner>, wake: Arc<Notify>) {
 /// use ferrio::{Payload, Server};
 ///
 /// # async fn run() -> std::io::Result<()> {
-/// let io = Server::builder().build().expect("valid options");
+/// let io = Server::builder().build()?;
 /// io.of("/").on_connection(|socket| {
 ///     socket.on("chat", |socket, event| async move {
 ///         // Relay to everybody else, then acknowledge.
