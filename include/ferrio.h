@@ -216,7 +216,11 @@ typedef struct ferrio_server ferrio_server;
 
 /**
  * Server options, filled with setters and read by `ferrio_server_new` (which does not take them:
- * free them with `ferrio_server_options_free`). Every option has socket.io's default.
+ * free them with `ferrio_server_options_free`). Every option has socket.io's default. The setters only
+ * record their values (they refuse only what they cannot take: NULL, text that is not UTF-8, an unknown
+ * dispatch mode, a Redis URL that does not parse): `ferrio_server_new` checks them all and returns
+ * `FERRIO_STATUS_INVALID_ARGUMENT` for the first out of range, naming it in `ferrio_last_error` (e.g.
+ * "max_json_depth must be at least 1").
  */
 typedef struct ferrio_server_options ferrio_server_options;
 
@@ -923,7 +927,9 @@ ferrio_status ferrio_server_options_set_rate_limit(struct ferrio_server_options 
 
 /**
  * Makes a server (not listening yet) with `options` (NULL: defaults; the options are copied, not
- * taken). Starts its runtime and, in the default dispatch mode, its callback thread.
+ * taken). Starts its runtime and, in the default dispatch mode, its callback thread. Checks every
+ * option first: one out of range gives `FERRIO_STATUS_INVALID_ARGUMENT`, with its name and the reason
+ * in `ferrio_last_error`, and nothing is started.
  */
 ferrio_status ferrio_server_new(const struct ferrio_server_options *options,
                                 struct ferrio_server **out);

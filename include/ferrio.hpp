@@ -535,7 +535,8 @@ private:
     std::shared_ptr<ferrio_namespace> n_;
 };
 
-/// Server options (socket.io's defaults unless set).
+/// Server options (socket.io's defaults unless set). The setters record; `Server`'s constructor checks
+/// every value and throws `ferrio::Error` (`FERRIO_STATUS_INVALID_ARGUMENT`) naming one out of range.
 class Options {
 public:
     Options() {

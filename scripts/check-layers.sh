@@ -3,6 +3,7 @@
 #
 #   http ─> engineio                    (the HTTP front serves any Engine.IO handler)
 #   socketio ─> engineio, adapter       (and the leaves payload, mounts)
+#   every layer ─> error                (the leaf holding the error codes all errors map to)
 #   adapter ─> engineio                 (the adapter core: ids, rooms, options, packets, errors)
 #   serve.rs                            (the one place above both http and socketio)
 #
@@ -47,12 +48,13 @@ allow() {
     done < <(find "$path" -name '*.rs')
 }
 
-allow core/src/engineio engineio
-allow core/src/http http engineio mounts
-allow core/src/adapter adapter engineio payload
-allow core/src/socketio socketio engineio adapter payload mounts
-allow core/src/payload.rs payload
+allow core/src/engineio engineio error
+allow core/src/http http engineio mounts error
+allow core/src/adapter adapter engineio payload error
+allow core/src/socketio socketio engineio adapter payload mounts error
+allow core/src/payload.rs payload error
 allow core/src/mounts.rs mounts
+allow core/src/error.rs error
 
 if code $(find core/src/engineio -name '*.rs') | grep -nE '\b(hyper|hyper_util|http_body|http_body_util)::'; then
     complain "the Engine.IO layer names HTTP server types (above)"

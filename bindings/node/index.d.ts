@@ -68,19 +68,49 @@ export type DisconnectReason =
   | "server namespace disconnect"
   | (string & {});
 
-/** Stable codes of the Errors ferrio throws or rejects with. */
+/**
+ * Stable codes of the Errors ferrio throws or rejects with: one per error code of the engine (see
+ * `errorCodes`), the two limits an emit can exceed, and those of the facade's own steps.
+ */
 export type FerrioErrorCode =
+  | "ERR_FERRIO_NULL_ARGUMENT"
+  | "ERR_FERRIO_INVALID_UTF8"
   | "ERR_FERRIO_INVALID_ARGS"
   | "ERR_FERRIO_INVALID_ARG"
+  | "ERR_FERRIO_INVALID_STATE"
+  | "ERR_FERRIO_BUFFER_TOO_SMALL"
+  | "ERR_FERRIO_ALREADY_USED"
+  | "ERR_FERRIO_SERVER_CLOSED"
+  | "ERR_FERRIO_WOULD_DEADLOCK"
+  | "ERR_FERRIO_DISCONNECTED"
+  | "ERR_FERRIO_EMIT"
   | "ERR_FERRIO_RESERVED_EVENT"
   | "ERR_FERRIO_ACK_TIMEOUT"
-  | "ERR_FERRIO_DISCONNECTED"
-  | "ERR_FERRIO_SERVER_CLOSED"
-  | "ERR_FERRIO_LISTEN"
   | "ERR_FERRIO_ADAPTER"
-  | "ERR_FERRIO_EMIT"
+  | "ERR_FERRIO_IO"
   | "ERR_FERRIO_INTERNAL"
+  | "ERR_FERRIO_LIMIT_EXCEEDED"
+  | "ERR_FERRIO_TOO_DEEP"
+  | "ERR_FERRIO_TOO_MANY_ACKS"
+  | "ERR_FERRIO_LISTEN"
+  | "ERR_FERRIO_ATTACH"
+  | "ERR_FERRIO_ADMIN"
   | "ERR_FERRIO_NATIVE_MISSING";
+
+/** One error code of the engine and the `err.code` of ferrio's errors with it. */
+export interface ErrorCodeEntry {
+  /** The code's number (the C ABI's `ferrio_status`). */
+  readonly value: number;
+  /** The code's name, e.g. "LimitExceeded". */
+  readonly name: string;
+  /** The `err.code` of errors with this code; absent for "Ok". */
+  readonly code?: FerrioErrorCode;
+  /** Finer codes some errors of this code have instead (the limits an emit can exceed). */
+  readonly refined: readonly FerrioErrorCode[];
+}
+
+/** Every error code of the engine, in numeric order. */
+export declare const errorCodes: readonly ErrorCodeEntry[];
 
 /** An Error with a stable `code`. */
 export declare class FerrioError extends Error {
@@ -114,7 +144,7 @@ export interface ServerOptions {
   maxQueuedPackets?: number;
   /** ferrio: binary attachments one packet may announce (default 10). */
   maxAttachments?: number;
-  /** ferrio: deepest JSON nesting of a packet, received or emitted (default 128). */
+  /** ferrio: deepest JSON nesting of a packet, received or emitted, 1 to 1000 (default 128; ERR_FERRIO_TOO_DEEP beyond). */
   maxJsonDepth?: number;
   /** Header lines per HTTP request, as Node's `http.Server` option (default 100; more is answered 431). */
   maxHeadersCount?: number;

@@ -27,34 +27,21 @@ class FerrioError extends Error {
 /** Turns a native rejection ("ERR_FERRIO_X: text") into a FerrioError. */
 function fromNative(err) {
   const message = err && typeof err.message === "string" ? err.message : String(err);
-  const m = /^(ERR_FERRIO_[A-Z_]+): ([\s\S]*)$/.exec(message);
+  const m = /^(ERR_FERRIO_[A-Z0-9_]+): ([\s\S]*)$/.exec(message);
   if (m) return new FerrioError(m[1], m[2]);
   return new FerrioError("ERR_FERRIO_INTERNAL", message, { cause: err });
 }
 
-const STATUS_OK = 0;
-const STATUS_GONE = 1;
-const STATUS_FULL = 2;
+/**
+ * Every error code of the engine, as the native module reports it: `{ value, name, code, refined }`, where
+ * `code` is the `err.code` of ferrio's errors with that code and `refined` lists finer codes some of them
+ * have instead (ERR_FERRIO_TOO_DEEP and ERR_FERRIO_TOO_MANY_ACKS are limits exceeded).
+ */
+const errorCodes = Object.freeze(native.errorCodes().map((entry) => Object.freeze(entry)));
 
-/** Throws for the statuses of synchronous native calls that are the caller's fault or the server's state. */
-function check(status, event) {
-  if (status === STATUS_OK || status === STATUS_GONE || status === STATUS_FULL) return;
-  switch (status) {
-    case 3:
-      throw new FerrioError("ERR_FERRIO_RESERVED_EVENT", `"${event}" is a reserved event name`);
-    case 4:
-      throw new FerrioError("ERR_FERRIO_ADAPTER", "the adapter failed");
-    case 5:
-      throw new FerrioError("ERR_FERRIO_INVALID_ARGS", "the arguments could not be encoded");
-    case 6:
-      throw new FerrioError("ERR_FERRIO_SERVER_CLOSED", "the server is closed");
-    case 7:
-      throw new FerrioError("ERR_FERRIO_TOO_DEEP", "the arguments nest deeper than maxJsonDepth allows");
-    case 8:
-      throw new FerrioError("ERR_FERRIO_TOO_MANY_ACKS", "too many acknowledgements are pending on this socket (maxPendingAcks)");
-    default:
-      throw new FerrioError("ERR_FERRIO_INTERNAL", `unexpected status ${status}`);
-  }
+/** Rethrows what a synchronous native call threw ("ERR_FERRIO_X: text") as a FerrioError. */
+function rethrow(err) {
+  throw fromNative(err);
 }
 
 function report(err) {
@@ -68,25 +55,64 @@ function report(err) {
 
 // ---- payloads -------------------------------------------------------------------------------------------
 
-const MAX_DEPTH = 1000;
+// The arguments nest at most the server's `maxJsonDepth` arrays and objects, their own array included
+// (the engine checks the JSON text again; a Buffer's placeholder object is a level only it counts). The
+// walks below stop there, so a circular value cannot run them forever: past the limit, a value that
+// contains itself is refused as such (ERR_FERRIO_INVALID_ARGS), any other as the engine refuses it
+// (ERR_FERRIO_TOO_DEEP, the code of its error).
 
 function isBinary(v) {
   return Buffer.isBuffer(v) || v instanceof ArrayBuffer || ArrayBuffer.isView(v);
 }
 
-function hasBinary(v, depth) {
-  if (v === null || typeof v !== "object") return false;
-  if (depth > MAX_DEPTH) {
-    throw new FerrioError("ERR_FERRIO_INVALID_ARGS", "the arguments are circular or nested too deeply");
+/** The own enumerable values of an object JSON.stringify would walk into (none for one with toJSON). */
+function childrenOf(v) {
+  if (Array.isArray(v)) return v;
+  if (typeof v.toJSON === "function") return [];
+  const out = [];
+  for (const k in v) if (Object.prototype.hasOwnProperty.call(v, k)) out.push(v[k]);
+  return out;
+}
+
+/** Whether `root` contains itself (without recursion: it may be deep). */
+function isCircular(root) {
+  const open = new Set();
+  const stack = [[root, false]];
+  while (stack.length) {
+    const [v, leaving] = stack.pop();
+    if (leaving) {
+      open.delete(v);
+      continue;
+    }
+    if (v === null || typeof v !== "object" || isBinary(v)) continue;
+    if (open.has(v)) return true;
+    open.add(v);
+    stack.push([v, true]);
+    for (const child of childrenOf(v)) stack.push([child, false]);
   }
+  return false;
+}
+
+/** The error for arguments nesting deeper than `maxDepth`. */
+function tooDeep(root) {
+  if (isCircular(root)) {
+    return new FerrioError("ERR_FERRIO_INVALID_ARGS", "the arguments are circular (they contain themselves)");
+  }
+  return new FerrioError("ERR_FERRIO_TOO_DEEP", "the arguments nest deeper than maxJsonDepth allows");
+}
+
+/** Whether `v` (at `depth` arrays/objects deep) holds binary data; throws past `maxDepth`. */
+function hasBinary(v, depth, maxDepth, root) {
+  if (v === null || typeof v !== "object") return false;
   if (isBinary(v)) return true;
+  if (depth >= maxDepth) throw tooDeep(root);
   if (Array.isArray(v)) {
-    for (let i = 0; i < v.length; i++) if (hasBinary(v[i], depth + 1)) return true;
+    for (let i = 0; i < v.length; i++) if (hasBinary(v[i], depth + 1, maxDepth, root)) return true;
     return false;
   }
   if (typeof v.toJSON === "function") return false;
   for (const k in v) {
-    if (Object.prototype.hasOwnProperty.call(v, k) && hasBinary(v[k], depth + 1)) return true;
+    if (Object.prototype.hasOwnProperty.call(v, k) && hasBinary(v[k], depth + 1, maxDepth, root)) return true;
   }
   return false;
 }
@@ -97,25 +123,31 @@ function toBuffer(v) {
   return Buffer.from(v.buffer, v.byteOffset, v.byteLength);
 }
 
-function deconstruct(v, buffers) {
+function deconstruct(v, buffers, depth, maxDepth, root) {
   if (v === null || typeof v !== "object") return v;
   if (isBinary(v)) {
     buffers.push(toBuffer(v));
     return { _placeholder: true, num: buffers.length - 1 };
   }
-  if (Array.isArray(v)) return v.map((x) => deconstruct(x, buffers));
+  if (depth >= maxDepth) throw tooDeep(root);
+  if (Array.isArray(v)) return v.map((x) => deconstruct(x, buffers, depth + 1, maxDepth, root));
   if (typeof v.toJSON === "function") return v;
   const out = {};
-  for (const k in v) if (Object.prototype.hasOwnProperty.call(v, k)) out[k] = deconstruct(v[k], buffers);
+  for (const k in v) {
+    if (Object.prototype.hasOwnProperty.call(v, k)) out[k] = deconstruct(v[k], buffers, depth + 1, maxDepth, root);
+  }
   return out;
 }
 
-/** Arguments → [json, buffers|undefined]; throws ERR_FERRIO_INVALID_ARGS when they cannot be sent. */
-function encode(args) {
+/**
+ * Arguments → [json, buffers|undefined], nesting at most `maxDepth` (the server's maxJsonDepth); throws
+ * ERR_FERRIO_INVALID_ARGS when they cannot be sent, ERR_FERRIO_TOO_DEEP when they nest deeper.
+ */
+function encode(args, maxDepth) {
   let buffers;
-  if (hasBinary(args, 0)) {
+  if (hasBinary(args, 0, maxDepth, args)) {
     buffers = [];
-    args = deconstruct(args, buffers);
+    args = deconstruct(args, buffers, 0, maxDepth, args);
   }
   let json;
   try {
@@ -234,13 +266,17 @@ class BroadcastOperator {
       );
       return true;
     }
-    const [json, buffers] = encode(args);
-    check(this._nsp._native.broadcast(this._rooms, this._except, this._bits(), ev, json, buffers), ev);
+    const [json, buffers] = encode(args, this._nsp.server._maxJsonDepth);
+    try {
+      this._nsp._native.broadcast(this._rooms, this._except, this._bits(), ev, json, buffers);
+    } catch (err) {
+      rethrow(err);
+    }
     return true;
   }
 
   async _emitWithAck(ev, args) {
-    const [json, buffers] = encode(args);
+    const [json, buffers] = encode(args, this._nsp.server._maxJsonDepth);
     const timeout = this._flags.timeout === undefined ? 5000 : this._flags.timeout;
     let result;
     try {
@@ -477,7 +513,7 @@ class Socket extends EventEmitter {
     let ack;
     if (typeof args[args.length - 1] === "function") ack = args.pop();
     if (this._anyOut) for (const fn of this._anyOut.slice()) fn.call(this, ev, ...args);
-    const [json, buffers] = encode(args);
+    const [json, buffers] = encode(args, this.server._maxJsonDepth);
     if (ack) {
       const timeout = flags && flags.timeout !== undefined ? flags.timeout : -1;
       this.nsp._native.emitWithAck(this.id, ev, json, buffers, timeout).then(
@@ -494,7 +530,11 @@ class Socket extends EventEmitter {
       );
       return true;
     }
-    check(this.nsp._native.emit(this.id, ev, json, buffers, !!(flags && flags.volatile)), ev);
+    try {
+      this.nsp._native.emit(this.id, ev, json, buffers, !!(flags && flags.volatile));
+    } catch (err) {
+      rethrow(err);
+    }
     return true;
   }
 
@@ -636,11 +676,16 @@ class Socket extends EventEmitter {
   _ackFn(token) {
     let sent = false;
     const native = this.server._native;
+    const maxDepth = this.server._maxJsonDepth;
     return (...answer) => {
       if (sent) return;
       sent = true;
-      const [json, buffers] = encode(answer);
-      check(native.ack(token, json, buffers), "ack");
+      const [json, buffers] = encode(answer, maxDepth);
+      try {
+        native.ack(token, json, buffers);
+      } catch (err) {
+        rethrow(err);
+      }
     };
   }
 
@@ -831,8 +876,12 @@ class Namespace extends EventEmitter {
       );
       return true;
     }
-    const [json, buffers] = encode(args);
-    check(this._native.serverSideEmit(String(ev), json, buffers), ev);
+    const [json, buffers] = encode(args, this.server._maxJsonDepth);
+    try {
+      this._native.serverSideEmit(String(ev), json, buffers);
+    } catch (err) {
+      rethrow(err);
+    }
     return true;
   }
 
@@ -841,7 +890,7 @@ class Namespace extends EventEmitter {
     if (RESERVED_EVENTS.has(ev)) {
       throw new FerrioError("ERR_FERRIO_RESERVED_EVENT", `"${ev}" is a reserved event name`);
     }
-    const [json, buffers] = encode(args);
+    const [json, buffers] = encode(args, this.server._maxJsonDepth);
     let replies;
     try {
       replies = await this._native.serverSideEmitWithAck(String(ev), json, buffers);
@@ -857,8 +906,12 @@ class Namespace extends EventEmitter {
       args.push((...reply) => {
         if (answered) return;
         answered = true;
-        const [json, buffers] = encode(reply.slice(0, 1));
-        this.server._native.serverSideAck(token, json, buffers);
+        const [json, buffers] = encode(reply.slice(0, 1), this.server._maxJsonDepth);
+        try {
+          this.server._native.serverSideAck(token, json, buffers);
+        } catch (err) {
+          rethrow(err);
+        }
       });
     }
     emitLocal.call(this, ev, ...args);
@@ -1061,7 +1114,13 @@ class Server {
       srv = undefined;
     }
     this.opts = opts || {};
-    this._native = new native.NativeServer(nativeOptions(this.opts));
+    try {
+      this._native = new native.NativeServer(nativeOptions(this.opts));
+    } catch (err) {
+      rethrow(err);
+    }
+    // The depth the engine allows, which the conversion of arguments keeps to (see encode).
+    this._maxJsonDepth = this._native.maxJsonDepth;
     this._clustered = !!this.opts.adapter;
     this._nsps = new Map();
     this._parents = [];
@@ -1621,5 +1680,6 @@ module.exports.RemoteSocket = RemoteSocket;
 module.exports.BroadcastOperator = BroadcastOperator;
 module.exports.Adapter = Adapter;
 module.exports.FerrioError = FerrioError;
+module.exports.errorCodes = errorCodes;
 module.exports.createAdapter = createAdapter;
 module.exports.default = createServer;

@@ -13,6 +13,7 @@ export const {
   BroadcastOperator,
   Adapter,
   FerrioError,
+  errorCodes,
   createAdapter,
 } = ferrio;
 export default ferrio;

@@ -257,7 +257,7 @@ async fn main() -> std::io::Result<()> {
     if client_dir.exists() {
         builder = builder.client_dir(client_dir);
     }
-    let io = builder.build();
+    let io = builder.build()?;
     for name in ["/", "/chat"] {
         let nsp = io.of(name);
         nsp.use_middleware(middleware);

@@ -13,7 +13,7 @@
 //!
 //! #[tokio::main]
 //! async fn main() -> std::io::Result<()> {
-//!     let io = Server::builder().build();
+//!     let io = Server::builder().build()?; // a bad option: an io::Error naming it
 //!     io.on_connection(|socket| {
 //!         socket.on("echo", |socket, event| async move {
 //!             let _ = socket.emit("echo", event.payload);
@@ -34,6 +34,7 @@
 
 pub mod adapter;
 pub mod engineio;
+mod error;
 pub mod http;
 mod mounts;
 mod payload;
@@ -42,6 +43,7 @@ pub mod socketio;
 
 pub use adapter::{Adapter, AdapterFactory, MemoryAdapter, Room};
 pub use engineio::{CloseReason, Cors, CorsOrigins, Sid, TransportKind};
+pub use error::{CodedError, ConfigError, ErrorCode};
 pub use serve::{ServerHandle, SocketIoService};
 pub use socketio::{
     AckError, AckSender, BroadcastOperator, ConnectError, DisconnectReason, EmitError, Event,

@@ -2,6 +2,7 @@
 //! JSON array plus binary attachments referenced by `{"_placeholder":true,"num":N}`. A leaf of the crate:
 //! the Socket.IO layer and the adapters (which carry payloads between servers) both use it.
 
+use crate::error::{CodedError, ErrorCode};
 use bytes::Bytes;
 use serde::de::DeserializeOwned;
 use serde::Serialize;
@@ -34,6 +35,12 @@ pub enum PayloadError {
     /// JSON (de)serialization failed.
     #[error(transparent)]
     Json(#[from] serde_json::Error),
+}
+
+impl CodedError for PayloadError {
+    fn code(&self) -> ErrorCode {
+        ErrorCode::InvalidJson
+    }
 }
 
 impl Payload {

@@ -43,7 +43,7 @@ async fn serve(app: Router) -> SocketAddr {
 
 /// A Socket.IO server answering `echo`; the peer address each socket saw is recorded in `peers`.
 fn echo_io(peers: Arc<Mutex<Vec<String>>>) -> Server {
-    let io = Server::builder().build();
+    let io = Server::builder().build().unwrap();
     io.on_connection(move |socket| {
         peers.lock().unwrap().push(
             socket.handshake()["address"]

@@ -71,7 +71,7 @@ async fn upgrade(addr: SocketAddr, sid: &str) -> Ws {
 
 #[tokio::test]
 async fn a_close_packet_answers_the_pending_get_with_a_noop_and_ends_the_session() {
-    let io = Server::builder().build();
+    let io = Server::builder().build().unwrap();
     let (tx, mut reasons) = mpsc::unbounded_channel();
     io.on_connection(move |socket| {
         let tx = tx.clone();
@@ -488,7 +488,8 @@ async fn a_polling_client_that_stops_polling_ends_at_its_ping_timeout() {
     let io = Server::builder()
         .ping_interval(PING_INTERVAL)
         .ping_timeout(PING_TIMEOUT)
-        .build();
+        .build()
+        .unwrap();
     let (tx, mut reasons) = mpsc::unbounded_channel();
     io.on_connection(move |socket| {
         let tx = tx.clone();

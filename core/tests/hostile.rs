@@ -628,7 +628,7 @@ case_with!(
 
 /// A server whose every namespace exists (dynamic), with a middleware that takes `delay`.
 async fn namespaces_server(max: usize, delay: Duration) -> ferrio::ServerHandle {
-    let io = quick().max_namespaces_per_connection(max).build();
+    let io = quick().max_namespaces_per_connection(max).build().unwrap();
     let parent = io.of_dynamic(|_, _| true);
     parent.use_middleware(move |_| async move {
         tokio::time::sleep(delay).await;
@@ -707,7 +707,8 @@ async fn namespaces_waiting_in_slow_middlewares_count_against_the_limit() {
 async fn an_event_flood_over_the_rate_limit_is_disconnected() {
     let io = quick()
         .rate_limit(ferrio::RateLimit::new(50.0, 10).unwrap())
-        .build();
+        .build()
+        .unwrap();
     let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
     io.on_connection(move |socket| {
         let tx = tx.clone();
@@ -756,7 +757,7 @@ async fn an_event_flood_over_the_rate_limit_is_disconnected() {
 
 #[tokio::test]
 async fn duplicate_unsolicited_and_excess_acks() {
-    let io = quick().max_pending_acks(2).build();
+    let io = quick().max_pending_acks(2).build().unwrap();
     let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
     let first = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(true));
     io.on_connection(move |socket| {
@@ -829,7 +830,7 @@ async fn duplicate_unsolicited_and_excess_acks() {
 
 #[tokio::test]
 async fn an_emit_nested_deeper_than_the_limit_is_refused() {
-    let io = quick().max_json_depth(16).build();
+    let io = quick().max_json_depth(16).build().unwrap();
     let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
     io.on_connection(move |socket| {
         let deep = format!("[{}1{}]", "[".repeat(100_000), "]".repeat(100_000));

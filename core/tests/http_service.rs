@@ -52,7 +52,7 @@ async fn app_server(service: ferrio::SocketIoService) -> SocketAddr {
 }
 
 fn echo_io() -> Server {
-    let io = Server::builder().build();
+    let io = Server::builder().build().unwrap();
     io.on_connection(|socket| {
         socket.on("echo", |socket, event| async move {
             let _ = socket.emit("echo", event.payload);

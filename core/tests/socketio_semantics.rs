@@ -29,7 +29,7 @@ async fn sio_connect(addr: std::net::SocketAddr) -> (Ws, String) {
 
 #[tokio::test]
 async fn pipelined_events_reach_handlers_in_wire_order_and_replies_leave_in_emit_order() {
-    let io = Server::builder().build();
+    let io = Server::builder().build().unwrap();
     let seen = Arc::new(Mutex::new(Vec::new()));
     let record = seen.clone();
     io.on_connection(move |socket| {
@@ -70,7 +70,7 @@ async fn pipelined_events_reach_handlers_in_wire_order_and_replies_leave_in_emit
 
 #[tokio::test]
 async fn a_client_that_does_not_read_is_disconnected_with_a_reason_not_silently_dropped() {
-    let io = Server::builder().max_queued_packets(16).build();
+    let io = Server::builder().max_queued_packets(16).build().unwrap();
     let (tx, mut rx) = mpsc::unbounded_channel();
     io.on_connection(move |socket| {
         let tx = tx.clone();
@@ -105,7 +105,7 @@ async fn a_client_that_does_not_read_is_disconnected_with_a_reason_not_silently_
 
 #[tokio::test]
 async fn volatile_packets_are_dropped_for_a_slow_client_which_stays_connected() {
-    let io = Server::builder().max_queued_packets(16).build();
+    let io = Server::builder().max_queued_packets(16).build().unwrap();
     let (tx, mut rx) = mpsc::unbounded_channel::<&'static str>();
     let disconnects = Arc::new(Mutex::new(Vec::<DisconnectReason>::new()));
     let record = disconnects.clone();
@@ -171,7 +171,7 @@ async fn volatile_packets_are_dropped_for_a_slow_client_which_stays_connected() 
 
 #[tokio::test]
 async fn graceful_shutdown_disconnects_every_socket_with_server_shutting_down() {
-    let io = Server::builder().build();
+    let io = Server::builder().build().unwrap();
     let (tx, mut rx) = mpsc::unbounded_channel();
     io.on_connection(move |socket| {
         let tx = tx.clone();
@@ -216,7 +216,7 @@ async fn graceful_shutdown_disconnects_every_socket_with_server_shutting_down() 
 
 #[tokio::test]
 async fn room_events_and_the_room_list() {
-    let io = Server::builder().build();
+    let io = Server::builder().build().unwrap();
     let events = Arc::new(Mutex::new(Vec::new()));
     let record = events.clone();
     io.of("/")
@@ -281,7 +281,8 @@ async fn a_steady_stream_of_emits_does_not_starve_the_heartbeat() {
         // Tolerant of a slow test client on a busy machine, still far shorter than the stream: a server
         // that stopped reading for the stream's length would time this client out.
         .ping_timeout(Duration::from_millis(500))
-        .build();
+        .build()
+        .unwrap();
     let disconnects = Arc::new(Mutex::new(Vec::<DisconnectReason>::new()));
     let record = disconnects.clone();
     io.on_connection(move |socket| {
@@ -331,7 +332,7 @@ async fn a_steady_stream_of_emits_does_not_starve_the_heartbeat() {
 
 #[tokio::test]
 async fn middlewares_may_join_rooms_and_emit_and_a_refusal_leaves_nothing_behind() {
-    let io = Server::builder().build();
+    let io = Server::builder().build().unwrap();
     io.of("/").use_middleware(|socket| async move {
         socket.join("from-middleware");
         socket
@@ -375,7 +376,7 @@ async fn middlewares_may_join_rooms_and_emit_and_a_refusal_leaves_nothing_behind
 /// answer, in emit order; a refusal undoes it all.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_connecting_socket_belongs_to_its_namespace_and_a_refusal_undoes_it() {
-    let io = Server::builder().build();
+    let io = Server::builder().build().unwrap();
     let nsp = io.of("/");
     let (tx, mut rx) = mpsc::unbounded_channel::<String>();
     let report = tx.clone();
@@ -516,7 +517,7 @@ async fn a_connecting_socket_belongs_to_its_namespace_and_a_refusal_undoes_it() 
 
 #[tokio::test]
 async fn a_disconnect_asked_while_connecting_follows_the_connect_answer() {
-    let io = Server::builder().build();
+    let io = Server::builder().build().unwrap();
     let (tx, mut rx) = mpsc::unbounded_channel();
     io.of("/").use_middleware(move |socket| {
         let tx = tx.clone();
@@ -546,7 +547,7 @@ async fn a_disconnect_asked_while_connecting_follows_the_connect_answer() {
 
 #[tokio::test]
 async fn what_is_held_for_a_connecting_socket_is_bounded() {
-    let io = Server::builder().max_queued_packets(16).build();
+    let io = Server::builder().max_queued_packets(16).build().unwrap();
     let (tx, mut rx) = mpsc::unbounded_channel();
     io.of("/").use_middleware(move |socket| {
         let tx = tx.clone();
@@ -588,7 +589,7 @@ async fn what_is_held_for_a_connecting_socket_is_bounded() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_server_disconnect_keeps_its_reason_when_the_client_closes_at_once() {
-    let io = Server::builder().build();
+    let io = Server::builder().build().unwrap();
     let (tx, mut rx) = mpsc::unbounded_channel();
     io.on_connection(move |socket| {
         let tx = tx.clone();
@@ -618,7 +619,7 @@ async fn a_server_disconnect_keeps_its_reason_when_the_client_closes_at_once() {
 
 #[tokio::test]
 async fn an_upgrade_from_polling_is_reported_for_each_socket_of_the_connection() {
-    let io = Server::builder().build();
+    let io = Server::builder().build().unwrap();
     let (tx, mut rx) = mpsc::unbounded_channel();
     io.of("/chat");
     io.on_upgrade(move |socket| {
@@ -664,7 +665,7 @@ async fn an_upgrade_from_polling_is_reported_for_each_socket_of_the_connection()
 /// it has the answer always finds the handlers they registered (and what they emit follows the answer).
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn an_event_sent_at_once_after_the_connect_answer_finds_its_handler() {
-    let io = Server::builder().build();
+    let io = Server::builder().build().unwrap();
     // A middleware that waits: the answer is sent from another task than the connection's reader.
     io.of("/").use_middleware(|_| async {
         tokio::task::yield_now().await;

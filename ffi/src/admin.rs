@@ -220,13 +220,7 @@ pub extern "C" fn ferrio_server_instrument(
         shared
             .server
             .instrument(options.options.clone())
-            .map_err(|error| {
-                let status = match error {
-                    AdminError::AlreadyInstrumented => ferrio_status::InvalidState,
-                    _ => ferrio_status::InvalidArgument,
-                };
-                Error::new(status, error.to_string())
-            })
+            .map_err(Error::from)
     })
 }
 
@@ -245,8 +239,7 @@ pub extern "C" fn ferrio_admin_hash_password(
     guard(|| {
         // SAFETY: (ptr, len) string argument.
         let password = unsafe { str_arg(password, password_len, "password") }?;
-        let hash = ferrio_admin::hash_password_with_cost(password, cost)
-            .map_err(|e| Error::new(ferrio_status::InvalidArgument, e.to_string()))?;
+        let hash = ferrio_admin::hash_password_with_cost(password, cost)?;
         // SAFETY: output buffer contract of the header.
         unsafe { write_text(&hash, buf, len, written) }
     })

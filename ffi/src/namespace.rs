@@ -772,10 +772,7 @@ pub extern "C" fn ferrio_broadcast_fetch_sockets(
                             .collect();
                         (ferrio_status::Ok, serde_json::Value::from(list).to_string())
                     }
-                    Err(e) => (
-                        Error::new(ferrio_status::AdapterError, e.to_string()).record(),
-                        String::new(),
-                    ),
+                    Err(e) => (Error::from(e).record(), String::new()),
                 };
                 let text = terminated(&text);
                 // SAFETY: a non-NULL C callback; the view lives until it returns.

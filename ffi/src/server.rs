@@ -7,7 +7,8 @@ use crate::socket::SocketCallbacks;
 use crate::status::{ferrio_status, guard, guard_or, Error};
 use crate::types::{handle, str_arg, write_out};
 use ferrio_core::{
-    Cors, CorsOrigins, Event, RateLimit, Server, ServerBuilder, ServerHandle, Sid, Socket,
+    ConfigError, Cors, CorsOrigins, Event, RateLimit, Server, ServerBuilder, ServerHandle, Sid,
+    Socket,
 };
 use parking_lot::{Condvar, Mutex};
 use rustc_hash::FxHashMap;
@@ -38,10 +39,16 @@ pub enum ferrio_dispatch_mode {
 }
 
 /// Server options, filled with setters and read by `ferrio_server_new` (which does not take them:
-/// free them with `ferrio_server_options_free`). Every option has socket.io's default.
+/// free them with `ferrio_server_options_free`). Every option has socket.io's default. The setters only
+/// record their values (they refuse only what they cannot take: NULL, text that is not UTF-8, an unknown
+/// dispatch mode, a Redis URL that does not parse): `ferrio_server_new` checks them all and returns
+/// `FERRIO_STATUS_INVALID_ARGUMENT` for the first out of range, naming it in `ferrio_last_error` (e.g.
+/// "max_json_depth must be at least 1").
 pub struct ferrio_server_options {
     builder: ServerBuilder,
     cors: Cors,
+    /// Events per second and burst, as given: `RateLimit::new` checks them in `ferrio_server_new`.
+    rate_limit: Option<(f64, u32)>,
     mode: ferrio_dispatch_mode,
     worker_threads: usize,
     shutdown_grace: Duration,
@@ -495,6 +502,7 @@ pub extern "C" fn ferrio_server_options_new(out: *mut *mut ferrio_server_options
         let options = Box::new(ferrio_server_options {
             builder: Server::builder(),
             cors: Cors::default(),
+            rate_limit: None,
             mode: ferrio_dispatch_mode::Thread,
             worker_threads: 0,
             shutdown_grace: Duration::from_secs(2),
@@ -533,16 +541,6 @@ fn set_builder(
 ) {
     let builder = std::mem::take(&mut options.builder);
     options.builder = f(builder);
-}
-
-fn millis(ms: u64, what: &str) -> Result<Duration, Error> {
-    if ms == 0 {
-        return Err(Error::new(
-            ferrio_status::InvalidArgument,
-            format!("`{what}` must be positive"),
-        ));
-    }
-    Ok(Duration::from_millis(ms))
 }
 
 /// The engine path (default `/socket.io/`).
@@ -608,8 +606,7 @@ pub extern "C" fn ferrio_server_options_set_ping_interval_ms(
     ms: u64,
 ) -> ferrio_status {
     with_options(options, |o| {
-        let d = millis(ms, "ms")?;
-        set_builder(o, |b| b.ping_interval(d));
+        set_builder(o, |b| b.ping_interval(Duration::from_millis(ms)));
         Ok(())
     })
 }
@@ -621,8 +618,7 @@ pub extern "C" fn ferrio_server_options_set_ping_timeout_ms(
     ms: u64,
 ) -> ferrio_status {
     with_options(options, |o| {
-        let d = millis(ms, "ms")?;
-        set_builder(o, |b| b.ping_timeout(d));
+        set_builder(o, |b| b.ping_timeout(Duration::from_millis(ms)));
         Ok(())
     })
 }
@@ -634,8 +630,7 @@ pub extern "C" fn ferrio_server_options_set_connect_timeout_ms(
     ms: u64,
 ) -> ferrio_status {
     with_options(options, |o| {
-        let d = millis(ms, "ms")?;
-        set_builder(o, |b| b.connect_timeout(d));
+        set_builder(o, |b| b.connect_timeout(Duration::from_millis(ms)));
         Ok(())
     })
 }
@@ -648,8 +643,7 @@ pub extern "C" fn ferrio_server_options_set_max_payload(
     bytes: usize,
 ) -> ferrio_status {
     with_options(options, |o| {
-        let n = positive(bytes, "bytes")?;
-        set_builder(o, |b| b.max_payload(n));
+        set_builder(o, |b| b.max_payload(bytes));
         Ok(())
     })
 }
@@ -662,12 +656,6 @@ pub extern "C" fn ferrio_server_options_set_transports(
     websocket: bool,
 ) -> ferrio_status {
     with_options(options, |o| {
-        if !polling && !websocket {
-            return Err(Error::new(
-                ferrio_status::InvalidArgument,
-                "at least one transport must be enabled",
-            ));
-        }
         set_builder(o, |b| b.transports(polling, websocket));
         Ok(())
     })
@@ -697,12 +685,6 @@ pub extern "C" fn ferrio_server_options_add_cors_origin(
     with_options(options, |o| {
         // SAFETY: (ptr, len) string argument.
         let origin = unsafe { str_arg(origin, origin_len, "origin") }?.to_owned();
-        if origin.is_empty() {
-            return Err(Error::new(
-                ferrio_status::InvalidArgument,
-                "`origin` must not be empty",
-            ));
-        }
         let mut list = match std::mem::take(&mut o.cors.origins) {
             CorsOrigins::List(list) => list,
             _ => Vec::new(),
@@ -791,16 +773,6 @@ pub extern "C" fn ferrio_server_options_set_shutdown_grace_ms(
     })
 }
 
-fn positive(value: usize, what: &str) -> Result<usize, Error> {
-    if value == 0 {
-        return Err(Error::new(
-            ferrio_status::InvalidArgument,
-            format!("`{what}` must be positive"),
-        ));
-    }
-    Ok(value)
-}
-
 /// How long a started polling → WebSocket upgrade may take, in milliseconds (default 10000).
 #[no_mangle]
 pub extern "C" fn ferrio_server_options_set_upgrade_timeout_ms(
@@ -808,8 +780,7 @@ pub extern "C" fn ferrio_server_options_set_upgrade_timeout_ms(
     ms: u64,
 ) -> ferrio_status {
     with_options(options, |o| {
-        let d = millis(ms, "ms")?;
-        set_builder(o, |b| b.upgrade_timeout(d));
+        set_builder(o, |b| b.upgrade_timeout(Duration::from_millis(ms)));
         Ok(())
     })
 }
@@ -834,8 +805,7 @@ pub extern "C" fn ferrio_server_options_set_max_queued_packets(
     packets: usize,
 ) -> ferrio_status {
     with_options(options, |o| {
-        let n = positive(packets, "packets")?;
-        set_builder(o, |b| b.max_queued_packets(n));
+        set_builder(o, |b| b.max_queued_packets(packets));
         Ok(())
     })
 }
@@ -861,8 +831,7 @@ pub extern "C" fn ferrio_server_options_set_max_json_depth(
     depth: usize,
 ) -> ferrio_status {
     with_options(options, |o| {
-        let n = positive(depth, "depth")?;
-        set_builder(o, |b| b.max_json_depth(n));
+        set_builder(o, |b| b.max_json_depth(depth));
         Ok(())
     })
 }
@@ -874,8 +843,7 @@ pub extern "C" fn ferrio_server_options_set_max_headers(
     headers: usize,
 ) -> ferrio_status {
     with_options(options, |o| {
-        let n = positive(headers, "headers")?;
-        set_builder(o, |b| b.max_headers(n));
+        set_builder(o, |b| b.max_headers(headers));
         Ok(())
     })
 }
@@ -888,8 +856,7 @@ pub extern "C" fn ferrio_server_options_set_max_header_bytes(
     bytes: usize,
 ) -> ferrio_status {
     with_options(options, |o| {
-        let n = positive(bytes, "bytes")?;
-        set_builder(o, |b| b.max_header_bytes(n));
+        set_builder(o, |b| b.max_header_bytes(bytes));
         Ok(())
     })
 }
@@ -902,8 +869,7 @@ pub extern "C" fn ferrio_server_options_set_header_read_timeout_ms(
     ms: u64,
 ) -> ferrio_status {
     with_options(options, |o| {
-        let d = millis(ms, "ms")?;
-        set_builder(o, |b| b.header_read_timeout(d));
+        set_builder(o, |b| b.header_read_timeout(Duration::from_millis(ms)));
         Ok(())
     })
 }
@@ -942,8 +908,7 @@ pub extern "C" fn ferrio_server_options_set_max_namespaces_per_connection(
     namespaces: usize,
 ) -> ferrio_status {
     with_options(options, |o| {
-        let n = positive(namespaces, "namespaces")?;
-        set_builder(o, |b| b.max_namespaces_per_connection(n));
+        set_builder(o, |b| b.max_namespaces_per_connection(namespaces));
         Ok(())
     })
 }
@@ -956,8 +921,7 @@ pub extern "C" fn ferrio_server_options_set_max_pending_acks(
     acks: usize,
 ) -> ferrio_status {
     with_options(options, |o| {
-        let n = positive(acks, "acks")?;
-        set_builder(o, |b| b.max_pending_acks(n));
+        set_builder(o, |b| b.max_pending_acks(acks));
         Ok(())
     })
 }
@@ -972,15 +936,15 @@ pub extern "C" fn ferrio_server_options_set_rate_limit(
     burst: u32,
 ) -> ferrio_status {
     with_options(options, |o| {
-        let limit = RateLimit::new(events_per_second, burst)
-            .map_err(|e| Error::new(ferrio_status::InvalidArgument, e.to_string()))?;
-        set_builder(o, |b| b.rate_limit(limit));
+        o.rate_limit = Some((events_per_second, burst));
         Ok(())
     })
 }
 
 /// Makes a server (not listening yet) with `options` (NULL: defaults; the options are copied, not
-/// taken). Starts its runtime and, in the default dispatch mode, its callback thread.
+/// taken). Starts its runtime and, in the default dispatch mode, its callback thread. Checks every
+/// option first: one out of range gives `FERRIO_STATUS_INVALID_ARGUMENT`, with its name and the reason
+/// in `ferrio_last_error`, and nothing is started.
 #[no_mangle]
 pub extern "C" fn ferrio_server_new(
     options: *const ferrio_server_options,
@@ -993,13 +957,21 @@ pub extern "C" fn ferrio_server_new(
         // SAFETY: a live options handle or NULL (contract).
         let options = unsafe { options.as_ref() };
         let (mut builder, mode, workers, grace, redis) = match options {
-            Some(o) => (
-                o.builder.clone().cors(o.cors.clone()),
-                o.mode,
-                o.worker_threads,
-                o.shutdown_grace,
-                o.redis.clone(),
-            ),
+            Some(o) => {
+                let mut builder = o.builder.clone().cors(o.cors.clone());
+                if let Some((events_per_second, burst)) = o.rate_limit {
+                    let limit =
+                        RateLimit::new(events_per_second, burst).map_err(ConfigError::from)?;
+                    builder = builder.rate_limit(limit);
+                }
+                (
+                    builder,
+                    o.mode,
+                    o.worker_threads,
+                    o.shutdown_grace,
+                    o.redis.clone(),
+                )
+            }
             None => (
                 Server::builder(),
                 ferrio_dispatch_mode::Thread,
@@ -1008,6 +980,8 @@ pub extern "C" fn ferrio_server_new(
                 None,
             ),
         };
+        // Every option is checked here, before anything starts.
+        builder.validate()?;
         if mode == ferrio_dispatch_mode::Inline && workers > 1 {
             return Err(Error::new(
                 ferrio_status::InvalidArgument,
@@ -1036,7 +1010,7 @@ pub extern "C" fn ferrio_server_new(
                     .map_err(|e| Error::new(ferrio_status::InvalidArgument, e.to_string()))?;
                 builder = builder.adapter(Arc::new(factory));
             }
-            builder.build()
+            builder.build()?
         };
         let shared = Arc::new(Shared {
             id,

@@ -1,8 +1,16 @@
 //! Errors at the boundary: one `ferrio_status` for every fallible call, the last error's message per
 //! thread, and the guard that keeps panics from unwinding into C.
+//!
+//! `ferrio_status` is the core's [`ErrorCode`] spelled for cbindgen: the same names and numbers, checked
+//! by `every_error_code_is_a_status_of_the_same_name_and_number` (tests.rs); its descriptions are the
+//! core's. Every core error becomes a status through its code ([`CodedError`]), never through a map
+//! of its own.
 
+use ferrio_core::{CodedError, ErrorCode};
 use std::cell::RefCell;
+use std::ffi::CString;
 use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::sync::OnceLock;
 
 /// The result of every fallible call. `FERRIO_STATUS_OK` is 0; every other value is an error whose
 /// details `ferrio_last_error` returns on the same thread. New values may be added at the end.
@@ -52,6 +60,35 @@ pub enum ferrio_status {
     LimitExceeded = 18,
 }
 
+impl ferrio_status {
+    /// The status of a core error code; `None` for a code newer than this enum (the test over
+    /// [`ErrorCode::ALL`] makes sure there is none).
+    pub(crate) fn from_code(code: ErrorCode) -> Option<ferrio_status> {
+        Some(match code {
+            ErrorCode::Ok => ferrio_status::Ok,
+            ErrorCode::NullArgument => ferrio_status::NullArgument,
+            ErrorCode::InvalidUtf8 => ferrio_status::InvalidUtf8,
+            ErrorCode::InvalidJson => ferrio_status::InvalidJson,
+            ErrorCode::InvalidArgument => ferrio_status::InvalidArgument,
+            ErrorCode::InvalidState => ferrio_status::InvalidState,
+            ErrorCode::BufferTooSmall => ferrio_status::BufferTooSmall,
+            ErrorCode::AlreadyUsed => ferrio_status::AlreadyUsed,
+            ErrorCode::ServerGone => ferrio_status::ServerGone,
+            ErrorCode::WouldDeadlock => ferrio_status::WouldDeadlock,
+            ErrorCode::SocketClosed => ferrio_status::SocketClosed,
+            ErrorCode::QueueFull => ferrio_status::QueueFull,
+            ErrorCode::ReservedEvent => ferrio_status::ReservedEvent,
+            ErrorCode::Timeout => ferrio_status::Timeout,
+            ErrorCode::Disconnected => ferrio_status::Disconnected,
+            ErrorCode::AdapterError => ferrio_status::AdapterError,
+            ErrorCode::IoError => ferrio_status::IoError,
+            ErrorCode::Panic => ferrio_status::Panic,
+            ErrorCode::LimitExceeded => ferrio_status::LimitExceeded,
+            _ => return None,
+        })
+    }
+}
+
 /// An error on its way to C: a status and a message.
 #[derive(Debug)]
 pub(crate) struct Error {
@@ -74,6 +111,14 @@ impl Error {
         )
     }
 
+    /// The same error, its message prefixed with what the caller was doing.
+    pub(crate) fn context(self, what: &str) -> Error {
+        Error {
+            status: self.status,
+            message: format!("{what}: {}", self.message),
+        }
+    }
+
     /// Stores the message as this thread's last error and returns the status.
     pub(crate) fn record(self) -> ferrio_status {
         let status = self.status;
@@ -82,28 +127,13 @@ impl Error {
     }
 }
 
-impl From<ferrio_core::EmitError> for Error {
-    fn from(error: ferrio_core::EmitError) -> Error {
-        use ferrio_core::EmitError;
-        let status = match &error {
-            EmitError::Full => ferrio_status::QueueFull,
-            EmitError::Closed => ferrio_status::SocketClosed,
-            EmitError::Reserved(_) => ferrio_status::ReservedEvent,
-            EmitError::Adapter(_) => ferrio_status::AdapterError,
-            EmitError::TooDeep | EmitError::TooManyPendingAcks => ferrio_status::LimitExceeded,
-        };
+/// Every error of the core, through its code: the one mapping from core errors to statuses.
+impl<E: CodedError> From<E> for Error {
+    fn from(error: E) -> Error {
+        // A code this library does not know yet cannot happen (see `ferrio_status::from_code`); were it
+        // to, it is ferrio's bug.
+        let status = ferrio_status::from_code(error.code()).unwrap_or(ferrio_status::Panic);
         Error::new(status, error.to_string())
-    }
-}
-
-impl From<ferrio_core::AckError> for Error {
-    fn from(error: ferrio_core::AckError) -> Error {
-        use ferrio_core::AckError;
-        match error {
-            AckError::Timeout { .. } => Error::new(ferrio_status::Timeout, error.to_string()),
-            AckError::Disconnected => Error::new(ferrio_status::Disconnected, error.to_string()),
-            AckError::Emit(emit) => emit.into(),
-        }
     }
 }
 
@@ -146,28 +176,18 @@ pub(crate) fn guard_or<T>(fallback: T, body: impl FnOnce() -> T) -> T {
     }
 }
 
-/// A static, NUL-terminated description of a status.
+/// A static, NUL-terminated description of a status: the core's [`ErrorCode::description`], made C
+/// strings once.
 pub(crate) fn status_text(status: u32) -> &'static std::ffi::CStr {
-    match status {
-        0 => c"ok",
-        1 => c"a required pointer argument was NULL",
-        2 => c"a string argument is not valid UTF-8",
-        3 => c"a JSON argument is invalid",
-        4 => c"an argument is invalid",
-        5 => c"the call is not allowed in the current state",
-        6 => c"the buffer is too small",
-        7 => c"the ack or connect request was already used",
-        8 => c"the server was freed",
-        9 => c"the call would deadlock from inside a callback",
-        10 => c"the socket is disconnected",
-        11 => c"the client's outgoing queue is full",
-        12 => c"the event name is reserved",
-        13 => c"operation has timed out",
-        14 => c"the socket disconnected before acknowledging",
-        15 => c"the adapter failed",
-        16 => c"I/O error",
-        17 => c"internal error (panic)",
-        18 => c"a configured limit was exceeded",
-        _ => c"unknown status",
+    static TEXTS: OnceLock<Vec<CString>> = OnceLock::new();
+    let texts = TEXTS.get_or_init(|| {
+        ErrorCode::ALL
+            .iter()
+            .map(|code| CString::new(code.description()).unwrap_or_default())
+            .collect()
+    });
+    match texts.get(status as usize) {
+        Some(text) => text.as_c_str(),
+        None => c"unknown status",
     }
 }

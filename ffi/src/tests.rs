@@ -4,6 +4,7 @@
 //! once.
 
 use super::*;
+use crate::status::Error;
 use futures_util::{SinkExt, StreamExt};
 use std::ffi::{c_void, CStr};
 use std::ptr::{null, null_mut};
@@ -34,6 +35,81 @@ unsafe extern "C" fn count_free(_: *mut c_void) {
     FREED.fetch_add(1, Ordering::SeqCst);
 }
 
+/// `ferrio_server_new` refuses `options`: `FERRIO_STATUS_INVALID_ARGUMENT`, nothing made; the message.
+fn refused(options: *const ferrio_server_options) -> String {
+    let mut server = null_mut();
+    assert_eq!(
+        ferrio_server_new(options, &mut server),
+        ferrio_status::InvalidArgument
+    );
+    assert!(server.is_null(), "no server on failure");
+    last_error()
+}
+
+/// The core code of each C status: an exhaustive match, so a status added here without a core code
+/// does not compile.
+fn core_code(status: ferrio_status) -> ferrio_core::ErrorCode {
+    use ferrio_core::ErrorCode;
+    match status {
+        ferrio_status::Ok => ErrorCode::Ok,
+        ferrio_status::NullArgument => ErrorCode::NullArgument,
+        ferrio_status::InvalidUtf8 => ErrorCode::InvalidUtf8,
+        ferrio_status::InvalidJson => ErrorCode::InvalidJson,
+        ferrio_status::InvalidArgument => ErrorCode::InvalidArgument,
+        ferrio_status::InvalidState => ErrorCode::InvalidState,
+        ferrio_status::BufferTooSmall => ErrorCode::BufferTooSmall,
+        ferrio_status::AlreadyUsed => ErrorCode::AlreadyUsed,
+        ferrio_status::ServerGone => ErrorCode::ServerGone,
+        ferrio_status::WouldDeadlock => ErrorCode::WouldDeadlock,
+        ferrio_status::SocketClosed => ErrorCode::SocketClosed,
+        ferrio_status::QueueFull => ErrorCode::QueueFull,
+        ferrio_status::ReservedEvent => ErrorCode::ReservedEvent,
+        ferrio_status::Timeout => ErrorCode::Timeout,
+        ferrio_status::Disconnected => ErrorCode::Disconnected,
+        ferrio_status::AdapterError => ErrorCode::AdapterError,
+        ferrio_status::IoError => ErrorCode::IoError,
+        ferrio_status::Panic => ErrorCode::Panic,
+        ferrio_status::LimitExceeded => ErrorCode::LimitExceeded,
+    }
+}
+
+#[test]
+fn every_error_code_is_a_status_of_the_same_name_and_number() {
+    use ferrio_core::ErrorCode;
+    for &code in ErrorCode::ALL {
+        let status = ferrio_status::from_code(code)
+            .unwrap_or_else(|| panic!("the core's {code} has no ferrio_status"));
+        assert_eq!(status as u32, code as u32, "{code}: numbers differ");
+        assert_eq!(format!("{status:?}"), code.name(), "{code}: names differ");
+        assert_eq!(core_code(status), code);
+        // SAFETY: a static string from the library.
+        let text = unsafe { CStr::from_ptr(ferrio_status_str(code as u32)) };
+        assert_eq!(text.to_str().unwrap(), code.description());
+    }
+    // The C numbers are the ABI: they never move.
+    assert_eq!(ferrio_status::InvalidArgument as u32, 4);
+    assert_eq!(ferrio_status::LimitExceeded as u32, 18);
+    assert_eq!(ErrorCode::ALL.len(), 19);
+    // Core errors become statuses through their codes.
+    let status = |error: Error| error.status;
+    assert_eq!(
+        status(ferrio_core::EmitError::TooDeep.into()),
+        ferrio_status::LimitExceeded
+    );
+    assert_eq!(
+        status(ferrio_core::AckError::Disconnected.into()),
+        ferrio_status::Disconnected
+    );
+    assert_eq!(
+        status(ferrio_core::InvalidRateLimit.into()),
+        ferrio_status::InvalidArgument
+    );
+    println!(
+        "{} error codes, each a ferrio_status of the same name and number",
+        ErrorCode::ALL.len()
+    );
+}
+
 #[test]
 fn null_invalid_utf8_and_bad_arguments_give_statuses() {
     assert_eq!(
@@ -62,17 +138,29 @@ fn null_invalid_utf8_and_bad_arguments_give_statuses() {
         ferrio_server_options_set_path(options, null(), 3),
         ferrio_status::NullArgument
     );
-    assert_eq!(
-        ferrio_server_options_set_transports(options, false, false),
-        ferrio_status::InvalidArgument
-    );
+    // An unknown dispatch mode is not even a value of the option: the setter refuses it.
     assert_eq!(
         ferrio_server_options_set_dispatch_mode(options, 7),
         ferrio_status::InvalidArgument
     );
+    // Values out of range are recorded, and refused by `ferrio_server_new` (the core's check), which
+    // names the first of them.
+    assert_eq!(
+        ferrio_server_options_set_transports(options, false, false),
+        ferrio_status::Ok
+    );
     assert_eq!(
         ferrio_server_options_set_ping_interval_ms(options, 0),
-        ferrio_status::InvalidArgument
+        ferrio_status::Ok
+    );
+    assert_eq!(refused(options), "ping_interval must be positive");
+    assert_eq!(
+        ferrio_server_options_set_ping_interval_ms(options, 25_000),
+        ferrio_status::Ok
+    );
+    assert_eq!(
+        refused(options),
+        "transports must allow polling, websocket or both"
     );
     ferrio_server_options_free(options);
     ferrio_server_options_free(null_mut());
@@ -967,23 +1055,46 @@ fn every_limit_can_be_set_and_max_connections_takes_effect() {
     assert_eq!(ferrio_server_options_set_max_pending_acks(options, 16), ok);
     assert_eq!(ferrio_server_options_set_rate_limit(options, 100.0, 20), ok);
     assert_eq!(ferrio_server_options_set_max_connections(options, 2), ok);
-    // Out of range: refused with a status, the options unchanged.
-    let bad = ferrio_status::InvalidArgument;
-    assert_eq!(ferrio_server_options_set_rate_limit(options, 0.0, 1), bad);
+    // Out of range: recorded by the setter, refused by `ferrio_server_new` with the option's name; set
+    // right again, the options make a server.
+    let rate_limit = "rate_limit needs events per second > 0 (finite) and a burst of at least 1";
+    assert_eq!(ferrio_server_options_set_rate_limit(options, 0.0, 1), ok);
+    assert_eq!(refused(options), rate_limit);
     assert_eq!(
         ferrio_server_options_set_rate_limit(options, f64::NAN, 1),
-        bad
+        ok
     );
-    assert_eq!(ferrio_server_options_set_rate_limit(options, 10.0, 0), bad);
-    assert_eq!(ferrio_server_options_set_max_json_depth(options, 0), bad);
+    assert_eq!(refused(options), rate_limit);
+    assert_eq!(ferrio_server_options_set_rate_limit(options, 10.0, 0), ok);
+    assert_eq!(refused(options), rate_limit);
+    assert_eq!(ferrio_server_options_set_rate_limit(options, 100.0, 20), ok);
+    assert_eq!(ferrio_server_options_set_max_json_depth(options, 0), ok);
+    assert_eq!(refused(options), "max_json_depth must be at least 1");
+    assert_eq!(ferrio_server_options_set_max_json_depth(options, 64), ok);
+    assert_eq!(ferrio_server_options_set_max_queued_packets(options, 0), ok);
+    assert_eq!(refused(options), "max_queued_packets must be at least 1");
     assert_eq!(
-        ferrio_server_options_set_max_queued_packets(options, 0),
-        bad
+        ferrio_server_options_set_max_queued_packets(options, 512),
+        ok
     );
     assert_eq!(
         ferrio_server_options_set_header_read_timeout_ms(options, 0),
-        bad
+        ok
     );
+    assert_eq!(refused(options), "header_read_timeout must be positive");
+    assert_eq!(
+        ferrio_server_options_set_header_read_timeout_ms(options, 3000),
+        ok
+    );
+    assert_eq!(
+        ferrio_server_options_add_cors_origin(options, c"".as_ptr(), NUL, false),
+        ok
+    );
+    assert_eq!(
+        refused(options),
+        "cors origin \"\" is not an origin like \"https://example.com\" (scheme://host[:port], no path)"
+    );
+    assert_eq!(ferrio_server_options_set_cors_any(options, false), ok);
     assert_eq!(
         ferrio_server_options_set_max_connections(null_mut(), 2),
         ferrio_status::NullArgument

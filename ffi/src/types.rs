@@ -361,10 +361,7 @@ pub(crate) unsafe fn payload_arg(
     }
     let text = if text.trim().is_empty() { "[]" } else { text };
     Payload::from_json(text, parts).map_err(|e| {
-        Error::new(
-            ferrio_status::InvalidJson,
-            format!("`json` must be the JSON text of an array of arguments: {e}"),
-        )
+        Error::from(e).context("`json` must be the JSON text of an array of arguments")
     })
 }
 

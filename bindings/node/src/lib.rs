@@ -6,13 +6,16 @@
 //! wait for JavaScript (answers that JavaScript owes, such as a middleware's verdict, come back through
 //! oneshot channels).
 //!
-//! Errors cross as numeric statuses (hot, synchronous calls) or as rejected promises whose message starts
-//! with a stable code (`ERR_FERRIO_…: text`); the facade turns both into `Error`s with a `code`.
+//! Errors are thrown (synchronous calls) or rejected (promises) with a message that starts with a stable
+//! code (`ERR_FERRIO_…: text`), which the facade turns into a `FerrioError` with that `code`; the codes of
+//! the core's errors come from one table (`errors.rs`).
 
 mod dispatch;
+mod errors;
 mod namespace;
 mod server;
 
+pub use errors::{error_codes, ErrorCodeEntry};
 pub use namespace::{AckReply, BroadcastAckResult, NativeNamespace};
 pub use server::{NativeOptions, NativeServer};
 

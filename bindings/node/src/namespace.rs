@@ -1,12 +1,12 @@
 //! [`NativeNamespace`]: the operations of one namespace and of its sockets, which the facade's
-//! `Namespace`, `Socket` and `BroadcastOperator` call. Hot calls (emits, joins) are synchronous and return
-//! a numeric status instead of throwing; calls that wait (acks, fetching sockets) return promises.
+//! `Namespace`, `Socket` and `BroadcastOperator` call. Hot calls (emits, joins) are synchronous and throw
+//! only on the caller's errors (see `errors.rs`); calls that wait (acks, fetching sockets) return promises.
 
-use crate::coded_error;
 use crate::dispatch::Shared;
+use crate::errors::{ack_js_error, code_error, emitted, js_error, server_closed};
 use crate::runtime;
 use bytes::Bytes;
-use ferrio::{AckError, BroadcastOperator, EmitError, Namespace, Payload, Sid, Socket};
+use ferrio::{AckError, BroadcastOperator, ErrorCode, Namespace, Payload, Sid, Socket};
 use napi::bindgen_prelude::{Buffer, PromiseRaw};
 use napi::Env;
 use napi_derive::napi;
@@ -15,47 +15,14 @@ use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::Duration;
 
-/// Statuses of the synchronous calls (the facade maps them to `Error` codes).
-pub(crate) mod status {
-    pub const OK: u32 = 0;
-    /// The socket is not connected (socket.io ignores such emits; so does the facade).
-    pub const GONE: u32 = 1;
-    /// The client's queue was full: it was disconnected as a slow consumer.
-    pub const FULL: u32 = 2;
-    /// A reserved event name.
-    pub const RESERVED: u32 = 3;
-    /// The adapter failed.
-    pub const ADAPTER: u32 = 4;
-    /// The arguments are not a JSON array, or a placeholder names a missing buffer.
-    pub const BAD_PAYLOAD: u32 = 5;
-    /// The server is closed.
-    pub const CLOSED: u32 = 6;
-    /// The arguments nest deeper than `maxJsonDepth`.
-    pub const TOO_DEEP: u32 = 7;
-    /// `maxPendingAcks` acknowledgements are already awaited from the socket.
-    pub const TOO_MANY_ACKS: u32 = 8;
-}
-
-pub(crate) fn status(result: Result<(), EmitError>) -> u32 {
-    match result {
-        Ok(()) => status::OK,
-        Err(EmitError::Closed) => status::GONE,
-        Err(EmitError::Full) => status::FULL,
-        Err(EmitError::Reserved(_)) => status::RESERVED,
-        Err(EmitError::Adapter(_)) => status::ADAPTER,
-        Err(EmitError::TooDeep) => status::TOO_DEEP,
-        Err(EmitError::TooManyPendingAcks) => status::TOO_MANY_ACKS,
-    }
-}
-
 /// Builds a payload from the facade's JSON text and buffers.
-pub(crate) fn payload(json: String, buffers: Option<Vec<Buffer>>) -> Result<Payload, u32> {
+pub(crate) fn payload(json: String, buffers: Option<Vec<Buffer>>) -> napi::Result<Payload> {
     let attachments = buffers
         .unwrap_or_default()
         .iter()
         .map(|b| Bytes::copy_from_slice(b))
         .collect();
-    Payload::from_json(json, attachments).map_err(|_| status::BAD_PAYLOAD)
+    Payload::from_json(json, attachments).map_err(|e| js_error(&e))
 }
 
 /// One acknowledgement's arguments.
@@ -87,34 +54,6 @@ pub struct BroadcastAckResult {
     pub replies: Vec<AckReply>,
     /// Whether some socket did not answer in time.
     pub timed_out: bool,
-}
-
-fn ack_error(error: AckError) -> napi::Error {
-    match error {
-        AckError::Timeout { .. } => {
-            coded_error("ERR_FERRIO_ACK_TIMEOUT", "operation has timed out")
-        }
-        AckError::Disconnected => coded_error(
-            "ERR_FERRIO_DISCONNECTED",
-            "the socket disconnected before acknowledging",
-        ),
-        AckError::Emit(EmitError::Closed) => {
-            coded_error("ERR_FERRIO_DISCONNECTED", "the socket is disconnected")
-        }
-        AckError::Emit(EmitError::Reserved(name)) => coded_error(
-            "ERR_FERRIO_RESERVED_EVENT",
-            format!("\"{name}\" is a reserved event name"),
-        ),
-        AckError::Emit(EmitError::TooDeep) => coded_error(
-            "ERR_FERRIO_TOO_DEEP",
-            "the arguments nest deeper than maxJsonDepth allows",
-        ),
-        AckError::Emit(EmitError::TooManyPendingAcks) => coded_error(
-            "ERR_FERRIO_TOO_MANY_ACKS",
-            "too many acknowledgements are pending on this socket (maxPendingAcks)",
-        ),
-        AckError::Emit(other) => coded_error("ERR_FERRIO_EMIT", other),
-    }
 }
 
 /// A namespace of a native server.
@@ -179,19 +118,17 @@ impl NativeNamespace {
         json: String,
         buffers: Option<Vec<Buffer>>,
         volatile: bool,
-    ) -> u32 {
+    ) -> napi::Result<()> {
         if self.closed() {
-            return status::CLOSED;
+            return Err(server_closed());
         }
+        // socket.io ignores emits to a socket that is gone.
         let Some(socket) = self.socket(&sid) else {
-            return status::GONE;
+            return Ok(());
         };
-        let payload = match payload(json, buffers) {
-            Ok(p) => p,
-            Err(code) => return code,
-        };
+        let payload = payload(json, buffers)?;
         let _rt = runtime().enter();
-        status(if volatile {
+        emitted(if volatile {
             socket.emit_volatile(&event, payload)
         } else {
             socket.emit(&event, payload)
@@ -213,27 +150,19 @@ impl NativeNamespace {
         // The packet leaves now, in call order with the other emits; only the answer is awaited.
         let started = (|| {
             if self.closed() {
-                return Err(coded_error(
-                    "ERR_FERRIO_SERVER_CLOSED",
-                    "the server is closed",
-                ));
+                return Err(server_closed());
             }
-            let socket = self.socket(&sid).ok_or_else(|| {
-                coded_error("ERR_FERRIO_DISCONNECTED", "the socket is disconnected")
-            })?;
-            let payload = payload(json, buffers).map_err(|_| {
-                coded_error(
-                    "ERR_FERRIO_INVALID_ARGS",
-                    "the arguments are not a JSON array",
-                )
-            })?;
+            let socket = self
+                .socket(&sid)
+                .ok_or_else(|| code_error(ErrorCode::SocketClosed, "the socket is disconnected"))?;
+            let payload = payload(json, buffers)?;
             let _rt = runtime().enter();
             Ok(socket.emit_with_ack(&event, payload, timeout(timeout_ms)))
         })();
         match started {
-            Ok(wait) => {
-                env.spawn_future(async move { wait.await.map(AckReply::from).map_err(ack_error) })
-            }
+            Ok(wait) => env.spawn_future(async move {
+                wait.await.map(AckReply::from).map_err(|e| ack_js_error(&e))
+            }),
             Err(error) => env.spawn_future(async move { Err::<AckReply, _>(error) }),
         }
     }
@@ -248,16 +177,13 @@ impl NativeNamespace {
         event: String,
         json: String,
         buffers: Option<Vec<Buffer>>,
-    ) -> u32 {
+    ) -> napi::Result<()> {
         if self.closed() {
-            return status::CLOSED;
+            return Err(server_closed());
         }
-        let payload = match payload(json, buffers) {
-            Ok(p) => p,
-            Err(code) => return code,
-        };
+        let payload = payload(json, buffers)?;
         let _rt = runtime().enter();
-        status(self.operator(rooms, except, flags).emit(&event, payload))
+        emitted(self.operator(rooms, except, flags).emit(&event, payload))
     }
 
     /// Emits to the targeted sockets and gathers one answer per socket until `timeout_ms`.
@@ -275,16 +201,12 @@ impl NativeNamespace {
         buffers: Option<Vec<Buffer>>,
     ) -> napi::Result<PromiseRaw<'env, BroadcastAckResult>> {
         if self.closed() {
-            let error = coded_error("ERR_FERRIO_SERVER_CLOSED", "the server is closed");
+            let error = server_closed();
             return env.spawn_future(async move { Err::<BroadcastAckResult, _>(error) });
         }
         let payload = match payload(json, buffers) {
             Ok(payload) => payload,
-            Err(_) => {
-                let error = coded_error(
-                    "ERR_FERRIO_INVALID_ARGS",
-                    "the arguments are not a JSON array",
-                );
+            Err(error) => {
                 return env.spawn_future(async move { Err::<BroadcastAckResult, _>(error) });
             }
         };
@@ -299,29 +221,21 @@ impl NativeNamespace {
         env.spawn_future(async move { broadcast_answers(waiting.await) })
     }
 
-    /// Makes a socket join rooms.
+    /// Makes a socket join rooms (nothing when it is gone).
     #[napi]
-    pub fn join(&self, sid: String, rooms: Vec<String>) -> u32 {
-        match self.socket(&sid) {
-            Some(socket) => {
-                let _rt = runtime().enter();
-                socket.join(rooms);
-                status::OK
-            }
-            None => status::GONE,
+    pub fn join(&self, sid: String, rooms: Vec<String>) {
+        if let Some(socket) = self.socket(&sid) {
+            let _rt = runtime().enter();
+            socket.join(rooms);
         }
     }
 
-    /// Makes a socket leave a room.
+    /// Makes a socket leave a room (nothing when it is gone).
     #[napi]
-    pub fn leave(&self, sid: String, room: String) -> u32 {
-        match self.socket(&sid) {
-            Some(socket) => {
-                let _rt = runtime().enter();
-                socket.leave(room);
-                status::OK
-            }
-            None => status::GONE,
+    pub fn leave(&self, sid: String, room: String) {
+        if let Some(socket) = self.socket(&sid) {
+            let _rt = runtime().enter();
+            socket.leave(room);
         }
     }
 
@@ -385,8 +299,8 @@ impl NativeNamespace {
         let sockets = runtime()
             .spawn(async move { op.fetch_sockets().await })
             .await
-            .map_err(|e| coded_error("ERR_FERRIO_INTERNAL", e))?
-            .map_err(|e| coded_error("ERR_FERRIO_ADAPTER", e))?;
+            .map_err(|e| code_error(ErrorCode::Panic, e))?
+            .map_err(|e| js_error(&e))?;
         let list: Vec<serde_json::Value> = sockets
             .into_iter()
             .map(|s| {
@@ -413,8 +327,8 @@ impl NativeNamespace {
         let ids = runtime()
             .spawn(async move { op.socket_ids().await })
             .await
-            .map_err(|e| coded_error("ERR_FERRIO_INTERNAL", e))?
-            .map_err(|e| coded_error("ERR_FERRIO_ADAPTER", e))?;
+            .map_err(|e| code_error(ErrorCode::Panic, e))?
+            .map_err(|e| js_error(&e))?;
         Ok(ids.into_iter().map(|s| s.as_str().to_owned()).collect())
     }
 
@@ -464,26 +378,21 @@ impl NativeNamespace {
             .on_server_side_emit(move |event| shared.server_side_event(&name, event));
     }
 
-    /// Sends an event to the other servers of the cluster. Returns a status.
+    /// Sends an event to the other servers of the cluster.
     #[napi]
     pub fn server_side_emit(
         &self,
         event: String,
         json: String,
         buffers: Option<Vec<Buffer>>,
-    ) -> u32 {
+    ) -> napi::Result<()> {
         if self.closed() {
-            return status::CLOSED;
+            return Err(server_closed());
         }
-        let payload = match payload(json, buffers) {
-            Ok(payload) => payload,
-            Err(code) => return code,
-        };
-        status(
-            self.nsp
-                .server_side_emit(&event, payload)
-                .map_err(EmitError::Adapter),
-        )
+        let payload = payload(json, buffers)?;
+        self.nsp
+            .server_side_emit(&event, payload)
+            .map_err(|e| js_error(&e))
     }
 
     /// Sends an event to the other servers and resolves with one answer from each.
@@ -494,14 +403,13 @@ impl NativeNamespace {
         json: String,
         buffers: Option<Vec<Buffer>>,
     ) -> napi::Result<Vec<AckReply>> {
-        let payload = payload(json, buffers)
-            .map_err(|_| coded_error("ERR_FERRIO_BAD_PAYLOAD", "the arguments are invalid"))?;
+        let payload = payload(json, buffers)?;
         let nsp = self.nsp.clone();
         let answers = runtime()
             .spawn(async move { nsp.server_side_emit_with_ack(&event, payload).await })
             .await
-            .map_err(|e| coded_error("ERR_FERRIO_INTERNAL", e))?
-            .map_err(|e| coded_error("ERR_FERRIO_ADAPTER", e))?;
+            .map_err(|e| code_error(ErrorCode::Panic, e))?
+            .map_err(|e| js_error(&e))?;
         Ok(answers.into_iter().map(AckReply::from).collect())
     }
 
@@ -512,8 +420,8 @@ impl NativeNamespace {
         let rooms = runtime()
             .spawn(async move { nsp.all_rooms().await })
             .await
-            .map_err(|e| coded_error("ERR_FERRIO_INTERNAL", e))?
-            .map_err(|e| coded_error("ERR_FERRIO_ADAPTER", e))?;
+            .map_err(|e| code_error(ErrorCode::Panic, e))?
+            .map_err(|e| js_error(&e))?;
         Ok(rooms.iter().map(|r| r.to_string()).collect())
     }
 
@@ -524,8 +432,8 @@ impl NativeNamespace {
         let count = runtime()
             .spawn(async move { nsp.server_count().await })
             .await
-            .map_err(|e| coded_error("ERR_FERRIO_INTERNAL", e))?
-            .map_err(|e| coded_error("ERR_FERRIO_ADAPTER", e))?;
+            .map_err(|e| code_error(ErrorCode::Panic, e))?
+            .map_err(|e| js_error(&e))?;
         Ok(count as u32)
     }
 
@@ -563,6 +471,6 @@ fn broadcast_answers(
             replies: to_replies(answers),
             timed_out: true,
         }),
-        Err(other) => Err(ack_error(other)),
+        Err(other) => Err(ack_js_error(&other)),
     }
 }

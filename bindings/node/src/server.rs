@@ -3,12 +3,13 @@
 //! namespaces (static and dynamic), and the answers JavaScript sends back (acks, middleware verdicts).
 
 use crate::dispatch::{self, Args, Fallback, Shared};
+use crate::errors::{code_error, emitted, js_error, server_closed};
 use crate::namespace::{payload, NativeNamespace};
 use crate::{coded_error, runtime};
 use ferrio::adapter::RoomEvent;
 use ferrio::socketio::{ConnectError, DynamicNamespaceParent};
 use ferrio::SocketIoService as HttpService;
-use ferrio::{Cors, CorsOrigins, Server, ServerHandle};
+use ferrio::{CodedError, ConfigError, Cors, CorsOrigins, ErrorCode, Server, ServerHandle};
 use napi::bindgen_prelude::{Buffer, Function, Unknown};
 use napi_derive::napi;
 use parking_lot::Mutex;
@@ -46,7 +47,7 @@ pub struct NativeOptions {
     /// The `socket.io-client/dist` directory to serve the browser client from.
     pub client_dir: Option<String>,
     /// Packets queued per connection before it counts as a slow consumer.
-    pub max_queued_packets: Option<u32>,
+    pub max_queued_packets: Option<f64>,
     /// A directory of static files served outside the engine path.
     pub static_dir: Option<String>,
     /// The Redis adapter's URL (`createAdapter(url)`); the in-memory adapter when absent.
@@ -56,13 +57,13 @@ pub struct NativeOptions {
     /// Milliseconds a request to the other servers waits (`requestsTimeout`, default 5000).
     pub redis_requests_timeout: Option<f64>,
     /// The most binary attachments one packet may announce.
-    pub max_attachments: Option<u32>,
+    pub max_attachments: Option<f64>,
     /// The deepest JSON nesting of a packet (decode and encode).
-    pub max_json_depth: Option<u32>,
+    pub max_json_depth: Option<f64>,
     /// The most header lines per HTTP request.
-    pub max_headers_count: Option<u32>,
+    pub max_headers_count: Option<f64>,
     /// The most bytes of request line and headers per HTTP request.
-    pub max_header_size: Option<u32>,
+    pub max_header_size: Option<f64>,
     /// Milliseconds a client may take to send a request's headers.
     pub headers_timeout: Option<f64>,
     /// The most connections open at once (0: no limit).
@@ -70,23 +71,79 @@ pub struct NativeOptions {
     /// The most connections open at once from one IP address (0: no limit).
     pub max_connections_per_ip: Option<f64>,
     /// The most namespaces one connection may join.
-    pub max_namespaces_per_connection: Option<u32>,
+    pub max_namespaces_per_connection: Option<f64>,
     /// The most acknowledgements awaited from one socket.
-    pub max_pending_acks: Option<u32>,
+    pub max_pending_acks: Option<f64>,
     /// Events per second each socket may send (with `rate_limit_burst`).
     pub rate_limit_events_per_second: Option<f64>,
     /// Events each socket may send at once.
-    pub rate_limit_burst: Option<u32>,
+    pub rate_limit_burst: Option<f64>,
 }
 
-fn positive(value: u32, what: &str) -> napi::Result<usize> {
-    if value == 0 {
-        return Err(coded_error(
-            "ERR_FERRIO_INVALID_ARG",
-            format!("{what} must be positive"),
-        ));
+/// The name `new Server({...})` gives a `ServerBuilder` option.
+fn js_option(option: &str) -> &str {
+    match option {
+        "path" => "path",
+        "ping_interval" => "pingInterval",
+        "ping_timeout" => "pingTimeout",
+        "upgrade_timeout" => "upgradeTimeout",
+        "connect_timeout" => "connectTimeout",
+        "max_payload" => "maxHttpBufferSize",
+        "allow_upgrades" => "allowUpgrades",
+        "max_queued_packets" => "maxQueuedPackets",
+        "max_attachments" => "maxAttachments",
+        "max_json_depth" => "maxJsonDepth",
+        "max_headers" => "maxHeadersCount",
+        "max_header_bytes" => "maxHeaderSize",
+        "header_read_timeout" => "headersTimeout",
+        "max_connections" => "maxConnections",
+        "max_connections_per_ip" => "maxConnectionsPerIp",
+        "max_namespaces_per_connection" => "maxNamespacesPerConnection",
+        "max_pending_acks" => "maxPendingAcks",
+        "rate_limit" => "rateLimit",
+        "cors" => "cors.origin",
+        "static_dir" => "staticDir",
+        other => other,
     }
-    Ok(value as usize)
+}
+
+/// The core's refusal of an option, as `new Server({...})` users name it.
+fn config_error(error: ConfigError) -> napi::Error {
+    code_error(
+        error.code(),
+        format!("{} {}", js_option(error.option), error.reason),
+    )
+}
+
+/// A refused conversion of option `option`.
+fn not_a(option: &str, what: &str) -> napi::Error {
+    code_error(
+        ErrorCode::InvalidArgument,
+        format!("{option} must be {what}"),
+    )
+}
+
+/// A JavaScript number of milliseconds as a duration (negative, infinite and NaN numbers have none).
+fn millis(value: Option<f64>, option: &str) -> napi::Result<Option<Duration>> {
+    value
+        .map(|ms| {
+            Duration::try_from_secs_f64(ms / 1000.0)
+                .map_err(|_| not_a(option, "a non-negative number of milliseconds"))
+        })
+        .transpose()
+}
+
+/// A JavaScript number as a count (a non-negative whole number).
+fn count(value: Option<f64>, option: &str) -> napi::Result<Option<usize>> {
+    value
+        .map(|n| {
+            if n.is_finite() && n >= 0.0 && n.fract() == 0.0 && n <= usize::MAX as f64 {
+                Ok(n as usize)
+            } else {
+                Err(not_a(option, "a non-negative whole number"))
+            }
+        })
+        .transpose()
 }
 
 /// The admin UI options in the core's terms (the facade maps `@socket.io/admin-ui`'s names onto them).
@@ -111,12 +168,6 @@ pub struct NativeAdminOptions {
     pub ui_dir: Option<String>,
     /// Where the UI is served.
     pub ui_path: Option<String>,
-}
-
-fn millis(value: Option<f64>) -> Option<Duration> {
-    value
-        .filter(|v| v.is_finite() && *v >= 0.0)
-        .map(|v| Duration::from_millis(v as u64))
 }
 
 /// A ferrio server, driven by the JavaScript facade.
@@ -146,27 +197,28 @@ pub struct HttpReply {
 
 #[napi]
 impl NativeServer {
-    /// A server with these options (not listening yet).
+    /// A server with these options (not listening yet). An option out of range throws
+    /// `ERR_FERRIO_INVALID_ARG` naming it (the core checks every value; this only converts them).
     #[napi(constructor)]
     pub fn new(options: NativeOptions) -> napi::Result<NativeServer> {
         let mut builder = Server::builder();
         if let Some(path) = options.path {
             builder = builder.path(path);
         }
-        if let Some(v) = millis(options.ping_interval) {
+        if let Some(v) = millis(options.ping_interval, "pingInterval")? {
             builder = builder.ping_interval(v);
         }
-        if let Some(v) = millis(options.ping_timeout) {
+        if let Some(v) = millis(options.ping_timeout, "pingTimeout")? {
             builder = builder.ping_timeout(v);
         }
-        if let Some(v) = millis(options.upgrade_timeout) {
+        if let Some(v) = millis(options.upgrade_timeout, "upgradeTimeout")? {
             builder = builder.upgrade_timeout(v);
         }
-        if let Some(v) = millis(options.connect_timeout) {
+        if let Some(v) = millis(options.connect_timeout, "connectTimeout")? {
             builder = builder.connect_timeout(v);
         }
-        if let Some(v) = options.max_http_buffer_size.filter(|v| *v >= 0.0) {
-            builder = builder.max_payload(v as usize);
+        if let Some(v) = count(options.max_http_buffer_size, "maxHttpBufferSize")? {
+            builder = builder.max_payload(v);
         }
         builder = builder.transports(
             options.polling.unwrap_or(true),
@@ -175,41 +227,44 @@ impl NativeServer {
         if let Some(v) = options.allow_upgrades {
             builder = builder.allow_upgrades(v);
         }
-        if let Some(v) = options.max_queued_packets {
-            builder = builder.max_queued_packets(positive(v, "maxQueuedPackets")?);
+        if let Some(v) = count(options.max_queued_packets, "maxQueuedPackets")? {
+            builder = builder.max_queued_packets(v);
         }
-        if let Some(v) = options.max_attachments {
-            builder = builder.max_attachments(v as usize);
+        if let Some(v) = count(options.max_attachments, "maxAttachments")? {
+            builder = builder.max_attachments(v);
         }
-        if let Some(v) = options.max_json_depth {
-            builder = builder.max_json_depth(positive(v, "maxJsonDepth")?);
+        if let Some(v) = count(options.max_json_depth, "maxJsonDepth")? {
+            builder = builder.max_json_depth(v);
         }
-        if let Some(v) = options.max_headers_count {
-            builder = builder.max_headers(positive(v, "maxHeadersCount")?);
+        if let Some(v) = count(options.max_headers_count, "maxHeadersCount")? {
+            builder = builder.max_headers(v);
         }
-        if let Some(v) = options.max_header_size {
-            builder = builder.max_header_bytes(positive(v, "maxHeaderSize")?);
+        if let Some(v) = count(options.max_header_size, "maxHeaderSize")? {
+            builder = builder.max_header_bytes(v);
         }
-        if let Some(v) = millis(options.headers_timeout).filter(|d| !d.is_zero()) {
+        if let Some(v) = millis(options.headers_timeout, "headersTimeout")? {
             builder = builder.header_read_timeout(v);
         }
-        if let Some(v) = options.max_connections.filter(|v| *v >= 0.0) {
-            builder = builder.max_connections(v as usize);
+        if let Some(v) = count(options.max_connections, "maxConnections")? {
+            builder = builder.max_connections(v);
         }
-        if let Some(v) = options.max_connections_per_ip.filter(|v| *v >= 0.0) {
-            builder = builder.max_connections_per_ip(v as usize);
+        if let Some(v) = count(options.max_connections_per_ip, "maxConnectionsPerIp")? {
+            builder = builder.max_connections_per_ip(v);
         }
-        if let Some(v) = options.max_namespaces_per_connection {
-            builder =
-                builder.max_namespaces_per_connection(positive(v, "maxNamespacesPerConnection")?);
+        if let Some(v) = count(
+            options.max_namespaces_per_connection,
+            "maxNamespacesPerConnection",
+        )? {
+            builder = builder.max_namespaces_per_connection(v);
         }
-        if let Some(v) = options.max_pending_acks {
-            builder = builder.max_pending_acks(positive(v, "maxPendingAcks")?);
+        if let Some(v) = count(options.max_pending_acks, "maxPendingAcks")? {
+            builder = builder.max_pending_acks(v);
         }
         if let Some(rate) = options.rate_limit_events_per_second {
-            let burst = options.rate_limit_burst.unwrap_or(1);
+            let burst = count(options.rate_limit_burst, "rateLimit.burst")?.unwrap_or(1);
+            let burst = u32::try_from(burst).map_err(|_| not_a("rateLimit.burst", "below 2^32"))?;
             let limit = ferrio::RateLimit::new(rate, burst)
-                .map_err(|e| coded_error("ERR_FERRIO_INVALID_ARG", e))?;
+                .map_err(|e| config_error(ConfigError::from(e)))?;
             builder = builder.rate_limit(limit);
         }
         if let Some(origins) = options.cors_origins {
@@ -227,21 +282,23 @@ impl NativeServer {
         if let Some(dir) = options.static_dir {
             builder = builder.static_dir(dir);
         }
+        // Checked before the Redis adapter starts connecting.
+        builder.validate().map_err(config_error)?;
         if let Some(url) = options.redis_url {
             let mut config = ferrio_redis::RedisAdapterConfig::new(url);
             if let Some(key) = options.redis_key {
                 config = config.prefix(key);
             }
-            if let Some(timeout) = millis(options.redis_requests_timeout) {
+            if let Some(timeout) = millis(options.redis_requests_timeout, "requestsTimeout")? {
                 config = config.request_timeout(timeout);
             }
             let _rt = runtime().enter();
-            let factory = ferrio_redis::RedisAdapterFactory::new(config)
-                .map_err(|e| coded_error("ERR_FERRIO_ADAPTER", e))?;
+            let factory =
+                ferrio_redis::RedisAdapterFactory::new(config).map_err(|e| js_error(&e))?;
             builder = builder.adapter(Arc::new(factory));
         }
         let server = NativeServer {
-            server: builder.build(),
+            server: builder.build().map_err(config_error)?,
             shared: Arc::default(),
             handle: Arc::default(),
             registered: Mutex::default(),
@@ -253,14 +310,18 @@ impl NativeServer {
         Ok(server)
     }
 
+    /// The deepest nesting of JSON arrays and objects the server's packets may have (`maxJsonDepth`),
+    /// which the facade's conversion of arguments also keeps to.
+    #[napi(getter)]
+    pub fn max_json_depth(&self) -> u32 {
+        u32::try_from(self.server.config().max_json_depth).unwrap_or(u32::MAX)
+    }
+
     /// Installs the dispatcher: from now on Node stays alive until `close()`.
     #[napi]
     pub fn start(&self, dispatch: Function<'_, Args, Unknown<'static>>) -> napi::Result<()> {
         if self.shared.closed.load(Ordering::Acquire) {
-            return Err(coded_error(
-                "ERR_FERRIO_SERVER_CLOSED",
-                "the server is closed",
-            ));
+            return Err(server_closed());
         }
         let mut slot = self.shared.dispatcher.write();
         if slot.is_none() {
@@ -289,10 +350,7 @@ impl NativeServer {
         runtime()
             .spawn(async move {
                 if shared.closed.load(Ordering::Acquire) {
-                    return Err(coded_error(
-                        "ERR_FERRIO_SERVER_CLOSED",
-                        "the server is closed",
-                    ));
+                    return Err(server_closed());
                 }
                 let port = u16::try_from(port)
                     .map_err(|_| coded_error("ERR_FERRIO_LISTEN", "port out of range"))?;
@@ -312,7 +370,7 @@ impl NativeServer {
                 Ok(u32::from(bound))
             })
             .await
-            .map_err(|e| coded_error("ERR_FERRIO_INTERNAL", e))?
+            .map_err(|e| code_error(ErrorCode::Panic, e))?
     }
 
     /// Serves through the host's `http.Server` instead of a port of its own (`attach`): from now on
@@ -320,10 +378,7 @@ impl NativeServer {
     #[napi]
     pub fn attach(&self) -> napi::Result<()> {
         if self.shared.closed.load(Ordering::Acquire) {
-            return Err(coded_error(
-                "ERR_FERRIO_SERVER_CLOSED",
-                "the server is closed",
-            ));
+            return Err(server_closed());
         }
         let mut slot = self.service.lock();
         if slot.is_none() {
@@ -338,10 +393,7 @@ impl NativeServer {
 
     fn attached(&self) -> napi::Result<HttpService> {
         if self.shared.closed.load(Ordering::Acquire) {
-            return Err(coded_error(
-                "ERR_FERRIO_SERVER_CLOSED",
-                "the server is closed",
-            ));
+            return Err(server_closed());
         }
         self.service
             .lock()
@@ -370,7 +422,7 @@ impl NativeServer {
         let body = http_body_util::Full::new(bytes::Bytes::copy_from_slice(&body));
         let request = builder
             .body(body)
-            .map_err(|e| coded_error("ERR_FERRIO_INVALID_ARG", e))?;
+            .map_err(|e| code_error(ErrorCode::InvalidArgument, e))?;
         let remote = std::net::SocketAddr::new(
             remote_address
                 .parse()
@@ -397,7 +449,7 @@ impl NativeServer {
                 }
             })
             .await
-            .map_err(|e| coded_error("ERR_FERRIO_INTERNAL", e))
+            .map_err(|e| code_error(ErrorCode::Panic, e))
     }
 
     /// Takes over a TCP connection the host's `http.Server` handed to its `upgrade` listeners: `fd` is
@@ -445,7 +497,11 @@ impl NativeServer {
         let server = self.server.clone();
         let slot = self.handle.clone();
         let shared = self.shared.clone();
-        let grace = millis(Some(grace_ms)).unwrap_or(Duration::from_secs(1));
+        // Not an option of the server: a grace that is no duration is the default one.
+        let grace = millis(Some(grace_ms), "grace")
+            .ok()
+            .flatten()
+            .unwrap_or(Duration::from_secs(1));
         let service = self.service.lock().take();
         runtime()
             .spawn(async move {
@@ -463,7 +519,7 @@ impl NativeServer {
                 shared.dispatcher.write().take();
             })
             .await
-            .map_err(|e| coded_error("ERR_FERRIO_INTERNAL", e))
+            .map_err(|e| code_error(ErrorCode::Panic, e))
     }
 
     /// Whether `close()` was called.
@@ -488,7 +544,11 @@ impl NativeServer {
             .parse::<AdminMode>()
             .map_err(|e| coded_error("ERR_FERRIO_ADMIN", e))?;
         admin.server_id = options.server_id;
-        if let Some(interval) = millis(options.stats_interval_ms) {
+        // The admin UI's own option, as before: an interval that is no duration keeps the default.
+        if let Some(interval) = millis(options.stats_interval_ms, "serverStatsInterval")
+            .ok()
+            .flatten()
+        {
             admin.stats_interval = interval;
         }
         admin.ui_dir = options.ui_dir.map(Into::into);
@@ -563,7 +623,7 @@ impl NativeServer {
         let parent = match &regex {
             Some(source) => {
                 let regex = regex::Regex::new(source)
-                    .map_err(|e| coded_error("ERR_FERRIO_INVALID_ARG", e))?;
+                    .map_err(|e| code_error(ErrorCode::InvalidArgument, e))?;
                 self.server.of_regex(regex)
             }
             None => self.server.of_dynamic(|_, _| true),
@@ -610,33 +670,33 @@ impl NativeServer {
         }
     }
 
-    /// Answers an acknowledgement a client asked for. Returns a status (see the facade).
+    /// Answers an acknowledgement a client asked for (nothing when it was already answered, or its socket
+    /// is gone).
     #[napi]
-    pub fn ack(&self, token: f64, json: String, buffers: Option<Vec<Buffer>>) -> u32 {
+    pub fn ack(&self, token: f64, json: String, buffers: Option<Vec<Buffer>>) -> napi::Result<()> {
         let Some(ack) = self.shared.take_ack(token as u64) else {
-            return 0;
+            return Ok(());
         };
+        let payload = payload(json, buffers)?;
         let _rt = runtime().enter();
-        match payload(json, buffers) {
-            Ok(payload) => crate::namespace::status(ack.send(payload)),
-            Err(code) => code,
-        }
+        emitted(ack.send(payload))
     }
 
     /// Answers a server-side event another server sent with an ack (its first argument is relayed).
     #[napi]
-    pub fn server_side_ack(&self, token: f64, json: String, buffers: Option<Vec<Buffer>>) -> u32 {
+    pub fn server_side_ack(
+        &self,
+        token: f64,
+        json: String,
+        buffers: Option<Vec<Buffer>>,
+    ) -> napi::Result<()> {
         let Some(ack) = self.shared.take_server_ack(token as u64) else {
-            return 0;
+            return Ok(());
         };
+        let payload = payload(json, buffers)?;
         let _rt = runtime().enter();
-        match payload(json, buffers) {
-            Ok(payload) => {
-                ack.send(payload);
-                0
-            }
-            Err(code) => code,
-        }
+        ack.send(payload);
+        Ok(())
     }
 
     /// The middlewares' verdict about a connecting socket: accepted unless `message` is given.

@@ -1,7 +1,8 @@
 // Bad input throws or rejects with Errors carrying stable codes, and never crashes the process.
 import { test, describe, before, after } from "node:test";
 import assert from "node:assert/strict";
-import { Server, FerrioError } from "../index.mjs";
+import { readFileSync } from "node:fs";
+import { Server, FerrioError, errorCodes } from "../index.mjs";
 import { start, next, sleep } from "./helpers.mjs";
 
 const code = (expected) => (err) => {
@@ -9,6 +10,67 @@ const code = (expected) => (err) => {
   assert.equal(err.code, expected);
   return true;
 };
+
+test("every error code of the engine maps to a stable err.code (the table comes from Rust)", () => {
+  assert.deepEqual(
+    errorCodes.map((entry) => entry.value),
+    errorCodes.map((_, i) => i),
+    "the codes are numbered 0, 1, 2, … in order",
+  );
+  const types = readFileSync(new URL("../index.d.ts", import.meta.url), "utf8");
+  for (const entry of errorCodes) {
+    if (entry.name === "Ok") {
+      assert.equal(entry.code, undefined, "Ok is no error");
+      continue;
+    }
+    assert.match(entry.code ?? "", /^ERR_FERRIO_[A-Z0-9_]+$/, `error code ${entry.value} (${entry.name}) has no err.code`);
+    for (const code of [entry.code, ...entry.refined]) {
+      assert.ok(types.includes(`"${code}"`), `${code} is missing from FerrioErrorCode in index.d.ts`);
+    }
+  }
+  // The codes users match on are kept.
+  const byName = Object.fromEntries(errorCodes.map((entry) => [entry.name, entry]));
+  assert.equal(byName.Timeout.code, "ERR_FERRIO_ACK_TIMEOUT");
+  assert.equal(byName.Disconnected.code, "ERR_FERRIO_DISCONNECTED");
+  assert.equal(byName.ReservedEvent.code, "ERR_FERRIO_RESERVED_EVENT");
+  assert.equal(byName.AdapterError.code, "ERR_FERRIO_ADAPTER");
+  assert.equal(byName.ServerGone.code, "ERR_FERRIO_SERVER_CLOSED");
+  assert.equal(byName.InvalidArgument.code, "ERR_FERRIO_INVALID_ARG");
+  assert.equal(byName.InvalidJson.code, "ERR_FERRIO_INVALID_ARGS");
+  assert.deepEqual(byName.LimitExceeded.refined, ["ERR_FERRIO_TOO_DEEP", "ERR_FERRIO_TOO_MANY_ACKS"]);
+  console.log(`${errorCodes.length - 1} error codes, each a stable err.code`);
+});
+
+test("an option out of range throws ERR_FERRIO_INVALID_ARG from the constructor, naming it", () => {
+  // The engine checks every option (ServerBuilder::build); the binding only converts and renames.
+  const cases = [
+    [{ maxHttpBufferSize: 0 }, "maxHttpBufferSize must be at least 1"],
+    [{ pingTimeout: 0 }, "pingTimeout must be positive"],
+    [{ pingInterval: -5 }, "pingInterval must be a non-negative number of milliseconds"],
+    [{ connectTimeout: 0.5 }, "connectTimeout must be at least 1 ms"],
+    [{ transports: [] }, "transports must allow polling, websocket or both"],
+    [{ maxJsonDepth: 0 }, "maxJsonDepth must be at least 1"],
+    [{ maxJsonDepth: 5000 }, "maxJsonDepth must be at most 1000"],
+    [{ maxQueuedPackets: -1 }, "maxQueuedPackets must be a non-negative whole number"],
+    [{ maxHeaderSize: 100 }, "maxHeaderSize must be at least 8192"],
+    [{ headersTimeout: 0 }, "headersTimeout must be positive"],
+    [{ rateLimit: { eventsPerSecond: 0 } }, "rateLimit needs events per second > 0 (finite) and a burst of at least 1"],
+    [{ cors: { origin: "https://example.com/" } }, 'cors.origin origin "https://example.com/" is not an origin'],
+    [{ path: "/socket io" }, "path must be a URL path without query, fragment, spaces or control characters"],
+  ];
+  for (const [options, message] of cases) {
+    assert.throws(
+      () => new Server(options),
+      (err) => {
+        assert.ok(err instanceof FerrioError, "a FerrioError");
+        assert.equal(err.code, "ERR_FERRIO_INVALID_ARG");
+        assert.ok(err.message.startsWith(message), `${JSON.stringify(options)}: ${err.message}`);
+        return true;
+      },
+    );
+  }
+  console.log(`${cases.length} options out of range, each refused by the constructor with its name`);
+});
 
 describe("errors", { timeout: 60_000 }, () => {
   let t;

@@ -1,6 +1,7 @@
 // The engine's limits, set from `new Server({...})`, take effect: each test sets one low and trips it.
 import { test } from "node:test";
 import assert from "node:assert/strict";
+import { errorCodes } from "../index.mjs";
 import { start, next, within } from "./helpers.mjs";
 
 async function handshake(url) {
@@ -92,6 +93,51 @@ test("maxJsonDepth: an emit nesting deeper throws ERR_FERRIO_TOO_DEEP; a deep ev
     assert.equal((await reason)[0], "parse error");
   } finally {
     await t.close();
+  }
+});
+
+function nested(depth) {
+  let value = 1;
+  for (let i = 0; i < depth; i++) value = [value];
+  return value;
+}
+
+test("one JSON depth cap: the facade's conversion keeps to maxJsonDepth, with the engine's error code", async () => {
+  const t = await start({ maxJsonDepth: 1000 });
+  try {
+    const serverSide = next(t.io, "connection");
+    const client = await t.client();
+    const [socket] = await serverSide;
+    // Up to the limit (the arguments' array is one level), both ways: no cap of the facade's own below it.
+    const echoed = next(client, "deep");
+    socket.emit("deep", nested(999));
+    assert.deepEqual((await echoed)[0], nested(999));
+    const received = next(socket, "deep");
+    client.emit("deep", nested(998));
+    assert.deepEqual((await received)[0], nested(998));
+    // One level more: refused by the facade with the code the engine's EmitError::TooDeep has.
+    const tooDeep = errorCodes.find((entry) => entry.name === "LimitExceeded").refined[0];
+    assert.equal(tooDeep, "ERR_FERRIO_TOO_DEEP");
+    assert.throws(() => socket.emit("deep", nested(1000)), (err) => err.code === tooDeep);
+    assert.throws(() => t.io.emit("deep", { a: nested(999) }), (err) => err.code === tooDeep);
+    assert.throws(() => socket.emit("deep", nested(1000), Buffer.from("x")), (err) => err.code === tooDeep);
+    // A circular value is still told apart: it has no JSON form at all.
+    const circular = [];
+    circular.push(circular);
+    assert.throws(() => socket.emit("x", circular), (err) => err.code === "ERR_FERRIO_INVALID_ARGS");
+  } finally {
+    await t.close();
+  }
+  // Where only the engine sees the excess (a Buffer's placeholder is one more level), the same code.
+  const small = await start({ maxJsonDepth: 2 });
+  try {
+    const serverSide = next(small.io, "connection");
+    await small.client();
+    const [socket] = await serverSide;
+    socket.emit("fine", [1]);
+    assert.throws(() => socket.emit("bin", [Buffer.from("x")]), (err) => err.code === "ERR_FERRIO_TOO_DEEP");
+  } finally {
+    await small.close();
   }
 });
 

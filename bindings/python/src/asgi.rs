@@ -6,6 +6,7 @@
 
 use crate::dispatch::{Item, Queue, Resolved};
 use bytes::Bytes;
+use ferrio::ErrorCode;
 use ferrio::SocketIoService as HttpService;
 use futures_util::{SinkExt, StreamExt};
 use parking_lot::Mutex;
@@ -62,7 +63,12 @@ pub(crate) async fn open(
     service.adopt(theirs, Bytes::new(), remote);
     let mut request = match format!("ws://ferrio.internal{path_and_query}").into_client_request() {
         Ok(request) => request,
-        Err(e) => return Resolved::Error("FerrioError", format!("bad WebSocket request: {e}")),
+        Err(e) => {
+            return Resolved::Error(
+                ErrorCode::InvalidArgument,
+                format!("bad WebSocket request: {e}"),
+            )
+        }
     };
     for (name, value) in &headers {
         let skip = matches!(
@@ -107,7 +113,8 @@ pub(crate) async fn open(
                 body.map(Bytes::from).unwrap_or_default(),
             );
         }
-        Err(e) => return Resolved::Error("FerrioError", format!("WebSocket relay failed: {e}")),
+        // The core is in-process: a relay that fails is ferrio's bug.
+        Err(e) => return Resolved::Error(ErrorCode::Panic, format!("WebSocket relay failed: {e}")),
     };
     let (mut sink, mut stream) = ws.split();
     let (to_core, mut from_python) = mpsc::unbounded_channel::<Message>();

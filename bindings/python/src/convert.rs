@@ -3,8 +3,10 @@
 //! directly (no `json` module round trip) and keep dict key order; `bytes` (also nested) become attachments
 //! one way and come back as `bytes` the other way.
 
+use crate::errors::coded_error;
 use bytes::Bytes;
-use ferrio::Payload;
+use ferrio::socketio::MAX_JSON_DEPTH;
+use ferrio::{EmitError, Payload};
 use pyo3::exceptions::{PyTypeError, PyValueError};
 use pyo3::prelude::*;
 use pyo3::types::{
@@ -13,26 +15,32 @@ use pyo3::types::{
 use serde::de::{DeserializeSeed, Deserializer, MapAccess, SeqAccess, Visitor};
 use std::fmt::Write as _;
 
-/// Deeper than this is refused: it is almost always a reference cycle.
-const MAX_DEPTH: usize = 128;
-
-/// Builds a payload from the event arguments (a list or tuple, one element per argument).
-pub(crate) fn args_to_payload(args: &Bound<'_, PyAny>) -> PyResult<Payload> {
-    let mut writer = JsonWriter::default();
+/// Builds a payload from the event arguments (a list or tuple, one element per argument), nesting at
+/// most `max_json_depth` arrays and objects, the arguments' own array included: the server's
+/// `max_json_depth`, which the core checks again on the JSON text. Deeper data raises what the core's
+/// refusal raises (`EmitError`, the code of `EmitError::TooDeep`), or a `ValueError` when it is deeper
+/// because it contains itself (a reference cycle, which has no JSON form); the walk stops there.
+pub(crate) fn args_to_payload(args: &Bound<'_, PyAny>, max_json_depth: usize) -> PyResult<Payload> {
+    let mut writer = JsonWriter {
+        max_depth: max_json_depth,
+        ..JsonWriter::default()
+    };
     writer.text.push('[');
+    // The arguments' array is the first level.
+    writer.open.push(args.as_ptr() as usize);
     if let Ok(tuple) = args.cast::<PyTuple>() {
         for (i, item) in tuple.iter().enumerate() {
             if i > 0 {
                 writer.text.push(',');
             }
-            writer.write(&item, 0)?;
+            writer.write(&item)?;
         }
     } else if let Ok(list) = args.cast::<PyList>() {
         for (i, item) in list.iter().enumerate() {
             if i > 0 {
                 writer.text.push(',');
             }
-            writer.write(&item, 0)?;
+            writer.write(&item)?;
         }
     } else {
         return Err(PyTypeError::new_err(
@@ -48,6 +56,10 @@ pub(crate) fn args_to_payload(args: &Bound<'_, PyAny>) -> PyResult<Payload> {
 struct JsonWriter {
     text: String,
     attachments: Vec<Bytes>,
+    /// The most arrays and objects open at once.
+    max_depth: usize,
+    /// The arrays and objects open now, outermost first (their addresses, to tell a reference cycle).
+    open: Vec<usize>,
 }
 
 impl JsonWriter {
@@ -64,12 +76,27 @@ impl JsonWriter {
         let _ = write!(self.text, "{{\"_placeholder\":true,\"num\":{num}}}");
     }
 
-    fn write(&mut self, obj: &Bound<'_, PyAny>, depth: usize) -> PyResult<()> {
-        if depth > MAX_DEPTH {
-            return Err(PyValueError::new_err(
-                "the data is nested too deeply (is there a reference cycle?)",
-            ));
+    /// Opens the array or object `obj`, one level deeper than those open.
+    fn enter(&mut self, obj: &Bound<'_, PyAny>) -> PyResult<()> {
+        let address = obj.as_ptr() as usize;
+        if self.open.len() >= self.max_depth {
+            // Only now, on the way out, is the path searched for the cycle that may have made it deep.
+            if self.open.contains(&address) || has_duplicates(&self.open) {
+                return Err(PyValueError::new_err(
+                    "the data is nested too deeply: it contains a reference cycle",
+                ));
+            }
+            return Err(coded_error(obj.py(), &EmitError::TooDeep));
         }
+        self.open.push(address);
+        Ok(())
+    }
+
+    fn leave(&mut self) {
+        self.open.pop();
+    }
+
+    fn write(&mut self, obj: &Bound<'_, PyAny>) -> PyResult<()> {
         if obj.is_none() {
             self.text.push_str("null");
         } else if let Ok(s) = obj.cast::<PyString>() {
@@ -104,24 +131,29 @@ impl JsonWriter {
             let data: Vec<u8> = obj.call_method0("tobytes")?.extract()?;
             self.binary(Bytes::from(data));
         } else if let Ok(list) = obj.cast::<PyList>() {
+            self.enter(obj)?;
             self.text.push('[');
             for (i, item) in list.iter().enumerate() {
                 if i > 0 {
                     self.text.push(',');
                 }
-                self.write(&item, depth + 1)?;
+                self.write(&item)?;
             }
             self.text.push(']');
+            self.leave();
         } else if let Ok(tuple) = obj.cast::<PyTuple>() {
+            self.enter(obj)?;
             self.text.push('[');
             for (i, item) in tuple.iter().enumerate() {
                 if i > 0 {
                     self.text.push(',');
                 }
-                self.write(&item, depth + 1)?;
+                self.write(&item)?;
             }
             self.text.push(']');
+            self.leave();
         } else if let Ok(dict) = obj.cast::<PyDict>() {
+            self.enter(obj)?;
             self.text.push('{');
             for (i, (key, value)) in dict.iter().enumerate() {
                 if i > 0 {
@@ -129,9 +161,10 @@ impl JsonWriter {
                 }
                 self.key(&key)?;
                 self.text.push(':');
-                self.write(&value, depth + 1)?;
+                self.write(&value)?;
             }
             self.text.push('}');
+            self.leave();
         } else {
             let type_name = obj.get_type().name()?;
             return Err(PyTypeError::new_err(format!(
@@ -163,6 +196,13 @@ impl JsonWriter {
     }
 }
 
+/// Whether some address occurs twice (a container inside itself).
+fn has_duplicates(addresses: &[usize]) -> bool {
+    let mut sorted = addresses.to_vec();
+    sorted.sort_unstable();
+    sorted.windows(2).any(|pair| pair[0] == pair[1])
+}
+
 /// The arguments of a payload as a Python list, with placeholders replaced by `bytes`.
 pub(crate) fn payload_to_list<'py>(
     py: Python<'py>,
@@ -170,9 +210,16 @@ pub(crate) fn payload_to_list<'py>(
 ) -> PyResult<Bound<'py, PyList>> {
     let attachments = payload.attachments();
     let mut de = serde_json::Deserializer::from_str(payload.args_json());
-    let value = PySeed { py, attachments }
-        .deserialize(&mut de)
-        .map_err(|e| PyValueError::new_err(format!("invalid payload: {e}")))?;
+    // serde_json's own limit (128 levels) would contradict a larger `max_json_depth`, which the core
+    // already enforced on this text; `PySeed` bounds the recursion by the largest allowed instead.
+    de.disable_recursion_limit();
+    let value = PySeed {
+        py,
+        attachments,
+        depth: 0,
+    }
+    .deserialize(&mut de)
+    .map_err(|e| PyValueError::new_err(format!("invalid payload: {e}")))?;
     value
         .cast_into::<PyList>()
         .map_err(|_| PyValueError::new_err("invalid payload: not an array"))
@@ -183,6 +230,24 @@ pub(crate) fn payload_to_list<'py>(
 struct PySeed<'a, 'py> {
     py: Python<'py>,
     attachments: &'a [Bytes],
+    /// Arrays and objects around the value.
+    depth: usize,
+}
+
+impl PySeed<'_, '_> {
+    /// The seed for the values of an array or object at this seed's level, unless it is one level
+    /// deeper than any server may allow (the recursion stays bounded whatever the text).
+    fn inside<E: serde::de::Error>(self) -> Result<Self, E> {
+        if self.depth >= MAX_JSON_DEPTH {
+            return Err(E::custom(format!(
+                "nested deeper than {MAX_JSON_DEPTH} levels"
+            )));
+        }
+        Ok(PySeed {
+            depth: self.depth + 1,
+            ..self
+        })
+    }
 }
 
 impl<'de, 'py> DeserializeSeed<'de> for PySeed<'_, 'py> {
@@ -229,20 +294,22 @@ impl<'de, 'py> Visitor<'de> for PySeed<'_, 'py> {
     }
 
     fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
+        let inside = self.inside()?;
         let list = PyList::empty(self.py);
-        while let Some(item) = seq.next_element_seed(self)? {
+        while let Some(item) = seq.next_element_seed(inside)? {
             list.append(item).map_err(de_err)?;
         }
         Ok(list.into_any())
     }
 
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+        let inside = self.inside()?;
         let dict = PyDict::new(self.py);
         let mut placeholder = false;
         let mut num: Option<u64> = None;
         let mut len = 0usize;
         while let Some(key) = map.next_key::<std::borrow::Cow<'de, str>>()? {
-            let value = map.next_value_seed(self)?;
+            let value = map.next_value_seed(inside)?;
             len += 1;
             if key == "_placeholder" {
                 placeholder =

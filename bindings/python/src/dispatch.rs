@@ -2,10 +2,14 @@
 //! blocking, never touching Python) and drained by one dispatch thread that takes the GIL once per batch.
 
 use crate::convert::payload_to_list;
+use crate::errors::class_name;
 use crate::server::{environ, Ack, ConnectReply};
 use ferrio::socketio::AckResponses;
 use ferrio::socketio::RemoteSocket;
-use ferrio::{AckError, AckSender, ConnectError, DisconnectReason, Payload, Room, Socket};
+use ferrio::{
+    AckError, AckSender, CodedError, ConnectError, DisconnectReason, ErrorCode, Payload, Room,
+    Socket,
+};
 use parking_lot::{Condvar, Mutex};
 use pyo3::prelude::*;
 use pyo3::types::{PyDict, PyList, PyTuple};
@@ -49,8 +53,8 @@ pub(crate) enum Resolved {
     Done,
     /// The bound port.
     Port(u16),
-    /// An error message, raised as the named `ferrio.exceptions` class.
-    Error(&'static str, String),
+    /// An error message, raised as the `ferrio.exceptions` class of the code.
+    Error(ErrorCode, String),
     /// One client's acknowledgement.
     Ack(Result<Payload, AckError>),
     /// A broadcast's acknowledgements.
@@ -105,9 +109,15 @@ impl Queue {
 }
 
 /// The dispatch thread's body: one `loop.call_soon_threadsafe(callback, batch)` per batch.
-pub(crate) fn run(queue: Arc<Queue>, event_loop: Py<PyAny>, callback: Py<PyAny>) {
+pub(crate) fn run(
+    queue: Arc<Queue>,
+    event_loop: Py<PyAny>,
+    callback: Py<PyAny>,
+    max_json_depth: usize,
+) {
     while let Some(batch) = queue.next_batch() {
-        let delivered = Python::try_attach(|py| deliver(py, batch, &event_loop, &callback));
+        let delivered =
+            Python::try_attach(|py| deliver(py, batch, &event_loop, &callback, max_json_depth));
         match delivered {
             Some(true) => {}
             // The loop is closed or the interpreter is going away: nobody can handle events any more.
@@ -121,10 +131,16 @@ pub(crate) fn run(queue: Arc<Queue>, event_loop: Py<PyAny>, callback: Py<PyAny>)
     }
 }
 
-fn deliver(py: Python<'_>, batch: Vec<Item>, event_loop: &Py<PyAny>, callback: &Py<PyAny>) -> bool {
+fn deliver(
+    py: Python<'_>,
+    batch: Vec<Item>,
+    event_loop: &Py<PyAny>,
+    callback: &Py<PyAny>,
+    max_json_depth: usize,
+) -> bool {
     let list = PyList::empty(py);
     for item in batch {
-        match convert_item(py, item) {
+        match convert_item(py, item, max_json_depth) {
             Ok(obj) => {
                 if list.append(obj).is_err() {
                     return false;
@@ -153,14 +169,20 @@ pub(crate) fn log_error(py: Python<'_>, what: &str, error: &PyErr) {
     }
 }
 
-fn convert_item<'py>(py: Python<'py>, item: Item) -> PyResult<Bound<'py, PyTuple>> {
+/// One item as the facade's `_dispatch` takes it; acks and connect replies carry the server's
+/// `max_json_depth`, which what Python answers keeps to.
+fn convert_item<'py>(
+    py: Python<'py>,
+    item: Item,
+    max_json_depth: usize,
+) -> PyResult<Bound<'py, PyTuple>> {
     match item {
         Item::Connect { socket, reply } => {
             let auth = Payload::one(socket.auth())
                 .map_err(|e| pyo3::exceptions::PyValueError::new_err(e.to_string()))?;
             let auth = payload_to_list(py, &auth)?.get_item(0)?;
             let reply = match reply {
-                Some(tx) => Some(Py::new(py, ConnectReply::new(tx))?.into_any()),
+                Some(tx) => Some(Py::new(py, ConnectReply::new(tx, max_json_depth))?.into_any()),
                 None => None,
             };
             PyTuple::new(
@@ -184,7 +206,7 @@ fn convert_item<'py>(py: Python<'py>, item: Item) -> PyResult<Bound<'py, PyTuple
         } => {
             let args = payload_to_list(py, &payload)?;
             let ack = match ack {
-                Some(ack) => Some(Py::new(py, Ack::new(ack))?.into_any()),
+                Some(ack) => Some(Py::new(py, Ack::new(ack, max_json_depth))?.into_any()),
                 None => None,
             };
             PyTuple::new(
@@ -240,7 +262,9 @@ fn resolved<'py>(py: Python<'py>, result: Resolved) -> PyResult<(bool, Bound<'py
     match result {
         Resolved::Done => Ok((true, py.None().into_bound(py))),
         Resolved::Port(port) => Ok((true, port.into_pyobject(py)?.into_any())),
-        Resolved::Error(class, message) => error(class, message, py.None().into_bound(py)),
+        Resolved::Error(code, message) => {
+            error(class_name(code), message, py.None().into_bound(py))
+        }
         Resolved::Ack(Ok(payload)) => Ok((true, payload_to_list(py, &payload)?.into_any())),
         Resolved::Ack(Err(e)) => ack_error(py, e, error),
         Resolved::Acks(Ok(responses)) => {
@@ -297,23 +321,16 @@ fn ack_error<'py, F>(py: Python<'py>, e: AckError, error: F) -> PyResult<(bool, 
 where
     F: Fn(&str, String, Bound<'py, PyAny>) -> PyResult<(bool, Bound<'py, PyAny>)>,
 {
+    let (class, message) = (class_name(e.code()), e.to_string());
     match e {
+        // The answers that did come travel with the timeout.
         AckError::Timeout { answers } => {
             let list = PyList::empty(py);
             for (_, payload) in &answers {
                 list.append(payload_to_list(py, payload)?)?;
             }
-            error(
-                "AckTimeoutError",
-                "operation has timed out".into(),
-                list.into_any(),
-            )
+            error(class, message, list.into_any())
         }
-        AckError::Disconnected => error(
-            "DisconnectedError",
-            "the socket disconnected before acknowledging".into(),
-            py.None().into_bound(py),
-        ),
-        AckError::Emit(e) => error("EmitError", e.to_string(), py.None().into_bound(py)),
+        _ => error(class, message, py.None().into_bound(py)),
     }
 }

@@ -10,6 +10,8 @@
 mod asgi;
 mod convert;
 mod dispatch;
+mod errors;
+mod options;
 mod server;
 
 use pyo3::prelude::*;
@@ -38,10 +40,13 @@ fn init_logging() {
     }
 }
 
-/// Checks that `args` (a list or tuple) can be sent, raising the `TypeError` / `ValueError` an emit would.
+/// Checks that `args` (a list or tuple) can be sent by a server with this `max_json_depth` (None: the
+/// default), raising what an emit would (`TypeError`, `ValueError`, `EmitError`).
 #[pyfunction]
-fn validate_args(args: &Bound<'_, PyAny>) -> PyResult<()> {
-    convert::args_to_payload(args).map(|_| ())
+#[pyo3(signature = (args, max_json_depth=None))]
+fn validate_args(args: &Bound<'_, PyAny>, max_json_depth: Option<usize>) -> PyResult<()> {
+    let depth = max_json_depth.unwrap_or_else(|| ferrio::ServerConfig::default().max_json_depth);
+    convert::args_to_payload(args, depth).map(|_| ())
 }
 
 /// The module.
@@ -53,6 +58,8 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<asgi::WsRelay>()?;
     m.add_class::<server::ConnectReply>()?;
     m.add_function(wrap_pyfunction!(validate_args, m)?)?;
+    m.add_function(wrap_pyfunction!(options::check_options, m)?)?;
+    m.add("ERROR_CLASSES", errors::table())?;
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;
     Ok(())
 }

@@ -5,17 +5,19 @@
 
 use crate::convert::args_to_payload;
 use crate::dispatch::{self, Item, Queue, Resolved};
+use crate::errors::{code_error, coded_error, ferrio_error};
+use crate::options::{config_error, seconds, EngineOptions};
 use crate::runtime;
 use ferrio::adapter::BoxFuture;
 use ferrio::socketio::{ConnectionHandler, EventHandler, Middleware};
 use ferrio::{
-    AckSender, BroadcastOperator, ConnectError, Cors, CorsOrigins, EmitError, Event, Namespace,
-    Server, ServerBuilder, ServerConfig, ServerHandle, Sid, Socket,
+    AckSender, BroadcastOperator, CodedError, ConnectError, EmitError, ErrorCode, Event, Namespace,
+    Server, ServerHandle, Sid, Socket,
 };
 use parking_lot::{Mutex, RwLock};
 use pyo3::exceptions::{PyRuntimeError, PyValueError};
 use pyo3::prelude::*;
-use pyo3::types::{PyDict, PyType};
+use pyo3::types::PyDict;
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU8, Ordering};
 use std::sync::Arc;
@@ -26,97 +28,6 @@ const NEW: u8 = 0;
 const LISTENING: u8 = 1;
 const CLOSING: u8 = 2;
 const CLOSED: u8 = 3;
-
-/// An exception of the pure-Python `ferrio.exceptions` module.
-pub(crate) fn ferrio_error(py: Python<'_>, class: &str, message: String) -> PyErr {
-    let class = py
-        .import("ferrio.exceptions")
-        .and_then(|m| m.getattr(class))
-        .and_then(|c| c.cast_into::<PyType>().map_err(PyErr::from));
-    match class {
-        Ok(class) => PyErr::from_type(class, message),
-        Err(e) => e,
-    }
-}
-
-fn seconds(value: f64, what: &str) -> PyResult<Duration> {
-    Duration::try_from_secs_f64(value).map_err(|_| {
-        PyValueError::new_err(format!("{what} must be a non-negative number of seconds"))
-    })
-}
-
-/// The engine's limits, as `AsyncServer` passes them (None: the core's default).
-#[derive(FromPyObject, Default)]
-#[pyo3(from_item_all)]
-pub(crate) struct Limits {
-    upgrade_timeout: Option<f64>,
-    allow_upgrades: Option<bool>,
-    max_queued_packets: Option<usize>,
-    max_attachments: Option<usize>,
-    max_json_depth: Option<usize>,
-    max_headers: Option<usize>,
-    max_header_bytes: Option<usize>,
-    header_read_timeout: Option<f64>,
-    max_connections: Option<usize>,
-    max_connections_per_ip: Option<usize>,
-    max_namespaces_per_connection: Option<usize>,
-    max_pending_acks: Option<usize>,
-    rate_limit: Option<(f64, u32)>,
-}
-
-fn positive(value: usize, what: &str) -> PyResult<usize> {
-    if value == 0 {
-        return Err(PyValueError::new_err(format!("{what} must be positive")));
-    }
-    Ok(value)
-}
-
-impl Limits {
-    fn apply(self, mut b: ServerBuilder) -> PyResult<ServerBuilder> {
-        if let Some(v) = self.upgrade_timeout {
-            b = b.upgrade_timeout(seconds(v, "upgrade_timeout")?);
-        }
-        if let Some(v) = self.allow_upgrades {
-            b = b.allow_upgrades(v);
-        }
-        if let Some(v) = self.max_queued_packets {
-            b = b.max_queued_packets(positive(v, "max_queued_packets")?);
-        }
-        if let Some(v) = self.max_attachments {
-            b = b.max_attachments(v);
-        }
-        if let Some(v) = self.max_json_depth {
-            b = b.max_json_depth(positive(v, "max_json_depth")?);
-        }
-        if let Some(v) = self.max_headers {
-            b = b.max_headers(positive(v, "max_headers")?);
-        }
-        if let Some(v) = self.max_header_bytes {
-            b = b.max_header_bytes(positive(v, "max_header_bytes")?);
-        }
-        if let Some(v) = self.header_read_timeout {
-            b = b.header_read_timeout(seconds(v, "header_read_timeout")?);
-        }
-        if let Some(v) = self.max_connections {
-            b = b.max_connections(v);
-        }
-        if let Some(v) = self.max_connections_per_ip {
-            b = b.max_connections_per_ip(v);
-        }
-        if let Some(v) = self.max_namespaces_per_connection {
-            b = b.max_namespaces_per_connection(positive(v, "max_namespaces_per_connection")?);
-        }
-        if let Some(v) = self.max_pending_acks {
-            b = b.max_pending_acks(positive(v, "max_pending_acks")?);
-        }
-        if let Some((rate, burst)) = self.rate_limit {
-            let limit = ferrio::RateLimit::new(rate, burst)
-                .map_err(|e| PyValueError::new_err(format!("rate_limit: {e}")))?;
-            b = b.rate_limit(limit);
-        }
-        Ok(b)
-    }
-}
 
 /// The handler set registered on every namespace of one server: each call only enqueues.
 struct Handlers {
@@ -244,12 +155,18 @@ pub(crate) fn environ<'py>(py: Python<'py>, socket: &Socket) -> PyResult<Bound<'
 #[pyclass(frozen, module = "ferrio._native")]
 pub struct ConnectReply {
     tx: Mutex<Option<oneshot::Sender<Result<(), ConnectError>>>>,
+    /// The server's `max_json_depth`, which a refusal's data keeps to.
+    max_json_depth: usize,
 }
 
 impl ConnectReply {
-    pub(crate) fn new(tx: oneshot::Sender<Result<(), ConnectError>>) -> ConnectReply {
+    pub(crate) fn new(
+        tx: oneshot::Sender<Result<(), ConnectError>>,
+        max_json_depth: usize,
+    ) -> ConnectReply {
         ConnectReply {
             tx: Mutex::new(Some(tx)),
+            max_json_depth,
         }
     }
 }
@@ -269,8 +186,10 @@ impl ConnectReply {
     fn reject(&self, message: String, data: Option<Bound<'_, PyAny>>) -> PyResult<bool> {
         let data = match data {
             Some(data) if !data.is_none() => {
-                let payload =
-                    args_to_payload(pyo3::types::PyTuple::new(data.py(), [data])?.as_any())?;
+                let payload = args_to_payload(
+                    pyo3::types::PyTuple::new(data.py(), [data])?.as_any(),
+                    self.max_json_depth,
+                )?;
                 Some(
                     payload
                         .first::<serde_json::Value>()
@@ -290,12 +209,15 @@ impl ConnectReply {
 #[pyclass(frozen, module = "ferrio._native")]
 pub struct Ack {
     inner: Mutex<Option<AckSender>>,
+    /// The server's `max_json_depth`, which the answer keeps to.
+    max_json_depth: usize,
 }
 
 impl Ack {
-    pub(crate) fn new(ack: AckSender) -> Ack {
+    pub(crate) fn new(ack: AckSender, max_json_depth: usize) -> Ack {
         Ack {
             inner: Mutex::new(Some(ack)),
+            max_json_depth,
         }
     }
 }
@@ -305,7 +227,7 @@ impl Ack {
     /// Sends the acknowledgement with these arguments (a list or tuple). Returns False if it was already
     /// sent or the socket is gone.
     fn send(&self, args: &Bound<'_, PyAny>) -> PyResult<bool> {
-        let payload = args_to_payload(args)?;
+        let payload = args_to_payload(args, self.max_json_depth)?;
         let Some(ack) = self.inner.lock().take() else {
             return Ok(false);
         };
@@ -325,6 +247,8 @@ pub struct NativeServer {
     /// Set in ASGI mode (`attach`), where the ASGI server owns the port.
     service: Mutex<Option<ferrio::SocketIoService>>,
     max_payload: usize,
+    /// The server's `max_json_depth`: what the binding's conversion of arguments keeps to as well.
+    max_json_depth: usize,
     /// Whether a Redis adapter makes this server one of a cluster (socket ids may be remote).
     clustered: bool,
 }
@@ -332,9 +256,9 @@ pub struct NativeServer {
 impl NativeServer {
     fn check_open(&self, py: Python<'_>) -> PyResult<()> {
         match self.state.load(Ordering::Acquire) {
-            CLOSED => Err(ferrio_error(
+            CLOSED => Err(code_error(
                 py,
-                "ServerClosedError",
+                ErrorCode::ServerGone,
                 "the server has been shut down".into(),
             )),
             _ => Ok(()),
@@ -404,67 +328,36 @@ impl NativeServer {
     }
 }
 
-fn emit_error(py: Python<'_>, error: EmitError) -> PyErr {
-    match error {
-        EmitError::Reserved(name) => {
-            PyValueError::new_err(format!("{name:?} is a reserved event name"))
-        }
-        other => ferrio_error(py, "EmitError", other.to_string()),
-    }
-}
-
 #[pymethods]
 impl NativeServer {
-    /// A server with these options (seconds for durations, None for socket.io's default).
+    /// A server with `AsyncServer`'s options (see `check_options`), the engine path and the
+    /// directories of `start`, and the client manager's options. An option out of range raises
+    /// `InvalidArgumentError` (a `ValueError`) naming it.
     #[new]
-    #[pyo3(signature = (*, ping_interval, ping_timeout, max_payload, polling, websocket, cors_origins,
-        cors_credentials, connect_timeout, path, static_dir, client_dir, always_connect, limits=None,
-        redis_url=None, redis_prefix=None, redis_request_timeout=None))]
+    #[pyo3(signature = (*, options, path, static_dir, client_dir, always_connect, redis_url=None,
+        redis_prefix=None, redis_request_timeout=None))]
     #[allow(clippy::too_many_arguments)]
     fn new(
-        ping_interval: f64,
-        ping_timeout: f64,
-        max_payload: usize,
-        polling: bool,
-        websocket: bool,
-        cors_origins: Option<Vec<String>>,
-        cors_credentials: bool,
-        connect_timeout: f64,
+        py: Python<'_>,
+        options: EngineOptions,
         path: String,
         static_dir: Option<String>,
         client_dir: Option<String>,
         always_connect: bool,
-        limits: Option<Limits>,
         redis_url: Option<String>,
         redis_prefix: Option<String>,
         redis_request_timeout: Option<f64>,
     ) -> PyResult<NativeServer> {
-        if !polling && !websocket {
-            return Err(PyValueError::new_err("at least one transport is needed"));
-        }
-        let origins = match cors_origins {
-            None => CorsOrigins::Disabled,
-            Some(list) if list.iter().any(|o| o == "*") => CorsOrigins::Any,
-            Some(list) => CorsOrigins::List(list),
-        };
-        let mut builder = Server::builder()
-            .config(ServerConfig::default())
-            .path(path)
-            .ping_interval(seconds(ping_interval, "ping_interval")?)
-            .ping_timeout(seconds(ping_timeout, "ping_timeout")?)
-            .connect_timeout(seconds(connect_timeout, "connect_timeout")?)
-            .max_payload(max_payload)
-            .transports(polling, websocket)
-            .cors(Cors::new(origins).credentials(cors_credentials));
-        if let Some(limits) = limits {
-            builder = limits.apply(builder)?;
-        }
+        let max_payload = options.max_payload;
+        let mut builder = options.builder(py, path)?;
         if let Some(dir) = static_dir {
             builder = builder.static_dir(dir);
         }
         if let Some(dir) = client_dir {
             builder = builder.client_dir(dir);
         }
+        // Checked before the Redis adapter starts connecting.
+        builder.validate().map_err(|e| config_error(py, e))?;
         let _guard = runtime().enter();
         let clustered = redis_url.is_some();
         if let Some(url) = redis_url {
@@ -473,14 +366,16 @@ impl NativeServer {
                 config = config.prefix(prefix);
             }
             if let Some(timeout) = redis_request_timeout {
-                config = config.request_timeout(seconds(timeout, "request_timeout")?);
+                config = config.request_timeout(seconds(py, timeout, "request_timeout")?);
             }
             let factory = ferrio_redis::RedisAdapterFactory::new(config)
                 .map_err(|e| PyValueError::new_err(e.to_string()))?;
             builder = builder.adapter(Arc::new(factory));
         }
+        let server = builder.build().map_err(|e| config_error(py, e))?;
+        let max_json_depth = server.config().max_json_depth;
         Ok(NativeServer {
-            server: builder.build(),
+            server,
             handlers: Arc::new(Handlers {
                 queue: Arc::default(),
                 always_connect,
@@ -491,6 +386,7 @@ impl NativeServer {
             dispatch: Mutex::new(None),
             service: Mutex::new(None),
             max_payload,
+            max_json_depth,
             clustered,
         })
     }
@@ -545,16 +441,14 @@ impl NativeServer {
         let mut options = AdminOptions::new(auth);
         options.namespace = namespace;
         options.read_only = read_only;
-        options.mode = mode
-            .parse::<AdminMode>()
-            .map_err(|e| PyValueError::new_err(e.to_string()))?;
+        options.mode = mode.parse::<AdminMode>().map_err(|e| coded_error(py, &e))?;
         options.server_id = server_id;
-        options.stats_interval = seconds(stats_interval, "server_stats_interval")?;
+        options.stats_interval = seconds(py, stats_interval, "server_stats_interval")?;
         options.ui_dir = ui_dir.map(Into::into);
         let _guard = runtime().enter();
         self.server
             .instrument(options)
-            .map_err(|e| PyValueError::new_err(e.to_string()))
+            .map_err(|e| coded_error(py, &e))
     }
 
     /// Accepts connections to any namespace (python-socketio's `namespaces='*'`).
@@ -583,9 +477,13 @@ impl NativeServer {
             return Err(PyRuntimeError::new_err("the server is already started"));
         }
         let queue = self.handlers.queue.clone();
+        let max_json_depth = self.max_json_depth;
         let thread = std::thread::Builder::new()
             .name("ferrio-dispatch".into())
-            .spawn(move || dispatch::run(queue, event_loop, callback))
+            // Converting a payload recurses once per level of nesting (up to `MAX_JSON_DEPTH`): room
+            // to spare over the 2 MiB default.
+            .stack_size(8 << 20)
+            .spawn(move || dispatch::run(queue, event_loop, callback, max_json_depth))
             .map_err(|e| {
                 PyRuntimeError::new_err(format!("cannot start the dispatch thread: {e}"))
             })?;
@@ -606,7 +504,7 @@ impl NativeServer {
         let _guard = runtime().enter();
         let service = self.server.http_service().map_err(|e| {
             self.state.store(NEW, Ordering::Release);
-            ferrio_error(py, "FerrioError", e.to_string())
+            code_error(py, ErrorCode::IoError, e.to_string())
         })?;
         *self.service.lock() = Some(service);
         Ok(())
@@ -685,7 +583,7 @@ impl NativeServer {
                     let _ =
                         state.compare_exchange(LISTENING, NEW, Ordering::AcqRel, Ordering::Acquire);
                     Resolved::Error(
-                        "ListenError",
+                        ErrorCode::IoError,
                         format!("cannot listen on {host}:{port}: {e}"),
                     )
                 }
@@ -697,13 +595,13 @@ impl NativeServer {
     /// Graceful shutdown (disconnects every client, waits at most `grace` seconds), then resolves `future`.
     /// Every later call raises `ServerClosedError`.
     fn shutdown(&self, py: Python<'_>, grace: f64, future: Py<PyAny>) -> PyResult<()> {
-        let grace = seconds(grace, "grace")?;
+        let grace = seconds(py, grace, "grace")?;
         let previous = self.state.swap(CLOSING, Ordering::AcqRel);
         if previous == CLOSED || previous == CLOSING {
             self.state.store(previous, Ordering::Release);
-            return Err(ferrio_error(
+            return Err(code_error(
                 py,
-                "ServerClosedError",
+                ErrorCode::ServerGone,
                 "the server is already shut down".into(),
             ));
         }
@@ -744,7 +642,7 @@ impl NativeServer {
         skip: Option<Vec<String>>,
         volatile: bool,
     ) -> PyResult<()> {
-        let payload = args_to_payload(args)?;
+        let payload = args_to_payload(args, self.max_json_depth)?;
         let _guard = runtime().enter();
         if let (Some([one]), None) = (to.as_deref(), skip.as_ref()) {
             if let Some(id) = Sid::parse(one) {
@@ -760,7 +658,7 @@ impl NativeServer {
                         return match sent {
                             // The socket is leaving: the event is lost, as with socket.io.
                             Ok(()) | Err(EmitError::Closed) | Err(EmitError::Full) => Ok(()),
-                            Err(e) => Err(emit_error(py, e)),
+                            Err(e) => Err(coded_error(py, &e)),
                         };
                     }
                     // In a cluster the socket may live on another server: its room reaches it there.
@@ -784,7 +682,7 @@ impl NativeServer {
             let _guard = runtime().enter();
             op.emit(&event, payload)
         })
-        .map_err(|e| emit_error(py, e))
+        .map_err(|e| coded_error(py, &e))
     }
 
     /// Emits to one socket and resolves `future` with its acknowledgement's arguments (a list), or fails
@@ -800,8 +698,8 @@ impl NativeServer {
         timeout: f64,
         future: Py<PyAny>,
     ) -> PyResult<()> {
-        let payload = args_to_payload(args)?;
-        let timeout = seconds(timeout, "timeout")?;
+        let payload = args_to_payload(args, self.max_json_depth)?;
+        let timeout = seconds(py, timeout, "timeout")?;
         let socket = self.socket(py, nsp, sid)?;
         let _guard = runtime().enter();
         let waiting = socket.emit_with_ack(event, payload, timeout);
@@ -824,10 +722,10 @@ impl NativeServer {
         to: Option<Vec<String>>,
         skip: Option<Vec<String>>,
     ) -> PyResult<()> {
-        let payload = args_to_payload(args)?;
+        let payload = args_to_payload(args, self.max_json_depth)?;
         let op = self
             .operator(py, nsp, to, skip)?
-            .timeout(seconds(timeout, "timeout")?);
+            .timeout(seconds(py, timeout, "timeout")?);
         // Sent now, in call order with the other emits; only the answers are awaited.
         let waiting = {
             let _guard = runtime().enter();
@@ -984,7 +882,7 @@ impl NativeServer {
         self.spawn_resolve(future, async move {
             match op.fetch_sockets().await {
                 Ok(sockets) => Resolved::Sockets(sockets),
-                Err(e) => Resolved::Error("FerrioError", e.to_string()),
+                Err(e) => Resolved::Error(e.code(), e.to_string()),
             }
         });
         Ok(())
@@ -993,7 +891,7 @@ impl NativeServer {
     /// Waits (without the GIL) for the dispatch thread to end, at most `timeout` seconds; it ends once
     /// `shutdown` has delivered its last batch. Python must not finalize while it may still take the GIL.
     fn join_dispatch(&self, py: Python<'_>, timeout: f64) -> PyResult<bool> {
-        let deadline = std::time::Instant::now() + seconds(timeout, "timeout")?;
+        let deadline = std::time::Instant::now() + seconds(py, timeout, "timeout")?;
         let Some(thread) = self.dispatch.lock().take() else {
             return Ok(true);
         };

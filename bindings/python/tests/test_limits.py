@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import re
 import urllib.error
 import urllib.request
 
@@ -115,6 +116,67 @@ async def test_max_pending_acks_and_max_json_depth(make):
     await sio.emit("shallow", [[1]], to=sid)
 
 
+def _nested(depth: int) -> object:
+    """A value whose JSON nests `depth` arrays."""
+    value: object = 1
+    for _ in range(depth):
+        value = [value]
+    return value
+
+
+@pytest.mark.asyncio
+async def test_one_json_depth_cap_both_ways(make):
+    # The binding's conversions keep to max_json_depth, whatever it is: beyond python's old cap of 128 and
+    # serde_json's, up to the engine's maximum, and no further than the engine's own check.
+    sio = ferrio.AsyncServer(max_json_depth=301)
+    got: asyncio.Queue[object] = asyncio.Queue()
+    connected: asyncio.Queue[str] = asyncio.Queue()
+
+    @sio.event
+    async def connect(sid, environ, auth=None):
+        await connected.put(sid)
+
+    @sio.on("deep")
+    async def deep(sid, value):
+        await got.put(value)
+
+    url = await make(sio)
+    c = await make.client(url)
+    echoed: asyncio.Queue[object] = asyncio.Queue()
+    c.on("deep", lambda value: echoed.put_nowait(value))
+    sid = await asyncio.wait_for(connected.get(), WAIT)
+
+    # In: a client's event nesting 300 levels (the arguments' array makes 301) reaches its handler.
+    await c.emit("deep", _nested(300))
+    assert await asyncio.wait_for(got.get(), WAIT) == _nested(300)
+    # Out: the same goes back; one level more is refused before anything is sent.
+    await sio.emit("deep", _nested(300), to=sid)
+    assert await asyncio.wait_for(echoed.get(), WAIT) == _nested(300)
+    with pytest.raises(exceptions.EmitError, match="max_json_depth") as by_binding:
+        await sio.emit("deep", _nested(301), to=sid)
+    # Where only the engine sees the excess (bytes become a placeholder object, one level more than the
+    # binding counts), the error is the same.
+    small = ferrio.AsyncServer(max_json_depth=3)
+    small_sids: asyncio.Queue[str] = asyncio.Queue()
+
+    @small.on("connect")
+    async def small_connect(sid, environ, auth=None):
+        await small_sids.put(sid)
+
+    await make.client(await make(small))
+    small_sid = await asyncio.wait_for(small_sids.get(), WAIT)
+    await small.emit("bin", [[1]], to=small_sid)
+    with pytest.raises(exceptions.EmitError, match="max_json_depth") as by_engine:
+        await small.emit("bin", [[b"x"]], to=small_sid)
+    assert type(by_binding.value) is type(by_engine.value)
+    assert str(by_binding.value) == str(by_engine.value)
+    # A reference cycle is no deep value: a ValueError, as before.
+    loop: list = []
+    loop.append(loop)
+    with pytest.raises(ValueError, match="reference cycle"):
+        await sio.emit("x", loop, to=sid)
+
+
 @pytest.mark.asyncio
 async def test_max_http_buffer_size_and_header_limits(make):
     sio = ferrio.AsyncServer(max_http_buffer_size=1000, max_headers=20, header_read_timeout=0.3)
@@ -154,4 +216,35 @@ def test_bad_limits_are_refused():
         await ferrio.AsyncServer(rate_limit=(0, 1)).start("127.0.0.1", 0)
 
     with pytest.raises(ValueError):
+        asyncio.run(go())
+
+
+@pytest.mark.parametrize(
+    "options, message",
+    [
+        (dict(max_http_buffer_size=0), "max_http_buffer_size must be at least 1"),
+        (dict(ping_timeout=0), "ping_timeout must be positive"),
+        (dict(ping_interval=-1), "ping_interval must be a non-negative number of seconds"),
+        (dict(connect_timeout=0.0001), "connect_timeout must be at least 1 ms"),
+        (dict(transports=[]), "transports must allow polling, websocket or both"),
+        (dict(max_queued_packets=0), "max_queued_packets must be at least 1"),
+        (dict(max_json_depth=0), "max_json_depth must be at least 1"),
+        (dict(max_json_depth=1001), "max_json_depth must be at most 1000"),
+        (dict(max_header_bytes=1000), "max_header_bytes must be at least 8192"),
+        (dict(rate_limit=(0, 1)), "rate_limit needs events per second > 0 (finite) and a burst of at least 1"),
+        (dict(cors_allowed_origins="https://example.com/"), 'cors_allowed_origins origin "https://example.com/"'),
+    ],
+)
+def test_an_option_out_of_range_raises_at_construction_naming_it(options: dict, message: str) -> None:
+    # Checked by the engine alone (ServerBuilder::build), named as AsyncServer names it.
+    with pytest.raises(exceptions.InvalidArgumentError, match=re.escape(message)) as raised:
+        ferrio.AsyncServer(**options)
+    assert isinstance(raised.value, ValueError)
+
+
+def test_a_bad_socketio_path_raises_at_start() -> None:
+    async def go() -> None:
+        await ferrio.AsyncServer().start("127.0.0.1", 0, socketio_path="socket io")
+
+    with pytest.raises(ValueError, match=re.escape('socketio_path must be a URL path without query')):
         asyncio.run(go())

@@ -17,6 +17,7 @@ mod memory;
 pub use memory::MemoryAdapter;
 
 use crate::engineio::{Outgoing, Sid};
+use crate::error::{CodedError, ErrorCode};
 use crate::payload::Payload;
 use std::collections::{HashMap, HashSet};
 use std::future::Future;
@@ -88,6 +89,12 @@ pub enum AdapterError {
         /// Servers that were counted.
         expected: usize,
     },
+}
+
+impl CodedError for AdapterError {
+    fn code(&self) -> ErrorCode {
+        ErrorCode::AdapterError
+    }
 }
 
 /// Room changes a namespace's adapter reports (socket.io's adapter events: these four are all there

@@ -14,6 +14,7 @@ pub(crate) mod polling;
 mod queue;
 pub(crate) mod websocket;
 
+use crate::error::{check_at_least, check_duration, CodedError, ConfigError, ErrorCode};
 use bytes::Bytes;
 use parking_lot::{Mutex, RwLock};
 use std::collections::HashMap;
@@ -237,12 +238,90 @@ impl std::fmt::Debug for EngineConfig {
 }
 
 impl EngineConfig {
+    /// Checks every option (what [`ServerBuilder::build`](crate::ServerBuilder::build) does for a
+    /// server): durations of 1 ms to about 12 days, counts within their ranges, a path and CORS origins
+    /// of the right shape, at least one transport. [`Engine::new`] takes a configuration as it is: check
+    /// a hand-made one with this first.
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        check_path(&self.path)?;
+        check_duration("ping_interval", self.ping_interval)?;
+        check_duration("ping_timeout", self.ping_timeout)?;
+        check_duration("upgrade_timeout", self.upgrade_timeout)?;
+        check_at_least("max_payload", self.max_payload, 1)?;
+        if !self.polling && !self.websocket {
+            return Err(ConfigError::new(
+                "transports",
+                "must allow polling, websocket or both",
+            ));
+        }
+        check_at_least("max_queued_packets", self.max_queued_packets, 1)?;
+        check_at_least("max_headers", self.max_headers, 1)?;
+        // hyper's smallest read buffer: less could not hold an ordinary request's headers.
+        check_at_least("max_header_bytes", self.max_header_bytes, MIN_HEADER_BYTES)?;
+        check_duration("header_read_timeout", self.header_read_timeout)?;
+        if let CorsOrigins::List(origins) = &self.cors.origins {
+            for origin in origins {
+                check_origin(origin)?;
+            }
+        }
+        Ok(())
+    }
+
     pub(crate) fn allows(&self, transport: TransportKind) -> bool {
         match transport {
             TransportKind::Polling => self.polling,
             TransportKind::WebSocket => self.websocket,
         }
     }
+}
+
+/// The least `max_header_bytes` may be (8 KiB, hyper's smallest read buffer).
+pub(crate) const MIN_HEADER_BYTES: usize = 8 * 1024;
+
+/// The engine path: an absolute URL path ending with `/` (the builder adds both slashes), with no query,
+/// fragment, space or control character.
+fn check_path(path: &str) -> Result<(), ConfigError> {
+    if !path.starts_with('/') || !path.ends_with('/') {
+        return Err(ConfigError::new(
+            "path",
+            format!("must start and end with \"/\" (got {path:?})"),
+        ));
+    }
+    let plain = path.parse::<http::uri::PathAndQuery>().is_ok()
+        && !path.contains(['?', '#'])
+        && !path.chars().any(|c| c.is_whitespace() || c.is_control());
+    if !plain {
+        return Err(ConfigError::new(
+            "path",
+            format!("must be a URL path without query, fragment, spaces or control characters (got {path:?})"),
+        ));
+    }
+    Ok(())
+}
+
+/// An allowed CORS origin, compared as is with a browser's `Origin` header: `scheme://host[:port]` with
+/// no path (not even a final `/`, which no browser sends), or `null` (opaque origins such as `file:`).
+fn check_origin(origin: &str) -> Result<(), ConfigError> {
+    if origin == "null" {
+        return Ok(());
+    }
+    let shaped = origin.split_once("://").is_some_and(|(scheme, rest)| {
+        !scheme.is_empty() && !rest.is_empty() && !rest.contains(['/', '?', '#'])
+    }) && origin
+        .parse::<http::Uri>()
+        .is_ok_and(|uri| uri.scheme().is_some() && uri.authority().is_some());
+    if !shaped {
+        let hint = if origin == "*" {
+            " (any origin is CorsOrigins::Any)"
+        } else {
+            ""
+        };
+        return Err(ConfigError::new(
+            "cors",
+            format!("origin {origin:?} is not an origin like \"https://example.com\" (scheme://host[:port], no path){hint}"),
+        ));
+    }
+    Ok(())
 }
 
 /// Why a session ended. The strings are the reasons socket.io reports.
@@ -355,6 +434,15 @@ pub enum SendError {
     /// The session is closed.
     #[error("the session is closed")]
     Closed,
+}
+
+impl CodedError for SendError {
+    fn code(&self) -> ErrorCode {
+        match self {
+            SendError::Full => ErrorCode::QueueFull,
+            SendError::Closed => ErrorCode::SocketClosed,
+        }
+    }
 }
 
 /// Receives what happens on the sessions of an [`Engine`].

@@ -480,8 +480,11 @@ pub(crate) async fn serve_connection<H, S>(
     S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
 {
     let config = state.engine.config();
-    // hyper refuses a read buffer under 8 KiB.
-    let max_header_bytes = config.max_header_bytes.max(8 * 1024);
+    // `ServerBuilder::build` refuses less; a bare `Engine`'s hand-made configuration is taken as it is,
+    // and hyper panics on a read buffer under 8 KiB.
+    let max_header_bytes = config
+        .max_header_bytes
+        .max(crate::engineio::MIN_HEADER_BYTES);
     let mut builder = hyper::server::conn::http1::Builder::new();
     builder
         .timer(hyper_util::rt::TokioTimer::new())

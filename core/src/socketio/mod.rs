@@ -22,12 +22,13 @@ pub(crate) use operators::broadcast_packet;
 pub use operators::{AckResponses, BroadcastOperator, IntoRooms, RemoteSocket};
 pub use server::{
     DynamicNamespaceParent, InvalidRateLimit, RateLimit, Server, ServerBuilder, ServerConfig,
-    WeakServer,
+    WeakServer, MAX_JSON_DEPTH,
 };
 pub use socket::{is_reserved_event, AckSender, Event, Socket};
 
 use crate::adapter::AdapterError;
 use crate::engineio::CloseReason;
+use crate::error::{CodedError, ErrorCode};
 
 /// Why a socket left its namespace; the strings are socket.io's.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -90,6 +91,18 @@ pub enum EmitError {
     Adapter(#[from] AdapterError),
 }
 
+impl CodedError for EmitError {
+    fn code(&self) -> ErrorCode {
+        match self {
+            EmitError::Full => ErrorCode::QueueFull,
+            EmitError::Closed => ErrorCode::SocketClosed,
+            EmitError::Reserved(_) => ErrorCode::ReservedEvent,
+            EmitError::TooDeep | EmitError::TooManyPendingAcks => ErrorCode::LimitExceeded,
+            EmitError::Adapter(error) => error.code(),
+        }
+    }
+}
+
 /// Why an acknowledgement did not come.
 #[derive(Debug, Clone, thiserror::Error)]
 pub enum AckError {
@@ -105,4 +118,14 @@ pub enum AckError {
     /// The emit itself failed.
     #[error(transparent)]
     Emit(EmitError),
+}
+
+impl CodedError for AckError {
+    fn code(&self) -> ErrorCode {
+        match self {
+            AckError::Timeout { .. } => ErrorCode::Timeout,
+            AckError::Disconnected => ErrorCode::Disconnected,
+            AckError::Emit(error) => error.code(),
+        }
+    }
 }

@@ -8,6 +8,7 @@ use crate::adapter::{AdapterFactory, MemoryAdapterFactory};
 use crate::engineio::{
     AllowRequest, CloseReason, Cors, Engine, EngineConfig, RequestInfo, Sid, TransportKind,
 };
+use crate::error::{check_at_least, check_duration, CodedError, ConfigError, ErrorCode};
 use crate::mounts::Mounts;
 use parking_lot::{Mutex, RwLock};
 use serde_json::Value;
@@ -85,6 +86,37 @@ impl std::fmt::Debug for ServerConfig {
     }
 }
 
+/// The deepest `max_json_depth` allowed: every binding walks nested arguments recursively when it
+/// converts them (Python objects, JavaScript values), on threads whose stacks are bounded.
+pub const MAX_JSON_DEPTH: usize = 1000;
+
+impl ServerConfig {
+    /// Checks every option, as [`ServerBuilder::build`] does: the engine's ([`EngineConfig::validate`]),
+    /// `connect_timeout` (1 ms to about 12 days), `max_json_depth` (1 to [`MAX_JSON_DEPTH`]),
+    /// `max_namespaces_per_connection` and `max_pending_acks` (at least 1) and the rate limit.
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        self.engine.validate()?;
+        check_duration("connect_timeout", self.connect_timeout)?;
+        check_at_least("max_json_depth", self.max_json_depth, 1)?;
+        if self.max_json_depth > MAX_JSON_DEPTH {
+            return Err(ConfigError::new(
+                "max_json_depth",
+                format!("must be at most {MAX_JSON_DEPTH}"),
+            ));
+        }
+        check_at_least(
+            "max_namespaces_per_connection",
+            self.max_namespaces_per_connection,
+            1,
+        )?;
+        check_at_least("max_pending_acks", self.max_pending_acks, 1)?;
+        if let Some(limit) = &self.rate_limit {
+            limit.check()?;
+        }
+        Ok(())
+    }
+}
+
 /// A per-socket limit on incoming events: a token bucket holding `burst` events, refilled at
 /// `events_per_second`. A socket that sends an event when the bucket is empty has its whole connection
 /// closed with the reason "rate limit exceeded" (every socket of the connection sees it in its
@@ -103,6 +135,21 @@ pub struct RateLimit {
 #[derive(Debug, Clone, Copy, PartialEq, thiserror::Error)]
 #[error("a rate limit needs events per second > 0 (finite) and a burst of at least 1")]
 pub struct InvalidRateLimit;
+
+impl CodedError for InvalidRateLimit {
+    fn code(&self) -> ErrorCode {
+        ErrorCode::InvalidArgument
+    }
+}
+
+impl From<InvalidRateLimit> for ConfigError {
+    fn from(_: InvalidRateLimit) -> ConfigError {
+        ConfigError::new(
+            "rate_limit",
+            "needs events per second > 0 (finite) and a burst of at least 1",
+        )
+    }
+}
 
 impl RateLimit {
     /// `events_per_second` sustained, `burst` at once; refuses numbers out of range (the one check every
@@ -138,15 +185,12 @@ pub(crate) struct SocketLimits {
 
 impl SocketLimits {
     pub(crate) fn new(config: &ServerConfig) -> SocketLimits {
-        // A limit set through the public fields with numbers out of range is no limit.
-        let rate = config
-            .rate_limit
-            .filter(|limit| limit.check().is_ok())
-            .map(|limit| {
-                let interval = (1e9 / limit.events_per_second).max(1.0) as u64;
-                let tolerance = interval.saturating_mul(u64::from(limit.burst - 1));
-                (interval, tolerance)
-            });
+        // The configuration was validated: the numbers are in range.
+        let rate = config.rate_limit.map(|limit| {
+            let interval = (1e9 / limit.events_per_second).max(1.0) as u64;
+            let tolerance = interval.saturating_mul(u64::from(limit.burst.saturating_sub(1)));
+            (interval, tolerance)
+        });
         SocketLimits {
             max_json_depth: config.max_json_depth,
             max_pending_acks: config.max_pending_acks,
@@ -155,7 +199,8 @@ impl SocketLimits {
     }
 }
 
-/// Builds a [`Server`]; every option has socket.io's default.
+/// Builds a [`Server`]; every option has socket.io's default. The setters only record:
+/// [`build`](Self::build) checks every value and names the first one out of range.
 #[derive(Debug, Default, Clone)]
 pub struct ServerBuilder {
     config: ServerConfig,
@@ -329,8 +374,14 @@ impl ServerBuilder {
         self
     }
 
-    /// Builds the server.
-    pub fn build(self) -> Server {
+    /// Checks the options as [`build`](Self::build) does, without building.
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        self.config.validate()
+    }
+
+    /// Builds the server, or names the first option out of range ([`ServerConfig::validate`] lists the
+    /// checks): a bad value is refused here, never clamped or ignored later.
+    pub fn build(self) -> Result<Server, ConfigError> {
         Server::with_config(self.config)
     }
 }
@@ -451,7 +502,7 @@ async fn sweep_connect_timeouts(server: Weak<ServerInner>, wake: Arc<Notify>) {
 /// use ferrio::{Payload, Server};
 ///
 /// # async fn run() -> std::io::Result<()> {
-/// let io = Server::builder().build();
+/// let io = Server::builder().build()?;
 /// io.of("/").on_connection(|socket| {
 ///     socket.on("chat", |socket, event| async move {
 ///         // Relay to everybody else, then acknowledge.
@@ -478,7 +529,10 @@ impl std::fmt::Debug for Server {
 
 impl Default for Server {
     fn default() -> Self {
-        Server::builder().build()
+        // Every default is in range (`the_defaults_are_valid`).
+        Server::builder()
+            .build()
+            .expect("the default options are valid")
     }
 }
 
@@ -488,8 +542,9 @@ impl Server {
         ServerBuilder::default()
     }
 
-    /// A server with this configuration.
-    pub fn with_config(config: ServerConfig) -> Server {
+    /// A server with this configuration, checked first ([`ServerConfig::validate`]).
+    pub fn with_config(config: ServerConfig) -> Result<Server, ConfigError> {
+        config.validate()?;
         let hooks: Arc<super::observer::Hooks> = Arc::default();
         let inner = Arc::new_cyclic(|weak: &Weak<ServerInner>| ServerInner {
             engine: Engine::new(
@@ -512,7 +567,7 @@ impl Server {
         let server = Server(inner);
         // The main namespace always exists, as in socket.io.
         server.of("/");
-        server
+        Ok(server)
     }
 
     /// A weak handle on the server, for what belongs to it and must not keep it alive (an observer, a

@@ -310,7 +310,7 @@ pub async fn ws_send_text(ws: &mut Ws, text: &str) {
 
 /// Starts a Socket.IO server whose main namespace answers every `echo` event with the same arguments.
 pub async fn echo_server(builder: ferrio::ServerBuilder) -> ferrio::ServerHandle {
-    let io = builder.build();
+    let io = builder.build().expect("valid options");
     io.on_connection(|socket| {
         socket.on("echo", |socket, event| async move {
             let _ = socket.emit("echo", event.payload);

@@ -45,7 +45,7 @@ fn main() {
         .build()
         .expect("runtime");
     runtime.block_on(async move {
-        let io = Server::builder().build();
+        let io = Server::builder().build().expect("valid options");
         for name in ["/", "/chat"] {
             io.of(name).on_connection(|socket| {
                 socket.on("hello", |socket, event| async move {

@@ -188,6 +188,15 @@ pub enum AdminError {
     Bcrypt(String),
 }
 
+impl ferrio::CodedError for AdminError {
+    fn code(&self) -> ferrio::ErrorCode {
+        match self {
+            AdminError::AlreadyInstrumented => ferrio::ErrorCode::InvalidState,
+            _ => ferrio::ErrorCode::InvalidArgument,
+        }
+    }
+}
+
 /// A bcrypt hash of `password` (cost 10, as the admin UI's documentation suggests).
 pub fn hash_password(password: &str) -> Result<String, AdminError> {
     hash_password_with_cost(password, 10)

@@ -147,7 +147,7 @@ fn hash() -> String {
 }
 
 async fn instrumented(options: AdminOptions) -> (Server, ServerHandle) {
-    let io = Server::builder().build();
+    let io = Server::builder().build().unwrap();
     io.on_connection(|socket| {
         socket.on("hello", |socket, event| async move {
             let _ = socket.emit("hi", event.payload);
@@ -469,7 +469,7 @@ async fn auth_variants_plain_custom_and_disabled() {
 
 #[tokio::test]
 async fn options_are_checked() {
-    let io = Server::builder().build();
+    let io = Server::builder().build().unwrap();
     let bad = AdminOptions::new(AdminAuth::basic("admin", "not a hash"));
     assert!(matches!(io.instrument(bad), Err(AdminError::InvalidHash)));
     let mut missing = basic();
@@ -524,7 +524,7 @@ async fn the_ui_is_served_under_admin_on_the_same_port() {
 
 #[tokio::test]
 async fn an_uninstrumented_server_has_no_admin_namespace() {
-    let io = Server::builder().build();
+    let io = Server::builder().build().unwrap();
     let handle = io.listen("127.0.0.1:0").await.unwrap();
     let refused = connect(handle.local_addr(), "/admin", json!({}))
         .await
@@ -586,7 +586,7 @@ async fn an_observer_sees_connections_sockets_rooms_and_events() {
         }
     }
 
-    let io = Server::builder().build();
+    let io = Server::builder().build().unwrap();
     let counts = Arc::new(Counts::default());
     assert!(io.set_observer(counts.clone()).is_ok(), "first observer");
     assert!(

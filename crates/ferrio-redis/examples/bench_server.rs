@@ -22,7 +22,7 @@ async fn main() -> std::io::Result<()> {
     {
         builder = with_redis(builder, url).await?;
     }
-    let io = builder.build();
+    let io = builder.build()?;
     io.on_connection(|socket| {
         socket.on("echo", |socket, event| async move {
             let _ = socket.emit("echo", event.payload);

@@ -75,7 +75,7 @@ async fn node(redis: &Redis) -> (ferrio::ServerHandle, Arc<RedisAdapterFactory>)
             .await
             .expect("redis reachable"),
     );
-    let io = Server::builder().adapter(factory.clone()).build();
+    let io = Server::builder().adapter(factory.clone()).build().unwrap();
     io.on_connection(|socket| {
         let auth = socket.handshake()["auth"].clone();
         for room in auth["rooms"].as_array().into_iter().flatten() {

@@ -611,8 +611,15 @@ int main(int argc, char **argv) {
                  "header read timeout");
     check_status(ferrio_server_options_set_upgrade_timeout_ms(options, 10000), FERRIO_STATUS_OK, "upgrade timeout");
     check_status(ferrio_server_options_set_allow_upgrades(options, true), FERRIO_STATUS_OK, "allow upgrades");
-    check_status(ferrio_server_options_set_rate_limit(options, 0.0, 1), FERRIO_STATUS_INVALID_ARGUMENT,
-                 "rate limit of 0");
+    /* Setters record; ferrio_server_new checks every option and names the one out of range. */
+    check_status(ferrio_server_options_set_rate_limit(options, 0.0, 1), FERRIO_STATUS_OK, "rate limit of 0 recorded");
+    check_status(ferrio_server_new(options, &server_a), FERRIO_STATUS_INVALID_ARGUMENT,
+                 "rate limit of 0 refused by ferrio_server_new");
+    {
+        char message[512];
+        ferrio_last_error(message, sizeof message, NULL);
+        check(strstr(message, "rate_limit") != NULL && server_a == NULL, "the refusal names rate_limit", message);
+    }
     check_status(ferrio_server_options_set_rate_limit(options, 10000.0, 1000), FERRIO_STATUS_OK, "rate limit");
     check_status(ferrio_server_options_set_transports(options, true, true), FERRIO_STATUS_OK, "transports");
     check_status(ferrio_server_options_set_cors_any(options, false), FERRIO_STATUS_OK, "cors");

@@ -2,11 +2,25 @@
 
 from typing import Any, Callable, Sequence, final
 
-__all__ = ["NativeServer", "Ack", "ConnectReply", "WsRelay", "__version__", "validate_args"]
+__all__ = [
+    "NativeServer",
+    "Ack",
+    "ConnectReply",
+    "WsRelay",
+    "ERROR_CLASSES",
+    "__version__",
+    "validate_args",
+    "check_options",
+]
 
 __version__: str
 
-def validate_args(args: Sequence[Any]) -> None: ...
+#: ``(number, name, class)`` for every error code of the engine: the ``ferrio.exceptions`` class raised for
+#: it (None for ``Ok``).
+ERROR_CLASSES: list[tuple[int, str, str | None]]
+
+def validate_args(args: Sequence[Any], max_json_depth: int | None = None) -> None: ...
+def check_options(options: dict[str, Any]) -> None: ...
 
 @final
 class ConnectReply:
@@ -22,19 +36,11 @@ class NativeServer:
     def __new__(
         cls,
         *,
-        ping_interval: float,
-        ping_timeout: float,
-        max_payload: int,
-        polling: bool,
-        websocket: bool,
-        cors_origins: list[str] | None,
-        cors_credentials: bool,
-        connect_timeout: float,
+        options: dict[str, Any],
         path: str,
         static_dir: str | None,
         client_dir: str | None,
         always_connect: bool,
-        limits: dict[str, Any] | None = None,
         redis_url: str | None = None,
         redis_prefix: str | None = None,
         redis_request_timeout: float | None = None,

@@ -330,6 +330,8 @@ class AsyncServer:
             origins = list(cors_allowed_origins)
         else:
             origins = None
+        # The engine's options, in its terms; the engine checks them (here, so that a bad one raises where
+        # it was written: InvalidArgumentError, a ValueError naming it) and again when it starts.
         self._options: dict[str, Any] = dict(
             ping_interval=float(ping_interval),
             ping_timeout=float(ping_timeout),
@@ -339,8 +341,6 @@ class AsyncServer:
             cors_origins=origins,
             cors_credentials=bool(cors_credentials),
             connect_timeout=float(connect_timeout),
-            always_connect=bool(always_connect),
-            **client_manager._native_options(),
             limits=dict(
                 allow_upgrades=bool(allow_upgrades),
                 upgrade_timeout=float(upgrade_timeout),
@@ -357,6 +357,7 @@ class AsyncServer:
                 rate_limit=None if rate_limit is None else (float(rate_limit[0]), int(rate_limit[1])),
             ),
         )
+        _native.check_options(self._options)
         self.handlers: dict[str, dict[str, Handler]] = {}
         self.namespace_handlers: dict[str, Any] = {}
         self._any_handlers: dict[str, list[Handler]] = {}
@@ -497,10 +498,12 @@ class AsyncServer:
             raise RuntimeError("the server is already started")
         loop = asyncio.get_running_loop()
         native = _native.NativeServer(
+            options=self._options,
             path="/" + socketio_path.strip("/") + "/",
             static_dir=static_dir,
             client_dir=client_dir,
-            **self._options,
+            always_connect=bool(self.always_connect),
+            **self.manager._native_options(),
         )
         names = {"/"} | {n for n in self.handlers if n != "*"} | {n for n in self.namespace_handlers if n != "*"}
         names |= {n for n in self._middlewares if n != "*"}

@@ -1,6 +1,9 @@
 """The exceptions of ferrio. Names follow python-socketio's ``socketio.exceptions`` so that code catching
 ``socketio.exceptions.TimeoutError`` or raising ``ConnectionRefusedError`` keeps working after the import
-is switched to ``ferrio``."""
+is switched to ``ferrio``.
+
+Errors of the engine reach Python through the engine's error codes: ``ferrio._native.ERROR_CLASSES`` maps
+each code to one class below (a ``FerrioError`` subclass; ``tests/test_errors.py`` checks them all)."""
 
 from __future__ import annotations
 
@@ -18,6 +21,9 @@ __all__ = [
     "UnknownSidError",
     "UnknownNamespaceError",
     "EmitError",
+    "ReservedEventError",
+    "AdapterError",
+    "InvalidArgumentError",
     "ListenError",
     "ServerClosedError",
     "ServerNotRunningError",
@@ -101,8 +107,22 @@ class EmitError(FerrioError):
     """The emit could not be queued (the client's queue was full, or the adapter failed)."""
 
 
+class ReservedEventError(EmitError, ValueError):
+    """The event name is reserved by socket.io (``connect``, ``disconnect``, …). Also a ``ValueError``."""
+
+
+class AdapterError(EmitError):
+    """The adapter failed (e.g. Redis is unreachable): raised by emits, and by the operations that ask the
+    other servers of a cluster (``fetch_sockets`` and the like)."""
+
+
+class InvalidArgumentError(FerrioError, ValueError):
+    """An argument or an option is out of range (a server option is checked when the server is made).
+    Also a ``ValueError``."""
+
+
 class ListenError(FerrioError, OSError):
-    """The server could not bind its address."""
+    """An I/O error: the server could not bind its address (or load the files it serves)."""
 
 
 class ServerClosedError(FerrioError, RuntimeError):
