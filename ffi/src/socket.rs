@@ -263,20 +263,15 @@ pub extern "C" fn ferrio_socket_id(
     socket: *const ferrio_socket,
     out: *mut ferrio_str,
 ) -> ferrio_status {
-    guard(|| {
-        // SAFETY: a live socket handle or NULL (contract).
-        let s = unsafe { handle(socket, "socket") }?;
-        // SAFETY: out-param checked for NULL.
-        unsafe {
-            write_out(
-                out,
-                ferrio_str::from_terminated(
-                    s.id.get_or_init(|| terminated(s.socket.id().as_str())),
-                ),
-                "out",
-            )
-        }
-    })
+    // SAFETY: forwarded contract: a live socket handle or NULL, `out` writable or NULL.
+    unsafe {
+        write_kept_text(
+            socket,
+            out,
+            |s| &s.id,
+            |s| s.socket.id().as_str().to_owned(),
+        )
+    }
 }
 
 /// The namespace name (e.g. "/" or "/chat"), borrowed for the handle's life.
@@ -285,18 +280,8 @@ pub extern "C" fn ferrio_socket_namespace(
     socket: *const ferrio_socket,
     out: *mut ferrio_str,
 ) -> ferrio_status {
-    guard(|| {
-        // SAFETY: a live socket handle or NULL (contract).
-        let s = unsafe { handle(socket, "socket") }?;
-        // SAFETY: out-param checked for NULL.
-        unsafe {
-            write_out(
-                out,
-                ferrio_str::from_terminated(s.nsp.get_or_init(|| terminated(s.socket.nsp()))),
-                "out",
-            )
-        }
-    })
+    // SAFETY: forwarded contract: a live socket handle or NULL, `out` writable or NULL.
+    unsafe { write_kept_text(socket, out, |s| &s.nsp, |s| s.socket.nsp().to_owned()) }
 }
 
 /// The `auth` object the client sent when it joined the namespace, as JSON text (`{}` when it sent
@@ -307,20 +292,27 @@ pub extern "C" fn ferrio_socket_auth(
     socket: *const ferrio_socket,
     out: *mut ferrio_str,
 ) -> ferrio_status {
+    // SAFETY: forwarded contract: a live socket handle or NULL, `out` writable or NULL.
+    unsafe { write_kept_text(socket, out, |s| &s.auth, |s| s.socket.auth().to_string()) }
+}
+
+/// Writes to `out` a NUL-terminated text kept in the socket handle (`cell`), made by `make` on the first
+/// call, so that it lives as long as the handle.
+///
+/// # Safety
+/// `socket` is a live socket handle or NULL; `out` is writable or NULL.
+unsafe fn write_kept_text(
+    socket: *const ferrio_socket,
+    out: *mut ferrio_str,
+    cell: fn(&ferrio_socket) -> &OnceLock<String>,
+    make: fn(&ferrio_socket) -> String,
+) -> ferrio_status {
     guard(|| {
-        // SAFETY: a live socket handle or NULL (contract).
+        // SAFETY: a live socket handle or NULL (the caller's contract).
         let s = unsafe { handle(socket, "socket") }?;
+        let text = cell(s).get_or_init(|| terminated(&make(s)));
         // SAFETY: out-param checked for NULL.
-        unsafe {
-            write_out(
-                out,
-                ferrio_str::from_terminated(
-                    s.auth
-                        .get_or_init(|| terminated(&s.socket.auth().to_string())),
-                ),
-                "out",
-            )
-        }
+        unsafe { write_out(out, ferrio_str::from_terminated(text), "out") }
     })
 }
 
