@@ -3,15 +3,16 @@
 //! `timeout`, then an operation).
 
 use crate::once::{ferrio_connect_request, new_connect};
-use crate::server::{ferrio_server, Shared};
-use crate::socket::{event_name, ferrio_socket, watch_socket, QueueEvents};
+use crate::server::{ferrio_server, Registration, Shared, ToCallbacks};
+use crate::socket::{event_name, ferrio_socket};
 use crate::status::{ferrio_status, guard, guard_or, Error};
 use crate::types::{
     ferrio_bytes, ferrio_payload, ferrio_str, ferrio_user_data_free, handle, payload_arg, str_arg,
     terminated, write_out, write_text, Callback, PayloadView,
 };
-use ferrio_core::socketio::{ConnectError, DynamicNamespaceParent, EventHandler};
+use ferrio_core::socketio::DynamicNamespaceParent;
 use ferrio_core::{BroadcastOperator, Namespace, Socket};
+use ferrio_host::{attach, Verdict, Watch};
 use parking_lot::Mutex;
 use std::ffi::{c_char, c_void};
 use std::sync::{Arc, Weak};
@@ -39,7 +40,7 @@ pub type ferrio_namespace_predicate = Option<
 >;
 
 type ConnFn = unsafe extern "C" fn(*mut c_void, *const ferrio_socket);
-type MiddlewareFn =
+pub(crate) type MiddlewareFn =
     unsafe extern "C" fn(*mut c_void, *const ferrio_socket, *mut ferrio_connect_request);
 type PredicateFn = unsafe extern "C" fn(*mut c_void, ferrio_str, ferrio_str) -> bool;
 
@@ -89,57 +90,57 @@ pub struct ferrio_namespace {
     name: String,
 }
 
-/// The core connection handler: watch the socket, then queue the C `connection` callbacks.
-fn on_core_connection(shared: &Weak<Shared>, cbs: &Weak<NspCallbacks>, socket: Socket) {
-    let (Some(shared), Some(cbs)) = (shared.upgrade(), cbs.upgrade()) else {
-        return;
-    };
-    // Every event of the namespace reaches the queue; the handler table is C's, per socket.
-    let fallback: Arc<dyn EventHandler> = Arc::new(QueueEvents {
-        shared: Arc::downgrade(&shared),
-    });
-    socket.namespace().set_fallback_handler(fallback);
-    watch_socket(&shared, &socket);
-    shared.call(move |shared| {
-        let list = cbs.connection.lock().clone();
-        if list.is_empty() {
-            return;
-        }
-        let handle = ferrio_socket::new(shared.clone(), socket, None);
-        for cb in &list {
-            // SAFETY: a non-NULL C callback; the socket handle lives until it returns.
-            unsafe { (cb.f)(cb.ud(), &handle) };
-        }
-    });
+/// The core connection handler of a namespace (or dynamic parent) whose C callbacks are `cbs`: every
+/// event of the socket's namespace goes to the callbacks (the handler table is C's, per socket), its
+/// departures too, then the `connection` callbacks run.
+fn connection_handler(
+    shared: &Arc<Shared>,
+    cbs: &Arc<NspCallbacks>,
+) -> impl Fn(Socket) + Send + Sync + 'static {
+    let sink = Arc::new(ToCallbacks(Arc::downgrade(shared)));
+    let events = attach::events(sink.clone());
+    let connected = attach::connection(
+        sink,
+        Registration::Namespace(Arc::downgrade(cbs)),
+        Watch::BOTH,
+    );
+    move |socket: Socket| {
+        socket.namespace().set_fallback_handler(events.clone());
+        connected(socket);
+    }
 }
 
-/// The core middleware: queue the C middleware, wait for its decision.
-fn core_middleware(
-    shared: Weak<Shared>,
-    cb: Weak<Callback<MiddlewareFn>>,
-) -> impl Fn(Socket) -> ferrio_core::adapter::BoxFuture<'static, Result<(), ConnectError>>
-       + Send
-       + Sync
-       + 'static {
-    move |socket: Socket| {
-        let (tx, rx) = tokio::sync::oneshot::channel();
-        if let Some(shared) = shared.upgrade() {
-            let cb = cb.clone();
-            shared.call(move |shared| {
-                let Some(cb) = cb.upgrade() else {
-                    return;
-                };
-                let handle = ferrio_socket::new(shared.clone(), socket, None);
-                let request = new_connect(shared.id, tx);
-                // SAFETY: a non-NULL C callback; the request handle is C's from now on.
-                unsafe { (cb.f)(cb.ud(), &handle, request) };
-            });
-        }
-        Box::pin(async move {
-            rx.await
-                .unwrap_or_else(|_| Err(ConnectError::new("the server is closing")))
-        })
+/// Runs the `connection` callbacks of a socket that joined.
+pub(crate) fn run_connection(shared: &Arc<Shared>, socket: Socket, cbs: &Weak<NspCallbacks>) {
+    let Some(cbs) = cbs.upgrade() else {
+        return;
+    };
+    let list = cbs.connection.lock().clone();
+    if list.is_empty() {
+        return;
     }
+    let handle = ferrio_socket::new(shared.clone(), socket, None);
+    for cb in &list {
+        // SAFETY: a non-NULL C callback; the socket handle lives until it returns.
+        unsafe { (cb.f)(cb.ud(), &handle) };
+    }
+}
+
+/// Runs a C middleware: the request handle is C's from then on; if the middleware is gone, the verdict
+/// is dropped, which refuses the socket.
+pub(crate) fn run_middleware(
+    shared: &Arc<Shared>,
+    socket: Socket,
+    verdict: Verdict,
+    cb: &Weak<Callback<MiddlewareFn>>,
+) {
+    let Some(cb) = cb.upgrade() else {
+        return;
+    };
+    let handle = ferrio_socket::new(shared.clone(), socket, None);
+    let request = new_connect(shared.id, verdict);
+    // SAFETY: a non-NULL C callback; the request handle is C's from now on.
+    unsafe { (cb.f)(cb.ud(), &handle, request) };
 }
 
 /// The namespace `name` ("chat" and "/chat" are the same), created if needed. For an existing child of
@@ -179,10 +180,7 @@ pub extern "C" fn ferrio_server_of(
                     Some(cbs) => cbs.clone(),
                     None => {
                         let cbs = Arc::new(NspCallbacks::default());
-                        let (weak, weak_cbs) = (Arc::downgrade(shared), Arc::downgrade(&cbs));
-                        nsp.on_connection(move |socket| {
-                            on_core_connection(&weak, &weak_cbs, socket)
-                        });
+                        nsp.on_connection(connection_handler(shared, &cbs));
                         known.insert(name.clone(), cbs.clone());
                         cbs
                     }
@@ -242,8 +240,7 @@ pub extern "C" fn ferrio_server_of_dynamic(
             }
         });
         let cbs = Arc::new(NspCallbacks::default());
-        let (weak, weak_cbs) = (Arc::downgrade(shared), Arc::downgrade(&cbs));
-        parent.on_connection(move |socket| on_core_connection(&weak, &weak_cbs, socket));
+        parent.on_connection(connection_handler(shared, &cbs));
         let dynamic = Arc::new(DynParent {
             parent,
             cbs,
@@ -346,7 +343,10 @@ pub extern "C" fn ferrio_namespace_use(
         // SAFETY: a live namespace handle or NULL (contract).
         let n = unsafe { live_nsp(nsp) }?;
         let cbs = callbacks(n)?;
-        let middleware = core_middleware(Arc::downgrade(&n.shared), Arc::downgrade(&cb));
+        let middleware = attach::middleware(
+            Arc::new(ToCallbacks(Arc::downgrade(&n.shared))),
+            Registration::Middleware(Arc::downgrade(&cb)),
+        );
         cbs.middlewares.lock().push(cb);
         match &n.kind {
             Kind::Static(nsp, _) => nsp.use_middleware(middleware),

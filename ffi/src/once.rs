@@ -6,12 +6,12 @@ use crate::status::{ferrio_status, guard, Error};
 use crate::types::{ferrio_bytes, json_arg, payload_arg, str_arg};
 use ferrio_core::socketio::ConnectError;
 use ferrio_core::AckSender;
+use ferrio_host::Verdict;
 use parking_lot::Mutex;
 use std::collections::HashMap;
 use std::ffi::c_char;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::LazyLock;
-use tokio::sync::oneshot;
 
 /// An acknowledgement the client asked for. Answer it with `ferrio_ack_send` or drop it with
 /// `ferrio_ack_free` — exactly one of the two, once, from any thread.
@@ -25,11 +25,9 @@ pub struct ferrio_connect_request {
     _private: [u8; 0],
 }
 
-type Decision = oneshot::Sender<Result<(), ConnectError>>;
-
 static NEXT_ID: AtomicU64 = AtomicU64::new(1);
 static ACKS: LazyLock<Mutex<HashMap<u64, (u64, AckSender)>>> = LazyLock::new(Default::default);
-static CONNECTS: LazyLock<Mutex<HashMap<u64, (u64, Decision)>>> = LazyLock::new(Default::default);
+static CONNECTS: LazyLock<Mutex<HashMap<u64, (u64, Verdict)>>> = LazyLock::new(Default::default);
 
 fn next_id() -> u64 {
     NEXT_ID.fetch_add(1, Ordering::Relaxed)
@@ -41,9 +39,9 @@ pub(crate) fn new_ack(server: u64, ack: AckSender) -> *mut ferrio_ack {
     id as usize as *mut ferrio_ack
 }
 
-pub(crate) fn new_connect(server: u64, decision: Decision) -> *mut ferrio_connect_request {
+pub(crate) fn new_connect(server: u64, verdict: Verdict) -> *mut ferrio_connect_request {
     let id = next_id();
-    CONNECTS.lock().insert(id, (server, decision));
+    CONNECTS.lock().insert(id, (server, verdict));
     id as usize as *mut ferrio_connect_request
 }
 
@@ -111,8 +109,7 @@ pub extern "C" fn ferrio_ack_free(ack: *mut ferrio_ack) -> ferrio_status {
 #[no_mangle]
 pub extern "C" fn ferrio_connect_accept(request: *mut ferrio_connect_request) -> ferrio_status {
     guard(|| {
-        let decision = take(&CONNECTS, request as usize, "connect request")?;
-        let _ = decision.send(Ok(()));
+        take(&CONNECTS, request as usize, "connect request")?.accept();
         Ok(())
     })
 }
@@ -143,8 +140,7 @@ pub extern "C" fn ferrio_connect_reject(
             let data = unsafe { json_arg(data_json, data_json_len, "data_json") }?;
             ConnectError::with_data(message, data)
         };
-        let decision = take(&CONNECTS, request as usize, "connect request")?;
-        let _ = decision.send(Err(error));
+        take(&CONNECTS, request as usize, "connect request")?.refuse(error);
         Ok(())
     })
 }

@@ -2,24 +2,22 @@
 //! of the server on one thread in FIFO order (ferrio's own thread, or the host's through
 //! `ferrio_server_dispatch`).
 
-use crate::namespace::{DynParent, NspCallbacks};
+use crate::namespace::{DynParent, MiddlewareFn, NspCallbacks};
 use crate::socket::SocketCallbacks;
 use crate::status::{ferrio_status, guard, guard_or, Error};
-use crate::types::{handle, str_arg, write_out};
+use crate::types::{handle, str_arg, write_out, Callback};
 use ferrio_core::{
-    ConfigError, Cors, CorsOrigins, Event, RateLimit, Server, ServerBuilder, ServerHandle, Sid,
-    Socket,
+    ConfigError, Cors, CorsOrigins, RateLimit, Server, ServerBuilder, ServerHandle, Sid,
 };
-use parking_lot::{Condvar, Mutex};
+use ferrio_host::runtime::{spawn_thread, Network};
+use ferrio_host::{BatchQueue, HostEvent, Sink, Wake};
+use parking_lot::Mutex;
 use rustc_hash::FxHashMap;
 use std::cell::Cell;
 use std::collections::{HashMap, VecDeque};
 use std::ffi::{c_char, c_int};
-use std::io::Read;
-use std::os::fd::AsRawFd;
-use std::os::unix::net::UnixStream;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock, Weak};
 use std::time::Duration;
 
 /// Who runs the callbacks.
@@ -58,327 +56,57 @@ pub struct ferrio_server_options {
 /// A closure run where the callbacks run.
 type Call = Box<dyn FnOnce(&Arc<Shared>) + Send>;
 
+/// Which C callbacks a core handler was registered for: the tag of the host events it produces.
+#[derive(Clone)]
+pub(crate) enum Registration {
+    /// A namespace's (or a dynamic parent's) connection callbacks.
+    Namespace(Weak<NspCallbacks>),
+    /// One C middleware.
+    Middleware(Weak<Callback<MiddlewareFn>>),
+}
+
 /// One unit of work for whoever runs the callbacks.
 pub(crate) enum Job {
-    /// An event for a socket: the most frequent job, queued without an allocation of its own.
-    Event(Socket, Event),
-    /// Anything else.
+    /// Something the core reported, as the host layer types it.
+    Host(HostEvent<Registration>),
+    /// Anything else (an ack's or a broadcast's completion).
     Call(Call),
 }
 
-struct QueueState {
-    jobs: VecDeque<Job>,
-    closed: bool,
-    /// Manual mode: a byte is in the pipe and not yet read. Thread mode: the bridge task is due to
-    /// wake the callback thread.
-    signaled: bool,
+/// The core handlers' way to the callbacks. Weak, so that freeing the server releases at once what the
+/// core's handlers would otherwise keep alive.
+pub(crate) struct ToCallbacks(pub(crate) Weak<Shared>);
+
+impl Sink<Registration> for ToCallbacks {
+    fn deliver(&self, event: HostEvent<Registration>) -> bool {
+        match self.0.upgrade() {
+            Some(shared) => {
+                shared.push(Job::Host(event));
+                true
+            }
+            None => false,
+        }
+    }
 }
 
-pub(crate) struct Queue {
-    state: Mutex<QueueState>,
-    ready: Condvar,
-    /// Manual mode: the host polls `reader`; `writer` gets one byte when the queue becomes non-empty.
-    pipe: Option<(UnixStream, UnixStream)>,
-    /// Thread and inline modes: wakes the bridge task (see `bridge`).
-    bridge: Arc<tokio::sync::Notify>,
-}
-
-impl Queue {
-    fn new(manual: bool) -> std::io::Result<Queue> {
-        let pipe = if manual {
-            let (reader, writer) = UnixStream::pair()?;
-            reader.set_nonblocking(true)?;
-            writer.set_nonblocking(true)?;
-            Some((reader, writer))
-        } else {
-            None
-        };
-        Ok(Queue {
-            state: Mutex::new(QueueState {
-                jobs: VecDeque::new(),
-                closed: false,
-                signaled: false,
-            }),
-            ready: Condvar::new(),
-            pipe,
-            bridge: Arc::new(tokio::sync::Notify::new()),
-        })
-    }
-
-    /// Enqueues a job; after close it is dropped (which releases what it holds).
-    pub(crate) fn push(&self, job: Job) {
-        let mut state = self.state.lock();
-        if state.closed {
-            drop(state);
-            drop(job);
-            return;
-        }
-        state.jobs.push_back(job);
-        match &self.pipe {
-            Some((_, writer)) => {
-                if !state.signaled {
-                    state.signaled = true;
-                    send_no_sigpipe(writer, 1);
-                }
-            }
-            None => {
-                // The callback thread is woken once per scheduler round, not once per job: see `bridge`.
-                let wake = !state.signaled;
-                state.signaled = true;
-                drop(state);
-                if wake {
-                    self.bridge.notify_one();
-                }
-            }
-        }
-    }
-
-    /// Every queued job, or `None` once closed; no allocation when the queue is empty.
-    fn take_open(&self) -> Option<VecDeque<Job>> {
-        let mut state = self.state.lock();
-        if state.closed {
-            return None;
-        }
-        Some(if state.jobs.is_empty() {
-            VecDeque::new()
-        } else {
-            std::mem::take(&mut state.jobs)
-        })
-    }
-
-    /// Thread mode: wakes the callback thread at most once per round of the runtime's scheduler. Inline
-    /// mode: runs the jobs queued from threads other than the network thread.
-    ///
-    /// Waking it on every job would, on a busy machine, let the kernel switch to it after each event
-    /// and run callbacks one at a time (two context switches per event). The bridge instead yields
-    /// once, so every task already runnable (the other connections' reads) queues its jobs first, then
-    /// wakes the thread for the whole batch.
-    async fn bridge(queue: std::sync::Weak<Shared>) {
-        loop {
-            let notify = match queue.upgrade() {
-                Some(shared) => shared.queue.bridge.clone(),
-                None => return,
-            };
-            notify.notified().await;
-            tokio::task::yield_now().await;
-            let Some(shared) = queue.upgrade() else {
-                return;
-            };
-            shared.queue.state.lock().signaled = false;
-            if shared.mode == ferrio_dispatch_mode::Inline {
-                // Jobs queued from other threads: this task runs on the network thread.
+/// The callback queue of a dispatch mode: thread and inline modes wake their consumer once per round
+/// of the runtime's scheduler (see `ferrio_host::queue`); inline mode's consumer is the relay task
+/// itself, on the network thread, running what other threads queued. `server` is filled in once the
+/// server exists.
+fn callback_queue(
+    mode: ferrio_dispatch_mode,
+    server: Arc<OnceLock<Weak<Shared>>>,
+) -> std::io::Result<BatchQueue<Job>> {
+    match mode {
+        ferrio_dispatch_mode::Manual => BatchQueue::new(Wake::Fd),
+        ferrio_dispatch_mode::Thread => BatchQueue::per_round(Wake::Thread),
+        ferrio_dispatch_mode::Inline => BatchQueue::per_round(Wake::Call(Box::new(move || {
+            if let Some(shared) = server.get().and_then(Weak::upgrade) {
                 if let Some(jobs) = shared.queue.take_open() {
                     shared.run(jobs);
                 }
-            } else {
-                shared.queue.ready.notify_one();
             }
-        }
-    }
-
-    /// Takes up to `max` jobs (0: all) without waiting; clears the fd signal once the queue is empty.
-    fn take(&self, max: usize) -> VecDeque<Job> {
-        let mut state = self.state.lock();
-        let jobs = if max == 0 || max >= state.jobs.len() {
-            std::mem::take(&mut state.jobs)
-        } else {
-            let rest = state.jobs.split_off(max);
-            std::mem::replace(&mut state.jobs, rest)
-        };
-        if state.jobs.is_empty() && state.signaled {
-            if let Some((reader, _)) = &self.pipe {
-                let mut buf = [0u8; 64];
-                while matches!((&*reader).read(&mut buf), Ok(n) if n > 0) {}
-            }
-            state.signaled = false;
-        }
-        jobs
-    }
-
-    /// Automatic mode: waits for jobs; `None` once closed and drained.
-    fn wait(&self) -> Option<VecDeque<Job>> {
-        let mut state = self.state.lock();
-        while state.jobs.is_empty() && !state.closed {
-            self.ready.wait(&mut state);
-        }
-        if state.jobs.is_empty() {
-            return None;
-        }
-        Some(std::mem::take(&mut state.jobs))
-    }
-
-    /// Refuses new jobs and returns those pending.
-    fn close(&self) -> VecDeque<Job> {
-        let mut state = self.state.lock();
-        state.closed = true;
-        let jobs = std::mem::take(&mut state.jobs);
-        drop(state);
-        self.ready.notify_all();
-        jobs
-    }
-}
-
-/// Blocks SIGPIPE on the calling thread, one that ferrio made, so that none of the library's writes
-/// raises it: a write to a connection the peer has reset then fails with `EPIPE`, which ferrio handles,
-/// instead of killing the host (SIGPIPE's default action; Rust, CPython and Node ignore SIGPIPE at
-/// start-up, C programs do not). Only this thread's mask changes: the disposition belongs to the host,
-/// and the host's threads keep their masks. A SIGPIPE raised here stays pending on this thread, which
-/// never unblocks it.
-pub(crate) fn block_sigpipe() {
-    // SAFETY: `set` is a local signal set initialised by `sigemptyset` before use; `pthread_sigmask`
-    // changes only the calling thread's mask and accepts NULL for the old mask.
-    unsafe {
-        let mut set = std::mem::MaybeUninit::<libc::sigset_t>::uninit();
-        libc::sigemptyset(set.as_mut_ptr());
-        libc::sigaddset(set.as_mut_ptr(), libc::SIGPIPE);
-        libc::pthread_sigmask(libc::SIG_BLOCK, set.as_ptr(), std::ptr::null_mut());
-    }
-}
-
-/// What every thread ferrio starts runs first.
-fn library_thread_start() {
-    block_sigpipe();
-    batch_scheduling();
-}
-
-/// Writes `byte` to the manual mode's socket pair without ever raising SIGPIPE: this runs on whichever
-/// thread queues a callback, the host's included (`MSG_NOSIGNAL`). The reader lives as long as the
-/// writer, so the write cannot meet a closed peer unless the host closed the fd it was lent; a full
-/// buffer is fine (the reader is already signalled).
-fn send_no_sigpipe(writer: &UnixStream, byte: u8) {
-    #[cfg(any(target_os = "linux", target_os = "android"))]
-    {
-        // SAFETY: sends one byte from a live local to the socket this `UnixStream` owns.
-        let _ = unsafe {
-            libc::send(
-                writer.as_raw_fd(),
-                (&byte as *const u8).cast(),
-                1,
-                libc::MSG_NOSIGNAL,
-            )
-        };
-    }
-    #[cfg(not(any(target_os = "linux", target_os = "android")))]
-    {
-        let _ = std::io::Write::write(&mut &*writer, &[byte]);
-    }
-}
-
-/// Puts the calling thread in Linux's `SCHED_BATCH` class: a woken batch thread does not preempt the
-/// running one. Events cross between the runtime's workers and the callback thread in both directions; with
-/// wake-up preemption each crossing became a context switch (the woken side ran at once, for one item),
-/// while without it each side finishes its batch first. Best effort: elsewhere, or if refused, nothing
-/// changes.
-fn batch_scheduling() {
-    #[cfg(target_os = "linux")]
-    {
-        let param = libc::sched_param { sched_priority: 0 };
-        // SAFETY: sets the calling thread's policy; `param` is a valid sched_param for SCHED_BATCH.
-        let _ = unsafe { libc::sched_setscheduler(0, libc::SCHED_BATCH, &param) };
-    }
-}
-
-/// The tokio runtime that runs a server's network side.
-enum Engine {
-    /// Several worker threads (`worker_threads` 0 or more than 1).
-    Pool(tokio::runtime::Runtime),
-    /// `worker_threads` 1: a current-thread runtime driven by one thread of its own. On one thread it
-    /// does the same work as a one-worker pool with less bookkeeping per task wake-up (no work-stealing
-    /// queues, no driver hand-off between workers).
-    Single {
-        runtime: Arc<tokio::runtime::Runtime>,
-        stop: Arc<tokio::sync::Notify>,
-        /// `None` once halted.
-        thread: Option<std::thread::JoinHandle<()>>,
-    },
-}
-
-impl Engine {
-    /// `server` is the id of the server it runs for.
-    fn start(workers: usize, server: u64) -> std::io::Result<Engine> {
-        if workers == 1 {
-            let runtime = Arc::new(
-                tokio::runtime::Builder::new_current_thread()
-                    .enable_all()
-                    // Its blocking pool (file reads, name lookups): threads of ferrio's too.
-                    .on_thread_start(block_sigpipe)
-                    .build()?,
-            );
-            let stop = Arc::new(tokio::sync::Notify::new());
-            let thread = {
-                let (runtime, stop) = (runtime.clone(), stop.clone());
-                std::thread::Builder::new()
-                    .name("ferrio-worker".into())
-                    .spawn(move || {
-                        library_thread_start();
-                        NETWORK_THREAD.with(|n| n.set(server));
-                        runtime.block_on(stop.notified());
-                    })?
-            };
-            return Ok(Engine::Single {
-                runtime,
-                stop,
-                thread: Some(thread),
-            });
-        }
-        let mut builder = tokio::runtime::Builder::new_multi_thread();
-        builder
-            .enable_all()
-            .thread_name("ferrio-worker")
-            // Workers and blocking-pool threads alike.
-            .on_thread_start(library_thread_start);
-        if workers > 0 {
-            builder.worker_threads(workers);
-        }
-        Ok(Engine::Pool(builder.build()?))
-    }
-
-    fn handle(&self) -> &tokio::runtime::Handle {
-        match self {
-            Engine::Pool(runtime) => runtime.handle(),
-            Engine::Single { runtime, .. } => runtime.handle(),
-        }
-    }
-
-    /// `Single`: stops its thread, after the task it is polling (a callback, in inline mode) returns.
-    /// Nothing runs on the runtime afterwards; its tasks stay until `stop`.
-    fn halt(&mut self) {
-        if let Engine::Single { stop, thread, .. } = self {
-            if let Some(thread) = thread.take() {
-                // `notify_one` keeps a permit, so the thread stops even if it has not reached its wait yet.
-                stop.notify_one();
-                let _ = thread.join();
-            }
-        }
-    }
-
-    /// Stops the runtime; tasks still running are dropped after at most a second.
-    ///
-    /// The shutdown runs on a short-lived thread of ferrio's, not on the host's thread that frees the
-    /// server: a current-thread runtime is shut down by the thread that calls it, which then drops
-    /// every connection's task, and nothing of the network side may run on a host thread (see
-    /// [`block_sigpipe`]).
-    fn stop(mut self) {
-        self.halt();
-        let shutdown = move || match self {
-            Engine::Pool(runtime) => runtime.shutdown_timeout(Duration::from_secs(1)),
-            Engine::Single { runtime, .. } => {
-                if let Ok(runtime) = Arc::try_unwrap(runtime) {
-                    runtime.shutdown_timeout(Duration::from_secs(1));
-                }
-            }
-        };
-        // Should the thread not start, the closure (and with it the runtime) is dropped here, which
-        // shuts the runtime down on this thread after all.
-        if let Ok(thread) = std::thread::Builder::new()
-            .name("ferrio-stop".into())
-            .spawn(move || {
-                block_sigpipe();
-                shutdown();
-            })
-        {
-            let _ = thread.join();
-        }
+        }))),
     }
 }
 
@@ -387,7 +115,7 @@ static NEXT_SERVER_ID: AtomicU64 = AtomicU64::new(1);
 thread_local! {
     /// The id of the server whose callbacks this thread is running now (0: none).
     static DISPATCHING: Cell<u64> = const { Cell::new(0) };
-    /// The id of the server whose one network thread this is (0: none), see `Engine::Single`.
+    /// The id of the server whose one network thread this is (0: none), see `Network::Single`.
     static NETWORK_THREAD: Cell<u64> = const { Cell::new(0) };
 }
 
@@ -396,8 +124,8 @@ pub(crate) struct Shared {
     pub(crate) id: u64,
     pub(crate) server: Server,
     pub(crate) rt: tokio::runtime::Handle,
-    runtime: Mutex<Option<Engine>>,
-    pub(crate) queue: Queue,
+    runtime: Mutex<Option<Network>>,
+    pub(crate) queue: Arc<BatchQueue<Job>>,
     mode: ferrio_dispatch_mode,
     freed: AtomicBool,
     listener: Mutex<Option<ServerHandle>>,
@@ -443,9 +171,35 @@ impl Shared {
     fn run_job(self: &Arc<Self>, job: Job) {
         // A job that panics (a ferrio bug) must not kill the thread running it.
         guard_or((), || match job {
-            Job::Event(socket, event) => crate::socket::run_event(self, socket, event),
+            Job::Host(event) => self.run_host_event(event),
             Job::Call(f) => f(self),
         });
+    }
+
+    /// Runs the C callbacks of what the core reported.
+    fn run_host_event(self: &Arc<Self>, event: HostEvent<Registration>) {
+        match event {
+            HostEvent::Event { socket, event } => crate::socket::run_event(self, socket, event),
+            HostEvent::Middleware {
+                socket,
+                verdict,
+                tag: Registration::Middleware(cb),
+            } => crate::namespace::run_middleware(self, socket, verdict, &cb),
+            HostEvent::Connect {
+                socket,
+                tag: Registration::Namespace(cbs),
+            } => crate::namespace::run_connection(self, socket, &cbs),
+            HostEvent::Disconnecting {
+                socket,
+                reason,
+                rooms,
+            } => crate::socket::run_disconnect(self, socket, reason, Some(rooms), true),
+            HostEvent::Disconnect { socket, reason } => {
+                crate::socket::run_disconnect(self, socket, reason, None, false)
+            }
+            // The C API registers no handler producing anything else.
+            _ => {}
+        }
     }
 
     /// Hands a job to whoever runs this server's callbacks.
@@ -994,13 +748,17 @@ pub extern "C" fn ferrio_server_new(
             workers
         };
         let id = NEXT_SERVER_ID.fetch_add(1, Ordering::Relaxed);
-        let runtime = Engine::start(workers, id).map_err(|e| {
+        let runtime = Network::start(workers, "ferrio-worker", move || {
+            NETWORK_THREAD.with(|n| n.set(id))
+        })
+        .map_err(|e| {
             Error::new(
                 ferrio_status::IoError,
                 format!("cannot start the runtime: {e}"),
             )
         })?;
-        let queue = Queue::new(mode == ferrio_dispatch_mode::Manual)
+        let server_cell = Arc::new(OnceLock::new());
+        let queue = callback_queue(mode, server_cell.clone())
             .map_err(|e| Error::new(ferrio_status::IoError, format!("cannot make the fd: {e}")))?;
         // The core spawns its housekeeping tasks on the current runtime.
         let server = {
@@ -1017,7 +775,7 @@ pub extern "C" fn ferrio_server_new(
             server,
             rt: runtime.handle().clone(),
             runtime: Mutex::new(Some(runtime)),
-            queue,
+            queue: Arc::new(queue),
             mode,
             freed: AtomicBool::new(false),
             listener: Mutex::new(None),
@@ -1028,25 +786,25 @@ pub extern "C" fn ferrio_server_new(
             namespaces: Mutex::new(HashMap::new()),
             dynamic: Mutex::new(Vec::new()),
         });
+        let _ = server_cell.set(Arc::downgrade(&shared));
         if mode != ferrio_dispatch_mode::Manual {
-            shared.rt.spawn(Queue::bridge(Arc::downgrade(&shared)));
+            shared
+                .rt
+                .spawn(BatchQueue::relay(Arc::downgrade(&shared.queue)));
         }
         if mode == ferrio_dispatch_mode::Thread {
             let worker = shared.clone();
-            let thread = std::thread::Builder::new()
-                .name("ferrio-callbacks".into())
-                .spawn(move || {
-                    library_thread_start();
-                    while let Some(jobs) = worker.queue.wait() {
-                        worker.run(jobs);
-                    }
-                })
-                .map_err(|e| {
-                    Error::new(
-                        ferrio_status::IoError,
-                        format!("cannot start the callback thread: {e}"),
-                    )
-                })?;
+            let thread = spawn_thread("ferrio-callbacks", move || {
+                while let Some(jobs) = worker.queue.wait() {
+                    worker.run(jobs);
+                }
+            })
+            .map_err(|e| {
+                Error::new(
+                    ferrio_status::IoError,
+                    format!("cannot start the callback thread: {e}"),
+                )
+            })?;
             *shared.thread.lock() = Some(thread);
         }
         let handle = Box::new(ferrio_server { shared });
@@ -1121,7 +879,7 @@ impl Shared {
     /// Runs `future` on the server's runtime and waits (at most `limit`) for its output on the calling
     /// thread, which only waits. Unlike `Runtime::block_on`, which may drive a current-thread runtime
     /// (every connection's I/O) on the caller's thread, this keeps the network side on ferrio's own
-    /// threads (see [`block_sigpipe`]).
+    /// threads (see `ferrio_host::runtime`).
     fn wait_for<T: Send + 'static>(
         &self,
         future: impl std::future::Future<Output = T> + Send + 'static,
@@ -1272,14 +1030,14 @@ pub extern "C" fn ferrio_server_fd(
         // SAFETY: a live server handle or NULL (contract).
         let shared = &unsafe { handle(server, "server") }?.shared;
         shared.alive()?;
-        let Some((reader, _)) = &shared.queue.pipe else {
+        let Some(fd) = shared.queue.fd() else {
             return Err(Error::new(
                 ferrio_status::InvalidState,
                 "the server is not in manual dispatch mode",
             ));
         };
         // SAFETY: out-param, checked for NULL.
-        unsafe { write_out(out_fd, reader.as_raw_fd(), "out_fd") }
+        unsafe { write_out(out_fd, fd, "out_fd") }
     })
 }
 

@@ -3,17 +3,16 @@
 //! core handlers that only enqueue, and the socket calls.
 
 use crate::once::{ferrio_ack, new_ack};
-use crate::server::{Job, Shared};
+use crate::server::Shared;
 use crate::status::{ferrio_status, guard, guard_or, Error};
 use crate::types::{
     ferrio_bytes, ferrio_payload, ferrio_str, ferrio_user_data_free, handle, json_arg, payload_arg,
     str_arg, terminated, write_out, write_text, Callback, PayloadView, Terminated,
 };
-use ferrio_core::socketio::EventHandler;
 use ferrio_core::{DisconnectReason, Event, Payload, Room, Socket};
 use rustc_hash::FxHashMap;
 use std::ffi::{c_char, c_void};
-use std::sync::{Arc, OnceLock, Weak};
+use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 /// A socket: one client in one namespace. The pointer handed to a callback is borrowed for that call;
@@ -108,21 +107,6 @@ type AnyFn =
 type DisconnectFn = unsafe extern "C" fn(*mut c_void, *const ferrio_socket, ferrio_str);
 type AckFn = unsafe extern "C" fn(*mut c_void, ferrio_status, *const ferrio_payload);
 
-/// The namespace fallback handler: every event of every socket goes to the callback queue.
-pub(crate) struct QueueEvents {
-    pub(crate) shared: Weak<Shared>,
-}
-
-impl EventHandler for QueueEvents {
-    fn call(&self, socket: &Socket, event: Event) {
-        let Some(shared) = self.shared.upgrade() else {
-            return;
-        };
-        let socket = socket.clone();
-        shared.push(Job::Event(socket, event));
-    }
-}
-
 pub(crate) fn run_event(shared: &Arc<Shared>, socket: Socket, event: Event) {
     let (any, handler) = {
         let table = shared.sockets.lock();
@@ -153,26 +137,8 @@ pub(crate) fn run_event(shared: &Arc<Shared>, socket: Socket, event: Event) {
     }
 }
 
-/// Registers the core handlers of a socket that joined: disconnecting/disconnect go to the queue.
-pub(crate) fn watch_socket(shared: &Arc<Shared>, socket: &Socket) {
-    let weak = Arc::downgrade(shared);
-    socket.on_disconnecting(move |socket, reason| {
-        if let Some(shared) = weak.upgrade() {
-            let socket = socket.clone();
-            let rooms = socket.rooms();
-            shared.call(move |shared| run_disconnect(shared, socket, reason, Some(rooms), true));
-        }
-    });
-    let weak = Arc::downgrade(shared);
-    socket.on_disconnect(move |socket, reason| {
-        if let Some(shared) = weak.upgrade() {
-            let socket = socket.clone();
-            shared.call(move |shared| run_disconnect(shared, socket, reason, None, false));
-        }
-    });
-}
-
-fn run_disconnect(
+/// Runs the `disconnecting` or (the socket's last) `disconnect` callbacks.
+pub(crate) fn run_disconnect(
     shared: &Arc<Shared>,
     socket: Socket,
     reason: DisconnectReason,
