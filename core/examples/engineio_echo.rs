@@ -32,7 +32,7 @@ async fn main() -> std::io::Result<()> {
         .nth(1)
         .and_then(|p| p.parse().ok())
         .unwrap_or(0);
-    let engine = Engine::new(EngineConfig::default(), Echo);
+    let engine = Engine::new(EngineConfig::default(), Echo)?;
     let listener = ferrio::http::listen(engine, ("127.0.0.1", port)).await?;
     println!("LISTENING {}", listener.local_addr().port());
     tokio::signal::ctrl_c().await?;

@@ -111,7 +111,7 @@ async fn a_bare_engine_and_a_socketio_server_share_one_port() {
     let io = echo_io(Arc::default());
     let mut config = EngineConfig::default();
     config.path = "/engine.io/".to_owned();
-    let engine = Engine::new(config, example::Echo);
+    let engine = Engine::new(config, example::Echo).expect("valid options");
     let app = Router::new()
         .route_service("/engine.io/", HttpService::new(engine.clone()))
         .route_service("/socket.io/", io.http_service().unwrap());
@@ -142,4 +142,12 @@ async fn a_bare_engine_and_a_socketio_server_share_one_port() {
     assert_eq!(io.connection_count(), 1);
     let _ = raw.close(None).await;
     let _ = ws.close(None).await;
+}
+
+#[test]
+fn a_bare_engine_refuses_options_out_of_range_as_the_server_does() {
+    let mut config = EngineConfig::default();
+    config.max_payload = 0;
+    let error = Engine::new(config, example::Echo).expect_err("refused");
+    assert_eq!(error.to_string(), "max_payload must be at least 1");
 }

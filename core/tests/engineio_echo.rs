@@ -16,7 +16,7 @@ mod example;
 use example::Echo;
 
 async fn start() -> ferrio::http::EngineListener<Echo> {
-    let engine = Engine::new(EngineConfig::default(), Echo);
+    let engine = Engine::new(EngineConfig::default(), Echo).expect("valid options");
     ferrio::http::listen(engine, "127.0.0.1:0")
         .await
         .expect("listen")

@@ -586,7 +586,8 @@ async fn an_abandoned_polling_session_is_freed() {
             close_after: Some(Duration::from_millis(100)),
             ..Watch::default()
         },
-    );
+    )
+    .expect("valid options");
     let listener = ferrio::http::listen(engine.clone(), "127.0.0.1:0")
         .await
         .expect("listen");

@@ -333,21 +333,12 @@ pub extern "C" fn ferrio_server_options_set_redis_adapter(
         let mut config = ferrio_redis::RedisAdapterConfig::new(url);
         if !prefix.is_null() {
             // SAFETY: as above.
-            let prefix = unsafe { str_arg(prefix, prefix_len, "prefix") }?;
-            if prefix.is_empty() {
-                return Err(Error::new(
-                    ferrio_status::InvalidArgument,
-                    "`prefix` must not be empty",
-                ));
-            }
-            config = config.prefix(prefix);
+            config = config.prefix(unsafe { str_arg(prefix, prefix_len, "prefix") }?);
         }
         if request_timeout_ms > 0 {
             config = config.request_timeout(Duration::from_millis(request_timeout_ms));
         }
-        config
-            .validate()
-            .map_err(|e| Error::new(ferrio_status::InvalidArgument, e.to_string()))?;
+        config.validate()?;
         o.redis = Some(config);
         Ok(())
     })

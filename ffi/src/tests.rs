@@ -1285,6 +1285,20 @@ fn the_redis_adapter_option_joins_two_servers_and_refuses_a_bad_url() {
         "{}",
         last_error()
     );
+    // The prefix is checked where the adapter's other options are (ferrio-redis), not here.
+    let url = "redis://127.0.0.1:1";
+    assert_eq!(
+        ferrio_server_options_set_redis_adapter(
+            options,
+            url.as_ptr().cast(),
+            url.len(),
+            "".as_ptr().cast(),
+            0,
+            0
+        ),
+        ferrio_status::InvalidArgument
+    );
+    assert_eq!(last_error(), "prefix must not be empty");
     assert_eq!(
         ferrio_server_options_set_redis_adapter(options, null(), 0, null(), 0, 0),
         ferrio_status::InvalidArgument

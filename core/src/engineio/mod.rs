@@ -799,8 +799,16 @@ impl<H: EngineHandler> std::fmt::Debug for Engine<H> {
 }
 
 impl<H: EngineHandler> Engine<H> {
-    /// An engine with these options, handing events to `handler`.
-    pub fn new(config: EngineConfig, handler: H) -> Arc<Engine<H>> {
+    /// An engine with these options, handing events to `handler`; options out of range are refused
+    /// ([`EngineConfig::validate`]).
+    pub fn new(config: EngineConfig, handler: H) -> Result<Arc<Engine<H>>, ConfigError> {
+        config.validate()?;
+        Ok(Engine::with_valid_config(config, handler))
+    }
+
+    /// [`Engine::new`] for a caller that validated `config` already (the Socket.IO server, whose own
+    /// validation covers the engine's options).
+    pub(crate) fn with_valid_config(config: EngineConfig, handler: H) -> Arc<Engine<H>> {
         Arc::new(Engine {
             admission: Arc::new(Admission::new(&config)),
             config,

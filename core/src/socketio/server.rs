@@ -547,7 +547,7 @@ impl Server {
         config.validate()?;
         let hooks: Arc<super::observer::Hooks> = Arc::default();
         let inner = Arc::new_cyclic(|weak: &Weak<ServerInner>| ServerInner {
-            engine: Engine::new(
+            engine: Engine::with_valid_config(
                 config.engine.clone(),
                 SioHandler {
                     server: weak.clone(),

@@ -21,7 +21,7 @@ use ferrio::adapter::{
     BroadcastPacket, BroadcastReport, LocalNamespace, MemoryAdapter, RemoteSocketData, Room,
     ServerSideAck, ServerSideEvent,
 };
-use ferrio::{Payload, Sid};
+use ferrio::{ConfigError, Payload, Sid};
 use link::Link;
 use parking_lot::Mutex;
 use serde_json::{json, Value};
@@ -67,11 +67,19 @@ impl RedisAdapterConfig {
         self
     }
 
-    /// Checks the URL without connecting.
-    pub fn validate(&self) -> Result<(), AdapterError> {
+    /// Checks every option without connecting: the URL parses, the prefix is not empty (every server
+    /// of a cluster must name the same channels), the request timeout is positive. The one place these
+    /// rules live: each binding maps the error, none checks them itself.
+    pub fn validate(&self) -> Result<(), ConfigError> {
         ::redis::Client::open(self.url.as_str())
-            .map(|_| ())
-            .map_err(|e| AdapterError::Unavailable(format!("invalid Redis URL: {e}")))
+            .map_err(|e| ConfigError::new("url", format!("is an invalid Redis URL: {e}")))?;
+        if self.prefix.is_empty() {
+            return Err(ConfigError::new("prefix", "must not be empty"));
+        }
+        if self.request_timeout.is_zero() {
+            return Err(ConfigError::new("request_timeout", "must be positive"));
+        }
+        Ok(())
     }
 }
 
@@ -95,6 +103,9 @@ impl RedisAdapterFactory {
     /// Starts connecting (on the current tokio runtime) without waiting: the connections retry until Redis
     /// answers, and after every loss. Fails only for an invalid URL or outside a runtime.
     pub fn new(config: RedisAdapterConfig) -> Result<RedisAdapterFactory, AdapterError> {
+        config
+            .validate()
+            .map_err(|e| AdapterError::Unavailable(e.to_string()))?;
         let link = Link::start(&config.url, config.prefix, config.request_timeout)?;
         Ok(RedisAdapterFactory { link })
     }
@@ -900,4 +911,25 @@ fn server_side_data(event: &str, payload: &Payload) -> Vec<Value> {
         payload.attachments(),
     ));
     data
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_option_is_checked_in_one_place_and_names_itself() {
+        let good = RedisAdapterConfig::new("redis://127.0.0.1:6379/0");
+        assert_eq!(good.validate(), Ok(()));
+        let url = RedisAdapterConfig::new("not a url").validate().unwrap_err();
+        assert_eq!(url.option, "url");
+        assert!(url.to_string().contains("invalid Redis URL"), "{url}");
+        let prefix = good.clone().prefix("").validate().unwrap_err();
+        assert_eq!(prefix.to_string(), "prefix must not be empty");
+        let timeout = good.request_timeout(Duration::ZERO).validate().unwrap_err();
+        assert_eq!(timeout.to_string(), "request_timeout must be positive");
+        let refused =
+            RedisAdapterFactory::new(RedisAdapterConfig::new("x").prefix("")).unwrap_err();
+        assert!(matches!(refused, AdapterError::Unavailable(_)), "{refused}");
+    }
 }
