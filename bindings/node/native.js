@@ -3,7 +3,7 @@
 // source fallback at install time) or from a per-platform package (`ferrio-linux-x64-gnu`, …) that npm
 // installs as an optional dependency of `ferrio` when its os/cpu/libc match.
 //
-// Used by index.js at run time and by scripts/install.js at install time, so both look in the same places.
+// Used by lib/addon.js at run time and by scripts/install.js at install time, so both look in the same places.
 "use strict";
 
 const fs = require("node:fs");

@@ -172,6 +172,10 @@ npm_main_lists() {
     ferrio-src/ferrio-admin/src/lib.rs; do
     grep -qx "package/$f" <<<"$list" || { echo "missing $f"; return 1; }
   done
+  # The facade's modules, every one index.js may require.
+  for f in "$ROOT"/bindings/node/lib/*.js; do
+    grep -qx "package/lib/${f##*/}" <<<"$list" || { echo "missing lib/${f##*/}"; return 1; }
+  done
   # Standalone manifests: nothing inherited from a workspace the tarball does not contain.
   if tar xzOf "$NPM_MAIN" package/Cargo.toml package/ferrio-src/ferrio/Cargo.toml package/ferrio-src/ferrio-redis/Cargo.toml \
     package/ferrio-src/ferrio-admin/Cargo.toml | grep -n 'workspace = true\|\.workspace'; then

@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 // Packs the npm tarballs of ferrio, following napi-rs's convention:
-//   ferrio-<version>.tgz                  the facade (index.js, types) + everything cargo needs to build the
+//   ferrio-<version>.tgz                  the facade (index.js, lib/, types) + everything cargo needs to build the
 //                                         native module from source: a standalone Cargo project made of the
 //                                         binding's sources and the core's, with the workspace's Cargo.lock
 //   ferrio-<triple>-<version>.tgz         the prebuilt module for this machine (e.g. ferrio-linux-x64-gnu),
@@ -205,6 +205,7 @@ copy(path.join(root, "LICENSE"), path.join(platDir, "LICENSE"));
 const mainDir = path.join(staging, "ferrio");
 const facade = ["index.js", "index.mjs", "index.d.ts", "index.d.mts", "native.js", "README.md", "build.rs"];
 for (const f of facade) copy(path.join(here, f), path.join(mainDir, f));
+copyTree(path.join(here, "lib"), path.join(mainDir, "lib")); // the facade's modules (index.js requires them)
 for (const f of ["scripts/build.js", "scripts/install.js"]) copy(path.join(here, f), path.join(mainDir, f));
 copy(path.join(root, "LICENSE"), path.join(mainDir, "LICENSE"));
 copyTree(path.join(here, "src"), path.join(mainDir, "src"));
@@ -224,7 +225,7 @@ const mainManifest = {
   module: dev.module,
   types: dev.types,
   exports: dev.exports,
-  files: [...facade, "LICENSE", "scripts/", "src/", `${STAGED}/`, "Cargo.toml", "Cargo.lock"],
+  files: [...facade, "lib/", "LICENSE", "scripts/", "src/", `${STAGED}/`, "Cargo.toml", "Cargo.lock"],
   engines: dev.engines,
   napi: dev.napi,
   scripts: { install: "node scripts/install.js" },
