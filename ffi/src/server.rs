@@ -98,15 +98,17 @@ fn callback_queue(
     server: Arc<OnceLock<Weak<Shared>>>,
 ) -> std::io::Result<BatchQueue<Job>> {
     match mode {
-        ferrio_dispatch_mode::Manual => BatchQueue::new(Wake::Fd),
-        ferrio_dispatch_mode::Thread => BatchQueue::per_round(Wake::Thread),
-        ferrio_dispatch_mode::Inline => BatchQueue::per_round(Wake::Call(Box::new(move || {
-            if let Some(shared) = server.get().and_then(Weak::upgrade) {
-                if let Some(jobs) = shared.queue.take_open() {
-                    shared.run(jobs);
+        ferrio_dispatch_mode::Manual => BatchQueue::pollable(),
+        ferrio_dispatch_mode::Thread => Ok(BatchQueue::per_round(Wake::Thread)),
+        ferrio_dispatch_mode::Inline => {
+            Ok(BatchQueue::per_round(Wake::Call(Box::new(move || {
+                if let Some(shared) = server.get().and_then(Weak::upgrade) {
+                    if let Some(jobs) = shared.queue.take_open() {
+                        shared.run(jobs);
+                    }
                 }
-            }
-        }))),
+            }))))
+        }
     }
 }
 

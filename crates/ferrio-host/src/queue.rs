@@ -18,17 +18,18 @@ use std::os::fd::{AsRawFd, RawFd};
 use std::os::unix::net::UnixStream;
 use std::sync::{Arc, Weak};
 
-/// How a [`BatchQueue`]'s consumer learns that items are waiting.
+/// How a [`BatchQueue`]'s consumer learns that items are waiting (a queue polled through a file
+/// descriptor is made by [`BatchQueue::pollable`] instead).
 pub enum Wake {
     /// A consumer thread blocks in [`BatchQueue::wait`] (C's callback thread, Python's dispatch thread).
     Thread,
-    /// The host polls [`BatchQueue::fd`] for readability and then calls [`BatchQueue::take`] (C's
-    /// manual dispatch from the host's own event loop).
-    Fd,
     /// This function runs once each time the queue turns non-empty; the consumer it wakes then calls
     /// [`BatchQueue::take`] (Node's thread-safe function, or C's inline dispatch running the items on the
     /// network thread). It runs on the pushing thread (or the relay task) outside the queue's lock.
     Call(Box<dyn Fn() + Send + Sync>),
+    /// The host polls [`BatchQueue::fd`] for readability and then calls [`BatchQueue::take`] (C's
+    /// manual dispatch from the host's own event loop).
+    Fd,
 }
 
 struct State<T> {
@@ -51,18 +52,10 @@ pub struct BatchQueue<T> {
 }
 
 impl<T> BatchQueue<T> {
-    /// A queue whose consumer is woken by `wake`, at once on the first push after a take.
-    pub fn new(wake: Wake) -> std::io::Result<BatchQueue<T>> {
-        let pipe = match wake {
-            Wake::Fd => {
-                let (reader, writer) = UnixStream::pair()?;
-                reader.set_nonblocking(true)?;
-                writer.set_nonblocking(true)?;
-                Some((reader, writer))
-            }
-            _ => None,
-        };
-        Ok(BatchQueue {
+    /// A queue whose consumer is woken by `wake`, at once on the first push after a take. (A
+    /// [`Wake::Fd`] given here wakes nobody: use [`BatchQueue::pollable`], which can fail.)
+    pub fn new(wake: Wake) -> BatchQueue<T> {
+        BatchQueue {
             state: Mutex::new(State {
                 items: VecDeque::new(),
                 closed: false,
@@ -70,19 +63,27 @@ impl<T> BatchQueue<T> {
             }),
             ready: Condvar::new(),
             wake,
-            pipe,
+            pipe: None,
             round: None,
-        })
+        }
+    }
+
+    /// A queue the host polls: [`BatchQueue::fd`] is readable exactly while items wait.
+    pub fn pollable() -> std::io::Result<BatchQueue<T>> {
+        let (reader, writer) = UnixStream::pair()?;
+        reader.set_nonblocking(true)?;
+        writer.set_nonblocking(true)?;
+        let mut queue = BatchQueue::new(Wake::Fd);
+        queue.pipe = Some((reader, writer));
+        Ok(queue)
     }
 
     /// A queue whose wake-ups wait for the end of the scheduler round: spawn [`BatchQueue::relay`] on
-    /// the runtime whose tasks push. (`Fd` wakes at once: the byte costs the host nothing until it polls.)
-    pub fn per_round(wake: Wake) -> std::io::Result<BatchQueue<T>> {
-        let mut queue = BatchQueue::new(wake)?;
-        if !matches!(queue.wake, Wake::Fd) {
-            queue.round = Some(Arc::new(tokio::sync::Notify::new()));
-        }
-        Ok(queue)
+    /// the runtime whose tasks push.
+    pub fn per_round(wake: Wake) -> BatchQueue<T> {
+        let mut queue = BatchQueue::new(wake);
+        queue.round = Some(Arc::new(tokio::sync::Notify::new()));
+        queue
     }
 
     /// Enqueues an item; `false` (and the item is dropped, releasing what it holds) once closed.
@@ -243,8 +244,7 @@ mod tests {
         let counted = wakes.clone();
         let queue = BatchQueue::new(Wake::Call(Box::new(move || {
             counted.fetch_add(1, Ordering::SeqCst);
-        })))
-        .unwrap();
+        })));
         for i in 0..5 {
             assert!(queue.push(i));
         }
@@ -266,7 +266,7 @@ mod tests {
 
     #[test]
     fn the_fd_is_readable_exactly_while_items_wait() {
-        let queue = BatchQueue::new(Wake::Fd).unwrap();
+        let queue = BatchQueue::pollable().unwrap();
         let fd = queue.fd().unwrap();
         let readable = || {
             let mut poll = libc::pollfd {
@@ -289,7 +289,7 @@ mod tests {
 
     #[test]
     fn a_waiting_thread_gets_every_item_in_order_and_sees_the_close() {
-        let queue = Arc::new(BatchQueue::new(Wake::Thread).unwrap());
+        let queue = Arc::new(BatchQueue::new(Wake::Thread));
         let consumer = {
             let queue = queue.clone();
             std::thread::spawn(move || {
@@ -332,7 +332,7 @@ mod tests {
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn a_per_round_queue_wakes_its_thread_through_the_relay() {
-        let queue = Arc::new(BatchQueue::per_round(Wake::Thread).unwrap());
+        let queue = Arc::new(BatchQueue::per_round(Wake::Thread));
         tokio::spawn(BatchQueue::relay(Arc::downgrade(&queue)));
         let consumer = {
             let queue = queue.clone();
