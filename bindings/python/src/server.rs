@@ -1,240 +1,44 @@
-//! [`NativeServer`]: the core server as the Python facade drives it — registration of namespaces whose
-//! handlers live in Python, and the outbound operations, addressed by namespace name and socket id.
-//! Operations that never wait are plain methods (they never block on anything but short locks); those that
-//! wait take an asyncio future that the dispatch thread resolves.
+//! [`NativeServer`]: the core server as the Python facade drives it — its lifecycle (create, listen or
+//! attach to an ASGI server, shut down), registration of namespaces whose handlers live in Python, and the
+//! outbound operations, addressed by namespace name and socket id. Operations that never wait are plain
+//! methods (they never block on anything but short locks); those that wait take an asyncio future that the
+//! dispatch thread resolves.
+//!
+//! The Python-visible methods stay in this file's one `#[pymethods]` block (pyo3 takes one per class
+//! without its `multiple-pymethods` feature); what they hand to or get from the core is split out:
+//! `handlers` (what the core calls: it only enqueues), `replies` (the `ConnectReply` and `Ack` Python
+//! answers with) and `environ` (the handshake as a WSGI environ).
+
+mod environ;
+mod handlers;
+mod replies;
+
+// `dispatch.rs` and `lib.rs` name these through this module.
+pub(crate) use environ::environ;
+pub use replies::{Ack, ConnectReply};
 
 use crate::convert::args_to_payload;
-use crate::dispatch::{self, Item, Queue, Resolved};
+use crate::dispatch::{self, Item, Resolved};
 use crate::errors::{code_error, coded_error, ferrio_error};
 use crate::options::{config_error, seconds, EngineOptions};
 use crate::runtime;
-use ferrio::adapter::BoxFuture;
-use ferrio::socketio::{ConnectionHandler, EventHandler, Middleware};
+use ferrio::socketio::EventHandler;
 use ferrio::{
-    AckSender, BroadcastOperator, CodedError, ConnectError, EmitError, ErrorCode, Event, Namespace,
-    Server, ServerHandle, Sid, Socket,
+    BroadcastOperator, CodedError, EmitError, ErrorCode, Namespace, Server, ServerHandle, Sid,
+    Socket,
 };
-use parking_lot::{Mutex, RwLock};
+use handlers::Handlers;
+use parking_lot::Mutex;
 use pyo3::exceptions::{PyRuntimeError, PyValueError};
 use pyo3::prelude::*;
-use pyo3::types::PyDict;
-use std::collections::HashMap;
 use std::sync::atomic::{AtomicU8, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
-use tokio::sync::oneshot;
 
 const NEW: u8 = 0;
 const LISTENING: u8 = 1;
 const CLOSING: u8 = 2;
 const CLOSED: u8 = 3;
-
-/// The handler set registered on every namespace of one server: each call only enqueues.
-struct Handlers {
-    queue: Arc<Queue>,
-    always_connect: bool,
-    namespaces: Arc<RwLock<HashMap<String, Namespace>>>,
-}
-
-impl Handlers {
-    /// python-socketio's `connect` handler runs as the namespace's middleware: the socket already belongs
-    /// to its namespace there (rooms, emits, sessions work); `reply` accepts or refuses it.
-    fn connect(&self, socket: Socket) -> BoxFuture<'static, Result<(), ConnectError>> {
-        if self.always_connect {
-            return Box::pin(async { Ok(()) });
-        }
-        self.remember_namespace(&socket);
-        // Watched from now on: a client that leaves while `connect` runs is disconnected in Python too.
-        self.watch(&socket);
-        let (tx, rx) = oneshot::channel();
-        self.queue.push(Item::Connect {
-            socket,
-            reply: Some(tx),
-        });
-        Box::pin(async move {
-            rx.await
-                .unwrap_or_else(|_| Err(ConnectError::new("the server is shutting down")))
-        })
-    }
-
-    /// Tells Python when the socket leaves, with its rooms as they were.
-    fn watch(&self, socket: &Socket) {
-        let queue = self.queue.clone();
-        socket.on_disconnecting(move |socket, reason| {
-            queue.push(Item::Disconnect {
-                socket: socket.clone(),
-                reason,
-                rooms: socket.rooms(),
-            })
-        });
-    }
-
-    /// Makes the socket's namespace (maybe a dynamic one, new) reachable by name from Python.
-    fn remember_namespace(&self, socket: &Socket) {
-        let nsp = socket.namespace();
-        if !self.namespaces.read().contains_key(nsp.name()) {
-            self.namespaces.write().insert(nsp.name().to_owned(), nsp);
-        }
-    }
-
-    fn connected(&self, socket: Socket) {
-        if self.always_connect {
-            self.remember_namespace(&socket);
-            self.watch(&socket);
-            self.queue.push(Item::Connect {
-                socket,
-                reply: None,
-            });
-        }
-    }
-}
-
-impl Middleware for Handlers {
-    fn call(&self, socket: Socket) -> BoxFuture<'static, Result<(), ConnectError>> {
-        self.connect(socket)
-    }
-}
-
-impl ConnectionHandler for Handlers {
-    fn call(&self, socket: Socket) {
-        self.connected(socket)
-    }
-}
-
-impl EventHandler for Handlers {
-    fn call(&self, socket: &Socket, event: Event) {
-        self.queue.push(Item::Event {
-            socket: socket.clone(),
-            name: event.name,
-            payload: event.payload,
-            ack: event.ack,
-        });
-    }
-}
-
-/// The WSGI-style `environ` python-socketio hands to `connect` handlers, from the handshake request.
-pub(crate) fn environ<'py>(py: Python<'py>, socket: &Socket) -> PyResult<Bound<'py, PyDict>> {
-    let request = socket.request();
-    let env = PyDict::new(py);
-    env.set_item("REQUEST_METHOD", "GET")?;
-    env.set_item("PATH_INFO", request.uri.path())?;
-    env.set_item("QUERY_STRING", request.uri.query().unwrap_or(""))?;
-    env.set_item("RAW_URI", request.uri.to_string())?;
-    env.set_item("SERVER_PROTOCOL", "HTTP/1.1")?;
-    env.set_item("REMOTE_ADDR", request.remote_addr.ip().to_string())?;
-    env.set_item("REMOTE_PORT", request.remote_addr.port().to_string())?;
-    env.set_item(
-        "wsgi.url_scheme",
-        if request.secure { "https" } else { "http" },
-    )?;
-    for name in request.headers.keys() {
-        let value = request
-            .headers
-            .get_all(name)
-            .iter()
-            .map(|v| String::from_utf8_lossy(v.as_bytes()).into_owned())
-            .collect::<Vec<_>>()
-            .join(",");
-        let key = name.as_str().to_ascii_uppercase().replace('-', "_");
-        match key.as_str() {
-            "CONTENT_TYPE" | "CONTENT_LENGTH" => env.set_item(key, value)?,
-            _ => env.set_item(format!("HTTP_{key}"), value)?,
-        }
-    }
-    let issued = request
-        .issued
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_millis() as u64)
-        .unwrap_or(0);
-    env.set_item("ferrio.issued", issued)?;
-    env.set_item("ferrio.transport", socket.transport().as_str())?;
-    Ok(env)
-}
-
-/// The answer to one connect request: accept or refuse, once. Dropping it unanswered refuses.
-#[pyclass(frozen, module = "ferrio._native")]
-pub struct ConnectReply {
-    tx: Mutex<Option<oneshot::Sender<Result<(), ConnectError>>>>,
-    /// The server's `max_json_depth`, which a refusal's data keeps to.
-    max_json_depth: usize,
-}
-
-impl ConnectReply {
-    pub(crate) fn new(
-        tx: oneshot::Sender<Result<(), ConnectError>>,
-        max_json_depth: usize,
-    ) -> ConnectReply {
-        ConnectReply {
-            tx: Mutex::new(Some(tx)),
-            max_json_depth,
-        }
-    }
-}
-
-#[pymethods]
-impl ConnectReply {
-    /// Lets the socket in. Returns False if already answered.
-    fn accept(&self) -> bool {
-        match self.tx.lock().take() {
-            Some(tx) => tx.send(Ok(())).is_ok(),
-            None => false,
-        }
-    }
-
-    /// Refuses with CONNECT_ERROR `{"message": message, "data": data}` (data omitted when None).
-    #[pyo3(signature = (message, data=None))]
-    fn reject(&self, message: String, data: Option<Bound<'_, PyAny>>) -> PyResult<bool> {
-        let data = match data {
-            Some(data) if !data.is_none() => {
-                let payload = args_to_payload(
-                    pyo3::types::PyTuple::new(data.py(), [data])?.as_any(),
-                    self.max_json_depth,
-                )?;
-                Some(
-                    payload
-                        .first::<serde_json::Value>()
-                        .map_err(|e| PyValueError::new_err(e.to_string()))?,
-                )
-            }
-            _ => None,
-        };
-        Ok(match self.tx.lock().take() {
-            Some(tx) => tx.send(Err(ConnectError { message, data })).is_ok(),
-            None => false,
-        })
-    }
-}
-
-/// A client's request for an acknowledgement; answered once with `send`.
-#[pyclass(frozen, module = "ferrio._native")]
-pub struct Ack {
-    inner: Mutex<Option<AckSender>>,
-    /// The server's `max_json_depth`, which the answer keeps to.
-    max_json_depth: usize,
-}
-
-impl Ack {
-    pub(crate) fn new(ack: AckSender, max_json_depth: usize) -> Ack {
-        Ack {
-            inner: Mutex::new(Some(ack)),
-            max_json_depth,
-        }
-    }
-}
-
-#[pymethods]
-impl Ack {
-    /// Sends the acknowledgement with these arguments (a list or tuple). Returns False if it was already
-    /// sent or the socket is gone.
-    fn send(&self, args: &Bound<'_, PyAny>) -> PyResult<bool> {
-        let payload = args_to_payload(args, self.max_json_depth)?;
-        let Some(ack) = self.inner.lock().take() else {
-            return Ok(false);
-        };
-        let _guard = runtime().enter();
-        Ok(ack.send(payload).is_ok())
-    }
-}
 
 /// One ferrio server driven from Python.
 #[pyclass(frozen, module = "ferrio._native")]

@@ -5,7 +5,8 @@ from __future__ import annotations
 import inspect
 from typing import TYPE_CHECKING, Any
 
-from ._server import _NOT_HANDLED, Handler, Rooms, _accepts
+from ._dispatch import _NOT_HANDLED, _accepts
+from ._payload import Handler, Rooms
 
 if TYPE_CHECKING:
     from ._server import AsyncServer

@@ -1,0 +1,96 @@
+//! The answers Python gives the core, as objects handed to it with the dispatch items: `ConnectReply`
+//! (accept or refuse a connecting socket) and `Ack` (a client's acknowledgement request). Each answers
+//! once; what it sends keeps to the server's `max_json_depth`, like every conversion of the binding.
+
+use crate::convert::args_to_payload;
+use crate::runtime;
+use ferrio::{AckSender, ConnectError};
+use parking_lot::Mutex;
+use pyo3::exceptions::PyValueError;
+use pyo3::prelude::*;
+use tokio::sync::oneshot;
+
+/// The answer to one connect request: accept or refuse, once. Dropping it unanswered refuses.
+#[pyclass(frozen, module = "ferrio._native")]
+pub struct ConnectReply {
+    tx: Mutex<Option<oneshot::Sender<Result<(), ConnectError>>>>,
+    /// The server's `max_json_depth`, which a refusal's data keeps to.
+    max_json_depth: usize,
+}
+
+impl ConnectReply {
+    pub(crate) fn new(
+        tx: oneshot::Sender<Result<(), ConnectError>>,
+        max_json_depth: usize,
+    ) -> ConnectReply {
+        ConnectReply {
+            tx: Mutex::new(Some(tx)),
+            max_json_depth,
+        }
+    }
+}
+
+#[pymethods]
+impl ConnectReply {
+    /// Lets the socket in. Returns False if already answered.
+    fn accept(&self) -> bool {
+        match self.tx.lock().take() {
+            Some(tx) => tx.send(Ok(())).is_ok(),
+            None => false,
+        }
+    }
+
+    /// Refuses with CONNECT_ERROR `{"message": message, "data": data}` (data omitted when None).
+    #[pyo3(signature = (message, data=None))]
+    fn reject(&self, message: String, data: Option<Bound<'_, PyAny>>) -> PyResult<bool> {
+        let data = match data {
+            Some(data) if !data.is_none() => {
+                let payload = args_to_payload(
+                    pyo3::types::PyTuple::new(data.py(), [data])?.as_any(),
+                    self.max_json_depth,
+                )?;
+                Some(
+                    payload
+                        .first::<serde_json::Value>()
+                        .map_err(|e| PyValueError::new_err(e.to_string()))?,
+                )
+            }
+            _ => None,
+        };
+        Ok(match self.tx.lock().take() {
+            Some(tx) => tx.send(Err(ConnectError { message, data })).is_ok(),
+            None => false,
+        })
+    }
+}
+
+/// A client's request for an acknowledgement; answered once with `send`.
+#[pyclass(frozen, module = "ferrio._native")]
+pub struct Ack {
+    inner: Mutex<Option<AckSender>>,
+    /// The server's `max_json_depth`, which the answer keeps to.
+    max_json_depth: usize,
+}
+
+impl Ack {
+    pub(crate) fn new(ack: AckSender, max_json_depth: usize) -> Ack {
+        Ack {
+            inner: Mutex::new(Some(ack)),
+            max_json_depth,
+        }
+    }
+}
+
+#[pymethods]
+impl Ack {
+    /// Sends the acknowledgement with these arguments (a list or tuple). Returns False if it was already
+    /// sent or the socket is gone.
+    fn send(&self, args: &Bound<'_, PyAny>) -> PyResult<bool> {
+        let payload = args_to_payload(args, self.max_json_depth)?;
+        let Some(ack) = self.inner.lock().take() else {
+            return Ok(false);
+        };
+        let _guard = runtime().enter();
+        Ok(ack.send(payload).is_ok())
+    }
+}
