@@ -248,7 +248,7 @@ dist: dist-python dist-node
 
 # An abi3 wheel for CPython >= 3.10, stripped, tagged manylinux_2_N by maturin's audit of the glibc
 # symbols it uses (N depends on the build machine's glibc), and the sdist: the workspace manifest trimmed
-# to the crates the binding uses (core/, crates/ferrio-redis, crates/ferrio-admin), Cargo.lock, and their sources. The wheel reuses the release build of `python`.
+# to the crates the binding uses (core/, crates/ferrio-redis, crates/ferrio-admin, crates/ferrio-host), Cargo.lock, and their sources. The wheel reuses the release build of `python`.
 dist-python: deps-python
 	@mkdir -p $(DIST)
 	rm -f $(DIST)/ferrio-*.whl $(DIST)/ferrio-*.tar.gz

@@ -113,11 +113,12 @@ sdist_lists() {
   local list
   list=$(tar tzf "$SDIST") || return 1
   for f in Cargo.toml Cargo.lock LICENSE pyproject.toml core/Cargo.toml core/src/lib.rs \
+    crates/ferrio-host/Cargo.toml crates/ferrio-host/src/lib.rs \
     bindings/python/Cargo.toml bindings/python/src/lib.rs python/ferrio/__init__.py; do
     grep -qx "ferrio-$VERSION/$f" <<<"$list" || { echo "missing $f"; return 1; }
   done
 }
-step "the sdist holds the workspace manifest, the lockfile, core/ and the binding" sdist_lists
+step "the sdist holds the workspace manifest, the lockfile, core/, the host layer and the binding" sdist_lists
 
 PYW=$TMP/py-wheel
 install_wheel() {

@@ -1,50 +1,47 @@
-//! The hop from tokio to the asyncio loop: a per-server queue filled by the core's handlers (never
-//! blocking, never touching Python) and drained by one dispatch thread that takes the GIL once per batch.
+//! The hop from tokio to the asyncio loop, on `ferrio_host`'s layer: the core's handlers (`attach`, see
+//! `server/handlers.rs`) deliver [`HostEvent`]s to the server's [`BatchQueue`] (never blocking, never
+//! touching Python), and one dispatch thread waits for its batches without the GIL, takes the GIL once per
+//! batch and hands the converted batch to the asyncio loop.
+//!
+//! Each item reaches the facade's `_dispatch` as a tuple whose first element is its kind: the host's
+//! [`EventKind::number`], or [`RESOLVE`] for the binding's own items. The facade reads these numbers from
+//! `_native.EVENT_KINDS` ([`kinds`]).
 
 use crate::convert::payload_to_list;
 use crate::errors::class_name;
 use crate::server::{environ, Ack, ConnectReply};
 use ferrio::socketio::AckResponses;
 use ferrio::socketio::RemoteSocket;
-use ferrio::{
-    AckError, AckSender, CodedError, ConnectError, DisconnectReason, ErrorCode, Payload, Room,
-    Socket,
-};
-use parking_lot::{Condvar, Mutex};
+use ferrio::{AckError, CodedError, ErrorCode, Payload, Socket};
+use ferrio_host::event::FIRST_BINDING_KIND;
+use ferrio_host::{BatchQueue, EventKind, HostEvent, Sink};
 use pyo3::prelude::*;
 use pyo3::types::{PyDict, PyList, PyTuple};
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::collections::VecDeque;
 use std::sync::Arc;
-use tokio::sync::oneshot;
 
-/// Item kinds, as the facade's `_dispatch` reads them (first tuple element).
-const CONNECT: u8 = 0;
-const EVENT: u8 = 1;
-const DISCONNECT: u8 = 2;
-const RESOLVE: u8 = 3;
+/// The kind of [`Item::Resolve`]: the first of the binding's own kind numbers.
+const RESOLVE: u8 = FIRST_BINDING_KIND;
+
+/// `_native.EVENT_KINDS`: every kind's facade name and number, the binding's `RESOLVE` included.
+pub(crate) fn kinds(py: Python<'_>) -> PyResult<Bound<'_, PyDict>> {
+    let table = PyDict::new(py);
+    for kind in EventKind::ALL {
+        table.set_item(kind.name(), kind.number())?;
+    }
+    table.set_item("RESOLVE", RESOLVE)?;
+    Ok(table)
+}
 
 /// Something for Python to do.
 pub(crate) enum Item {
-    /// A socket wants to join (`reply` is `None` when the connection is already accepted).
-    Connect {
-        socket: Socket,
-        reply: Option<oneshot::Sender<Result<(), ConnectError>>>,
-    },
-    /// A client event.
-    Event {
-        socket: Socket,
-        name: String,
-        payload: Payload,
-        ack: Option<AckSender>,
-    },
-    /// A socket is leaving; its rooms as they were while it was still in them.
-    Disconnect {
-        socket: Socket,
-        reason: DisconnectReason,
-        rooms: Vec<Room>,
-    },
+    /// Something the core reported.
+    Host(HostEvent),
     /// An awaitable started by Python is done.
     Resolve { future: Py<PyAny>, result: Resolved },
+    /// The server has shut down: the dispatch thread delivers its batch, closes the queue and ends. (Not
+    /// an item for Python: closing the queue from the shutdown task would drop what is still queued.)
+    End,
 }
 
 /// The outcome of an awaitable operation, converted to Python on the dispatch thread.
@@ -69,42 +66,23 @@ pub(crate) enum Resolved {
     WsMessage(Option<crate::asgi::RelayMessage>),
 }
 
-/// A FIFO that tokio threads push to without blocking and the dispatch thread drains in batches.
-#[derive(Default)]
-pub(crate) struct Queue {
-    items: Mutex<Vec<Item>>,
-    ready: Condvar,
-    closed: AtomicBool,
+/// A server's dispatch queue: tokio threads push without blocking, the dispatch thread takes batches.
+pub(crate) type Queue = BatchQueue<Item>;
+
+/// A new dispatch queue. Its thread is woken by the push that finds the queue empty: deferring the wake
+/// to the end of the scheduler round (`BatchQueue::per_round` and its relay task) gained nothing on the
+/// Python bench (echo and broadcast CPU per message no better, within its noise), so the binding keeps
+/// the simpler queue, with no task per server.
+pub(crate) fn queue() -> Arc<Queue> {
+    Arc::new(BatchQueue::new(ferrio_host::Wake::Thread))
 }
 
-impl Queue {
-    pub(crate) fn push(&self, item: Item) {
-        let mut items = self.items.lock();
-        let was_empty = items.is_empty();
-        items.push(item);
-        drop(items);
-        if was_empty {
-            self.ready.notify_one();
-        }
-    }
+/// The core handlers' way to the dispatch thread.
+pub(crate) struct ToPython(pub(crate) Arc<Queue>);
 
-    /// The dispatch thread ends once the queue is drained.
-    pub(crate) fn close(&self) {
-        let _guard = self.items.lock();
-        self.closed.store(true, Ordering::Release);
-        self.ready.notify_all();
-    }
-
-    /// Waits (without the GIL: the caller holds none) for the next batch; `None` once closed and drained.
-    fn next_batch(&self) -> Option<Vec<Item>> {
-        let mut items = self.items.lock();
-        while items.is_empty() {
-            if self.closed.load(Ordering::Acquire) {
-                return None;
-            }
-            self.ready.wait(&mut items);
-        }
-        Some(std::mem::take(&mut *items))
+impl Sink<()> for ToPython {
+    fn deliver(&self, event: HostEvent) -> bool {
+        self.0.push(Item::Host(event))
     }
 }
 
@@ -115,25 +93,22 @@ pub(crate) fn run(
     callback: Py<PyAny>,
     max_json_depth: usize,
 ) {
-    while let Some(batch) = queue.next_batch() {
+    while let Some(batch) = queue.wait() {
+        let end = batch.iter().any(|item| matches!(item, Item::End));
         let delivered =
             Python::try_attach(|py| deliver(py, batch, &event_loop, &callback, max_json_depth));
-        match delivered {
-            Some(true) => {}
-            // The loop is closed or the interpreter is going away: nobody can handle events any more.
-            // Dropping what is queued refuses pending connects and leaves acks unanswered.
-            Some(false) | None => {
-                queue.close();
-                let _ = std::mem::take(&mut *queue.items.lock());
-                return;
-            }
+        // Once delivery fails, the loop is closed or the interpreter is going away: nobody can handle
+        // events any more. Dropping what is queued refuses pending connects and leaves acks unanswered.
+        if end || delivered != Some(true) {
+            drop(queue.close());
+            return;
         }
     }
 }
 
 fn deliver(
     py: Python<'_>,
-    batch: Vec<Item>,
+    batch: VecDeque<Item>,
     event_loop: &Py<PyAny>,
     callback: &Py<PyAny>,
     max_json_depth: usize,
@@ -141,11 +116,12 @@ fn deliver(
     let list = PyList::empty(py);
     for item in batch {
         match convert_item(py, item, max_json_depth) {
-            Ok(obj) => {
+            Ok(Some(obj)) => {
                 if list.append(obj).is_err() {
                     return false;
                 }
             }
+            Ok(None) => {}
             Err(error) => log_error(py, "cannot convert an incoming item", &error),
         }
     }
@@ -169,59 +145,73 @@ pub(crate) fn log_error(py: Python<'_>, what: &str, error: &PyErr) {
     }
 }
 
-/// One item as the facade's `_dispatch` takes it; acks and connect replies carry the server's
-/// `max_json_depth`, which what Python answers keeps to.
+/// One item as the facade's `_dispatch` takes it (`None`: a host event the binding never asks for); acks
+/// and connect replies carry the server's `max_json_depth`, which what Python answers keeps to.
 fn convert_item<'py>(
     py: Python<'py>,
     item: Item,
     max_json_depth: usize,
-) -> PyResult<Bound<'py, PyTuple>> {
-    match item {
-        Item::Connect { socket, reply } => {
-            let auth = Payload::one(socket.auth())
-                .map_err(|e| pyo3::exceptions::PyValueError::new_err(e.to_string()))?;
-            let auth = payload_to_list(py, &auth)?.get_item(0)?;
-            let reply = match reply {
-                Some(tx) => Some(Py::new(py, ConnectReply::new(tx, max_json_depth))?.into_any()),
-                None => None,
-            };
+) -> PyResult<Option<Bound<'py, PyTuple>>> {
+    let event = match item {
+        Item::Host(event) => event,
+        Item::Resolve { future, result } => {
+            let (ok, value) = resolved(py, result)?;
+            let ok = pyo3::types::PyBool::new(py, ok).to_owned().into_any();
+            let item = [
+                RESOLVE.into_pyobject(py)?.into_any(),
+                future.into_bound(py),
+                ok,
+                value,
+            ];
+            return PyTuple::new(py, item).map(Some);
+        }
+        Item::End => return Ok(None),
+    };
+    let kind = event.kind().number().into_pyobject(py)?.into_any();
+    let item = match event {
+        // python-socketio's `connect` handler, which accepts or refuses the socket.
+        HostEvent::Middleware {
+            socket, verdict, ..
+        } => {
+            let reply = Py::new(py, ConnectReply::new(verdict, max_json_depth))?;
+            let [nsp, sid, conn, environ, auth] = joining(py, &socket)?;
             PyTuple::new(
                 py,
                 [
-                    CONNECT.into_pyobject(py)?.into_any(),
-                    socket.nsp().into_pyobject(py)?.into_any(),
-                    socket.id().as_str().into_pyobject(py)?.into_any(),
-                    socket.conn_id().as_str().into_pyobject(py)?.into_any(),
-                    environ(py, &socket)?.into_any(),
+                    kind,
+                    nsp,
+                    sid,
+                    conn,
+                    environ,
                     auth,
-                    reply.into_pyobject(py)?.into_any(),
+                    reply.into_bound(py).into_any(),
                 ],
             )
         }
-        Item::Event {
-            socket,
-            name,
-            payload,
-            ack,
-        } => {
-            let args = payload_to_list(py, &payload)?;
-            let ack = match ack {
+        // `always_connect`: the socket is in already.
+        HostEvent::Connect { socket, .. } => {
+            let [nsp, sid, conn, environ, auth] = joining(py, &socket)?;
+            PyTuple::new(py, [kind, nsp, sid, conn, environ, auth])
+        }
+        HostEvent::Event { socket, event } => {
+            let args = payload_to_list(py, &event.payload)?;
+            let ack = match event.ack {
                 Some(ack) => Some(Py::new(py, Ack::new(ack, max_json_depth))?.into_any()),
                 None => None,
             };
             PyTuple::new(
                 py,
                 [
-                    EVENT.into_pyobject(py)?.into_any(),
+                    kind,
                     socket.nsp().into_pyobject(py)?.into_any(),
                     socket.id().as_str().into_pyobject(py)?.into_any(),
-                    name.into_pyobject(py)?.into_any(),
+                    event.name.into_pyobject(py)?.into_any(),
                     args.into_any(),
                     ack.into_pyobject(py)?.into_any(),
                 ],
             )
         }
-        Item::Disconnect {
+        HostEvent::Disconnecting {
             socket,
             reason,
             rooms,
@@ -230,7 +220,7 @@ fn convert_item<'py>(
             PyTuple::new(
                 py,
                 [
-                    DISCONNECT.into_pyobject(py)?.into_any(),
+                    kind,
                     socket.nsp().into_pyobject(py)?.into_any(),
                     socket.id().as_str().into_pyobject(py)?.into_any(),
                     socket.conn_id().as_str().into_pyobject(py)?.into_any(),
@@ -239,19 +229,24 @@ fn convert_item<'py>(
                 ],
             )
         }
-        Item::Resolve { future, result } => {
-            let (ok, value) = resolved(py, result)?;
-            PyTuple::new(
-                py,
-                [
-                    RESOLVE.into_pyobject(py)?.into_any(),
-                    future.into_bound(py),
-                    pyo3::types::PyBool::new(py, ok).to_owned().into_any(),
-                    value,
-                ],
-            )
-        }
-    }
+        // The binding registers nothing that reports other kinds.
+        _ => return Ok(None),
+    };
+    item.map(Some)
+}
+
+/// What the facade's connect path gets of a joining socket: namespace, sid, connection id, the
+/// handshake as a WSGI environ, and the auth payload.
+fn joining<'py>(py: Python<'py>, socket: &Socket) -> PyResult<[Bound<'py, PyAny>; 5]> {
+    let auth = Payload::one(socket.auth())
+        .map_err(|e| pyo3::exceptions::PyValueError::new_err(e.to_string()))?;
+    Ok([
+        socket.nsp().into_pyobject(py)?.into_any(),
+        socket.id().as_str().into_pyobject(py)?.into_any(),
+        socket.conn_id().as_str().into_pyobject(py)?.into_any(),
+        environ(py, socket)?.into_any(),
+        payload_to_list(py, &auth)?.get_item(0)?,
+    ])
 }
 
 /// `(True, value)` or `(False, (exception class name, message, extra))`.

@@ -1,9 +1,10 @@
 //! `ferrio._native`: the extension module under the pure-Python `ferrio` package.
 //!
-//! It owns one tokio runtime for the process and, per server, a dispatch thread. The core calls the
-//! binding's handlers on tokio threads; they only push onto the server's queue and return, so tokio threads
-//! never wait for the GIL. The dispatch thread waits for items without the GIL, takes it once per batch,
-//! converts the batch to Python objects and hands it to the asyncio loop with one
+//! It owns one tokio runtime for the process and, per server, a dispatch thread, both under
+//! `ferrio_host`'s thread policy. The core calls the handlers of `ferrio_host::attach` on tokio threads;
+//! they only push typed host events onto the server's `ferrio_host::BatchQueue` and return, so tokio
+//! threads never wait for the GIL. The dispatch thread waits for batches without the GIL, takes it once per
+//! batch, converts the batch to Python objects and hands it to the asyncio loop with one
 //! `loop.call_soon_threadsafe` (see `dispatch.rs`). Handler lookup, sessions and the python-socketio
 //! compatible API live in Python (`python/ferrio/`); this module is the thin, typed bridge.
 
@@ -19,13 +20,11 @@ use std::sync::OnceLock;
 
 static RUNTIME: OnceLock<tokio::runtime::Runtime> = OnceLock::new();
 
-/// The process-wide runtime (named worker threads), made on first use.
+/// The process-wide runtime (one worker per CPU, named, under the host layer's thread policy), made on
+/// first use.
 pub(crate) fn runtime() -> &'static tokio::runtime::Runtime {
     RUNTIME.get_or_init(|| {
-        tokio::runtime::Builder::new_multi_thread()
-            .thread_name("ferrio-worker")
-            .enable_all()
-            .build()
+        ferrio_host::runtime::pool("ferrio-worker", 0)
             .unwrap_or_else(|e| panic!("cannot start the ferrio runtime: {e}"))
     })
 }
@@ -60,6 +59,7 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(validate_args, m)?)?;
     m.add_function(wrap_pyfunction!(options::check_options, m)?)?;
     m.add("ERROR_CLASSES", errors::table())?;
+    m.add("EVENT_KINDS", dispatch::kinds(m.py())?)?;
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;
     Ok(())
 }

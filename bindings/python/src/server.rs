@@ -6,7 +6,7 @@
 //!
 //! The Python-visible methods stay in this file's one `#[pymethods]` block (pyo3 takes one per class
 //! without its `multiple-pymethods` feature); what they hand to or get from the core is split out:
-//! `handlers` (what the core calls: it only enqueues), `replies` (the `ConnectReply` and `Ack` Python
+//! `handlers` (what the core calls, from `ferrio_host::attach`: it only enqueues), `replies` (the `ConnectReply` and `Ack` Python
 //! answers with) and `environ` (the handshake as a WSGI environ).
 
 mod environ;
@@ -22,11 +22,11 @@ use crate::dispatch::{self, Item, Resolved};
 use crate::errors::{code_error, coded_error, ferrio_error};
 use crate::options::{config_error, seconds, EngineOptions};
 use crate::runtime;
-use ferrio::socketio::EventHandler;
 use ferrio::{
     BroadcastOperator, CodedError, EmitError, ErrorCode, Namespace, Server, ServerHandle, Sid,
     Socket,
 };
+use ferrio_host::runtime::spawn_thread_with_stack;
 use handlers::Handlers;
 use parking_lot::Mutex;
 use pyo3::exceptions::{PyRuntimeError, PyValueError};
@@ -180,11 +180,7 @@ impl NativeServer {
         let max_json_depth = server.config().max_json_depth;
         Ok(NativeServer {
             server,
-            handlers: Arc::new(Handlers {
-                queue: Arc::default(),
-                always_connect,
-                namespaces: Arc::default(),
-            }),
+            handlers: Arc::new(Handlers::new(always_connect)),
             handle: Arc::default(),
             state: Arc::new(AtomicU8::new(NEW)),
             dispatch: Mutex::new(None),
@@ -203,9 +199,7 @@ impl NativeServer {
         if namespaces.contains_key(nsp.name()) {
             return Ok(());
         }
-        nsp.use_handler(self.handlers.clone());
-        nsp.on_connection_handler(self.handlers.clone());
-        nsp.set_fallback_handler(self.handlers.clone());
+        self.handlers.register(&nsp);
         namespaces.insert(nsp.name().to_owned(), nsp);
         Ok(())
     }
@@ -259,17 +253,7 @@ impl NativeServer {
     fn add_any_namespace(&self, py: Python<'_>) -> PyResult<()> {
         self.check_open(py)?;
         let parent = self.server.of_dynamic(|_, _| true);
-        let handlers = self.handlers.clone();
-        parent.use_middleware(move |socket: Socket| {
-            // Children share their parent's handler lists: setting the fallback on one sets it on all,
-            // before the first CONNECT is answered.
-            socket
-                .namespace()
-                .set_fallback_handler(handlers.clone() as Arc<dyn EventHandler>);
-            handlers.connect(socket)
-        });
-        let handlers = self.handlers.clone();
-        parent.on_connection(move |socket| handlers.connected(socket));
+        self.handlers.register_dynamic(&parent);
         Ok(())
     }
 
@@ -282,15 +266,12 @@ impl NativeServer {
         }
         let queue = self.handlers.queue.clone();
         let max_json_depth = self.max_json_depth;
-        let thread = std::thread::Builder::new()
-            .name("ferrio-dispatch".into())
-            // Converting a payload recurses once per level of nesting (up to `MAX_JSON_DEPTH`): room
-            // to spare over the 2 MiB default.
-            .stack_size(8 << 20)
-            .spawn(move || dispatch::run(queue, event_loop, callback, max_json_depth))
-            .map_err(|e| {
-                PyRuntimeError::new_err(format!("cannot start the dispatch thread: {e}"))
-            })?;
+        // Converting a payload recurses once per level of nesting (up to `MAX_JSON_DEPTH`): room to spare
+        // over the 2 MiB default.
+        let thread = spawn_thread_with_stack("ferrio-dispatch", 8 << 20, move || {
+            dispatch::run(queue, event_loop, callback, max_json_depth)
+        })
+        .map_err(|e| PyRuntimeError::new_err(format!("cannot start the dispatch thread: {e}")))?;
         *dispatch = Some(thread);
         Ok(())
     }
@@ -427,7 +408,7 @@ impl NativeServer {
                 result: Resolved::Done,
             });
             // The dispatch thread delivers what is queued (the disconnects, then this) and ends.
-            queue.close();
+            queue.push(Item::End);
         });
         Ok(())
     }

@@ -50,12 +50,38 @@ where
     F: FnOnce() -> R + Send + 'static,
     R: Send + 'static,
 {
-    std::thread::Builder::new()
+    spawn_with(std::thread::Builder::new().name(name.to_owned()), body)
+}
+
+/// [`spawn_thread`] with a stack of `stack_size` bytes, for a consumer that recurses as deep as the
+/// payloads it converts (Python's dispatch thread).
+pub fn spawn_thread_with_stack<F, R>(
+    name: &str,
+    stack_size: usize,
+    body: F,
+) -> std::io::Result<std::thread::JoinHandle<R>>
+where
+    F: FnOnce() -> R + Send + 'static,
+    R: Send + 'static,
+{
+    let builder = std::thread::Builder::new()
         .name(name.to_owned())
-        .spawn(move || {
-            library_thread_start();
-            body()
-        })
+        .stack_size(stack_size);
+    spawn_with(builder, body)
+}
+
+fn spawn_with<F, R>(
+    builder: std::thread::Builder,
+    body: F,
+) -> std::io::Result<std::thread::JoinHandle<R>>
+where
+    F: FnOnce() -> R + Send + 'static,
+    R: Send + 'static,
+{
+    builder.spawn(move || {
+        library_thread_start();
+        body()
+    })
 }
 
 /// A multi-thread runtime under the policy: `workers` threads (0: one per CPU) named `thread_name`.
@@ -198,6 +224,12 @@ mod tests {
             .unwrap()
             .join()
             .unwrap());
+        assert!(
+            spawn_thread_with_stack("ferrio-test", 4 << 20, sigpipe_blocked)
+                .unwrap()
+                .join()
+                .unwrap()
+        );
         let single = Network::start(1, "ferrio-test", || {}).unwrap();
         let (tx, rx) = std::sync::mpsc::channel();
         single

@@ -1,11 +1,13 @@
 """Inbound: the native dispatch thread's batches, routed to the application's handlers.
 
 This is the one place that reads the native dispatch items: tuples whose first element is a kind number
-(``CONNECT``, ``EVENT``, ``DISCONNECT``, ``RESOLVE``, below). Items come in batches (one
-``loop.call_soon_threadsafe`` per batch) and are handled in arrival order by ``_dispatch``: sync handlers
-run right there, coroutine handlers become tasks (started in order, completing concurrently, like
-python-socketio's ``async_handlers=True``). Handler lookup follows python-socketio's resolution order;
-the connection bookkeeping (environs, sessions, sid <-> connection) is kept here, as sockets come and go.
+(``MIDDLEWARE``, ``CONNECT``, ``EVENT``, ``DISCONNECTING``, ``RESOLVE``, below), read from the native table
+``_native.EVENT_KINDS`` (the host layer's event kinds and the binding's own ``RESOLVE``), never retyped
+here. Items come in batches (one ``loop.call_soon_threadsafe`` per batch) and are handled in arrival order
+by ``_dispatch``: sync handlers run right there, coroutine handlers become tasks (started in order,
+completing concurrently, like python-socketio's ``async_handlers=True``). Handler lookup follows
+python-socketio's resolution order; the connection bookkeeping (environs, sessions, sid <-> connection) is
+kept here, as sockets come and go.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from collections.abc import Awaitable
 from typing import TYPE_CHECKING, Any
 
 from . import exceptions
+from ._native import EVENT_KINDS
 from ._payload import Handler, _ack_value, _args
 
 if TYPE_CHECKING:
@@ -26,10 +29,18 @@ __all__ = ["DispatchMixin", "RESERVED_EVENTS"]
 
 # Item kinds sent by the native dispatch thread (`dispatch.rs`), the first element of each item. Only this
 # module reads them.
-CONNECT = 0
-EVENT = 1
-DISCONNECT = 2
-RESOLVE = 3
+#: python-socketio's ``connect`` handler runs as a middleware: ``reply`` accepts or refuses the socket.
+MIDDLEWARE: int = EVENT_KINDS["MIDDLEWARE"]
+#: ``always_connect``: the socket is in already.
+CONNECT: int = EVENT_KINDS["CONNECT"]
+#: A client event.
+EVENT: int = EVENT_KINDS["EVENT"]
+#: A socket is leaving, with its rooms: runs the ``disconnecting`` and ``disconnect`` handlers.
+DISCONNECTING: int = EVENT_KINDS["DISCONNECTING"]
+#: An awaitable started by a native call is done.
+RESOLVE: int = EVENT_KINDS["RESOLVE"]
+#: Every kind ``_dispatch`` handles.
+HANDLED_KINDS = frozenset({MIDDLEWARE, CONNECT, EVENT, DISCONNECTING, RESOLVE})
 
 #: Events that never go to a catch-all handler.
 RESERVED_EVENTS = ("connect", "disconnect", "disconnecting")
@@ -104,10 +115,14 @@ class DispatchMixin:
                     self._on_event(item[1], item[2], item[3], item[4], item[5])
                 elif kind == RESOLVE:
                     self._on_resolve(item[1], item[2], item[3])
-                elif kind == CONNECT:
+                elif kind == MIDDLEWARE:
                     self._spawn(self._on_connect(item[1], item[2], item[3], item[4], item[5], item[6]))
-                elif kind == DISCONNECT:
+                elif kind == CONNECT:
+                    self._spawn(self._on_connect(item[1], item[2], item[3], item[4], item[5], None))
+                elif kind == DISCONNECTING:
                     self._on_disconnect(item[1], item[2], item[3], item[4], item[5])
+                else:
+                    self.logger.error("unknown dispatch item kind %r", kind)
             except Exception:
                 self.logger.exception("error while dispatching %r", item[:2])
 

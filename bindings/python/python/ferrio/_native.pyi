@@ -8,6 +8,7 @@ __all__ = [
     "ConnectReply",
     "WsRelay",
     "ERROR_CLASSES",
+    "EVENT_KINDS",
     "__version__",
     "validate_args",
     "check_options",
@@ -18,6 +19,11 @@ __version__: str
 #: ``(number, name, class)`` for every error code of the engine: the ``ferrio.exceptions`` class raised for
 #: it (None for ``Ok``).
 ERROR_CLASSES: list[tuple[int, str, str | None]]
+
+#: The number of every kind of dispatch item (the first element of each item), by name: the host layer's
+#: event kinds (``MIDDLEWARE``, ``CONNECT``, ``EVENT``, ``DISCONNECTING``, ...) and the binding's own
+#: ``RESOLVE``.
+EVENT_KINDS: dict[str, int]
 
 def validate_args(args: Sequence[Any], max_json_depth: int | None = None) -> None: ...
 def check_options(options: dict[str, Any]) -> None: ...

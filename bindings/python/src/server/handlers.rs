@@ -1,96 +1,111 @@
-//! The handler set the binding registers on every namespace of the core: connect (as a middleware, so
-//! that Python can accept or refuse), connection, and the fallback event handler. Each call only pushes an
-//! item onto the server's dispatch queue and returns, so the core's tokio threads never wait for the GIL.
+//! What the binding registers on the core's namespaces: `ferrio_host::attach`'s handlers, delivering to
+//! the server's dispatch queue ([`ToPython`]), so the core's tokio threads never wait for the GIL. Events
+//! go to the fallback event handler; python-socketio's `connect` handler runs as a middleware (the socket
+//! already belongs to its namespace there, and Python accepts or refuses it), or, with `always_connect`,
+//! from a connection handler. Either way the binding first makes the namespace reachable by name and
+//! watches the socket's departure (python-socketio hears of it once, with the rooms).
 
-use crate::dispatch::{Item, Queue};
+use crate::dispatch::{Queue, ToPython};
 use ferrio::adapter::BoxFuture;
-use ferrio::socketio::{ConnectionHandler, EventHandler, Middleware};
-use ferrio::{ConnectError, Event, Namespace, Socket};
+use ferrio::socketio::DynamicNamespaceParent;
+use ferrio::{ConnectError, Namespace, Socket};
+use ferrio_host::{attach, Watch};
 use parking_lot::RwLock;
 use std::collections::HashMap;
 use std::sync::Arc;
-use tokio::sync::oneshot;
 
-/// The handler set registered on every namespace of one server: each call only enqueues.
+/// The departures Python hears of: `disconnecting`, with the rooms the socket was in (the facade runs
+/// both of python-socketio's departure handlers from it).
+const DEPARTURES: Watch = Watch {
+    disconnecting: true,
+    disconnect: false,
+};
+
+/// The namespaces reachable by name from Python (registered, or dynamic ones once joined).
+type Namespaces = Arc<RwLock<HashMap<String, Namespace>>>;
+
+/// One server's handlers, registered on each of its namespaces.
 pub(super) struct Handlers {
     pub(super) queue: Arc<Queue>,
-    pub(super) always_connect: bool,
-    /// The namespaces reachable by name from Python (registered, or dynamic ones once joined).
-    pub(super) namespaces: Arc<RwLock<HashMap<String, Namespace>>>,
+    sink: Arc<ToPython>,
+    always_connect: bool,
+    pub(super) namespaces: Namespaces,
 }
 
 impl Handlers {
-    /// python-socketio's `connect` handler runs as the namespace's middleware: the socket already belongs
-    /// to its namespace there (rooms, emits, sessions work); `reply` accepts or refuses it.
-    pub(super) fn connect(&self, socket: Socket) -> BoxFuture<'static, Result<(), ConnectError>> {
-        if self.always_connect {
-            return Box::pin(async { Ok(()) });
-        }
-        self.remember_namespace(&socket);
-        // Watched from now on: a client that leaves while `connect` runs is disconnected in Python too.
-        self.watch(&socket);
-        let (tx, rx) = oneshot::channel();
-        self.queue.push(Item::Connect {
-            socket,
-            reply: Some(tx),
-        });
-        Box::pin(async move {
-            rx.await
-                .unwrap_or_else(|_| Err(ConnectError::new("the server is shutting down")))
-        })
-    }
-
-    /// Tells Python when the socket leaves, with its rooms as they were.
-    fn watch(&self, socket: &Socket) {
-        let queue = self.queue.clone();
-        socket.on_disconnecting(move |socket, reason| {
-            queue.push(Item::Disconnect {
-                socket: socket.clone(),
-                reason,
-                rooms: socket.rooms(),
-            })
-        });
-    }
-
-    /// Makes the socket's namespace (maybe a dynamic one, new) reachable by name from Python.
-    fn remember_namespace(&self, socket: &Socket) {
-        let nsp = socket.namespace();
-        if !self.namespaces.read().contains_key(nsp.name()) {
-            self.namespaces.write().insert(nsp.name().to_owned(), nsp);
+    pub(super) fn new(always_connect: bool) -> Handlers {
+        let queue = crate::dispatch::queue();
+        Handlers {
+            sink: Arc::new(ToPython(queue.clone())),
+            queue,
+            always_connect,
+            namespaces: Namespaces::default(),
         }
     }
 
-    pub(super) fn connected(&self, socket: Socket) {
+    /// Sends a static namespace's sockets to Python.
+    pub(super) fn register(&self, nsp: &Namespace) {
+        nsp.set_fallback_handler(attach::events(self.sink.clone()));
         if self.always_connect {
-            self.remember_namespace(&socket);
-            self.watch(&socket);
-            self.queue.push(Item::Connect {
-                socket,
-                reply: None,
+            nsp.on_connection(self.connection());
+        } else {
+            nsp.use_middleware(self.middleware());
+        }
+    }
+
+    /// Sends the sockets of every child of a dynamic namespace to Python.
+    pub(super) fn register_dynamic(&self, parent: &DynamicNamespaceParent) {
+        let events = attach::events(self.sink.clone());
+        // Children share their parent's handler lists: setting the fallback on one sets it on all, before
+        // the first CONNECT is answered.
+        let set_fallback = move |socket: &Socket| {
+            socket.namespace().set_fallback_handler(events.clone());
+        };
+        if self.always_connect {
+            parent.use_middleware(move |socket: Socket| {
+                set_fallback(&socket);
+                async { Ok(()) }
+            });
+            parent.on_connection(self.connection());
+        } else {
+            let middleware = self.middleware();
+            parent.use_middleware(move |socket: Socket| {
+                set_fallback(&socket);
+                middleware(socket)
             });
         }
     }
-}
 
-impl Middleware for Handlers {
-    fn call(&self, socket: Socket) -> BoxFuture<'static, Result<(), ConnectError>> {
-        self.connect(socket)
+    /// python-socketio's `connect` handler as the namespace's middleware.
+    fn middleware(
+        &self,
+    ) -> impl Fn(Socket) -> BoxFuture<'static, Result<(), ConnectError>> + Send + Sync + 'static
+    {
+        let ask = attach::middleware(self.sink.clone(), ());
+        let (sink, namespaces) = (self.sink.clone(), self.namespaces.clone());
+        move |socket: Socket| {
+            remember_namespace(&namespaces, &socket);
+            // Watched from now on: a client that leaves while `connect` runs is disconnected in Python too.
+            attach::watch(&sink, &socket, DEPARTURES);
+            ask(socket)
+        }
+    }
+
+    /// `always_connect`: python-socketio's `connect` handler runs once the socket is in.
+    fn connection(&self) -> impl Fn(Socket) + Send + Sync + 'static {
+        let connected = attach::connection(self.sink.clone(), (), DEPARTURES);
+        let namespaces = self.namespaces.clone();
+        move |socket: Socket| {
+            remember_namespace(&namespaces, &socket);
+            connected(socket);
+        }
     }
 }
 
-impl ConnectionHandler for Handlers {
-    fn call(&self, socket: Socket) {
-        self.connected(socket)
-    }
-}
-
-impl EventHandler for Handlers {
-    fn call(&self, socket: &Socket, event: Event) {
-        self.queue.push(Item::Event {
-            socket: socket.clone(),
-            name: event.name,
-            payload: event.payload,
-            ack: event.ack,
-        });
+/// Makes the socket's namespace (maybe a dynamic one, new) reachable by name from Python.
+fn remember_namespace(namespaces: &Namespaces, socket: &Socket) {
+    let nsp = socket.namespace();
+    if !namespaces.read().contains_key(nsp.name()) {
+        namespaces.write().insert(nsp.name().to_owned(), nsp);
     }
 }

@@ -5,26 +5,24 @@
 use crate::convert::args_to_payload;
 use crate::runtime;
 use ferrio::{AckSender, ConnectError};
+use ferrio_host::Verdict;
 use parking_lot::Mutex;
 use pyo3::exceptions::PyValueError;
 use pyo3::prelude::*;
-use tokio::sync::oneshot;
 
-/// The answer to one connect request: accept or refuse, once. Dropping it unanswered refuses.
+/// The answer to one connect request: accept or refuse, once. Dropping it unanswered refuses (with
+/// `ferrio_host::reply::CLOSING_MESSAGE`).
 #[pyclass(frozen, module = "ferrio._native")]
 pub struct ConnectReply {
-    tx: Mutex<Option<oneshot::Sender<Result<(), ConnectError>>>>,
+    verdict: Mutex<Option<Verdict>>,
     /// The server's `max_json_depth`, which a refusal's data keeps to.
     max_json_depth: usize,
 }
 
 impl ConnectReply {
-    pub(crate) fn new(
-        tx: oneshot::Sender<Result<(), ConnectError>>,
-        max_json_depth: usize,
-    ) -> ConnectReply {
+    pub(crate) fn new(verdict: Verdict, max_json_depth: usize) -> ConnectReply {
         ConnectReply {
-            tx: Mutex::new(Some(tx)),
+            verdict: Mutex::new(Some(verdict)),
             max_json_depth,
         }
     }
@@ -34,8 +32,11 @@ impl ConnectReply {
 impl ConnectReply {
     /// Lets the socket in. Returns False if already answered.
     fn accept(&self) -> bool {
-        match self.tx.lock().take() {
-            Some(tx) => tx.send(Ok(())).is_ok(),
+        match self.verdict.lock().take() {
+            Some(verdict) => {
+                verdict.accept();
+                true
+            }
             None => false,
         }
     }
@@ -57,8 +58,11 @@ impl ConnectReply {
             }
             _ => None,
         };
-        Ok(match self.tx.lock().take() {
-            Some(tx) => tx.send(Err(ConnectError { message, data })).is_ok(),
+        Ok(match self.verdict.lock().take() {
+            Some(verdict) => {
+                verdict.refuse(ConnectError { message, data });
+                true
+            }
             None => false,
         })
     }
