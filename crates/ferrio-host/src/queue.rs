@@ -174,7 +174,9 @@ impl<T> BatchQueue<T> {
         Some(std::mem::take(&mut state.items))
     }
 
-    /// [`Wake::Thread`]: waits for the next batch; `None` once closed and drained.
+    /// [`Wake::Thread`]: waits for the next batch; `None` once closed ([`BatchQueue::close`] hands what
+    /// was still queued to its caller, so a consumer that must see everything is told to stop by an item
+    /// of its own instead).
     pub fn wait(&self) -> Option<VecDeque<T>> {
         let mut state = self.state.lock();
         while state.items.is_empty() && !state.closed {
