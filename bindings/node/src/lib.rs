@@ -15,6 +15,7 @@ mod errors;
 mod namespace;
 mod server;
 
+pub use dispatch::{event_kinds, room_changes, Batch, ITEM_FIELDS};
 pub use errors::{error_codes, ErrorCodeEntry};
 pub use namespace::{AckReply, BroadcastAckResult, NativeNamespace};
 pub use server::{NativeOptions, NativeServer};
@@ -27,11 +28,8 @@ static RUNTIME: OnceLock<tokio::runtime::Handle> = OnceLock::new();
 /// threads; napi's async glue (the promises of `async fn`s) runs on it too.
 pub(crate) fn runtime() -> &'static tokio::runtime::Handle {
     RUNTIME.get_or_init(|| {
-        let runtime = tokio::runtime::Builder::new_multi_thread()
-            .enable_all()
-            .thread_name("ferrio-node")
-            .build()
-            .expect("cannot start the tokio runtime");
+        let runtime =
+            ferrio_host::runtime::pool("ferrio-node", 0).expect("cannot start the tokio runtime");
         let handle = runtime.handle().clone();
         napi::bindgen_prelude::create_custom_tokio_runtime(runtime);
         handle
