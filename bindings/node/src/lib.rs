@@ -2,9 +2,12 @@
 //! handler maps and the payload conversion (placeholders ⇄ Buffers) live in the JavaScript facade
 //! (`index.js`); this crate owns the tokio runtime and the core [`ferrio::Server`], and feeds everything
 //! the core reports (middlewares, connections, events, disconnects, room changes) through **one**
-//! ThreadsafeFunction per server to one JavaScript dispatcher. Tokio workers only enqueue: they never
-//! wait for JavaScript (answers that JavaScript owes, such as a middleware's verdict, come back through
-//! oneshot channels).
+//! ThreadsafeFunction per server to one JavaScript dispatcher. The hand-off itself is the host layer all
+//! bindings share (`ferrio-host`): its runtime policy, its core handlers producing typed `HostEvent`s, its
+//! batch queue (one ThreadsafeFunction call and one dispatcher call per batch) and its reply slots
+//! (`Verdict`, `Tokens`); `dispatch.rs` only converts the events into JavaScript values. Tokio workers
+//! only enqueue: they never wait for JavaScript (answers that JavaScript owes, such as a middleware's
+//! verdict, come back through the host layer's slots).
 //!
 //! Errors are thrown (synchronous calls) or rejected (promises) with a message that starts with a stable
 //! code (`ERR_FERRIO_…: text`), which the facade turns into a `FerrioError` with that `code`; the codes of
@@ -24,8 +27,9 @@ use std::sync::OnceLock;
 
 static RUNTIME: OnceLock<tokio::runtime::Handle> = OnceLock::new();
 
-/// The runtime every server of this process uses: built once, when the module loads, with named worker
-/// threads; napi's async glue (the promises of `async fn`s) runs on it too.
+/// The runtime every server of this process uses: built once, when the module loads, under the host
+/// layer's thread policy (named workers, SIGPIPE blocked, batch scheduling); napi's async glue (the
+/// promises of `async fn`s) runs on it too.
 pub(crate) fn runtime() -> &'static tokio::runtime::Handle {
     RUNTIME.get_or_init(|| {
         let runtime =
