@@ -29,7 +29,7 @@ const lines = [
   "",
   "`bench/servers/node_ferrio.js` is `bench/servers/socketio.js` with only its `require` changed to `bindings/node`:",
   "the handlers run in JavaScript on the Node main thread; every event crosses from ferrio's tokio threads through",
-  "one ThreadsafeFunction call. socket.io 4.8.1 is measured in the same run, same machine, same load.",
+  "one ThreadsafeFunction call per batch of events. socket.io 4.8.1 is measured in the same run, same machine, same load.",
   "",
   `Run: ${meta.date || "?"}; load average (1/5/15 min) at start / end: ${meta["load average (1/5/15 min) at start / end"] || "?"}; ` +
     `${meta.settings || ""}.`,

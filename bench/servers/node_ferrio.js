@@ -1,6 +1,6 @@
 // "node-ferrio": ferrio's Node.js binding (bindings/node) with the benchmark handlers written in
 // JavaScript — the same file as socketio.js with only the require changed. Every event crosses from the
-// engine's tokio threads to the Node main thread (one ThreadsafeFunction call) and back.
+// engine's tokio threads to the Node main thread (one ThreadsafeFunction call per batch) and back.
 //
 //   node bench/servers/node_ferrio.js <port>
 //

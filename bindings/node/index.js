@@ -1,7 +1,8 @@
 // ferrio for Node.js: socket.io's Server API over ferrio's Rust engine.
 //
 // The native module (found by native.js: a local build or the platform package) owns the engine and
-// reports what happens through ONE ThreadsafeFunction per server: `dispatch(kind, nsp, sid, a, b, buffers, n1, n2)`.
+// reports what happens through ONE ThreadsafeFunction per server, a batch per call: `kind, nsp, sid, a, b,
+// buffers, n1, n2` per item, the kind numbers being the native host layer's (ferrio-host).
 // Everything socket.io users touch is JavaScript, one module per concept under lib/, lowest first:
 //   addon.js      the loaded native module
 //   errors.js     FerrioError and its stable codes, native errors → FerrioError, handler errors → warnings
@@ -12,7 +13,7 @@
 //   socket.js     Socket and its Engine.IO Connection
 //   namespace.js  Namespace and ParentNamespace (dynamic namespaces)
 //   options.js    socket.io's Server options → the native server's
-//   dispatch.js   the dispatcher: routes each native item to its socket, namespace, adapter or server
+//   dispatch.js   the dispatcher: routes each item of a native batch to its socket, namespace, adapter or server
 //   server.js     Server
 // This file is the entry point: it exports what `require("ferrio")` gives (index.mjs re-exports it).
 "use strict";

@@ -170,7 +170,7 @@ npm_main_lists() {
   for f in package.json index.js index.mjs index.d.ts index.d.mts native.js LICENSE scripts/install.js \
     scripts/build.js Cargo.toml Cargo.lock build.rs src/lib.rs ferrio-src/ferrio/Cargo.toml ferrio-src/ferrio/src/lib.rs \
     ferrio-src/ferrio-redis/Cargo.toml ferrio-src/ferrio-redis/src/lib.rs ferrio-src/ferrio-admin/Cargo.toml \
-    ferrio-src/ferrio-admin/src/lib.rs; do
+    ferrio-src/ferrio-admin/src/lib.rs ferrio-src/ferrio-host/Cargo.toml ferrio-src/ferrio-host/src/lib.rs; do
     grep -qx "package/$f" <<<"$list" || { echo "missing $f"; return 1; }
   done
   # The facade's modules, every one index.js may require.
@@ -179,7 +179,7 @@ npm_main_lists() {
   done
   # Standalone manifests: nothing inherited from a workspace the tarball does not contain.
   if tar xzOf "$NPM_MAIN" package/Cargo.toml package/ferrio-src/ferrio/Cargo.toml package/ferrio-src/ferrio-redis/Cargo.toml \
-    package/ferrio-src/ferrio-admin/Cargo.toml | grep -n 'workspace = true\|\.workspace'; then
+    package/ferrio-src/ferrio-admin/Cargo.toml package/ferrio-src/ferrio-host/Cargo.toml | grep -n 'workspace = true\|\.workspace'; then
     return 1
   fi
   tar xzOf "$NPM_MAIN" package/package.json |

@@ -1,35 +1,43 @@
-// The dispatcher: every item the native module reports for a server comes through ONE function, in order,
-// as `(kind, nsp, sid, a, b, buffers, n1, n2)`; it routes each to the socket, namespace, adapter or server
-// it concerns. The kinds' numbers are the native side's and live here only (KIND).
+// The dispatcher: everything the native module reports for a server comes through ONE function, in order,
+// a batch at a time: a flat array of ITEM_FIELDS values per item, `kind, nsp, sid, a, b, buffers, n1, n2`.
+// It routes each item to the socket, namespace, adapter or server it concerns. The kinds' numbers are the
+// native host layer's (ferrio-host's EventKind and RoomChange), read from the module, never retyped here.
 "use strict";
 
+const native = require("./addon.js");
 const { report } = require("./errors.js");
 const { decode } = require("./payload.js");
 const { emitLocal } = require("./events.js");
-const { ROOM_EVENTS } = require("./adapter.js");
+
+/** A native table (`{ NAME: number }`) with its names in number order. */
+function byNumber(table) {
+  return Object.fromEntries(Object.entries(table).sort((x, y) => x[1] - y[1]));
+}
 
 /**
- * The kinds of item the native dispatcher sends, the numbers of `kind` in src/dispatch.rs, with what `a`,
- * `b`, `buffers`, `n1` and `n2` carry for each.
+ * The kinds of item the native dispatcher sends (the native module's table), with what `a`, `b`,
+ * `buffers`, `n1` and `n2` carry for each:
+ * - MIDDLEWARE: a connection to admit: a = handshake JSON, n1 = verdict token, n2 = dynamic parent index
+ *   (or -1);
+ * - CONNECT: a socket joined: a = handshake JSON, n2 = dynamic parent index (or -1);
+ * - EVENT: a client's event: a = name, b = arguments JSON (+ buffers), n1 = ack token (or -1);
+ * - DISCONNECTING: a = reason, b = the socket's rooms (JSON), before they are left;
+ * - DISCONNECT: a = reason;
+ * - ROOM: an adapter room event: a = room, n1 = its number in ROOM_CHANGES (join/leave name the socket);
+ * - UPGRADE: the socket's connection moved from polling to WebSocket;
+ * - SERVER_SIDE: another server's serverSideEmit: a = event, b = arguments JSON (+ buffers), n1 = ack
+ *   token (or -1).
  */
-const KIND = Object.freeze({
-  /** A connection to admit: a = handshake JSON, n1 = verdict token, n2 = dynamic parent index (or -1). */
-  MIDDLEWARE: 0,
-  /** A socket joined: a = handshake JSON, n2 = dynamic parent index (or -1). */
-  CONNECT: 1,
-  /** A client's event: a = name, b = arguments JSON (+ buffers), n1 = ack token (or -1). */
-  EVENT: 2,
-  /** a = reason, b = the socket's rooms (JSON), before they are left. */
-  DISCONNECTING: 3,
-  /** a = reason. */
-  DISCONNECT: 4,
-  /** An adapter room event: a = room, n1 = index in ROOM_EVENTS (join/leave name the socket). */
-  ROOM: 5,
-  /** The socket's connection moved from polling to WebSocket. */
-  UPGRADE: 6,
-  /** Another server's serverSideEmit: a = event, b = arguments JSON (+ buffers), n1 = ack token (or -1). */
-  SERVER_SIDE: 7,
-});
+const KIND = Object.freeze(byNumber(native.eventKinds()));
+
+/** The adapter events of ROOM items, by number (`create-room`, `delete-room`, `join-room`, `leave-room`). */
+const ROOM_CHANGES = Object.freeze(byNumber(native.roomChanges()));
+const ROOM_EVENT = [];
+for (const [event, n] of Object.entries(ROOM_CHANGES)) ROOM_EVENT[n] = event;
+Object.freeze(ROOM_EVENT);
+
+/** How many values one item takes in a batch. */
+const ITEM_FIELDS = native.ITEM_FIELDS;
 
 /** Routes one item to what it concerns; a throwing handler is reported (report), never propagated. */
 function dispatch(server, kind, nspName, sid, a, b, buffers, n1, n2) {
@@ -80,8 +88,8 @@ function dispatch(server, kind, nspName, sid, a, b, buffers, n1, n2) {
       case KIND.ROOM: {
         const nsp = server._nsps.get(nspName);
         if (!nsp) return;
-        const event = ROOM_EVENTS[n1];
-        if (n1 >= 2) nsp.adapter.emit(event, a, sid);
+        const event = ROOM_EVENT[n1];
+        if (n1 === ROOM_CHANGES["join-room"] || n1 === ROOM_CHANGES["leave-room"]) nsp.adapter.emit(event, a, sid);
         else nsp.adapter.emit(event, a);
         return;
       }
@@ -98,9 +106,23 @@ function socketOf(server, nspName, sid) {
   return nsp && nsp.sockets.get(sid);
 }
 
-/** The function the native server calls for `server`'s items (NativeServer.start). */
+/** The function the native server calls with `server`'s batches (NativeServer.start). */
 function dispatcher(server) {
-  return (kind, nspName, sid, a, b, buffers, n1, n2) => dispatch(server, kind, nspName, sid, a, b, buffers, n1, n2);
+  return (batch) => {
+    for (let i = 0; i < batch.length; i += ITEM_FIELDS) {
+      dispatch(
+        server,
+        batch[i],
+        batch[i + 1],
+        batch[i + 2],
+        batch[i + 3],
+        batch[i + 4],
+        batch[i + 5],
+        batch[i + 6],
+        batch[i + 7],
+      );
+    }
+  };
 }
 
-module.exports = { KIND, dispatch, dispatcher };
+module.exports = { KIND, ROOM_CHANGES, ITEM_FIELDS, dispatch, dispatcher };

@@ -1,101 +1,191 @@
-//! The one path from tokio to JavaScript: every handler the binding registers in the core turns what it
-//! sees into an [`Item`] and enqueues it on the server's ThreadsafeFunction (non-blocking, unbounded),
-//! so items reach the JavaScript dispatcher in the order the core produced them. The state JavaScript
-//! answers later (acks it owes to clients, middleware verdicts) is kept here, keyed by numeric tokens.
+//! The one path from tokio to JavaScript, on the host layer (`ferrio-host`): the core handlers the
+//! binding registers (`ferrio_host::attach`) deliver [`HostEvent`]s to the server's [`Shared`], which
+//! queues them in one [`BatchQueue`] per server. The queue's wake calls the server's ThreadsafeFunction
+//! once per batch; its callback (on the JavaScript thread) takes the whole batch and converts it into
+//! ONE call of the JavaScript dispatcher (`lib/dispatch.js`), a flat array of [`ITEM_FIELDS`] values per
+//! item, in the order the core produced them.
+//!
+//! What JavaScript answers later is kept under numeric tokens ([`Tokens`]), assigned while a batch is
+//! converted: the acks clients asked for (owned by their socket, forgotten when it disconnects), the
+//! answers other servers wait for, and the middlewares' verdicts (dropped on close, which refuses them
+//! with the host layer's closing message).
 
 use bytes::Bytes;
-use ferrio::socketio::{ConnectError, EventHandler};
-use ferrio::{AckSender, Event, Payload, Sid, Socket};
-use napi::bindgen_prelude::{Buffer, FnArgs, Unknown};
+use ferrio::adapter::{RoomEvent, ServerSideAck};
+use ferrio::AckSender;
+use ferrio_host::event::RoomChange;
+use ferrio_host::{BatchQueue, EventKind, HostEvent, Sink, Tokens, Verdict, Wake};
+use napi::bindgen_prelude::{Array, Buffer, ToNapiValue, Unknown};
 use napi::threadsafe_function::{ThreadsafeFunction, ThreadsafeFunctionCallMode};
-use parking_lot::{Mutex, RwLock};
-use std::collections::HashMap;
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::Arc;
-use tokio::sync::oneshot;
+use napi::{sys, Env};
+use parking_lot::RwLock;
+use std::collections::{HashMap, VecDeque};
+use std::sync::atomic::AtomicBool;
+use std::sync::{Arc, Weak};
 
-/// What the JavaScript dispatcher receives: `(kind, nsp, sid, a, b, buffers, n1, n2)`.
-pub(crate) type Args = FnArgs<(
-    u32,
-    String,
-    String,
-    Option<String>,
-    Option<String>,
-    Option<Vec<Buffer>>,
-    f64,
-    f64,
-)>;
+/// How many values one item takes in a batch: `kind, nsp, sid, a, b, buffers, n1, n2`.
+#[napi_derive::napi]
+pub const ITEM_FIELDS: u32 = 8;
 
-/// The server's dispatcher: one per listening server.
-pub(crate) type Dispatcher = ThreadsafeFunction<Item, Unknown<'static>, Args, napi::Status, false>;
-
-/// The kinds of items, as the facade numbers them.
-pub(crate) mod kind {
-    pub const MIDDLEWARE: u32 = 0;
-    pub const CONNECT: u32 = 1;
-    pub const EVENT: u32 = 2;
-    pub const DISCONNECTING: u32 = 3;
-    pub const DISCONNECT: u32 = 4;
-    pub const ROOM: u32 = 5;
-    pub const UPGRADE: u32 = 6;
-    pub const SERVER_SIDE: u32 = 7;
+/// The kind numbers the dispatcher switches on (`{ MIDDLEWARE: 0, CONNECT: 1, … }`), from the host
+/// layer's table.
+#[napi_derive::napi]
+pub fn event_kinds() -> HashMap<String, u32> {
+    EventKind::ALL
+        .iter()
+        .map(|kind| (kind.name().to_owned(), u32::from(kind.number())))
+        .collect()
 }
 
-/// One thing that happened, on its way to JavaScript.
-pub(crate) enum Item {
-    /// An event another server of the cluster sent (`serverSideEmit`); `ack` is the token of the answer
-    /// it waits for.
-    ServerSide {
-        nsp: String,
-        name: String,
-        payload: Payload,
-        ack: Option<u64>,
-    },
-    /// A socket waits for the namespace's middlewares: `n1` is the verdict token, `n2` the dynamic parent.
-    Middleware {
-        nsp: String,
-        sid: Sid,
-        handshake: String,
-        token: u64,
-        parent: i32,
-    },
-    /// A socket joined a namespace.
-    Connect {
-        nsp: String,
-        sid: Sid,
-        handshake: String,
-        parent: i32,
-    },
-    /// An event from a client; `ack` is the token of the acknowledgement it asked for.
-    Event {
-        nsp: String,
-        sid: Sid,
-        name: String,
-        payload: Payload,
-        ack: Option<u64>,
-    },
-    /// The socket is leaving; its rooms as they were.
-    Disconnecting {
-        nsp: String,
-        sid: Sid,
-        reason: &'static str,
-        rooms: Vec<ferrio::Room>,
-    },
-    /// The socket has left.
-    Disconnect {
-        nsp: String,
-        sid: Sid,
-        reason: &'static str,
-    },
-    /// An adapter event: `what` is 0 create-room, 1 delete-room, 2 join-room, 3 leave-room.
-    Room {
-        nsp: String,
-        what: u32,
-        room: String,
-        sid: Option<Sid>,
-    },
-    /// The socket's connection upgraded from polling to WebSocket.
-    Upgrade { nsp: String, sid: Sid },
+/// The numbers of a ROOM item's `n1`, by the name of the adapter event each one is
+/// (`{ "create-room": 0, … }`), from the host layer's table.
+#[napi_derive::napi]
+pub fn room_changes() -> HashMap<String, u32> {
+    [
+        ("create-room", RoomChange::Create),
+        ("delete-room", RoomChange::Delete),
+        ("join-room", RoomChange::Join),
+        ("leave-room", RoomChange::Leave),
+    ]
+    .into_iter()
+    .map(|(name, change)| (name.to_owned(), u32::from(change as u8)))
+    .collect()
+}
+
+/// The server's dispatcher: one per listening server, called with no value once per batch.
+pub(crate) type Dispatcher = ThreadsafeFunction<(), Unknown<'static>, Batch, napi::Status, false>;
+
+/// State shared by a server, its namespaces and the handlers registered in the core. The handlers
+/// deliver to it (it is their [`Sink`]); the tag of an event is the dynamic parent's index (-1 for a
+/// static namespace).
+pub(crate) struct Shared {
+    /// Present while the server listens; dropping it releases the ThreadsafeFunction (and Node's loop).
+    pub(crate) dispatcher: RwLock<Option<Dispatcher>>,
+    /// What the core reported and JavaScript has not taken yet.
+    queue: BatchQueue<HostEvent<i32>>,
+    /// Acknowledgements clients asked for, until JavaScript answers or the socket leaves.
+    pub(crate) acks: Tokens<AckSender>,
+    /// Answers other servers wait for (server-side emits with an ack), until JavaScript answers.
+    pub(crate) server_acks: Tokens<ServerSideAck>,
+    /// Sockets waiting for the verdict of the namespace's JavaScript middlewares.
+    pub(crate) verdicts: Tokens<Verdict>,
+    /// Set by `close()`: later operations fail with `ERR_FERRIO_SERVER_CLOSED`.
+    pub(crate) closed: AtomicBool,
+}
+
+impl Shared {
+    pub(crate) fn new() -> Arc<Shared> {
+        Arc::new_cyclic(|me: &Weak<Shared>| {
+            let me = me.clone();
+            Shared {
+                dispatcher: RwLock::default(),
+                queue: BatchQueue::new(Wake::Call(Box::new(move || {
+                    if let Some(shared) = me.upgrade() {
+                        shared.wake();
+                    }
+                }))),
+                acks: Tokens::default(),
+                server_acks: Tokens::default(),
+                verdicts: Tokens::default(),
+                closed: AtomicBool::new(false),
+            }
+        })
+    }
+
+    /// The queue turned non-empty: one call of the dispatcher takes the batch. Runs inside `deliver`,
+    /// which holds the dispatcher's lock for reading (hence the recursive read).
+    fn wake(&self) {
+        if let Some(dispatcher) = &*self.dispatcher.read_recursive() {
+            dispatcher.call((), ThreadsafeFunctionCallMode::NonBlocking);
+        }
+    }
+
+    /// Refuses the middleware verdicts JavaScript still owes (the server closed); call it after the
+    /// dispatcher is gone, so that a batch converted later does not keep new ones.
+    pub(crate) fn refuse_pending(&self) {
+        drop(self.verdicts.drain());
+    }
+}
+
+impl Sink<i32> for Shared {
+    /// Queues the event while the server listens; `false` (and the event is dropped) otherwise.
+    fn deliver(&self, event: HostEvent<i32>) -> bool {
+        if let HostEvent::Disconnect { socket, .. } = &event {
+            // Whether or not JavaScript hears of it: the socket's unanswered acks go with it.
+            self.acks.forget(socket.id());
+        }
+        // Held while pushing, so that the wake finds the dispatcher an accepted event was queued for.
+        let dispatcher = self.dispatcher.read();
+        dispatcher.is_some() && self.queue.push(event)
+    }
+}
+
+/// One batch on its way to the dispatcher (built by the ThreadsafeFunction's callback).
+pub struct Batch {
+    events: VecDeque<HostEvent<i32>>,
+    shared: Option<Arc<Shared>>,
+}
+
+impl Batch {
+    /// Everything queued for the server (nothing once the server is gone).
+    pub(crate) fn take(shared: &Weak<Shared>) -> Batch {
+        let shared = shared.upgrade();
+        Batch {
+            events: shared.as_ref().map(|s| s.queue.take(0)).unwrap_or_default(),
+            shared,
+        }
+    }
+}
+
+impl ToNapiValue for Batch {
+    unsafe fn to_napi_value(env: sys::napi_env, batch: Batch) -> napi::Result<sys::napi_value> {
+        let env = Env::from_raw(env);
+        let len = batch.events.len() as u32 * ITEM_FIELDS;
+        let mut items = Items {
+            array: env.create_array(len)?,
+            at: 0,
+        };
+        if let Some(shared) = &batch.shared {
+            for event in batch.events {
+                shared.convert(event, &mut items)?;
+            }
+        }
+        // SAFETY: `env` is the live environment this conversion was called with.
+        unsafe { Array::to_napi_value(env.raw(), items.array) }
+    }
+}
+
+/// The flat array of a batch, filled one item at a time.
+struct Items<'env> {
+    array: Array<'env>,
+    at: u32,
+}
+
+impl Items<'_> {
+    #[allow(clippy::too_many_arguments)]
+    fn item(
+        &mut self,
+        kind: EventKind,
+        nsp: &str,
+        sid: &str,
+        a: Option<&str>,
+        b: Option<&str>,
+        buffers: Option<Vec<Buffer>>,
+        n1: f64,
+        n2: f64,
+    ) -> napi::Result<()> {
+        let at = self.at;
+        self.array.set(at, u32::from(kind.number()))?;
+        self.array.set(at + 1, nsp)?;
+        self.array.set(at + 2, sid)?;
+        self.array.set(at + 3, a)?;
+        self.array.set(at + 4, b)?;
+        self.array.set(at + 5, buffers)?;
+        self.array.set(at + 6, n1)?;
+        self.array.set(at + 7, n2)?;
+        self.at += ITEM_FIELDS;
+        Ok(())
+    }
 }
 
 fn buffers(attachments: Vec<Bytes>) -> Option<Vec<Buffer>> {
@@ -111,307 +201,144 @@ fn buffers(attachments: Vec<Bytes>) -> Option<Vec<Buffer>> {
     }
 }
 
-impl Item {
-    /// The dispatcher's arguments (runs on the JavaScript thread).
-    pub(crate) fn into_args(self) -> Args {
-        let none = || None;
-        match self {
-            Item::Middleware {
-                nsp,
-                sid,
-                handshake,
-                token,
-                parent,
-            } => (
-                kind::MIDDLEWARE,
-                nsp,
-                sid.as_str().to_owned(),
-                Some(handshake),
-                none(),
-                None,
-                token as f64,
-                f64::from(parent),
-            ),
-            Item::Connect {
-                nsp,
-                sid,
-                handshake,
-                parent,
-            } => (
-                kind::CONNECT,
-                nsp,
-                sid.as_str().to_owned(),
-                Some(handshake),
-                none(),
-                None,
-                0.0,
-                f64::from(parent),
-            ),
-            Item::Event {
-                nsp,
-                sid,
-                name,
-                payload,
-                ack,
+/// A token as the facade holds it (-1: none).
+fn token(token: Option<u64>) -> f64 {
+    token.map_or(-1.0, |t| t as f64)
+}
+
+impl Shared {
+    /// Writes one event as the dispatcher's item (on the JavaScript thread), keeping what JavaScript
+    /// answers later under tokens. What each field carries per kind is listed in `lib/dispatch.js`.
+    fn convert(&self, event: HostEvent<i32>, items: &mut Items<'_>) -> napi::Result<()> {
+        let kind = event.kind();
+        match event {
+            HostEvent::Middleware {
+                socket,
+                verdict,
+                tag,
             } => {
-                let (json, attachments) = payload.into_parts();
-                (
-                    kind::EVENT,
-                    nsp,
-                    sid.as_str().to_owned(),
-                    Some(name),
-                    Some(json),
+                let token = self.verdicts.keep(None, verdict);
+                if self.dispatcher.read().is_none() {
+                    // Closed since it was queued: refused at once (JavaScript's answer finds nothing).
+                    drop(self.verdicts.take(token));
+                }
+                let handshake = socket.handshake().to_string();
+                items.item(
+                    kind,
+                    socket.nsp(),
+                    socket.id().as_str(),
+                    Some(&handshake),
+                    None,
+                    None,
+                    token as f64,
+                    f64::from(tag),
+                )
+            }
+            HostEvent::Connect { socket, tag } => {
+                let handshake = socket.handshake().to_string();
+                items.item(
+                    kind,
+                    socket.nsp(),
+                    socket.id().as_str(),
+                    Some(&handshake),
+                    None,
+                    None,
+                    0.0,
+                    f64::from(tag),
+                )
+            }
+            HostEvent::Event { socket, event } => {
+                let sid = socket.id();
+                let ack = event.ack.map(|ack| self.acks.keep(Some(sid), ack));
+                let (json, attachments) = event.payload.into_parts();
+                items.item(
+                    kind,
+                    socket.nsp(),
+                    sid.as_str(),
+                    Some(&event.name),
+                    Some(&json),
                     buffers(attachments),
-                    ack.map_or(-1.0, |t| t as f64),
+                    token(ack),
                     0.0,
                 )
             }
-            Item::Disconnecting {
-                nsp,
-                sid,
+            HostEvent::Disconnecting {
+                socket,
                 reason,
                 rooms,
             } => {
                 let rooms: Vec<&str> = rooms.iter().map(|r| &**r).collect();
-                (
-                    kind::DISCONNECTING,
-                    nsp,
-                    sid.as_str().to_owned(),
-                    Some(reason.to_owned()),
-                    serde_json::to_string(&rooms).ok(),
+                let rooms = serde_json::to_string(&rooms).ok();
+                items.item(
+                    kind,
+                    socket.nsp(),
+                    socket.id().as_str(),
+                    Some(reason.as_str()),
+                    rooms.as_deref(),
                     None,
                     0.0,
                     0.0,
                 )
             }
-            Item::Disconnect { nsp, sid, reason } => (
-                kind::DISCONNECT,
-                nsp,
-                sid.as_str().to_owned(),
-                Some(reason.to_owned()),
-                none(),
-                None,
-                0.0,
-                0.0,
-            ),
-            Item::Room {
-                nsp,
-                what,
-                room,
-                sid,
-            } => (
-                kind::ROOM,
-                nsp,
-                sid.map(|s| s.as_str().to_owned()).unwrap_or_default(),
-                Some(room),
-                none(),
-                None,
-                f64::from(what),
-                0.0,
-            ),
-            Item::ServerSide {
-                nsp,
-                name,
-                payload,
-                ack,
-            } => {
-                let (json, attachments) = payload.into_parts();
-                (
-                    kind::SERVER_SIDE,
-                    nsp,
-                    String::new(),
-                    Some(name),
-                    Some(json),
-                    buffers(attachments),
-                    ack.map_or(-1.0, |t| t as f64),
+            HostEvent::Disconnect { socket, reason } => {
+                // Acks kept while the departure waited in the queue go too.
+                self.acks.forget(socket.id());
+                items.item(
+                    kind,
+                    socket.nsp(),
+                    socket.id().as_str(),
+                    Some(reason.as_str()),
+                    None,
+                    None,
+                    0.0,
                     0.0,
                 )
             }
-            Item::Upgrade { nsp, sid } => (
-                kind::UPGRADE,
-                nsp,
-                sid.as_str().to_owned(),
-                none(),
-                none(),
+            HostEvent::Room { nsp, event } => {
+                let change = RoomChange::of(&event) as u8;
+                let (room, sid) = match &event {
+                    RoomEvent::CreateRoom(room) | RoomEvent::DeleteRoom(room) => (room, None),
+                    RoomEvent::JoinRoom(room, sid) | RoomEvent::LeaveRoom(room, sid) => {
+                        (room, Some(*sid))
+                    }
+                };
+                items.item(
+                    kind,
+                    &nsp,
+                    sid.as_ref().map_or("", |s| s.as_str()),
+                    Some(&**room),
+                    None,
+                    None,
+                    f64::from(change),
+                    0.0,
+                )
+            }
+            HostEvent::Upgrade { socket } => items.item(
+                kind,
+                socket.nsp(),
+                socket.id().as_str(),
+                None,
+                None,
                 None,
                 0.0,
                 0.0,
             ),
-        }
-        .into()
-    }
-}
-
-/// State shared by a server, its namespaces and the handlers registered in the core.
-#[derive(Default)]
-pub(crate) struct Shared {
-    /// Present while the server listens; dropping it releases the ThreadsafeFunction (and Node's loop).
-    pub(crate) dispatcher: RwLock<Option<Arc<Dispatcher>>>,
-    /// Acknowledgements clients asked for, until JavaScript answers or the socket leaves.
-    acks: Mutex<HashMap<u64, (Sid, AckSender)>>,
-    /// Answers other servers wait for (server-side emits with an ack), until JavaScript answers.
-    server_acks: Mutex<HashMap<u64, ferrio::adapter::ServerSideAck>>,
-    /// Sockets waiting for the verdict of the namespace's JavaScript middlewares.
-    verdicts: Mutex<HashMap<u64, oneshot::Sender<Result<(), ConnectError>>>>,
-    tokens: AtomicU64,
-    /// Set by `close()`: later operations fail with `ERR_FERRIO_SERVER_CLOSED`.
-    pub(crate) closed: std::sync::atomic::AtomicBool,
-}
-
-impl Shared {
-    /// Enqueues an item; `false` when there is no dispatcher (not listening, or closed).
-    pub(crate) fn send(&self, item: Item) -> bool {
-        match &*self.dispatcher.read() {
-            Some(dispatcher) => {
-                dispatcher.call(item, ThreadsafeFunctionCallMode::NonBlocking) == napi::Status::Ok
+            HostEvent::ServerSide { nsp, event } => {
+                let ack = event.ack.map(|ack| self.server_acks.keep(None, ack));
+                let (json, attachments) = event.payload.into_parts();
+                items.item(
+                    kind,
+                    &nsp,
+                    "",
+                    Some(&event.event),
+                    Some(&json),
+                    buffers(attachments),
+                    token(ack),
+                    0.0,
+                )
             }
-            None => false,
+            // A kind this binding registers no handler for: the dispatcher skips it.
+            _ => items.item(kind, "", "", None, None, None, 0.0, 0.0),
         }
     }
-
-    fn token(&self) -> u64 {
-        self.tokens.fetch_add(1, Ordering::Relaxed)
-    }
-
-    /// Keeps an ack sender until JavaScript answers it.
-    pub(crate) fn keep_ack(&self, sid: Sid, ack: AckSender) -> u64 {
-        let token = self.token();
-        self.acks.lock().insert(token, (sid, ack));
-        token
-    }
-
-    /// The ack sender of a token (once).
-    pub(crate) fn take_ack(&self, token: u64) -> Option<AckSender> {
-        self.acks.lock().remove(&token).map(|(_, ack)| ack)
-    }
-
-    /// Forgets the unanswered acks of a socket that left.
-    pub(crate) fn forget_acks(&self, sid: Sid) {
-        let mut acks = self.acks.lock();
-        if !acks.is_empty() {
-            acks.retain(|_, (owner, _)| *owner != sid);
-        }
-    }
-
-    /// Hands a server-side event to JavaScript, keeping its ack until JavaScript answers.
-    pub(crate) fn server_side_event(&self, nsp: &str, event: ferrio::adapter::ServerSideEvent) {
-        let ack = event.ack.map(|ack| {
-            let token = self.token();
-            self.server_acks.lock().insert(token, ack);
-            token
-        });
-        let sent = self.send(Item::ServerSide {
-            nsp: nsp.to_owned(),
-            name: event.event,
-            payload: event.payload,
-            ack,
-        });
-        if !sent {
-            if let Some(token) = ack {
-                self.server_acks.lock().remove(&token);
-            }
-        }
-    }
-
-    /// The answer of a server-side event (once).
-    pub(crate) fn take_server_ack(&self, token: u64) -> Option<ferrio::adapter::ServerSideAck> {
-        self.server_acks.lock().remove(&token)
-    }
-
-    /// Registers a middleware verdict to wait for.
-    pub(crate) fn expect_verdict(&self) -> (u64, oneshot::Receiver<Result<(), ConnectError>>) {
-        let token = self.token();
-        let (tx, rx) = oneshot::channel();
-        self.verdicts.lock().insert(token, tx);
-        (token, rx)
-    }
-
-    /// JavaScript's verdict.
-    pub(crate) fn verdict(&self, token: u64, verdict: Result<(), ConnectError>) {
-        if let Some(tx) = self.verdicts.lock().remove(&token) {
-            let _ = tx.send(verdict);
-        }
-    }
-
-    /// Refuses every pending middleware (the server closes).
-    pub(crate) fn refuse_pending(&self) {
-        for (_, tx) in self.verdicts.lock().drain() {
-            let _ = tx.send(Err(ConnectError::new("server closed")));
-        }
-    }
-}
-
-/// The event handler of every namespace: enqueues the event, keeping its ack sender.
-pub(crate) struct Fallback {
-    pub(crate) shared: Arc<Shared>,
-}
-
-impl EventHandler for Fallback {
-    fn call(&self, socket: &Socket, event: Event) {
-        let sid = socket.id();
-        let ack = event.ack.map(|ack| self.shared.keep_ack(sid, ack));
-        let sent = self.shared.send(Item::Event {
-            nsp: socket.nsp().to_owned(),
-            sid,
-            name: event.name,
-            payload: event.payload,
-            ack,
-        });
-        if !sent {
-            if let Some(token) = ack {
-                self.shared.take_ack(token);
-            }
-        }
-    }
-}
-
-/// Registers what every connected socket reports (disconnecting with its rooms, disconnect) and tells
-/// JavaScript about the connection.
-pub(crate) fn on_connect(shared: &Arc<Shared>, socket: &Socket, parent: i32) {
-    let s = shared.clone();
-    socket.on_disconnecting(move |socket, reason| {
-        s.send(Item::Disconnecting {
-            nsp: socket.nsp().to_owned(),
-            sid: socket.id(),
-            reason: reason.as_str(),
-            rooms: socket.rooms(),
-        });
-    });
-    let s = shared.clone();
-    socket.on_disconnect(move |socket, reason| {
-        s.forget_acks(socket.id());
-        s.send(Item::Disconnect {
-            nsp: socket.nsp().to_owned(),
-            sid: socket.id(),
-            reason: reason.as_str(),
-        });
-    });
-    shared.send(Item::Connect {
-        nsp: socket.nsp().to_owned(),
-        sid: socket.id(),
-        handshake: socket.handshake().to_string(),
-        parent,
-    });
-}
-
-/// Asks JavaScript for a middleware verdict about `socket` and waits for it (on a tokio task, never
-/// blocking a worker).
-pub(crate) async fn ask_middleware(
-    shared: Arc<Shared>,
-    socket: Socket,
-    parent: i32,
-) -> Result<(), ConnectError> {
-    let (token, rx) = shared.expect_verdict();
-    let sent = shared.send(Item::Middleware {
-        nsp: socket.nsp().to_owned(),
-        sid: socket.id(),
-        handshake: socket.handshake().to_string(),
-        token,
-        parent,
-    });
-    if !sent {
-        shared.verdict(token, Err(ConnectError::new("server closed")));
-    }
-    rx.await
-        .unwrap_or_else(|_| Err(ConnectError::new("server closed")))
 }

@@ -7,6 +7,7 @@ use crate::errors::{ack_js_error, code_error, emitted, js_error, server_closed};
 use crate::runtime;
 use bytes::Bytes;
 use ferrio::{AckError, BroadcastOperator, ErrorCode, Namespace, Payload, Sid, Socket};
+use ferrio_host::attach;
 use napi::bindgen_prelude::{Buffer, PromiseRaw};
 use napi::Env;
 use napi_derive::napi;
@@ -372,10 +373,10 @@ impl NativeNamespace {
         if self.watching_server_side.swap(true, Ordering::AcqRel) {
             return;
         }
-        let shared = self.shared.clone();
-        let name = self.nsp.name().to_owned();
-        self.nsp
-            .on_server_side_emit(move |event| shared.server_side_event(&name, event));
+        self.nsp.on_server_side_emit(attach::server_side_events(
+            self.shared.clone(),
+            self.nsp.name().to_owned(),
+        ));
     }
 
     /// Sends an event to the other servers of the cluster.

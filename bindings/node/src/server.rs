@@ -2,14 +2,14 @@
 //! (created by `start`, released by `close`, so Node stays alive exactly while the server listens),
 //! namespaces (static and dynamic), and the answers JavaScript sends back (acks, middleware verdicts).
 
-use crate::dispatch::{self, Args, Fallback, Shared};
+use crate::dispatch::{Batch, Shared};
 use crate::errors::{code_error, emitted, js_error, server_closed};
 use crate::namespace::{payload, NativeNamespace};
 use crate::{coded_error, runtime};
-use ferrio::adapter::RoomEvent;
 use ferrio::socketio::{ConnectError, DynamicNamespaceParent};
 use ferrio::SocketIoService as HttpService;
 use ferrio::{CodedError, ConfigError, Cors, CorsOrigins, ErrorCode, Server, ServerHandle};
+use ferrio_host::{attach, Watch};
 use napi::bindgen_prelude::{Buffer, Function, Unknown};
 use napi_derive::napi;
 use parking_lot::Mutex;
@@ -299,7 +299,7 @@ impl NativeServer {
         }
         let server = NativeServer {
             server: builder.build().map_err(config_error)?,
-            shared: Arc::default(),
+            shared: Shared::new(),
             handle: Arc::default(),
             registered: Mutex::default(),
             middlewares: Mutex::default(),
@@ -317,26 +317,23 @@ impl NativeServer {
         u32::try_from(self.server.config().max_json_depth).unwrap_or(u32::MAX)
     }
 
-    /// Installs the dispatcher: from now on Node stays alive until `close()`.
+    /// Installs the dispatcher: from now on Node stays alive until `close()`. It is called with one
+    /// batch at a time (see `dispatch.rs`).
     #[napi]
-    pub fn start(&self, dispatch: Function<'_, Args, Unknown<'static>>) -> napi::Result<()> {
+    pub fn start(&self, dispatch: Function<'_, Batch, Unknown<'static>>) -> napi::Result<()> {
         if self.shared.closed.load(Ordering::Acquire) {
             return Err(server_closed());
         }
         let mut slot = self.shared.dispatcher.write();
         if slot.is_none() {
+            let shared = Arc::downgrade(&self.shared);
             let tsfn = dispatch
-                .build_threadsafe_function::<dispatch::Item>()
+                .build_threadsafe_function::<()>()
                 .callee_handled::<false>()
-                .build_callback(|ctx| Ok(ctx.value.into_args()))?;
-            *slot = Some(Arc::new(tsfn));
-            let shared = self.shared.clone();
-            self.server.on_upgrade(move |socket| {
-                shared.send(dispatch::Item::Upgrade {
-                    nsp: socket.nsp().to_owned(),
-                    sid: socket.id(),
-                });
-            });
+                .build_callback(move |_| Ok(Batch::take(&shared)))?;
+            *slot = Some(tsfn);
+            self.server
+                .on_upgrade(attach::upgrades(self.shared.clone()));
         }
         Ok(())
     }
@@ -513,10 +510,10 @@ impl NativeServer {
                     Some(handle) => handle.shutdown(grace).await,
                     None => server.close(),
                 }
-                shared.refuse_pending();
-                // Dropping the last reference releases the ThreadsafeFunction; items already queued are
-                // still delivered.
+                // Dropping the ThreadsafeFunction releases it; the batch already asked for is still
+                // delivered. Then the verdicts JavaScript still owes are refused.
                 shared.dispatcher.write().take();
+                shared.refuse_pending();
             })
             .await
             .map_err(|e| code_error(ErrorCode::Panic, e))
@@ -573,11 +570,8 @@ impl NativeServer {
         let _rt = runtime().enter();
         let nsp = self.server.of(&name);
         if !dynamic_child && self.registered.lock().insert(nsp.name().to_owned()) {
-            nsp.set_fallback_handler(Arc::new(Fallback {
-                shared: self.shared.clone(),
-            }));
-            let shared = self.shared.clone();
-            nsp.on_connection(move |socket| dispatch::on_connect(&shared, &socket, -1));
+            nsp.set_fallback_handler(attach::events(self.shared.clone()));
+            nsp.on_connection(attach::connection(self.shared.clone(), -1, Watch::BOTH));
         }
         NativeNamespace::new(nsp, self.shared.clone())
     }
@@ -587,8 +581,7 @@ impl NativeServer {
     pub fn use_middleware(&self, name: String) {
         let nsp = self.server.of(&name);
         if self.middlewares.lock().insert(nsp.name().to_owned()) {
-            let shared = self.shared.clone();
-            nsp.use_middleware(move |socket| dispatch::ask_middleware(shared.clone(), socket, -1));
+            nsp.use_middleware(attach::middleware(self.shared.clone(), -1));
         }
     }
 
@@ -597,22 +590,10 @@ impl NativeServer {
     pub fn watch_rooms(&self, name: String) {
         let nsp = self.server.of(&name);
         if self.room_watchers.lock().insert(nsp.name().to_owned()) {
-            let shared = self.shared.clone();
-            let nsp_name = nsp.name().to_owned();
-            nsp.on_room_event(move |event| {
-                let (what, room, sid) = match event {
-                    RoomEvent::CreateRoom(room) => (0, room, None),
-                    RoomEvent::DeleteRoom(room) => (1, room, None),
-                    RoomEvent::JoinRoom(room, sid) => (2, room, Some(*sid)),
-                    RoomEvent::LeaveRoom(room, sid) => (3, room, Some(*sid)),
-                };
-                shared.send(dispatch::Item::Room {
-                    nsp: nsp_name.clone(),
-                    what,
-                    room: room.to_string(),
-                    sid,
-                });
-            });
+            nsp.on_room_event(attach::room_events(
+                self.shared.clone(),
+                nsp.name().to_owned(),
+            ));
         }
     }
 
@@ -630,22 +611,18 @@ impl NativeServer {
         };
         let fallback_set = Arc::new(Once::new());
         let install = {
-            let shared = self.shared.clone();
+            let events = attach::events(self.shared.clone());
             let fallback_set = fallback_set.clone();
             move |socket: &ferrio::Socket| {
-                fallback_set.call_once(|| {
-                    socket.namespace().set_fallback_handler(Arc::new(Fallback {
-                        shared: shared.clone(),
-                    }))
-                });
+                fallback_set.call_once(|| socket.namespace().set_fallback_handler(events.clone()));
             }
         };
         {
-            let shared = self.shared.clone();
             let install = install.clone();
+            let connected = attach::connection(self.shared.clone(), index, Watch::BOTH);
             parent.on_connection(move |socket| {
                 install(&socket);
-                dispatch::on_connect(&shared, &socket, index);
+                connected(socket);
             });
         }
         if regex.is_none() {
@@ -660,11 +637,9 @@ impl NativeServer {
     pub fn use_dynamic_middleware(&self, index: i32) {
         let parents = self.parents.lock();
         if let Some(parent) = usize::try_from(index).ok().and_then(|i| parents.get(i)) {
-            let shared = self.shared.clone();
+            let events = attach::events(self.shared.clone());
             let install = move |socket: &ferrio::Socket| {
-                socket.namespace().set_fallback_handler(Arc::new(Fallback {
-                    shared: shared.clone(),
-                }));
+                socket.namespace().set_fallback_handler(events.clone());
             };
             self.add_dynamic_middleware(parent, index, install);
         }
@@ -674,7 +649,7 @@ impl NativeServer {
     /// is gone).
     #[napi]
     pub fn ack(&self, token: f64, json: String, buffers: Option<Vec<Buffer>>) -> napi::Result<()> {
-        let Some(ack) = self.shared.take_ack(token as u64) else {
+        let Some(ack) = self.shared.acks.take(token as u64) else {
             return Ok(());
         };
         let payload = payload(json, buffers)?;
@@ -690,7 +665,7 @@ impl NativeServer {
         json: String,
         buffers: Option<Vec<Buffer>>,
     ) -> napi::Result<()> {
-        let Some(ack) = self.shared.take_server_ack(token as u64) else {
+        let Some(ack) = self.shared.server_acks.take(token as u64) else {
             return Ok(());
         };
         let payload = payload(json, buffers)?;
@@ -709,7 +684,9 @@ impl NativeServer {
                 data: data.and_then(|d| serde_json::from_str(&d).ok()),
             }),
         };
-        self.shared.verdict(token as u64, verdict);
+        if let Some(pending) = self.shared.verdicts.take(token as u64) {
+            pending.answer(verdict);
+        }
     }
 }
 
@@ -723,12 +700,12 @@ impl NativeServer {
         if !self.middlewares.lock().insert(format!("\0parent{index}")) {
             return;
         }
-        let shared = self.shared.clone();
+        let ask = attach::middleware(self.shared.clone(), index);
         parent.use_middleware(move |socket| {
             // Installed before the socket can send anything: with middlewares, the connection handlers
             // run on another task than the one that reads the client's packets.
             install(&socket);
-            dispatch::ask_middleware(shared.clone(), socket, index)
+            ask(socket)
         });
     }
 }
