@@ -15,6 +15,9 @@
 # 3. The adapter crates reach sockets only through the adapter core: ferrio-redis names no Socket.IO item
 #    (no `ferrio::socketio`, Socket, Namespace or Server). Being crates of their own, they can use
 #    nothing but the core's public API anyway: the compiler enforces the rest.
+# 4. One host layer (crates/ferrio-host): it depends on the core only, every foreign binding depends on
+#    it, and no binding builds a runtime, a consumer queue or a thread policy of its own (test code
+#    aside).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -66,7 +69,22 @@ if code $(find crates/ferrio-redis/src -name '*.rs') |
     complain "ferrio-redis reaches past the adapter core (above)"
 fi
 
+# ---- 4. The host layer.
+host_tree=$(cargo tree -p ferrio-host -e normal --prefix none --format '{p}' 2>/dev/null | sed 's/ (.*//' | sort -u)
+for forbidden in ferrio-redis ferrio-admin redis bcrypt napi pyo3; do
+    if grep -q "^$forbidden v" <<<"$host_tree"; then
+        complain "the host layer (ferrio-host) depends on $forbidden"
+    fi
+done
+for binding in ffi bindings/python bindings/node; do
+    grep -q '^ferrio-host = ' "$binding/Cargo.toml" || complain "$binding does not build on ferrio-host"
+    if code $(find "$binding/src" -name '*.rs' ! -name 'tests.rs') |
+        grep -nE 'tokio::runtime::Builder|\bCondvar\b|sched_setscheduler|pthread_sigmask'; then
+        complain "$binding makes its own runtime, queue or thread policy (above): use ferrio-host"
+    fi
+done
+
 if [[ $fail != 0 ]]; then
     exit 1
 fi
-echo "layers: the core depends on no Redis/admin code; engineio <- http, engineio/adapter <- socketio, adapters on the adapter core only"
+echo "layers: the core depends on no Redis/admin code; engineio <- http, engineio/adapter <- socketio, adapters on the adapter core only; every binding on the one host layer"
