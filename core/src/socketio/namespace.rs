@@ -430,6 +430,12 @@ impl Namespace {
     /// middlewares are skipped if the options say so.
     pub(crate) fn connect(&self, conn: &Arc<Conn>, auth: Value) {
         if let Some(recovery) = self.0.recovery.as_deref() {
+            if recovery.claim_sweeper() {
+                tokio::spawn(sweep_recovery(
+                    Arc::downgrade(&self.0),
+                    recovery.sweep_interval(),
+                ));
+            }
             let claim = match (auth.get("pid"), auth.get("offset")) {
                 (Some(Value::String(pid)), Some(Value::String(offset))) => {
                     Some((pid.clone(), offset.clone()))
@@ -550,6 +556,20 @@ impl Namespace {
         );
         if socket.answer(text) == Some(true) {
             socket.disconnect(false);
+        }
+    }
+}
+
+/// Drops the expired events and sessions of a namespace's recovery store even while nothing happens in
+/// it (each store, persist and restore prunes too); ends with the namespace.
+async fn sweep_recovery(nsp: Weak<NamespaceInner>, interval: std::time::Duration) {
+    loop {
+        tokio::time::sleep(interval).await;
+        let Some(nsp) = nsp.upgrade() else {
+            return;
+        };
+        if let Some(recovery) = nsp.recovery.as_deref() {
+            recovery.sweep();
         }
     }
 }

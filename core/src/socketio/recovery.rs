@@ -16,7 +16,8 @@ use parking_lot::{ReentrantMutex, ReentrantMutexGuard};
 use serde_json::Value;
 use std::cell::RefCell;
 use std::collections::{HashMap, VecDeque};
-use std::time::Instant;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
 
 /// An event kept for the sockets that may have missed it.
 struct StoredPacket {
@@ -105,6 +106,8 @@ pub(crate) struct Recovery {
     /// Starts every offset of this store: an offset from another store (or made up) does not parse.
     tag: String,
     store: ReentrantMutex<RefCell<Store>>,
+    /// Whether the task dropping what expired while the namespace is quiet was started.
+    sweeping: AtomicBool,
 }
 
 impl std::fmt::Debug for Recovery {
@@ -128,7 +131,29 @@ impl Recovery {
             options,
             tag: sid.as_str()[..8].to_owned(),
             store: ReentrantMutex::new(RefCell::new(Store::default())),
+            sweeping: AtomicBool::new(false),
         }
+    }
+
+    /// How often the sweeper runs: every window, within 1 s to 60 s (socket.io sweeps every minute).
+    pub(crate) fn sweep_interval(&self) -> Duration {
+        self.options
+            .max_disconnection_duration
+            .clamp(Duration::from_secs(1), Duration::from_secs(60))
+    }
+
+    /// True the first time it is called on a thread of a Tokio runtime: the caller then starts the
+    /// sweeper there.
+    pub(crate) fn claim_sweeper(&self) -> bool {
+        !self.sweeping.load(Ordering::Relaxed)
+            && tokio::runtime::Handle::try_current().is_ok()
+            && !self.sweeping.swap(true, Ordering::AcqRel)
+    }
+
+    /// Drops the events and sessions older than the window, as each store, persist and restore does.
+    pub(crate) fn sweep(&self) {
+        let guard = self.store.lock();
+        guard.borrow_mut().prune(Instant::now(), &self.options);
     }
 
     /// Locks the store: hold the guard while an event is stored and queued for its targets.
@@ -351,5 +376,29 @@ mod tests {
         std::thread::sleep(Duration::from_millis(60));
         assert!(recovery.lock().restore(pid.as_str(), &offset, 10).is_none());
         assert_eq!(recovery.sizes(), (0, 0));
+    }
+
+    #[test]
+    fn the_sweeper_drops_what_expired_without_any_activity() {
+        let recovery =
+            Recovery::new(options(10).max_disconnection_duration(Duration::from_millis(30)));
+        assert!(!recovery.claim_sweeper(), "not on a runtime thread");
+        let guard = recovery.lock();
+        guard.store(vec![], vec![], frames("0"));
+        drop(guard);
+        recovery.persist(Sid::generate(), Sid::generate(), vec![], Value::Null);
+        recovery.sweep();
+        assert_eq!(recovery.sizes(), (1, 1), "nothing expired yet");
+        std::thread::sleep(Duration::from_millis(60));
+        recovery.sweep();
+        assert_eq!(recovery.sizes(), (0, 0));
+        assert_eq!(recovery.sweep_interval(), Duration::from_secs(1));
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .build()
+            .unwrap();
+        runtime.block_on(async {
+            assert!(recovery.claim_sweeper());
+            assert!(!recovery.claim_sweeper(), "started once");
+        });
     }
 }
