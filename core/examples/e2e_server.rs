@@ -172,6 +172,14 @@ fn setup(socket: Socket) {
             let _ = ack.send(ok(&socket.handshake()));
         }
     });
+    socket.on("recovered", |socket, event| async move {
+        if let Some(ack) = event.ack {
+            let _ = ack.send(ok(&json!({"recovered": socket.recovered(), "id": socket.id(), "rooms": sorted_rooms(&socket), "data": socket.data()})));
+        }
+    });
+    socket.on("emit-me", |socket, event| async move {
+        let _ = socket.emit("to-me", event.payload);
+    });
     socket.on("set-data", |socket, event| async move {
         socket.set_data(event.payload.first::<Value>().unwrap_or(Value::Null));
         if let Some(ack) = event.ack {
@@ -245,6 +253,11 @@ async fn main() -> std::io::Result<()> {
     }
     if let Some(bytes) = arg(&args, "--max-payload").and_then(|v| v.parse().ok()) {
         builder = builder.max_payload(bytes);
+    }
+    if let Some(window) = ms(&args, "--recovery") {
+        builder = builder.connection_state_recovery(
+            ferrio::ConnectionStateRecovery::new().max_disconnection_duration(window),
+        );
     }
     if let Some(transports) = arg(&args, "--transports") {
         builder = builder.transports(

@@ -46,8 +46,9 @@ pub use engineio::{CloseReason, Cors, CorsOrigins, Sid, TransportKind};
 pub use error::{CodedError, ConfigError, ErrorCode};
 pub use serve::{ServerHandle, SocketIoService};
 pub use socketio::{
-    AckError, AckSender, BroadcastOperator, ConnectError, DisconnectReason, EmitError, Event,
-    InvalidRateLimit, Namespace, Payload, RateLimit, Server, ServerBuilder, ServerConfig, Socket,
+    AckError, AckSender, BroadcastOperator, ConnectError, ConnectionStateRecovery,
+    DisconnectReason, EmitError, Event, InvalidRateLimit, Namespace, Payload, RateLimit, Server,
+    ServerBuilder, ServerConfig, Socket,
 };
 
 // The decoders are crate-private: their fuzzing harness runs inside the crate (`make fuzz`).

@@ -7,6 +7,7 @@ mod namespace;
 mod observer;
 mod operators;
 pub(crate) mod packet;
+mod recovery;
 pub(crate) mod server;
 mod socket;
 
@@ -21,8 +22,8 @@ pub use observer::Observer;
 pub(crate) use operators::broadcast_packet;
 pub use operators::{AckResponses, BroadcastOperator, IntoRooms, RemoteSocket};
 pub use server::{
-    DynamicNamespaceParent, InvalidRateLimit, RateLimit, Server, ServerBuilder, ServerConfig,
-    WeakServer, MAX_JSON_DEPTH,
+    ConnectionStateRecovery, DynamicNamespaceParent, InvalidRateLimit, RateLimit, Server,
+    ServerBuilder, ServerConfig, WeakServer, MAX_JSON_DEPTH,
 };
 pub use socket::{is_reserved_event, AckSender, Event, Socket};
 
@@ -43,6 +44,24 @@ pub enum DisconnectReason {
 }
 
 impl DisconnectReason {
+    /// Whether socket.io keeps the socket's session for connection state recovery after leaving for
+    /// this reason: the connection was lost (transport error or close, ping timeout) or the server ended
+    /// it (forced close, forced server close, shutting down). A namespace disconnect from either side,
+    /// a parse error, a full send buffer or the rate limit is final.
+    pub fn is_recoverable(self) -> bool {
+        matches!(
+            self,
+            DisconnectReason::Connection(
+                CloseReason::TransportError
+                    | CloseReason::TransportClose
+                    | CloseReason::ForcedClose
+                    | CloseReason::PingTimeout
+                    | CloseReason::ServerShuttingDown
+                    | CloseReason::ForcedServerClose
+            )
+        )
+    }
+
     /// The reason as socket.io spells it.
     pub fn as_str(self) -> &'static str {
         match self {

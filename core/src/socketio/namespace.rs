@@ -33,6 +33,8 @@ pub(crate) struct NamespaceInner {
     server_side_listeners: RwLock<Vec<ServerSideListener>>,
     pub(crate) limits: super::server::SocketLimits,
     pub(crate) hooks: Arc<super::observer::Hooks>,
+    /// The events and sessions kept for connection state recovery, when it is on.
+    pub(crate) recovery: Option<Box<super::recovery::Recovery>>,
 }
 
 impl NamespaceInner {
@@ -219,6 +221,7 @@ impl Namespace {
         factory: &dyn AdapterFactory,
         limits: super::server::SocketLimits,
         hooks: Arc<super::observer::Hooks>,
+        recovery: Option<super::ConnectionStateRecovery>,
     ) -> Namespace {
         let name: Arc<str> = name.into();
         Namespace(Arc::new_cyclic(|weak: &Weak<NamespaceInner>| {
@@ -233,6 +236,7 @@ impl Namespace {
                 server_side_listeners: RwLock::new(Vec::new()),
                 limits,
                 hooks,
+                recovery: recovery.map(|options| Box::new(super::recovery::Recovery::new(options))),
             }
         }))
     }
@@ -419,23 +423,87 @@ impl Namespace {
     /// middlewares, like python-socketio's `connect` handler, see a socket that exists: rooms joined
     /// there are visible everywhere and emits reach it), then the middlewares decide; the CONNECT answer
     /// and whatever was sent to it meanwhile follow, then the connection handlers. A refusal undoes it all.
+    ///
+    /// With connection state recovery, a CONNECT whose auth names a kept session (`pid`) and the offset
+    /// of the last event its client handled (`offset`) gets that session back instead: the socket has
+    /// its old id, rooms and `data`, the events it missed are queued before its CONNECT answer, and the
+    /// middlewares are skipped if the options say so.
     pub(crate) fn connect(&self, conn: &Arc<Conn>, auth: Value) {
+        if let Some(recovery) = self.0.recovery.as_deref() {
+            if recovery.claim_sweeper() {
+                tokio::spawn(sweep_recovery(
+                    Arc::downgrade(&self.0),
+                    recovery.sweep_interval(),
+                ));
+            }
+            let claim = match (auth.get("pid"), auth.get("offset")) {
+                (Some(Value::String(pid)), Some(Value::String(offset))) => {
+                    Some((pid.clone(), offset.clone()))
+                }
+                _ => None,
+            };
+            if let Some((pid, offset)) = claim {
+                // Under the store's lock until the socket is back in its rooms: every event is either
+                // among the missed ones or reaches the socket live (held after them).
+                let guard = recovery.lock();
+                // Room for the missed events and the CONNECT answer in the connection's queue.
+                let room = conn.queue_capacity().saturating_sub(2);
+                if let Some(restored) = guard.restore(&pid, &offset, room) {
+                    tracing::debug!(socket = %restored.session.sid, nsp = self.name(), "connection state recovered");
+                    let socket = Socket::restored(
+                        self.0.clone(),
+                        conn.clone(),
+                        auth,
+                        &restored.session,
+                        restored.missed,
+                    );
+                    let mut rooms = restored.session.rooms;
+                    let own = Room::from(socket.id().as_str());
+                    if !rooms.contains(&own) {
+                        rooms.push(own);
+                    }
+                    let joined = self.enter(conn, &socket, &rooms);
+                    drop(guard);
+                    if joined {
+                        if recovery.options.skip_middlewares {
+                            self.finish_connect(socket);
+                        } else {
+                            self.run_middlewares(socket);
+                        }
+                    }
+                    return;
+                }
+            }
+        }
         let socket = Socket::new(self.0.clone(), conn.clone(), auth);
+        let own = [Room::from(socket.id().as_str())];
+        if self.enter(conn, &socket, &own) {
+            self.run_middlewares(socket);
+        }
+    }
+
+    /// Puts a connecting socket in the namespace, the connection and `rooms`; false if its connection
+    /// ended meanwhile (the socket has then left again).
+    fn enter(&self, conn: &Arc<Conn>, socket: &Socket, rooms: &[Room]) -> bool {
         self.0.sockets.write().insert(socket.id(), socket.clone());
-        super::client::remember_socket(conn, &socket);
+        super::client::remember_socket(conn, socket);
         if conn.is_closed() {
             // The connection ended meanwhile, maybe before its sockets were walked.
             socket.on_close(DisconnectReason::Connection(
                 crate::engineio::CloseReason::TransportClose,
             ));
-            return;
+            return false;
         }
-        self.adapter()
-            .add_all(socket.id(), &[Room::from(socket.id().as_str())]);
+        self.adapter().add_all(socket.id(), rooms);
         if !socket.live() {
             self.adapter().del_all(socket.id());
-            return;
+            return false;
         }
+        true
+    }
+
+    /// Runs the middlewares, then connects the socket or refuses it.
+    fn run_middlewares(&self, socket: Socket) {
         let middlewares = self.0.handlers.middlewares.read().clone();
         if middlewares.is_empty() {
             self.finish_connect(socket);
@@ -480,9 +548,28 @@ impl Namespace {
         for handler in handlers {
             handler.call(socket.clone());
         }
-        let text = packet::encode_connect(self.name(), socket.id().as_str());
+        let pid = socket.pid();
+        let text = packet::encode_connect(
+            self.name(),
+            socket.id().as_str(),
+            pid.as_ref().map(Sid::as_str),
+        );
         if socket.answer(text) == Some(true) {
             socket.disconnect(false);
+        }
+    }
+}
+
+/// Drops the expired events and sessions of a namespace's recovery store even while nothing happens in
+/// it (each store, persist and restore prunes too); ends with the namespace.
+async fn sweep_recovery(nsp: Weak<NamespaceInner>, interval: std::time::Duration) {
+    loop {
+        tokio::time::sleep(interval).await;
+        let Some(nsp) = nsp.upgrade() else {
+            return;
+        };
+        if let Some(recovery) = nsp.recovery.as_deref() {
+            recovery.sweep();
         }
     }
 }

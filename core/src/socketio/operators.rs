@@ -80,6 +80,28 @@ pub(crate) fn broadcast_packet(
         payload.attachments().len(),
         ack_id,
     );
+    finish_packet(text, event, payload, ack_id)
+}
+
+/// A packet for a broadcast kept for connection state recovery: its offset is its last argument on the
+/// wire (not in `payload`, which stays what was emitted).
+fn recoverable_packet(nsp: &str, event: &str, payload: Payload, offset: &str) -> BroadcastPacket {
+    let text = packet::encode_event_with_offset(
+        nsp,
+        event,
+        payload.args_json(),
+        payload.attachments().len(),
+        offset,
+    );
+    finish_packet(text, event, payload, None)
+}
+
+fn finish_packet(
+    text: String,
+    event: &str,
+    payload: Payload,
+    ack_id: Option<u64>,
+) -> BroadcastPacket {
     let encoded = super::socket::frames(text, payload.attachments().to_vec());
     BroadcastPacket {
         event: event.to_owned(),
@@ -214,30 +236,62 @@ impl BroadcastOperator {
         &self.opts
     }
 
-    fn packet(
-        &self,
-        event: &str,
-        payload: Payload,
-        ack_id: Option<u64>,
-    ) -> Result<BroadcastPacket, EmitError> {
+    fn check(&self, event: &str, payload: &Payload) -> Result<(), EmitError> {
         if super::socket::is_reserved_event(event) {
             return Err(EmitError::Reserved(event.to_owned()));
         }
         if packet::nesting_exceeds(payload.args_json(), self.nsp.0.limits.max_json_depth) {
             return Err(EmitError::TooDeep);
         }
+        Ok(())
+    }
+
+    fn packet(
+        &self,
+        event: &str,
+        payload: Payload,
+        ack_id: Option<u64>,
+    ) -> Result<BroadcastPacket, EmitError> {
+        self.check(event, &payload)?;
         Ok(broadcast_packet(self.nsp.name(), event, payload, ack_id))
     }
 
     /// Emits to every targeted socket. Never waits; slow sockets are dropped from volatile broadcasts and
     /// disconnected otherwise (see [`crate::adapter::BroadcastReport`]).
+    ///
+    /// With connection state recovery on, a broadcast that is not volatile is also kept for the sockets
+    /// that lost their connection, and carries its offset as its last argument.
     pub fn emit(&self, event: &str, payload: Payload) -> Result<(), EmitError> {
-        let packet = self.packet(event, payload, None)?;
-        let report = self
+        let recovery = self
             .nsp
-            .adapter()
-            .broadcast(&packet, &self.opts)
-            .map_err(EmitError::Adapter)?;
+            .0
+            .recovery
+            .as_deref()
+            .filter(|_| !self.opts.volatile);
+        let (packet, report) = match recovery {
+            None => {
+                let packet = self.packet(event, payload, None)?;
+                let report = self.nsp.adapter().broadcast(&packet, &self.opts);
+                (packet, report)
+            }
+            Some(recovery) => {
+                self.check(event, &payload)?;
+                // Stored and queued under one lock, so that a session being restored gets it exactly
+                // once: among its missed events or live.
+                let guard = recovery.lock();
+                let offset = guard.next_offset();
+                let packet = recoverable_packet(self.nsp.name(), event, payload, &offset);
+                guard.store(
+                    self.opts.rooms.clone(),
+                    self.opts.except.clone(),
+                    packet.encoded.clone(),
+                );
+                let report = self.nsp.adapter().broadcast(&packet, &self.opts);
+                drop(guard);
+                (packet, report)
+            }
+        };
+        let report = report.map_err(EmitError::Adapter)?;
         if let Some(observer) = self.nsp.0.hooks.get() {
             let (frames, bytes) = packet.encoded.size();
             observer.messages_sent(report.delivered * frames, report.delivered * bytes);

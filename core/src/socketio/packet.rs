@@ -355,8 +355,32 @@ pub fn encode_event(
     attachments: usize,
     id: Option<u64>,
 ) -> String {
+    encode_event_inner(nsp, event, args, attachments, id, None)
+}
+
+/// Encodes an EVENT kept for connection state recovery: its offset is appended as the last argument,
+/// where socket.io puts it and where the official client reads it back.
+pub fn encode_event_with_offset(
+    nsp: &str,
+    event: &str,
+    args: &str,
+    attachments: usize,
+    offset: &str,
+) -> String {
+    encode_event_inner(nsp, event, args, attachments, None, Some(offset))
+}
+
+fn encode_event_inner(
+    nsp: &str,
+    event: &str,
+    args: &str,
+    attachments: usize,
+    id: Option<u64>,
+    offset: Option<&str>,
+) -> String {
     let inner = array_inner(args);
-    let mut out = String::with_capacity(16 + nsp.len() + event.len() + inner.len());
+    let extra = offset.map_or(0, |o| o.len() + 3);
+    let mut out = String::with_capacity(16 + nsp.len() + event.len() + inner.len() + extra);
     push_header(
         &mut out,
         if attachments > 0 { '5' } else { '2' },
@@ -369,6 +393,10 @@ pub fn encode_event(
     if !inner.is_empty() {
         out.push(',');
         out.push_str(inner);
+    }
+    if let Some(offset) = offset {
+        out.push(',');
+        push_json_string(&mut out, offset);
     }
     out.push(']');
     out
@@ -391,12 +419,17 @@ pub fn encode_ack(nsp: &str, id: u64, args: &str, attachments: usize) -> String 
     out
 }
 
-/// The server's CONNECT answer: `0[nsp,]{"sid":"…"}`.
-pub fn encode_connect(nsp: &str, sid: &str) -> String {
-    let mut out = String::with_capacity(40 + nsp.len());
+/// The server's CONNECT answer: `0[nsp,]{"sid":"…"}`, with the private session id when connection
+/// state recovery is on: `{"sid":"…","pid":"…"}`.
+pub fn encode_connect(nsp: &str, sid: &str, pid: Option<&str>) -> String {
+    let mut out = String::with_capacity(64 + nsp.len());
     push_header(&mut out, '0', 0, nsp, None);
     out.push_str("{\"sid\":");
     push_json_string(&mut out, sid);
+    if let Some(pid) = pid {
+        out.push_str(",\"pid\":");
+        push_json_string(&mut out, pid);
+    }
     out.push('}');
     out
 }
@@ -569,8 +602,27 @@ mod tests {
             encode_ack("/admin", 456, "[{\"_placeholder\":true,\"num\":0}]", 1),
             "461-/admin,456[{\"_placeholder\":true,\"num\":0}]"
         );
-        assert_eq!(encode_connect("/", "abc"), "40{\"sid\":\"abc\"}");
-        assert_eq!(encode_connect("/chat", "abc"), "40/chat,{\"sid\":\"abc\"}");
+        assert_eq!(encode_connect("/", "abc", None), "40{\"sid\":\"abc\"}");
+        assert_eq!(
+            encode_connect("/chat", "abc", None),
+            "40/chat,{\"sid\":\"abc\"}"
+        );
+        assert_eq!(
+            encode_connect("/", "abc", Some("xyz")),
+            "40{\"sid\":\"abc\",\"pid\":\"xyz\"}"
+        );
+        assert_eq!(
+            encode_event_with_offset("/", "hello", "[1]", 0, "o1"),
+            "42[\"hello\",1,\"o1\"]"
+        );
+        assert_eq!(
+            encode_event_with_offset("/x", "hello", "[]", 0, "o2"),
+            "42/x,[\"hello\",\"o2\"]"
+        );
+        assert_eq!(
+            encode_event_with_offset("/", "b", "[{\"_placeholder\":true,\"num\":0}]", 1, "o3"),
+            "451-[\"b\",{\"_placeholder\":true,\"num\":0},\"o3\"]"
+        );
         assert_eq!(
             encode_connect_error("/", "Not authorized", None),
             "44{\"message\":\"Not authorized\"}"

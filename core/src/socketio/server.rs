@@ -48,6 +48,9 @@ pub struct ServerConfig {
     pub static_dir: Option<PathBuf>,
     /// Makes each namespace's adapter (default: in memory).
     pub adapter: Arc<dyn AdapterFactory>,
+    /// Connection state recovery (socket.io's `connectionStateRecovery`), off by default (`None`); see
+    /// [`ConnectionStateRecovery`].
+    pub connection_state_recovery: Option<ConnectionStateRecovery>,
 }
 
 impl Default for ServerConfig {
@@ -63,6 +66,7 @@ impl Default for ServerConfig {
             client_dir: None,
             static_dir: None,
             adapter: Arc::new(MemoryAdapterFactory),
+            connection_state_recovery: None,
         }
     }
 }
@@ -82,6 +86,7 @@ impl std::fmt::Debug for ServerConfig {
             .field("rate_limit", &self.rate_limit)
             .field("client_dir", &self.client_dir)
             .field("static_dir", &self.static_dir)
+            .field("connection_state_recovery", &self.connection_state_recovery)
             .finish_non_exhaustive()
     }
 }
@@ -93,7 +98,9 @@ pub const MAX_JSON_DEPTH: usize = 1000;
 impl ServerConfig {
     /// Checks every option, as [`ServerBuilder::build`] does: the engine's ([`EngineConfig::validate`]),
     /// `connect_timeout` (1 ms to about 12 days), `max_json_depth` (1 to [`MAX_JSON_DEPTH`]),
-    /// `max_namespaces_per_connection` and `max_pending_acks` (at least 1) and the rate limit.
+    /// `max_namespaces_per_connection` and `max_pending_acks` (at least 1), the rate limit, and
+    /// connection state recovery's `max_disconnection_duration` (1 ms to about 12 days) and
+    /// `max_stored_packets` (at least 1).
     pub fn validate(&self) -> Result<(), ConfigError> {
         self.engine.validate()?;
         check_duration("connect_timeout", self.connect_timeout)?;
@@ -113,7 +120,78 @@ impl ServerConfig {
         if let Some(limit) = &self.rate_limit {
             limit.check()?;
         }
+        if let Some(recovery) = &self.connection_state_recovery {
+            check_duration(
+                "max_disconnection_duration",
+                recovery.max_disconnection_duration,
+            )?;
+            check_at_least("max_stored_packets", recovery.max_stored_packets, 1)?;
+        }
         Ok(())
+    }
+}
+
+/// Connection state recovery, as socket.io 4.6+ does it (`connectionStateRecovery`): a client that lost
+/// its connection comes back within `max_disconnection_duration` as the same socket — same id, rooms and
+/// `data` — and first receives every event it missed meanwhile.
+///
+/// With it on, each namespace keeps the events that can be recovered (those without an ack and not
+/// volatile, whether broadcast or emitted to one socket) for `max_disconnection_duration`, each with an
+/// offset the client gets as the event's last argument; the CONNECT answer carries a private session id
+/// (`pid`). A socket whose connection ends for a reason socket.io deems recoverable (see
+/// [`DisconnectReason::is_recoverable`](super::DisconnectReason::is_recoverable)) leaves a session
+/// behind; a client whose CONNECT auth names that `pid` and the `offset` of the last event it handled gets
+/// it back, with [`Socket::recovered`](super::Socket::recovered) true, the events it missed queued before
+/// the CONNECT answer, and (with `skip_middlewares`) without running the middlewares again.
+///
+/// Memory is bounded twice: events older than `max_disconnection_duration` are dropped, and each
+/// namespace keeps at most `max_stored_packets` of them, dropping the oldest first. A client that missed
+/// an event dropped early is not recovered (it connects as a fresh socket) rather than recovered with a
+/// gap; so is one that missed more events than its connection's queue holds (`max_queued_packets`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct ConnectionStateRecovery {
+    /// How long a session is kept after its connection was lost (default 2 minutes).
+    pub max_disconnection_duration: Duration,
+    /// Whether a recovered socket skips the namespace's middlewares (default true).
+    pub skip_middlewares: bool,
+    /// The most events each namespace keeps for recovery (default 10 000); at the cap the oldest is
+    /// dropped, and the sessions that missed it are no longer recovered.
+    pub max_stored_packets: usize,
+}
+
+impl Default for ConnectionStateRecovery {
+    fn default() -> Self {
+        ConnectionStateRecovery {
+            max_disconnection_duration: Duration::from_secs(120),
+            skip_middlewares: true,
+            max_stored_packets: 10_000,
+        }
+    }
+}
+
+impl ConnectionStateRecovery {
+    /// socket.io's defaults: 2 minutes, middlewares skipped, and at most 10 000 events per namespace.
+    pub fn new() -> ConnectionStateRecovery {
+        ConnectionStateRecovery::default()
+    }
+
+    /// How long a session is kept after its connection was lost.
+    pub fn max_disconnection_duration(mut self, duration: Duration) -> Self {
+        self.max_disconnection_duration = duration;
+        self
+    }
+
+    /// Whether a recovered socket skips the namespace's middlewares.
+    pub fn skip_middlewares(mut self, skip: bool) -> Self {
+        self.skip_middlewares = skip;
+        self
+    }
+
+    /// The most events each namespace keeps for recovery.
+    pub fn max_stored_packets(mut self, packets: usize) -> Self {
+        self.max_stored_packets = packets;
+        self
     }
 }
 
@@ -368,6 +446,13 @@ impl ServerBuilder {
         self
     }
 
+    /// Turns on connection state recovery (default off), e.g.
+    /// `connection_state_recovery(ConnectionStateRecovery::new())`. See [`ConnectionStateRecovery`].
+    pub fn connection_state_recovery(mut self, recovery: ConnectionStateRecovery) -> Self {
+        self.config.connection_state_recovery = Some(recovery);
+        self
+    }
+
     /// The whole configuration, for callers (bindings) that fill it field by field.
     pub fn config(mut self, config: ServerConfig) -> Self {
         self.config = config;
@@ -438,6 +523,7 @@ impl ServerInner {
                         self.config.adapter.as_ref(),
                         SocketLimits::new(&self.config),
                         self.hooks.clone(),
+                        self.config.connection_state_recovery,
                     )
                 })
                 .clone(),
@@ -602,6 +688,7 @@ impl Server {
                     self.0.config.adapter.as_ref(),
                     SocketLimits::new(&self.0.config),
                     self.0.hooks.clone(),
+                    self.0.config.connection_state_recovery,
                 )
             })
             .clone()

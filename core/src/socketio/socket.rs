@@ -84,6 +84,10 @@ pub(crate) struct SocketHandlers {
 
 pub(crate) struct SocketInner {
     id: Sid,
+    /// The private session id of connection state recovery (`None` while it is off).
+    pid: Option<Sid>,
+    /// Whether this socket is a recovered session.
+    recovered: bool,
     ns: Arc<NamespaceInner>,
     pub(crate) conn: Arc<Conn>,
     auth: Value,
@@ -105,6 +109,8 @@ pub(crate) struct SocketInner {
 /// The packets of a connecting socket and what was asked of it meanwhile.
 #[derive(Default)]
 struct Held {
+    /// The events a recovered socket missed: they precede its CONNECT answer, as in socket.io.
+    missed: Vec<Outgoing>,
     frames: Vec<Outgoing>,
     /// `disconnect` was called while connecting: it happens right after the CONNECT answer.
     disconnect: bool,
@@ -147,17 +153,68 @@ impl PartialEq for Socket {
 }
 
 impl Socket {
+    /// A new socket; it gets a private session id when its namespace recovers connection states.
     pub(crate) fn new(ns: Arc<NamespaceInner>, conn: Arc<Conn>, auth: Value) -> Socket {
+        let pid = ns.recovery.as_ref().map(|_| Sid::generate());
+        Socket::with_identity(
+            ns,
+            conn,
+            auth,
+            Sid::generate(),
+            pid,
+            false,
+            Value::Null,
+            Vec::new(),
+        )
+    }
+
+    /// The socket of a recovered session: its id, private id and `data`, and the events it missed,
+    /// queued before its CONNECT answer.
+    pub(crate) fn restored(
+        ns: Arc<NamespaceInner>,
+        conn: Arc<Conn>,
+        auth: Value,
+        session: &super::recovery::Session,
+        missed: Vec<Outgoing>,
+    ) -> Socket {
+        Socket::with_identity(
+            ns,
+            conn,
+            auth,
+            session.sid,
+            Some(session.pid),
+            true,
+            session.data.clone(),
+            missed,
+        )
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn with_identity(
+        ns: Arc<NamespaceInner>,
+        conn: Arc<Conn>,
+        auth: Value,
+        id: Sid,
+        pid: Option<Sid>,
+        recovered: bool,
+        data: Value,
+        missed: Vec<Outgoing>,
+    ) -> Socket {
         Socket(Arc::new(SocketInner {
-            id: Sid::generate(),
+            id,
+            pid,
+            recovered,
             ns,
             conn,
             auth,
             handlers: RwLock::new(Arc::default()),
-            data: Mutex::new(Value::Null),
+            data: Mutex::new(data),
             acks: Mutex::new(HashMap::new()),
             state: AtomicU8::new(CONNECTING),
-            held: Mutex::new(Held::default()),
+            held: Mutex::new(Held {
+                missed,
+                ..Held::default()
+            }),
             rate_tat: AtomicU64::new(0),
         }))
     }
@@ -165,6 +222,18 @@ impl Socket {
     /// The socket id (also the name of its private room).
     pub fn id(&self) -> Sid {
         self.0.id
+    }
+
+    /// Whether this socket is a session recovered after a temporary disconnection (connection state
+    /// recovery): same id, rooms and `data` as before, and the events it missed were sent to it before
+    /// its CONNECT answer. Its middlewares did not run when recovery skips them.
+    pub fn recovered(&self) -> bool {
+        self.0.recovered
+    }
+
+    /// The private session id sent in the CONNECT answer (connection state recovery only).
+    pub(crate) fn pid(&self) -> Option<Sid> {
+        self.0.pid
     }
 
     /// The namespace name.
@@ -427,7 +496,9 @@ impl Socket {
     fn hold(&self, item: Outgoing) -> Result<(), SendError> {
         let mut held = self.0.held.lock();
         match self.0.state.load(Ordering::Acquire) {
-            CONNECTING | ACCEPTED if held.frames.len() + 1 >= self.0.conn.queue_capacity() => {
+            CONNECTING | ACCEPTED
+                if held.missed.len() + held.frames.len() + 1 >= self.0.conn.queue_capacity() =>
+            {
                 Err(SendError::Full)
             }
             CONNECTING | ACCEPTED => {
@@ -453,7 +524,10 @@ impl Socket {
         attachments: Vec<bytes::Bytes>,
         volatile: bool,
     ) -> Result<(), EmitError> {
-        let item = frames(text, attachments);
+        self.send_item(frames(text, attachments), volatile)
+    }
+
+    fn send_item(&self, item: Outgoing, volatile: bool) -> Result<(), EmitError> {
         match self.push_raw(item) {
             Ok(()) => Ok(()),
             Err(SendError::Full) if volatile => Ok(()),
@@ -491,6 +565,25 @@ impl Socket {
         let (args, attachments) = payload.into_parts();
         if packet::nesting_exceeds(&args, self.0.ns.limits.max_json_depth) {
             return Err(EmitError::TooDeep);
+        }
+        if ack_id.is_none() && !volatile {
+            if let Some(recovery) = self.0.ns.recovery.as_deref() {
+                // Kept for recovery, as socket.io 4.8 keeps an emit to one socket (it broadcasts it to
+                // the socket's own room): stored and queued under the store's lock.
+                let guard = recovery.lock();
+                let offset = guard.next_offset();
+                let text = packet::encode_event_with_offset(
+                    self.nsp(),
+                    event,
+                    &args,
+                    attachments.len(),
+                    &offset,
+                );
+                self.observe_sent(&text, &attachments);
+                let item = frames(text, attachments);
+                guard.store(vec![self.own_room()], Vec::new(), item.clone());
+                return self.send_item(item, false);
+            }
         }
         let text = packet::encode_event(self.nsp(), event, &args, attachments.len(), ack_id);
         self.observe_sent(&text, &attachments);
@@ -676,9 +769,20 @@ impl Socket {
         for handler in &handlers.disconnecting {
             handler.call(self, reason);
         }
+        // The session socket.io keeps for recovery: its rooms as the `disconnecting` handlers left them.
+        let persist = match (self.0.ns.recovery.as_deref(), self.0.pid) {
+            (Some(recovery), Some(pid)) if reason.is_recoverable() => {
+                Some((recovery, pid, self.rooms()))
+            }
+            _ => None,
+        };
         self.0.ns.adapter().del_all(self.id());
         self.0.ns.remove_socket(self.id());
         super::client::forget_socket(&self.0.conn, self);
+        // Only once the socket is gone from its namespace: a restore must not find it still there.
+        if let Some((recovery, pid, rooms)) = persist {
+            recovery.persist(self.id(), pid, rooms, self.data());
+        }
         // Dropping the waiters fails pending emit_with_ack futures with `Disconnected`.
         self.0.acks.lock().clear();
         for handler in &handlers.disconnect {
@@ -712,7 +816,17 @@ impl Socket {
         }
         // Before the answer leaves: the client may reply at once, from another thread.
         self.0.state.store(ANSWERING, Ordering::Release);
-        let mut result = self.0.conn.push(frames(text, Vec::new()));
+        // A recovered socket's missed events come first: the client keeps them until the answer.
+        let mut result = Ok(());
+        for item in std::mem::take(&mut held.missed) {
+            if result.is_err() {
+                break;
+            }
+            result = self.0.conn.push(item);
+        }
+        if result.is_ok() {
+            result = self.0.conn.push(frames(text, Vec::new()));
+        }
         for item in std::mem::take(&mut held.frames) {
             if result.is_err() {
                 break;
