@@ -5,6 +5,14 @@ import { describe, test, before, after, afterEach } from "node:test";
 import assert from "node:assert/strict";
 import { Clients, MODES, startServer, ask, askAll, once, waitEvent, withTimeout } from "./helpers.mjs";
 
+// Only the core (and socket.io's reference server) take `--recovery` so far: the bindings' e2e servers
+// (FERRIO_E2E_SERVER set to one of them) do not offer connection state recovery yet (issue #17).
+const serverUnderTest = process.env.FERRIO_E2E_SERVER ?? "";
+const skip =
+  serverUnderTest && !serverUnderTest.endsWith("reference-server.mjs")
+    ? "the bindings do not offer connection state recovery yet"
+    : false;
+
 // The client's own reconnection, slow enough that the missed events are sent before it comes back.
 const RECONNECT = { reconnection: true, reconnectionDelay: 600, reconnectionDelayMax: 600, randomizationFactor: 0 };
 
@@ -21,7 +29,7 @@ function reconnected(socket) {
   return once(socket, "connect", 5000);
 }
 
-describe("connection state recovery within the window", { timeout: 60_000 }, () => {
+describe("connection state recovery within the window", { timeout: 60_000, skip }, () => {
   let server;
   const clients = new Clients();
   before(async () => {
@@ -99,7 +107,7 @@ describe("connection state recovery within the window", { timeout: 60_000 }, () 
   });
 });
 
-describe("connection state recovery after the window", { timeout: 30_000 }, () => {
+describe("connection state recovery after the window", { timeout: 30_000, skip }, () => {
   let server;
   const clients = new Clients();
   before(async () => {
