@@ -83,6 +83,26 @@ impl Harness {
             .expect("a disconnect in time")
             .expect("the server is alive")
     }
+
+    /// Connects a client and has it receive one broadcast: what it needs to come back (its session, its
+    /// socket's id, its private id, and the offset of the last event it saw).
+    async fn connect_and_see_one_event(&mut self) -> Seen {
+        let (mut ws, _, answer) = connect(self.addr(), None).await;
+        let sid = str_of(&answer, "sid").to_owned();
+        let pid = str_of(&answer, "pid").to_owned();
+        let _ = self.next_socket().await;
+        self.io.of("/").emit("seen", Payload::empty()).unwrap();
+        let last = offset(&ws_recv_text_skip_pings(&mut ws).await);
+        Seen { ws, sid, pid, last }
+    }
+}
+
+/// A connected client that saw one event (see `Harness::connect_and_see_one_event`).
+struct Seen {
+    ws: Ws,
+    sid: String,
+    pid: String,
+    last: String,
 }
 
 /// Opens a WebSocket session and sends CONNECT with `auth`; returns the socket, the frames received
@@ -379,11 +399,7 @@ async fn events_emitted_while_the_session_is_restored_arrive_exactly_once_in_ord
 #[tokio::test]
 async fn middlewares_run_on_recovery_when_skip_middlewares_is_off() {
     let mut h = Harness::start(Some(recovery().skip_middlewares(false))).await;
-    let (mut ws, _, answer) = connect(h.addr(), None).await;
-    let pid = str_of(&answer, "pid").to_owned();
-    let _ = h.next_socket().await;
-    h.io.of("/").emit("seen", Payload::empty()).unwrap();
-    let last = offset(&ws_recv_text_skip_pings(&mut ws).await);
+    let Seen { ws, pid, last, .. } = h.connect_and_see_one_event().await;
     drop(ws);
     h.next_disconnect().await;
     let (_ws, _, _) = connect(h.addr(), Some(json!({"pid": pid, "offset": last}))).await;
@@ -398,12 +414,7 @@ async fn after_the_window_the_client_gets_a_fresh_socket() {
         ConnectionStateRecovery::new().max_disconnection_duration(Duration::from_millis(200)),
     ))
     .await;
-    let (mut ws, _, answer) = connect(h.addr(), None).await;
-    let sid = str_of(&answer, "sid").to_owned();
-    let pid = str_of(&answer, "pid").to_owned();
-    let _ = h.next_socket().await;
-    h.io.of("/").emit("seen", Payload::empty()).unwrap();
-    let last = offset(&ws_recv_text_skip_pings(&mut ws).await);
+    let Seen { ws, sid, pid, last } = h.connect_and_see_one_event().await;
     drop(ws);
     h.next_disconnect().await;
     h.io.of("/").emit("missed", Payload::empty()).unwrap();
@@ -420,12 +431,7 @@ async fn after_the_window_the_client_gets_a_fresh_socket() {
 #[tokio::test]
 async fn an_unknown_pid_or_offset_gives_a_fresh_socket() {
     let mut h = Harness::start(Some(recovery())).await;
-    let (mut ws, _, answer) = connect(h.addr(), None).await;
-    let sid = str_of(&answer, "sid").to_owned();
-    let pid = str_of(&answer, "pid").to_owned();
-    let _ = h.next_socket().await;
-    h.io.of("/").emit("seen", Payload::empty()).unwrap();
-    let last = offset(&ws_recv_text_skip_pings(&mut ws).await);
+    let Seen { ws, sid, pid, last } = h.connect_and_see_one_event().await;
     drop(ws);
     h.next_disconnect().await;
 
@@ -451,12 +457,12 @@ async fn an_unknown_pid_or_offset_gives_a_fresh_socket() {
 #[tokio::test]
 async fn a_namespace_disconnect_leaves_no_session() {
     let mut h = Harness::start(Some(recovery())).await;
-    let (mut ws, _, answer) = connect(h.addr(), None).await;
-    let sid = str_of(&answer, "sid").to_owned();
-    let pid = str_of(&answer, "pid").to_owned();
-    let _ = h.next_socket().await;
-    h.io.of("/").emit("seen", Payload::empty()).unwrap();
-    let last = offset(&ws_recv_text_skip_pings(&mut ws).await);
+    let Seen {
+        mut ws,
+        sid,
+        pid,
+        last,
+    } = h.connect_and_see_one_event().await;
     ws_send_text(&mut ws, "41").await;
     let reason = h.next_disconnect().await;
     assert_eq!(reason, DisconnectReason::ClientNamespaceDisconnect);
