@@ -12,7 +12,7 @@
 
 use bytes::Bytes;
 use ferrio::adapter::{RoomEvent, ServerSideAck};
-use ferrio::AckSender;
+use ferrio::{AckSender, Socket};
 use ferrio_host::event::RoomChange;
 use ferrio_host::{BatchQueue, EventKind, HostEvent, Sink, Tokens, Verdict, Wake};
 use napi::bindgen_prelude::{Array, Buffer, ToNapiValue, Unknown};
@@ -110,13 +110,19 @@ impl Shared {
 impl Sink<i32> for Shared {
     /// Queues the event while the server listens; `false` (and the event is dropped) otherwise.
     fn deliver(&self, event: HostEvent<i32>) -> bool {
-        if let HostEvent::Disconnect { socket, .. } = &event {
-            // Whether or not JavaScript hears of it: the socket's unanswered acks go with it.
-            self.acks.forget(socket.id());
-        }
+        let leaving = match &event {
+            HostEvent::Disconnect { socket, .. } => Some(socket.id()),
+            _ => None,
+        };
         // Held while pushing, so that the wake finds the dispatcher an accepted event was queued for.
         let dispatcher = self.dispatcher.read();
-        dispatcher.is_some() && self.queue.push(event)
+        let queued = dispatcher.is_some() && self.queue.push(event);
+        if let (false, Some(sid)) = (queued, leaving) {
+            // JavaScript will not hear of the departure, so the socket's unanswered acks go now; a queued
+            // departure takes them when it is converted, after every event the socket sent.
+            self.acks.forget(sid);
+        }
+        queued
     }
 }
 
@@ -201,6 +207,28 @@ fn buffers(attachments: Vec<Bytes>) -> Option<Vec<Buffer>> {
     }
 }
 
+/// A socket joining its namespace (a middleware's question, or the connection): its handshake, the
+/// verdict's token (0 for a connection) and its dynamic parent.
+fn joining(
+    items: &mut Items<'_>,
+    kind: EventKind,
+    socket: &Socket,
+    token: f64,
+    parent: i32,
+) -> napi::Result<()> {
+    let handshake = socket.handshake().to_string();
+    items.item(
+        kind,
+        socket.nsp(),
+        socket.id().as_str(),
+        Some(&handshake),
+        None,
+        None,
+        token,
+        f64::from(parent),
+    )
+}
+
 /// A token as the facade holds it (-1: none).
 fn token(token: Option<u64>) -> f64 {
     token.map_or(-1.0, |t| t as f64)
@@ -222,31 +250,9 @@ impl Shared {
                     // Closed since it was queued: refused at once (JavaScript's answer finds nothing).
                     drop(self.verdicts.take(token));
                 }
-                let handshake = socket.handshake().to_string();
-                items.item(
-                    kind,
-                    socket.nsp(),
-                    socket.id().as_str(),
-                    Some(&handshake),
-                    None,
-                    None,
-                    token as f64,
-                    f64::from(tag),
-                )
+                joining(items, kind, &socket, token as f64, tag)
             }
-            HostEvent::Connect { socket, tag } => {
-                let handshake = socket.handshake().to_string();
-                items.item(
-                    kind,
-                    socket.nsp(),
-                    socket.id().as_str(),
-                    Some(&handshake),
-                    None,
-                    None,
-                    0.0,
-                    f64::from(tag),
-                )
-            }
+            HostEvent::Connect { socket, tag } => joining(items, kind, &socket, 0.0, tag),
             HostEvent::Event { socket, event } => {
                 let sid = socket.id();
                 let ack = event.ack.map(|ack| self.acks.keep(Some(sid), ack));
@@ -281,7 +287,7 @@ impl Shared {
                 )
             }
             HostEvent::Disconnect { socket, reason } => {
-                // Acks kept while the departure waited in the queue go too.
+                // The socket's unanswered acks go with it (its events were converted before this).
                 self.acks.forget(socket.id());
                 items.item(
                     kind,
