@@ -104,8 +104,9 @@ impl Handlers {
 
 /// Makes the socket's namespace (maybe a dynamic one, new) reachable by name from Python.
 fn remember_namespace(namespaces: &Namespaces, socket: &Socket) {
-    let nsp = socket.namespace();
-    if !namespaces.read().contains_key(nsp.name()) {
-        namespaces.write().insert(nsp.name().to_owned(), nsp);
+    if !namespaces.read().contains_key(socket.nsp()) {
+        namespaces
+            .write()
+            .insert(socket.nsp().to_owned(), socket.namespace());
     }
 }
