@@ -286,6 +286,9 @@ pub trait SocketEmitter: Send + Sync + 'static {
     fn room_events(&self, events: Vec<RoomEvent>);
     /// Hands an event from another server to the namespace's server-side listeners.
     fn server_side_event(&self, event: ServerSideEvent);
+    /// Encodes an event kept for connection state recovery: `offset` is appended as its last argument on
+    /// the wire, where socket.io puts it and the official client reads it back.
+    fn recoverable_packet(&self, event: &str, payload: Payload, offset: &str) -> BroadcastPacket;
 }
 
 /// The namespace an adapter serves, as the adapter holds it: its name and a weak handle on its
@@ -400,6 +403,11 @@ pub trait Adapter: Send + Sync + 'static {
     ) -> BoxFuture<'static, Result<Vec<Payload>, AdapterError>> {
         Box::pin(async { Ok(Vec::new()) })
     }
+    /// The adapter's own connection state recovery, if it keeps one (a cluster's adapter does, so a
+    /// client may recover on any server); the namespace keeps it in memory otherwise.
+    fn session_store(&self) -> Option<&dyn SessionStore> {
+        None
+    }
     /// Every room of the namespace, cluster-wide (socket-id rooms included).
     fn all_rooms(&self) -> BoxFuture<'static, Result<HashSet<Room>, AdapterError>> {
         let rooms = self
@@ -409,6 +417,70 @@ pub trait Adapter: Send + Sync + 'static {
             .collect();
         Box::pin(async move { Ok(rooms) })
     }
+}
+
+/// What a socket whose connection was lost leaves behind for connection state recovery (socket.io's
+/// `Session`).
+#[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
+pub struct Session {
+    /// The socket id, which the recovered socket gets back.
+    pub sid: Sid,
+    /// The private session id the client presents to recover it.
+    pub pid: Sid,
+    /// Its rooms when it left, its own id room included.
+    pub rooms: Vec<Room>,
+    /// Its `data` when it left.
+    pub data: serde_json::Value,
+}
+
+impl Session {
+    /// A session of socket `sid` with private id `pid`.
+    pub fn new(sid: Sid, pid: Sid, rooms: Vec<Room>, data: serde_json::Value) -> Session {
+        Session {
+            sid,
+            pid,
+            rooms,
+            data,
+        }
+    }
+}
+
+/// A session given back with the events it missed, in order, each encoded with its offset
+/// ([`SocketEmitter::recoverable_packet`]).
+#[derive(Debug)]
+pub struct RestoredSession {
+    /// The session as it was kept.
+    pub session: Session,
+    /// The events addressed to it after the client's offset.
+    pub missed: Vec<BroadcastPacket>,
+}
+
+/// Hands a restore's outcome back to the namespace, which puts the socket back in its rooms (or, on
+/// `None`, connects a fresh socket) before it returns.
+pub type ResumeSession = Box<dyn FnOnce(Option<RestoredSession>) + Send>;
+
+/// Connection state recovery kept by an adapter, for a cluster (socket.io's session-aware adapters, as
+/// @socket.io/redis-streams-adapter does it): the adapter gives each kept event its offset, keeps the
+/// sessions and finds what a returning client missed, wherever the event was emitted. A namespace whose
+/// adapter offers one ([`Adapter::session_store`]) uses it instead of its in-memory store.
+pub trait SessionStore: Send + Sync {
+    /// Broadcasts an event kept for recovery: gives it its offset, sends it to the other servers, and
+    /// queues it, encoded with that offset, for the local sockets `opts` targets. Never waits: the
+    /// local delivery may follow later, in the order the store keeps its events.
+    fn broadcast_recoverable(
+        &self,
+        event: &str,
+        payload: Payload,
+        opts: &BroadcastOptions,
+    ) -> Result<(), AdapterError>;
+    /// Keeps `session` for `window` (the recovery window).
+    fn persist_session(&self, session: Session, window: std::time::Duration);
+    /// Takes session `pid` back with the events after `offset` addressed to it, and calls `resume` with
+    /// it at a point where every later event reaches the resumed socket live — so each event arrives
+    /// once. `None` when the session or the offset is unknown or expired, or when more than `max_missed`
+    /// events were missed.
+    fn restore_session(&self, pid: &str, offset: &str, max_missed: usize, resume: ResumeSession);
 }
 
 /// Makes the adapter of each namespace.

@@ -19,7 +19,7 @@ pub use handler::{
 };
 pub use namespace::{Namespace, NamespaceRef};
 pub use observer::Observer;
-pub(crate) use operators::broadcast_packet;
+pub(crate) use operators::{broadcast_packet, recoverable_packet};
 pub use operators::{AckResponses, BroadcastOperator, IntoRooms, RemoteSocket};
 pub use server::{
     ConnectionStateRecovery, DynamicNamespaceParent, InvalidRateLimit, RateLimit, Server,

@@ -140,6 +140,10 @@ impl SocketEmitter for NamespaceInner {
         super::broadcast_packet(self.name(), event, payload, ack_id)
     }
 
+    fn recoverable_packet(&self, event: &str, payload: Payload, offset: &str) -> BroadcastPacket {
+        super::recoverable_packet(self.name(), event, payload, offset)
+    }
+
     fn next_ack_id(&self) -> u64 {
         NamespaceInner::next_ack_id(self)
     }
@@ -429,55 +433,100 @@ impl Namespace {
     /// its old id, rooms and `data`, the events it missed are queued before its CONNECT answer, and the
     /// middlewares are skipped if the options say so.
     pub(crate) fn connect(&self, conn: &Arc<Conn>, auth: Value) {
-        if let Some(recovery) = self.0.recovery.as_deref() {
-            if recovery.claim_sweeper() {
-                tokio::spawn(sweep_recovery(
-                    Arc::downgrade(&self.0),
-                    recovery.sweep_interval(),
-                ));
+        let Some(recovery) = self.0.recovery.as_deref() else {
+            return self.connect_fresh(conn, auth);
+        };
+        let claim = match (auth.get("pid"), auth.get("offset")) {
+            (Some(Value::String(pid)), Some(Value::String(offset))) => {
+                Some((pid.clone(), offset.clone()))
             }
-            let claim = match (auth.get("pid"), auth.get("offset")) {
-                (Some(Value::String(pid)), Some(Value::String(offset))) => {
-                    Some((pid.clone(), offset.clone()))
-                }
-                _ => None,
+            _ => None,
+        };
+        // Room for the missed events and the CONNECT answer in the connection's queue.
+        let room = conn.queue_capacity().saturating_sub(2);
+        if let Some(store) = self.adapter().session_store() {
+            let Some((pid, offset)) = claim else {
+                return self.connect_fresh(conn, auth);
             };
-            if let Some((pid, offset)) = claim {
-                // Under the store's lock until the socket is back in its rooms: every event is either
-                // among the missed ones or reaches the socket live (held after them).
-                let guard = recovery.lock();
-                // Room for the missed events and the CONNECT answer in the connection's queue.
-                let room = conn.queue_capacity().saturating_sub(2);
-                if let Some(restored) = guard.restore(&pid, &offset, room) {
-                    tracing::debug!(socket = %restored.session.sid, nsp = self.name(), "connection state recovered");
-                    let socket = Socket::restored(
-                        self.0.clone(),
-                        conn.clone(),
-                        auth,
-                        &restored.session,
-                        restored.missed,
-                    );
-                    let mut rooms = restored.session.rooms;
-                    let own = Room::from(socket.id().as_str());
-                    if !rooms.contains(&own) {
-                        rooms.push(own);
-                    }
-                    let joined = self.enter(conn, &socket, &rooms);
-                    drop(guard);
-                    if joined {
-                        if recovery.options.skip_middlewares {
-                            self.finish_connect(socket);
-                        } else {
-                            self.run_middlewares(socket);
+            let nsp = self.clone();
+            let conn = conn.clone();
+            store.restore_session(
+                &pid,
+                &offset,
+                room,
+                Box::new(move |restored| match restored {
+                    Some(restored) => {
+                        let missed = restored.missed.into_iter().map(|p| p.encoded).collect();
+                        if let Some(socket) = nsp.resume(&conn, auth, &restored.session, missed) {
+                            nsp.admit_resumed(socket);
                         }
                     }
-                    return;
+                    None => nsp.connect_fresh(&conn, auth),
+                }),
+            );
+            return;
+        }
+        if recovery.claim_sweeper() {
+            tokio::spawn(sweep_recovery(
+                Arc::downgrade(&self.0),
+                recovery.sweep_interval(),
+            ));
+        }
+        if let Some((pid, offset)) = claim {
+            // Under the store's lock until the socket is back in its rooms: every event is either
+            // among the missed ones or reaches the socket live (held after them).
+            let guard = recovery.lock();
+            if let Some(restored) = guard.restore(&pid, &offset, room) {
+                let socket = self.resume(conn, auth, &restored.session, restored.missed);
+                drop(guard);
+                if let Some(socket) = socket {
+                    self.admit_resumed(socket);
                 }
+                return;
             }
         }
+        self.connect_fresh(conn, auth)
+    }
+
+    /// Connects a new socket.
+    fn connect_fresh(&self, conn: &Arc<Conn>, auth: Value) {
         let socket = Socket::new(self.0.clone(), conn.clone(), auth);
         let own = [Room::from(socket.id().as_str())];
         if self.enter(conn, &socket, &own) {
+            self.run_middlewares(socket);
+        }
+    }
+
+    /// The socket of a recovered session, back in the namespace and its rooms before this returns (the
+    /// caller holds back the events that follow until then), its missed events queued before its
+    /// CONNECT answer; `None` if its connection ended meanwhile.
+    fn resume(
+        &self,
+        conn: &Arc<Conn>,
+        auth: Value,
+        session: &crate::adapter::Session,
+        missed: Vec<crate::engineio::Outgoing>,
+    ) -> Option<Socket> {
+        tracing::debug!(socket = %session.sid, nsp = self.name(), "connection state recovered");
+        let socket = Socket::restored(self.0.clone(), conn.clone(), auth, session, missed);
+        let mut rooms = session.rooms.clone();
+        let own = Room::from(socket.id().as_str());
+        if !rooms.contains(&own) {
+            rooms.push(own);
+        }
+        self.enter(conn, &socket, &rooms).then_some(socket)
+    }
+
+    /// Connects a resumed socket, its middlewares skipped if the options say so.
+    fn admit_resumed(&self, socket: Socket) {
+        let skip = self
+            .0
+            .recovery
+            .as_deref()
+            .is_some_and(|r| r.options.skip_middlewares);
+        if skip {
+            self.finish_connect(socket);
+        } else {
             self.run_middlewares(socket);
         }
     }

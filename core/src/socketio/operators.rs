@@ -85,7 +85,12 @@ pub(crate) fn broadcast_packet(
 
 /// A packet for a broadcast kept for connection state recovery: its offset is its last argument on the
 /// wire (not in `payload`, which stays what was emitted).
-fn recoverable_packet(nsp: &str, event: &str, payload: Payload, offset: &str) -> BroadcastPacket {
+pub(crate) fn recoverable_packet(
+    nsp: &str,
+    event: &str,
+    payload: Payload,
+    offset: &str,
+) -> BroadcastPacket {
     let text = packet::encode_event_with_offset(
         nsp,
         event,
@@ -268,6 +273,19 @@ impl BroadcastOperator {
             .recovery
             .as_deref()
             .filter(|_| !self.opts.volatile);
+        if recovery.is_some() && !self.opts.local {
+            if let Some(store) = self.nsp.adapter().session_store() {
+                // The adapter keeps the cluster's events: it gives this one its offset and delivers it
+                // here in its own order.
+                self.check(event, &payload)?;
+                if let Some(observer) = self.nsp.0.hooks.get() {
+                    observer.event_broadcast(&self.nsp, &self.opts, event, &payload);
+                }
+                return store
+                    .broadcast_recoverable(event, payload, &self.opts)
+                    .map_err(EmitError::Adapter);
+            }
+        }
         let (packet, report) = match recovery {
             None => {
                 let packet = self.packet(event, payload, None)?;

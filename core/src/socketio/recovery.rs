@@ -10,10 +10,9 @@
 //! listeners, which may emit in the same namespace.
 
 use super::server::ConnectionStateRecovery;
-use crate::adapter::Room;
+use crate::adapter::{Room, Session};
 use crate::engineio::{Outgoing, Sid};
 use parking_lot::{ReentrantMutex, ReentrantMutexGuard};
-use serde_json::Value;
 use std::cell::RefCell;
 use std::collections::{HashMap, VecDeque};
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -31,14 +30,9 @@ struct StoredPacket {
     frames: Outgoing,
 }
 
-/// What a socket that lost its connection leaves behind.
-#[derive(Debug, Clone)]
-pub(crate) struct Session {
-    pub(crate) sid: Sid,
-    pub(crate) pid: Sid,
-    /// Its rooms when it left, its own id room included.
-    pub(crate) rooms: Vec<Room>,
-    pub(crate) data: Value,
+/// A session kept, and since when.
+struct KeptSession {
+    session: Session,
     disconnected_at: Instant,
 }
 
@@ -54,7 +48,7 @@ struct Store {
     next_seq: u64,
     /// Consecutive sequence numbers, oldest first.
     packets: VecDeque<StoredPacket>,
-    sessions: HashMap<Sid, Session>,
+    sessions: HashMap<Sid, KeptSession>,
     /// When each session was stored, oldest first (a session stored again appears twice; the older
     /// entry no longer matches it and is skipped).
     session_times: VecDeque<(Instant, Sid)>,
@@ -177,19 +171,16 @@ impl Recovery {
     }
 
     /// Keeps the session of a socket whose connection was lost.
-    pub(crate) fn persist(&self, sid: Sid, pid: Sid, rooms: Vec<Room>, data: Value) {
+    pub(crate) fn persist(&self, session: Session) {
         let now = Instant::now();
         let guard = self.store.lock();
         let mut store = guard.borrow_mut();
         store.prune(now, &self.options);
-        store.session_times.push_back((now, pid));
+        store.session_times.push_back((now, session.pid));
         store.sessions.insert(
-            pid,
-            Session {
-                sid,
-                pid,
-                rooms,
-                data,
+            session.pid,
+            KeptSession {
+                session,
                 disconnected_at: now,
             },
         );
@@ -240,7 +231,7 @@ impl RecoveryGuard<'_> {
         let seq = self.recovery.parse_offset(offset)?;
         let mut store = self.store.borrow_mut();
         store.prune(Instant::now(), &self.recovery.options);
-        let session = store.sessions.get(&pid)?;
+        let session = &store.sessions.get(&pid)?.session;
         let first = store.first_seq();
         // The offset must be one this store gave, and nothing after it may have been dropped.
         if seq >= store.next_seq || seq.saturating_add(1) < first {
@@ -256,7 +247,7 @@ impl RecoveryGuard<'_> {
                 missed.push(packet.frames.clone());
             }
         }
-        let session = store.sessions.remove(&pid)?;
+        let session = store.sessions.remove(&pid)?.session;
         Some(Restored { session, missed })
     }
 }
@@ -265,6 +256,7 @@ impl RecoveryGuard<'_> {
 mod tests {
     use super::*;
     use crate::engineio::Frame;
+    use serde_json::Value;
     use std::time::Duration;
 
     fn frames(text: &str) -> Outgoing {
@@ -301,12 +293,12 @@ mod tests {
         guard.store(vec![], vec![room("r")], frames("all but r"));
         guard.store(vec![room("other"), room("r")], vec![], frames("to both"));
         drop(guard);
-        recovery.persist(
+        recovery.persist(Session::new(
             sid,
             pid,
             vec![room(sid.as_str()), room("r")],
             Value::from(7),
-        );
+        ));
         assert!(recovery.lock().restore(pid.as_str(), "nope", 100).is_none());
         let restored = recovery
             .lock()
@@ -335,7 +327,7 @@ mod tests {
         guard.store(vec![], vec![], frames("2")); // drops "0"
         guard.store(vec![], vec![], frames("3")); // drops "1"
         drop(guard);
-        recovery.persist(Sid::generate(), pid, vec![], Value::Null);
+        recovery.persist(Session::new(Sid::generate(), pid, vec![], Value::Null));
         assert_eq!(recovery.sizes(), (2, 1));
         // After "0": "1" was dropped, so not recoverable.
         assert!(recovery.lock().restore(pid.as_str(), &first, 10).is_none());
@@ -358,7 +350,7 @@ mod tests {
             guard.store(vec![], vec![], frames(&i.to_string()));
         }
         drop(guard);
-        recovery.persist(Sid::generate(), pid, vec![], Value::Null);
+        recovery.persist(Session::new(Sid::generate(), pid, vec![], Value::Null));
         assert!(recovery.lock().restore(pid.as_str(), &offset, 2).is_none());
         assert!(recovery.lock().restore(pid.as_str(), &offset, 3).is_some());
     }
@@ -372,7 +364,7 @@ mod tests {
         let offset = guard.next_offset();
         guard.store(vec![], vec![], frames("0"));
         drop(guard);
-        recovery.persist(Sid::generate(), pid, vec![], Value::Null);
+        recovery.persist(Session::new(Sid::generate(), pid, vec![], Value::Null));
         std::thread::sleep(Duration::from_millis(60));
         assert!(recovery.lock().restore(pid.as_str(), &offset, 10).is_none());
         assert_eq!(recovery.sizes(), (0, 0));
@@ -386,7 +378,12 @@ mod tests {
         let guard = recovery.lock();
         guard.store(vec![], vec![], frames("0"));
         drop(guard);
-        recovery.persist(Sid::generate(), Sid::generate(), vec![], Value::Null);
+        recovery.persist(Session::new(
+            Sid::generate(),
+            Sid::generate(),
+            vec![],
+            Value::Null,
+        ));
         recovery.sweep();
         assert_eq!(recovery.sizes(), (1, 1), "nothing expired yet");
         std::thread::sleep(Duration::from_millis(60));

@@ -6,7 +6,9 @@ use super::namespace::NamespaceInner;
 use super::{
     packet, AckError, BroadcastOperator, DisconnectReason, EmitError, IntoRooms, Namespace, Payload,
 };
-use crate::adapter::{AckCollector, BroadcastPacket, BroadcastReport, RemoteSocketData, Room};
+use crate::adapter::{
+    AckCollector, BroadcastOptions, BroadcastPacket, BroadcastReport, RemoteSocketData, Room,
+};
 use crate::engineio::{CloseReason, Frame, Outgoing, RequestInfo, SendError, Sid, TransportKind};
 use parking_lot::{Mutex, RwLock};
 use serde_json::Value;
@@ -174,7 +176,7 @@ impl Socket {
         ns: Arc<NamespaceInner>,
         conn: Arc<Conn>,
         auth: Value,
-        session: &super::recovery::Session,
+        session: &crate::adapter::Session,
         missed: Vec<Outgoing>,
     ) -> Socket {
         Socket::with_identity(
@@ -562,11 +564,28 @@ impl Socket {
         if let Some(observer) = self.0.ns.hooks.get() {
             observer.event_sent(self, event, &payload);
         }
+        let recoverable = ack_id.is_none() && !volatile && self.0.ns.recovery.is_some();
+        if recoverable {
+            if let Some(store) = self.0.ns.adapter().session_store() {
+                // As socket.io 4.8 does with a cluster's adapter: a broadcast to the socket's own room,
+                // so the event is kept where any server can find it.
+                if packet::nesting_exceeds(payload.args_json(), self.0.ns.limits.max_json_depth) {
+                    return Err(EmitError::TooDeep);
+                }
+                let opts = BroadcastOptions {
+                    rooms: vec![self.own_room()],
+                    ..BroadcastOptions::default()
+                };
+                return store
+                    .broadcast_recoverable(event, payload, &opts)
+                    .map_err(EmitError::Adapter);
+            }
+        }
         let (args, attachments) = payload.into_parts();
         if packet::nesting_exceeds(&args, self.0.ns.limits.max_json_depth) {
             return Err(EmitError::TooDeep);
         }
-        if ack_id.is_none() && !volatile {
+        if recoverable {
             if let Some(recovery) = self.0.ns.recovery.as_deref() {
                 // Kept for recovery, as socket.io 4.8 keeps an emit to one socket (it broadcasts it to
                 // the socket's own room): stored and queued under the store's lock.
@@ -771,17 +790,23 @@ impl Socket {
         }
         // The session socket.io keeps for recovery: its rooms as the `disconnecting` handlers left them.
         let persist = match (self.0.ns.recovery.as_deref(), self.0.pid) {
-            (Some(recovery), Some(pid)) if reason.is_recoverable() => {
-                Some((recovery, pid, self.rooms()))
-            }
+            (Some(recovery), Some(pid)) if reason.is_recoverable() => Some((
+                recovery,
+                crate::adapter::Session::new(self.id(), pid, self.rooms(), self.data()),
+            )),
             _ => None,
         };
         self.0.ns.adapter().del_all(self.id());
         self.0.ns.remove_socket(self.id());
         super::client::forget_socket(&self.0.conn, self);
         // Only once the socket is gone from its namespace: a restore must not find it still there.
-        if let Some((recovery, pid, rooms)) = persist {
-            recovery.persist(self.id(), pid, rooms, self.data());
+        if let Some((recovery, session)) = persist {
+            match self.0.ns.adapter().session_store() {
+                Some(store) => {
+                    store.persist_session(session, recovery.options.max_disconnection_duration)
+                }
+                None => recovery.persist(session),
+            }
         }
         // Dropping the waiters fails pending emit_with_ack futures with `Disconnected`.
         self.0.acks.lock().clear();
