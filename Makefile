@@ -83,7 +83,10 @@ lint:
 test-rust:
 	$(CARGO) test --workspace $(BINDINGS)
 
-test-js: deps-node
+# The core's run of the shared suite: it needs the example servers `build` makes (e2e_server, admin_server,
+# and streams_cluster_server for redis-streams-cluster.test.mjs, which runs here only: the bindings' runs
+# below set FERRIO_E2E_SERVER, which skips it).
+test-js: deps-node build
 	node --test --test-concurrency=1 tests/e2e/js/
 
 test-python: deps-python
