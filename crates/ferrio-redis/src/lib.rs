@@ -13,7 +13,10 @@
 //! request timeout with an error, never hangs.
 
 mod link;
+mod streams;
 mod wire;
+
+pub use streams::{RedisStreamsAdapterConfig, RedisStreamsAdapterFactory, StreamsAdapter};
 
 use bytes::Bytes;
 use ferrio::adapter::{
@@ -190,7 +193,7 @@ impl std::fmt::Debug for RedisAdapter {
 }
 
 /// The `opts` object of the Node adapter's messages.
-fn raw_opts(opts: &BroadcastOptions) -> Value {
+pub(crate) fn raw_opts(opts: &BroadcastOptions) -> Value {
     let mut flags = serde_json::Map::new();
     if opts.volatile {
         flags.insert("volatile".into(), Value::Bool(true));
@@ -204,7 +207,7 @@ fn raw_opts(opts: &BroadcastOptions) -> Value {
 }
 
 /// Options from a message's `opts` (rooms, except and flags).
-fn parse_opts(value: &Value) -> BroadcastOptions {
+pub(crate) fn parse_opts(value: &Value) -> BroadcastOptions {
     let rooms = |key: &str| -> Vec<Room> {
         value[key]
             .as_array()
@@ -223,7 +226,7 @@ fn parse_opts(value: &Value) -> BroadcastOptions {
 }
 
 /// A room name as JavaScript would key it (socket.io allows numbers as room names).
-fn room_name(value: &Value) -> Option<Room> {
+pub(crate) fn room_name(value: &Value) -> Option<Room> {
     match value {
         Value::String(s) => Some(Room::from(s.as_str())),
         Value::Number(n) => Some(Room::from(n.to_string())),
@@ -878,12 +881,12 @@ impl RedisAdapter {
     }
 }
 
-fn rooms_json(rooms: &[Room]) -> Vec<&str> {
+pub(crate) fn rooms_json(rooms: &[Room]) -> Vec<&str> {
     rooms.iter().map(|r| &**r).collect()
 }
 
 /// `[event, ...args]` taken out of a message's `data` (left null): the name and the arguments.
-fn take_event(data: Option<&mut Value>) -> Option<(String, Vec<Value>)> {
+pub(crate) fn take_event(data: Option<&mut Value>) -> Option<(String, Vec<Value>)> {
     let Value::Array(mut data) = data?.take() else {
         return None;
     };
