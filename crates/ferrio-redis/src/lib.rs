@@ -11,6 +11,10 @@
 //! is down, local delivery goes on and the remote part fails at once with [`AdapterError::Unavailable`]; the
 //! connections come back by themselves. A request that fewer servers answer than were counted ends at the
 //! request timeout with an error, never hangs.
+//!
+//! [`RedisStreamsAdapterFactory`] is the other adapter of this crate: it speaks
+//! @socket.io/redis-streams-adapter's protocol over one Redis stream and keeps connection state
+//! recovery for the whole cluster, so a client may recover on any server.
 
 mod link;
 mod streams;
