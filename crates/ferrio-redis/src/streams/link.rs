@@ -14,6 +14,7 @@
 //! All reconnect by themselves with a capped backoff; while the writer is down, sends fail at once.
 
 use super::StreamsAdapter;
+use crate::link::{pause, FIRST_RETRY};
 use ferrio::adapter::AdapterError;
 use futures_util::StreamExt;
 use parking_lot::Mutex;
@@ -33,8 +34,6 @@ const WRITE_BATCH: usize = 256;
 const READ_BLOCK: Duration = Duration::from_secs(5);
 /// Entries asked for per `XRANGE` while gathering a session's missed events.
 const RANGE_COUNT: usize = 1_000;
-const FIRST_RETRY: Duration = Duration::from_millis(100);
-const LAST_RETRY: Duration = Duration::from_secs(2);
 
 /// What the writer sends.
 pub(super) enum Write {
@@ -326,15 +325,6 @@ impl Link {
             .filter_map(Weak::upgrade)
             .collect()
     }
-}
-
-async fn pause(stop: &CancellationToken, delay: &mut Duration) -> bool {
-    let stopped = tokio::select! {
-        _ = stop.cancelled() => true,
-        _ = tokio::time::sleep(*delay) => false,
-    };
-    *delay = (*delay * 2).min(LAST_RETRY);
-    !stopped
 }
 
 fn connection_config(response_timeout: Duration) -> redis::AsyncConnectionConfig {

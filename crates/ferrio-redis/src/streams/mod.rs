@@ -16,6 +16,7 @@
 
 mod link;
 
+use crate::requests::{self, AckRequests, Requests};
 use crate::wire::{self, Decoded};
 use crate::{parse_opts, raw_opts, room_name, rooms_json, take_event};
 use base64::Engine as _;
@@ -27,12 +28,10 @@ use ferrio::adapter::{
 };
 use ferrio::{ConfigError, Payload, Sid};
 use link::{Entry, Link, LinkSettings, RestoreTurn, StreamId, Write};
-use parking_lot::Mutex;
 use serde_json::{json, Value};
-use std::collections::{HashMap, HashSet};
+use std::collections::HashSet;
 use std::sync::{Arc, Weak};
 use std::time::Duration;
-use tokio::sync::{mpsc, oneshot};
 
 /// socket.io-adapter's cluster message types.
 mod kind {
@@ -229,27 +228,14 @@ impl AdapterFactory for RedisStreamsAdapterFactory {
             public_channel: public_channel.clone(),
             private_channel: private_channel.clone(),
             link: self.link.clone(),
-            requests: Mutex::new(HashMap::new()),
-            ack_requests: Mutex::new(HashMap::new()),
+            requests: Requests::default(),
+            ack_requests: Arc::default(),
             this: this.clone(),
         });
         self.link
             .register(&name, &adapter, vec![public_channel, private_channel]);
         adapter
     }
-}
-
-/// A request this server sent and whose answers it gathers.
-struct Pending {
-    remaining: usize,
-    answers: Vec<Decoded>,
-    done: Option<oneshot::Sender<Vec<Decoded>>>,
-}
-
-/// A broadcast with acks this server sent: other servers report their socket counts, then the answers.
-struct AckRequest {
-    collector: AckCollector,
-    counts: mpsc::UnboundedSender<usize>,
 }
 
 /// One namespace's adapter on the Redis stream.
@@ -260,8 +246,8 @@ pub struct StreamsAdapter {
     public_channel: String,
     private_channel: String,
     link: Arc<Link>,
-    requests: Mutex<HashMap<String, Pending>>,
-    ack_requests: Mutex<HashMap<String, AckRequest>>,
+    requests: Requests,
+    ack_requests: Arc<AckRequests>,
     this: Weak<StreamsAdapter>,
 }
 
@@ -554,7 +540,7 @@ impl StreamsAdapter {
         };
         let ack_id = emitter.next_ack_id();
         let packet = emitter.packet(&broadcast.event, broadcast.payload, Some(ack_id));
-        let (collector, mut rx) = AckCollector::channel();
+        let (collector, rx) = AckCollector::channel();
         let count = self
             .local
             .broadcast_with_ack_local(&packet, &broadcast.opts, collector);
@@ -570,30 +556,18 @@ impl StreamsAdapter {
             .timeout
             .unwrap_or(self.link.settings.request_timeout);
         let this = self.this.clone();
-        tokio::spawn(async move {
-            let deadline = tokio::time::Instant::now() + timeout;
-            let mut answered = 0;
-            while answered < count {
-                let Ok(Some((_, answer))) = tokio::time::timeout_at(deadline, rx.recv()).await
-                else {
-                    break;
-                };
-                answered += 1;
-                let Some(this) = this.upgrade() else { break };
-                let first = wire::payload_values(&answer)
-                    .into_iter()
-                    .next()
-                    .unwrap_or(Value::Null);
-                this.publish(
-                    &channel,
-                    kind::BROADCAST_ACK,
-                    json!({"requestId": request_id, "packet": first}),
-                    answer.attachments(),
-                );
-            }
-            if answered < count {
-                emitter.forget_ack(ack_id);
-            }
+        requests::relay_answers(emitter, ack_id, count, rx, timeout, move |answer| {
+            let Some(this) = this.upgrade() else { return };
+            let first = wire::payload_values(&answer)
+                .into_iter()
+                .next()
+                .unwrap_or(Value::Null);
+            this.publish(
+                &channel,
+                kind::BROADCAST_ACK,
+                json!({"requestId": request_id, "packet": first}),
+                answer.attachments(),
+            );
         });
     }
 
@@ -601,36 +575,19 @@ impl StreamsAdapter {
         let Some(request_id) = data.value["requestId"].as_str() else {
             return;
         };
-        let acks = self.ack_requests.lock();
-        let Some(ack) = acks.get(request_id) else {
-            return;
-        };
         if kind == kind::BROADCAST_CLIENT_COUNT {
             let n = data.value["clientCount"].as_u64().unwrap_or(0);
-            let _ = ack.counts.send(n as usize);
+            self.ack_requests.count(request_id, n as usize);
         } else {
             let answer =
                 wire::payload_from_values(vec![data.value["packet"].clone()], &data.attachments);
-            ack.collector.answer(None, answer);
+            self.ack_requests.answer(request_id, answer);
         }
     }
 
     fn on_answer(&self, answer: Decoded) {
-        let Some(request_id) = answer.value["requestId"].as_str().map(str::to_owned) else {
-            return;
-        };
-        let mut requests = self.requests.lock();
-        let Some(pending) = requests.get_mut(&request_id) else {
-            return;
-        };
-        pending.answers.push(answer);
-        pending.remaining = pending.remaining.saturating_sub(1);
-        if pending.remaining == 0 {
-            if let Some(mut pending) = requests.remove(&request_id) {
-                if let Some(done) = pending.done.take() {
-                    let _ = done.send(pending.answers);
-                }
-            }
+        if let Some(request_id) = answer.value["requestId"].as_str().map(str::to_owned) {
+            self.requests.answer(&request_id, answer);
         }
     }
 
@@ -659,28 +616,12 @@ impl StreamsAdapter {
                 return Ok(Vec::new());
             }
             let request_id = random_hex(16);
-            let (done, answers) = oneshot::channel();
-            this.requests.lock().insert(
-                request_id.clone(),
-                Pending {
-                    remaining: expected,
-                    answers: Vec::new(),
-                    done: Some(done),
-                },
-            );
+            let awaited = this.requests.open(request_id.clone(), expected);
             data["requestId"] = json!(request_id);
             this.publish(&this.public_channel, kind, data, &attachments);
-            match tokio::time::timeout(this.link.settings.request_timeout, answers).await {
-                Ok(Ok(answers)) => Ok(answers),
-                _ => {
-                    let answered = this
-                        .requests
-                        .lock()
-                        .remove(&request_id)
-                        .map_or(0, |p| p.answers.len());
-                    Err(AdapterError::Incomplete { answered, expected })
-                }
-            }
+            this.requests
+                .wait(awaited, this.link.settings.request_timeout)
+                .await
         })
     }
 
@@ -694,26 +635,7 @@ impl StreamsAdapter {
             json!({"opts": raw_opts(opts)}),
             Vec::new(),
         );
-        Box::pin(async move {
-            let mut found = local;
-            for answer in ask.await? {
-                for socket in answer.value["sockets"].as_array().into_iter().flatten() {
-                    let Some(id) = socket["id"].as_str().and_then(Sid::parse) else {
-                        continue;
-                    };
-                    found.push(RemoteSocketData {
-                        id,
-                        handshake: socket["handshake"].clone(),
-                        rooms: socket["rooms"]
-                            .as_array()
-                            .map(|r| r.iter().filter_map(room_name).collect())
-                            .unwrap_or_default(),
-                        data: socket["data"].clone(),
-                    });
-                }
-            }
-            Ok(found)
-        })
+        Box::pin(async move { Ok(requests::remote_sockets(local, ask.await?)) })
     }
 
     /// Sends a room operation to the other servers through the stream (none when `opts.local`).
@@ -919,14 +841,10 @@ impl Adapter for StreamsAdapter {
             return Box::pin(async move { Ok(count) });
         }
         let request_id = random_hex(16);
-        let (counts_tx, mut counts) = mpsc::unbounded_channel();
-        self.ack_requests.lock().insert(
-            request_id.clone(),
-            AckRequest {
-                collector: collector.clone(),
-                counts: counts_tx,
-            },
-        );
+        let timeout = opts.timeout.unwrap_or(self.link.settings.request_timeout);
+        let mut counts = self
+            .ack_requests
+            .open(request_id.clone(), collector.clone(), timeout);
         let body = json!({"packet": self.packet_json(packet), "requestId": request_id,
             "opts": raw_opts(opts)});
         self.publish(
@@ -938,29 +856,12 @@ impl Adapter for StreamsAdapter {
         let up = self.link.writes();
         let local = self.local.broadcast_with_ack_local(packet, opts, collector);
         let servers = self.server_count_now();
-        let this = self.this.clone();
-        let timeout = opts.timeout.unwrap_or(self.link.settings.request_timeout);
         Box::pin(async move {
-            // Answers may come until the broadcast's own deadline; then the request is forgotten.
-            let forget = request_id.clone();
-            tokio::spawn(async move {
-                tokio::time::sleep(timeout).await;
-                if let Some(this) = this.upgrade() {
-                    this.ack_requests.lock().remove(&forget);
-                }
-            });
             if !up {
                 return Err(Link::unavailable());
             }
             let servers = servers.await?;
-            let mut total = local;
-            for _ in 1..servers {
-                match tokio::time::timeout(timeout, counts.recv()).await {
-                    Ok(Some(n)) => total += n,
-                    _ => break,
-                }
-            }
-            Ok(total)
+            Ok(requests::total_count(local, servers, &mut counts, timeout).await)
         })
     }
 
