@@ -58,6 +58,8 @@ pub(super) struct RestoreTurn {
     /// Called in the reader's sequence with the entries after the offset, up to the reader's position
     /// (or `None` when Redis failed meanwhile).
     pub run: Box<dyn FnOnce(Option<Vec<Entry>>) + Send>,
+    /// Past this, a turn still waiting for the reader fails (the client gets a fresh socket).
+    pub deadline: tokio::time::Instant,
 }
 
 /// A stream id, `ms-seq`, ordered as Redis orders them.
@@ -640,16 +642,27 @@ async fn run_reader(
             // Every entry up to `position` has been handed out: restores whose offset is not past it
             // gather what their client missed up to there, and put the socket back before the next read.
             let at = position.unwrap_or(StreamId(0, 0));
-            let (ready, later): (Vec<_>, Vec<_>) = waiting.drain(..).partition(|t| t.offset <= at);
-            waiting = later;
+            let now = tokio::time::Instant::now();
+            let (ready, later): (Vec<_>, Vec<_>) = waiting
+                .drain(..)
+                .partition(|t| t.offset <= at || t.deadline <= now);
             let Some(link) = link.upgrade() else { return };
+            waiting = later;
             for turn in ready {
+                if turn.offset > at {
+                    (turn.run)(None);
+                    continue;
+                }
                 let missed = match link.command() {
                     Ok(mut command) => range(&mut command, &stream, turn.offset, at).await.ok(),
                     Err(_) => None,
                 };
                 (turn.run)(missed);
             }
+        }
+        // Restores cannot wait for a reader that is away.
+        for turn in waiting.drain(..) {
+            (turn.run)(None);
         }
         match link.upgrade() {
             Some(link) => link.lost(&link.reader_up),

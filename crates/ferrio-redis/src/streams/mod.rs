@@ -745,6 +745,7 @@ impl SessionStore for StreamsAdapter {
             let adapter = this.clone();
             this.link.restore_in_turn(RestoreTurn {
                 offset,
+                deadline: tokio::time::Instant::now() + this.link.settings.request_timeout,
                 run: Box::new(move |entries| {
                     let restored =
                         entries.and_then(|entries| adapter.missed(session, &entries, max_missed));
