@@ -166,6 +166,22 @@ export interface ServerOptions {
   staticDir?: string;
   /** The adapter: `createAdapter(redisUrl)` for a cluster over Redis (default: in memory). */
   adapter?: FerrioAdapter;
+  /**
+   * Connection state recovery, as socket.io 4.6+ (default off; `{}`: every default): a client whose
+   * connection was lost comes back within `maxDisconnectionDuration` as the same socket (id, rooms,
+   * `data`; `socket.recovered` true) and first gets the events it missed. In memory, per server.
+   */
+  connectionStateRecovery?: ConnectionStateRecoveryOptions;
+}
+
+/** The options of `connectionStateRecovery`. */
+export interface ConnectionStateRecoveryOptions {
+  /** ms a lost connection's session and the events it misses are kept (default 120000). */
+  maxDisconnectionDuration?: number;
+  /** Whether a recovered socket skips the middlewares (default true). */
+  skipMiddlewares?: boolean;
+  /** ferrio: the most events each namespace keeps for recovery (default 10000; the oldest go first). */
+  maxStoredPackets?: number;
 }
 
 /** An adapter made by `createAdapter`; opaque. */
@@ -288,6 +304,8 @@ export declare class Socket<
   readonly connected: boolean;
   readonly disconnected: boolean;
   readonly conn: Connection;
+  /** Whether this socket is a session recovered by connection state recovery (same id, rooms and data). */
+  readonly recovered: boolean;
   readonly request: { headers: Record<string, string>; url: string; method: string; connection: { remoteAddress: string } };
   data: SocketData;
 

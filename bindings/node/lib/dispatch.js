@@ -17,12 +17,14 @@ function byNumber(table) {
 /**
  * The kinds of item the native dispatcher sends (the native module's table), with what `a`, `b`,
  * `buffers`, `n1` and `n2` carry for each:
- * - MIDDLEWARE: a connection to admit: a = handshake JSON, n1 = verdict token, n2 = dynamic parent index
- *   (or -1);
- * - CONNECT: a socket joined: a = handshake JSON, n2 = dynamic parent index (or -1);
+ * - MIDDLEWARE: a connection to admit: a = handshake JSON, b = whether it is a recovered session
+ *   (connection state recovery), n1 = verdict token, n2 = dynamic parent index (or -1);
+ * - CONNECT: a socket joined: a = handshake JSON, b = whether it is a recovered session, n2 = dynamic
+ *   parent index (or -1);
  * - EVENT: a client's event: a = name, b = arguments JSON (+ buffers), n1 = ack token (or -1);
  * - DISCONNECTING: a = reason, b = the socket's rooms (JSON), before they are left;
- * - DISCONNECT: a = reason;
+ * - DISCONNECT: a = reason, n1 = 1 when the core kept the socket's session for connection state recovery
+ *   (else 0);
  * - ROOM: an adapter room event: a = room, n1 = its number in ROOM_CHANGES (join/leave name the socket);
  * - UPGRADE: the socket's connection moved from polling to WebSocket;
  * - SERVER_SIDE: another server's serverSideEmit: a = event, b = arguments JSON (+ buffers), n1 = ack
@@ -54,9 +56,9 @@ function dispatch(server, kind, nspName, sid, a, b, buffers, n1, n2) {
     }
     switch (kind) {
       case KIND.MIDDLEWARE:
-        return server._onMiddleware(nspName, sid, a, n1, n2);
+        return server._onMiddleware(nspName, sid, a, b, n1, n2);
       case KIND.CONNECT:
-        return server._onConnect(nspName, sid, a, n2);
+        return server._onConnect(nspName, sid, a, b, n2);
       case KIND.DISCONNECTING: {
         const socket = socketOf(server, nspName, sid);
         if (!socket) return;
@@ -72,6 +74,7 @@ function dispatch(server, kind, nspName, sid, a, b, buffers, n1, n2) {
         nsp.sockets.delete(sid);
         socket.connected = false;
         socket._rooms = [];
+        if (n1 === 1) server._keepData(nspName, sid, socket.data);
         emitLocal.call(socket, "disconnect", a);
         return;
       }

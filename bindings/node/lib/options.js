@@ -42,6 +42,17 @@ function nativeOptions(opts) {
     o.rateLimitEventsPerSecond = Number(opts.rateLimit.eventsPerSecond);
     o.rateLimitBurst = Number(opts.rateLimit.burst ?? 1);
   }
+  if (opts.connectionStateRecovery) {
+    // socket.io takes an object of options, each defaulted (`{}`: every default); so does ferrio.
+    const r = typeof opts.connectionStateRecovery === "object" ? opts.connectionStateRecovery : {};
+    const recovery = {};
+    if (r.maxDisconnectionDuration !== undefined) {
+      recovery.maxDisconnectionDuration = Number(r.maxDisconnectionDuration);
+    }
+    if (r.skipMiddlewares !== undefined) recovery.skipMiddlewares = !!r.skipMiddlewares;
+    if (r.maxStoredPackets !== undefined) recovery.maxStoredPackets = Number(r.maxStoredPackets);
+    o.connectionStateRecovery = recovery;
+  }
   if (opts.transports !== undefined) {
     const t = roomList(opts.transports);
     o.polling = t.includes("polling");

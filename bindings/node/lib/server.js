@@ -58,6 +58,10 @@ class Server {
     this._nsps = new Map();
     this._parents = [];
     this._pending = new Map();
+    // Connection state recovery: how long the core keeps a lost connection's session (ms; null: off),
+    // and the `socket.data` of those sessions, which lives here in JavaScript (see _keepData).
+    this._recoveryWindow = this._native.maxDisconnectionDuration;
+    this._kept = new Map();
     this._listening = null;
     this._address = null;
     this._closed = false;
@@ -264,6 +268,8 @@ class Server {
       .then(() => this._native.close(1000))
       .then(
         () => {
+          for (const { timer } of this._kept.values()) clearTimeout(timer);
+          this._kept.clear();
           // As socket.io: closing the server closes the http.Server it is attached to.
           if (this.httpServer && this.httpServer.listening) this.httpServer.close();
           if (fn) fn();
@@ -474,10 +480,40 @@ class Server {
     return this.sockets.serverSideEmitWithAck(ev, ...args);
   }
 
-  _onMiddleware(nspName, sid, handshake, token, parentIndex) {
+  /**
+   * Connection state recovery: the core kept the session of a socket whose connection was lost (its id,
+   * rooms and missed events), and `socket.data`, which lives here, is kept beside it until a recovered
+   * socket takes it back (_newSocket). A little longer than the core keeps the session, so that a
+   * session recovered at the end of the window still finds its data when its item arrives.
+   */
+  _keepData(nspName, sid, data) {
+    if (this._recoveryWindow === null || this._recoveryWindow === undefined) return;
+    const key = sid + nspName;
+    const old = this._kept.get(key);
+    if (old) clearTimeout(old.timer);
+    const timer = setTimeout(() => this._kept.delete(key), this._recoveryWindow + 5_000).unref();
+    this._kept.set(key, { data, timer });
+  }
+
+  /** A joining socket's facade; a recovered one gets back the `data` its session had. */
+  _newSocket(nsp, sid, handshake, recovered) {
+    const socket = new Socket(nsp, sid, handshake, !!recovered);
+    if (recovered) {
+      const key = sid + nsp.name;
+      const kept = this._kept.get(key);
+      if (kept) {
+        this._kept.delete(key);
+        clearTimeout(kept.timer);
+        socket.data = kept.data;
+      }
+    }
+    return socket;
+  }
+
+  _onMiddleware(nspName, sid, handshake, recovered, token, parentIndex) {
     const nsp = this._nspFor(nspName, parentIndex);
     if (!nsp) return this._native.verdict(token, "Invalid namespace", undefined);
-    const socket = new Socket(nsp, sid, handshake);
+    const socket = this._newSocket(nsp, sid, handshake, recovered);
     const fns = nsp._middlewares().slice();
     const parent = nsp._parent;
     if (parent && typeof parent._matcher === "function") {
@@ -513,7 +549,7 @@ class Server {
     );
   }
 
-  _onConnect(nspName, sid, handshake, parentIndex) {
+  _onConnect(nspName, sid, handshake, recovered, parentIndex) {
     const nsp = this._nspFor(nspName, parentIndex);
     if (!nsp) return;
     let socket;
@@ -523,7 +559,7 @@ class Server {
       clearTimeout(pending.timer);
       socket = pending.socket;
     } else {
-      socket = new Socket(nsp, sid, handshake);
+      socket = this._newSocket(nsp, sid, handshake, recovered);
     }
     socket.connected = true;
     nsp.sockets.set(sid, socket);

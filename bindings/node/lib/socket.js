@@ -30,13 +30,15 @@ class Connection extends EventEmitter {
 
 /** A client's socket in one namespace (socket.io's `Socket`). */
 class Socket extends EventEmitter {
-  constructor(nsp, id, handshakeJson) {
+  constructor(nsp, id, handshakeJson, recovered = false) {
     super();
     this.nsp = nsp;
     this.server = nsp.server;
     this.id = id;
     this.data = {};
     this.connected = false;
+    /** Whether this socket is a session recovered after a temporary disconnection (socket.io 4.6+). */
+    this.recovered = recovered;
     this._handshakeJson = handshakeJson;
     this._handshake = undefined;
     this._rooms = undefined; // a snapshot while disconnecting, then empty

@@ -71,10 +71,13 @@ pub(crate) struct Shared {
     pub(crate) verdicts: Tokens<Verdict>,
     /// Set by `close()`: later operations fail with `ERR_FERRIO_SERVER_CLOSED`.
     pub(crate) closed: AtomicBool,
+    /// Whether the server has connection state recovery, so that the core keeps the session of a socket
+    /// whose connection was lost for a recoverable reason.
+    keeps_sessions: bool,
 }
 
 impl Shared {
-    pub(crate) fn new() -> Arc<Shared> {
+    pub(crate) fn new(keeps_sessions: bool) -> Arc<Shared> {
         Arc::new_cyclic(|me: &Weak<Shared>| {
             let me = me.clone();
             Shared {
@@ -88,6 +91,7 @@ impl Shared {
                 server_acks: Tokens::default(),
                 verdicts: Tokens::default(),
                 closed: AtomicBool::new(false),
+                keeps_sessions,
             }
         })
     }
@@ -175,7 +179,7 @@ impl Items<'_> {
         nsp: &str,
         sid: &str,
         a: Option<&str>,
-        b: Option<&str>,
+        b: impl ToNapiValue,
         buffers: Option<Vec<Buffer>>,
         n1: f64,
         n2: f64,
@@ -207,8 +211,9 @@ fn buffers(attachments: Vec<Bytes>) -> Option<Vec<Buffer>> {
     }
 }
 
-/// A socket joining its namespace (a middleware's question, or the connection): its handshake, the
-/// verdict's token (0 for a connection) and its dynamic parent.
+/// A socket joining its namespace (a middleware's question, or the connection): its handshake, whether
+/// it is a recovered session (connection state recovery), the verdict's token (0 for a connection) and
+/// its dynamic parent.
 fn joining(
     items: &mut Items<'_>,
     kind: EventKind,
@@ -222,7 +227,7 @@ fn joining(
         socket.nsp(),
         socket.id().as_str(),
         Some(&handshake),
-        None,
+        socket.recovered(),
         None,
         token,
         f64::from(parent),
@@ -289,14 +294,16 @@ impl Shared {
             HostEvent::Disconnect { socket, reason } => {
                 // The socket's unanswered acks go with it (its events were converted before this).
                 self.acks.forget(socket.id());
+                // The core kept its session (rooms, `data`) for connection state recovery.
+                let kept = self.keeps_sessions && reason.is_recoverable();
                 items.item(
                     kind,
                     socket.nsp(),
                     socket.id().as_str(),
                     Some(reason.as_str()),
+                    None::<&str>,
                     None,
-                    None,
-                    0.0,
+                    f64::from(u8::from(kept)),
                     0.0,
                 )
             }
@@ -313,7 +320,7 @@ impl Shared {
                     &nsp,
                     sid.as_ref().map_or("", |s| s.as_str()),
                     Some(&**room),
-                    None,
+                    None::<&str>,
                     None,
                     f64::from(change),
                     0.0,
@@ -324,7 +331,7 @@ impl Shared {
                 socket.nsp(),
                 socket.id().as_str(),
                 None,
-                None,
+                None::<&str>,
                 None,
                 0.0,
                 0.0,
@@ -344,7 +351,7 @@ impl Shared {
                 )
             }
             // A kind this binding registers no handler for: the dispatcher skips it.
-            _ => items.item(kind, "", "", None, None, None, 0.0, 0.0),
+            _ => items.item(kind, "", "", None, None::<&str>, None, 0.0, 0.0),
         }
     }
 }

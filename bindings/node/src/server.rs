@@ -8,7 +8,10 @@ use crate::namespace::{payload, NativeNamespace};
 use crate::{coded_error, runtime};
 use ferrio::socketio::{ConnectError, DynamicNamespaceParent};
 use ferrio::SocketIoService as HttpService;
-use ferrio::{CodedError, ConfigError, Cors, CorsOrigins, ErrorCode, Server, ServerHandle};
+use ferrio::{
+    CodedError, ConfigError, ConnectionStateRecovery, Cors, CorsOrigins, ErrorCode, Server,
+    ServerHandle,
+};
 use ferrio_host::{attach, Watch};
 use napi::bindgen_prelude::{Buffer, Function, Unknown};
 use napi_derive::napi;
@@ -78,6 +81,20 @@ pub struct NativeOptions {
     pub rate_limit_events_per_second: Option<f64>,
     /// Events each socket may send at once.
     pub rate_limit_burst: Option<f64>,
+    /// Connection state recovery (`connectionStateRecovery`); absent: off.
+    pub connection_state_recovery: Option<NativeRecovery>,
+}
+
+/// Connection state recovery's options (absent ones: the core's defaults).
+#[napi(object)]
+#[derive(Default)]
+pub struct NativeRecovery {
+    /// Milliseconds a lost connection's session is kept.
+    pub max_disconnection_duration: Option<f64>,
+    /// Whether a recovered socket skips the middlewares.
+    pub skip_middlewares: Option<bool>,
+    /// The most events each namespace keeps for recovery.
+    pub max_stored_packets: Option<f64>,
 }
 
 /// The name `new Server({...})` gives a `ServerBuilder` option.
@@ -103,6 +120,8 @@ fn js_option(option: &str) -> &str {
         "rate_limit" => "rateLimit",
         "cors" => "cors.origin",
         "static_dir" => "staticDir",
+        "max_disconnection_duration" => "connectionStateRecovery.maxDisconnectionDuration",
+        "max_stored_packets" => "connectionStateRecovery.maxStoredPackets",
         other => other,
     }
 }
@@ -267,6 +286,21 @@ impl NativeServer {
                 .map_err(|e| config_error(ConfigError::from(e)))?;
             builder = builder.rate_limit(limit);
         }
+        if let Some(recovery) = options.connection_state_recovery {
+            let mut r = ConnectionStateRecovery::new();
+            let window = "connectionStateRecovery.maxDisconnectionDuration";
+            if let Some(v) = millis(recovery.max_disconnection_duration, window)? {
+                r = r.max_disconnection_duration(v);
+            }
+            if let Some(v) = recovery.skip_middlewares {
+                r = r.skip_middlewares(v);
+            }
+            let stored = "connectionStateRecovery.maxStoredPackets";
+            if let Some(v) = count(recovery.max_stored_packets, stored)? {
+                r = r.max_stored_packets(v);
+            }
+            builder = builder.connection_state_recovery(r);
+        }
         if let Some(origins) = options.cors_origins {
             let origins = if origins.iter().any(|o| o == "*") {
                 CorsOrigins::Any
@@ -297,9 +331,11 @@ impl NativeServer {
                 ferrio_redis::RedisAdapterFactory::new(config).map_err(|e| js_error(&e))?;
             builder = builder.adapter(Arc::new(factory));
         }
+        let server = builder.build().map_err(config_error)?;
+        let keeps_sessions = server.config().connection_state_recovery.is_some();
         let server = NativeServer {
-            server: builder.build().map_err(config_error)?,
-            shared: Shared::new(),
+            server,
+            shared: Shared::new(keeps_sessions),
             handle: Arc::default(),
             registered: Mutex::default(),
             middlewares: Mutex::default(),
@@ -315,6 +351,17 @@ impl NativeServer {
     #[napi(getter)]
     pub fn max_json_depth(&self) -> u32 {
         u32::try_from(self.server.config().max_json_depth).unwrap_or(u32::MAX)
+    }
+
+    /// How long, in milliseconds, a lost connection's session is kept for connection state recovery
+    /// (`maxDisconnectionDuration`), or null when recovery is off: the facade keeps `socket.data` (which
+    /// lives in JavaScript) that long for the socket that may come back.
+    #[napi(getter)]
+    pub fn max_disconnection_duration(&self) -> Option<f64> {
+        self.server
+            .config()
+            .connection_state_recovery
+            .map(|r| r.max_disconnection_duration.as_secs_f64() * 1000.0)
     }
 
     /// Installs the dispatcher: from now on Node stays alive until `close()`. It is called with one

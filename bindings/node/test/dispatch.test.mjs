@@ -64,20 +64,21 @@ test("dispatch.js handles every native kind (and ignores a kind it does not know
 
 test("one call of the dispatcher routes a whole batch, in order", () => {
   const { server, seen } = recordingServer();
-  const item = (kind, sid, a, n1, n2) => [kind, "/", sid, a, undefined, undefined, n1, n2];
+  // b: whether the joining socket is a recovered session.
+  const item = (kind, sid, a, b, n1, n2) => [kind, "/", sid, a, b, undefined, n1, n2];
   const batch = [
-    ...item(KIND.MIDDLEWARE, "s1", "{}", 7, -1),
-    ...item(KIND.CONNECT, "s1", "{}", 0, -1),
-    ...item(KIND.MIDDLEWARE, "s2", "{}", 8, 2),
+    ...item(KIND.MIDDLEWARE, "s1", "{}", false, 7, -1),
+    ...item(KIND.CONNECT, "s1", "{}", false, 0, -1),
+    ...item(KIND.MIDDLEWARE, "s2", "{}", true, 8, 2),
   ];
   assert.equal(batch.length, 3 * ITEM_FIELDS);
   dispatcher(server)(batch);
   assert.deepEqual(
     seen.filter(Array.isArray),
     [
-      ["_onMiddleware", "/", "s1", "{}", 7, -1],
-      ["_onConnect", "/", "s1", "{}", -1],
-      ["_onMiddleware", "/", "s2", "{}", 8, 2],
+      ["_onMiddleware", "/", "s1", "{}", false, 7, -1],
+      ["_onConnect", "/", "s1", "{}", false, -1],
+      ["_onMiddleware", "/", "s2", "{}", true, 8, 2],
     ],
   );
 });

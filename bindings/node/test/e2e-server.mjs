@@ -27,6 +27,7 @@ if (opt["ping-timeout"]) serverOpts.pingTimeout = Number(opt["ping-timeout"]);
 if (opt["max-payload"]) serverOpts.maxHttpBufferSize = Number(opt["max-payload"]);
 if (opt["connect-timeout"]) serverOpts.connectTimeout = Number(opt["connect-timeout"]);
 if (opt.transports) serverOpts.transports = opt.transports.split(",");
+if (opt.recovery) serverOpts.connectionStateRecovery = { maxDisconnectionDuration: Number(opt.recovery) };
 
 const httpServer = createServer();
 const io = new Server(httpServer, serverOpts);
@@ -101,6 +102,10 @@ function setup(parent) {
         url: h.url, secure: h.secure, time: h.time, issued: h.issued,
       });
     }));
+    socket.on("recovered", withAck((ack) => {
+      ack && ack({ recovered: socket.recovered, id: socket.id, rooms: sortedRooms(socket), data: socket.data ?? null });
+    }));
+    socket.on("emit-me", withAck((_ack, ...a) => socket.emit("to-me", ...a)));
     socket.on("set-data", withAck((ack, value) => {
       socket.data = value;
       ack && ack(true);

@@ -287,7 +287,8 @@ pub trait SocketEmitter: Send + Sync + 'static {
     /// Hands an event from another server to the namespace's server-side listeners.
     fn server_side_event(&self, event: ServerSideEvent);
     /// Encodes an event kept for connection state recovery: `offset` is appended as its last argument on
-    /// the wire, where socket.io puts it and the official client reads it back.
+    /// the wire, where socket.io puts it and the official client reads it back. Without recovery on the
+    /// namespace, the plain packet (an adapter may not know the server's options).
     fn recoverable_packet(&self, event: &str, payload: Payload, offset: &str) -> BroadcastPacket;
 }
 

@@ -141,6 +141,10 @@ impl SocketEmitter for NamespaceInner {
     }
 
     fn recoverable_packet(&self, event: &str, payload: Payload, offset: &str) -> BroadcastPacket {
+        if self.recovery.is_none() {
+            // No offsets on the wire unless the server recovers connection states (as socket.io).
+            return super::broadcast_packet(self.name(), event, payload, None);
+        }
         super::recoverable_packet(self.name(), event, payload, offset)
     }
 

@@ -11,9 +11,17 @@
 //! is down, local delivery goes on and the remote part fails at once with [`AdapterError::Unavailable`]; the
 //! connections come back by themselves. A request that fewer servers answer than were counted ends at the
 //! request timeout with an error, never hangs.
+//!
+//! [`RedisStreamsAdapterFactory`] is the other adapter of this crate: it speaks
+//! @socket.io/redis-streams-adapter's protocol over one Redis stream and keeps connection state
+//! recovery for the whole cluster, so a client may recover on any server.
 
 mod link;
+mod requests;
+mod streams;
 mod wire;
+
+pub use streams::{RedisStreamsAdapterConfig, RedisStreamsAdapterFactory, StreamsAdapter};
 
 use bytes::Bytes;
 use ferrio::adapter::{
@@ -23,12 +31,10 @@ use ferrio::adapter::{
 };
 use ferrio::{ConfigError, Payload, Sid};
 use link::Link;
-use parking_lot::Mutex;
 use serde_json::{json, Value};
-use std::collections::{HashMap, HashSet};
+use std::collections::HashSet;
 use std::sync::{Arc, Weak};
 use std::time::Duration;
-use tokio::sync::{mpsc, oneshot};
 use wire::kind;
 
 /// How to reach Redis and name the channels.
@@ -151,20 +157,6 @@ impl AdapterFactory for RedisAdapterFactory {
     }
 }
 
-/// A request this server sent and whose answers it gathers.
-struct Pending {
-    /// Answers still expected before the request completes.
-    remaining: usize,
-    answers: Vec<wire::Decoded>,
-    done: Option<oneshot::Sender<Vec<wire::Decoded>>>,
-}
-
-/// A broadcast with acks this server sent: other servers report their socket counts, then the answers.
-struct AckRequest {
-    collector: AckCollector,
-    counts: mpsc::UnboundedSender<usize>,
-}
-
 /// One namespace's adapter in a Redis cluster.
 pub struct RedisAdapter {
     local: MemoryAdapter,
@@ -175,8 +167,8 @@ pub struct RedisAdapter {
     request_channel: String,
     response_channel: String,
     own_response_channel: String,
-    requests: Mutex<HashMap<String, Pending>>,
-    ack_requests: Mutex<HashMap<String, AckRequest>>,
+    requests: requests::Requests,
+    ack_requests: Arc<requests::AckRequests>,
     this: Weak<RedisAdapter>,
 }
 
@@ -190,7 +182,7 @@ impl std::fmt::Debug for RedisAdapter {
 }
 
 /// The `opts` object of the Node adapter's messages.
-fn raw_opts(opts: &BroadcastOptions) -> Value {
+pub(crate) fn raw_opts(opts: &BroadcastOptions) -> Value {
     let mut flags = serde_json::Map::new();
     if opts.volatile {
         flags.insert("volatile".into(), Value::Bool(true));
@@ -204,7 +196,7 @@ fn raw_opts(opts: &BroadcastOptions) -> Value {
 }
 
 /// Options from a message's `opts` (rooms, except and flags).
-fn parse_opts(value: &Value) -> BroadcastOptions {
+pub(crate) fn parse_opts(value: &Value) -> BroadcastOptions {
     let rooms = |key: &str| -> Vec<Room> {
         value[key]
             .as_array()
@@ -223,7 +215,7 @@ fn parse_opts(value: &Value) -> BroadcastOptions {
 }
 
 /// A room name as JavaScript would key it (socket.io allows numbers as room names).
-fn room_name(value: &Value) -> Option<Room> {
+pub(crate) fn room_name(value: &Value) -> Option<Room> {
     match value {
         Value::String(s) => Some(Room::from(s.as_str())),
         Value::Number(n) => Some(Room::from(n.to_string())),
@@ -245,8 +237,8 @@ impl RedisAdapter {
             nsp,
             nsp_name,
             link,
-            requests: Mutex::new(HashMap::new()),
-            ack_requests: Mutex::new(HashMap::new()),
+            requests: requests::Requests::default(),
+            ack_requests: Arc::default(),
             this,
         }
     }
@@ -454,7 +446,7 @@ impl RedisAdapter {
     fn on_broadcast_with_ack(&self, request: &mut wire::Decoded) {
         let request_id = request.value["requestId"].clone();
         if let Some(id) = request_id.as_str() {
-            if self.ack_requests.lock().contains_key(id) {
+            if self.ack_requests.contains(id) {
                 return;
             }
         }
@@ -470,7 +462,7 @@ impl RedisAdapter {
         let opts = parse_opts(&request.value["opts"]);
         let ack_id = emitter.next_ack_id();
         let packet = emitter.packet(&event, payload, Some(ack_id));
-        let (collector, mut rx) = AckCollector::channel();
+        let (collector, rx) = AckCollector::channel();
         let count = self
             .local
             .broadcast_with_ack_local(&packet, &opts, collector);
@@ -480,29 +472,17 @@ impl RedisAdapter {
             "clientCount": count});
         let _ = link.publish(channel.clone(), count_body.to_string().into_bytes());
         let timeout = opts.timeout.unwrap_or(self.link.request_timeout);
-        tokio::spawn(async move {
-            let deadline = tokio::time::Instant::now() + timeout;
-            let mut answered = 0;
-            while answered < count {
-                let Ok(Some((_, answer))) = tokio::time::timeout_at(deadline, rx.recv()).await
-                else {
-                    break;
-                };
-                answered += 1;
-                let first = wire::payload_values(&answer)
-                    .into_iter()
-                    .next()
-                    .unwrap_or(Value::Null);
-                let body = json!({"type": kind::BROADCAST_ACK, "requestId": request_id,
-                    "packet": first});
-                let _ = link.publish(
-                    channel.clone(),
-                    wire::encode_pack(&body, answer.attachments()),
-                );
-            }
-            if answered < count {
-                emitter.forget_ack(ack_id);
-            }
+        requests::relay_answers(emitter, ack_id, count, rx, timeout, move |answer| {
+            let first = wire::payload_values(&answer)
+                .into_iter()
+                .next()
+                .unwrap_or(Value::Null);
+            let body = json!({"type": kind::BROADCAST_ACK, "requestId": request_id,
+                "packet": first});
+            let _ = link.publish(
+                channel.clone(),
+                wire::encode_pack(&body, answer.attachments()),
+            );
         });
     }
 
@@ -513,39 +493,24 @@ impl RedisAdapter {
         let Some(request_id) = response.value["requestId"].as_str().map(str::to_owned) else {
             return;
         };
-        {
-            let acks = self.ack_requests.lock();
-            if let Some(ack) = acks.get(&request_id) {
-                match response.value["type"].as_u64() {
-                    Some(kind::BROADCAST_CLIENT_COUNT) => {
-                        let n = response.value["clientCount"].as_u64().unwrap_or(0);
-                        let _ = ack.counts.send(n as usize);
-                    }
-                    Some(kind::BROADCAST_ACK) => {
-                        let answer = wire::payload_from_values(
-                            vec![response.value["packet"].clone()],
-                            &response.attachments,
-                        );
-                        ack.collector.answer(None, answer);
-                    }
-                    _ => {}
+        if self.ack_requests.contains(&request_id) {
+            match response.value["type"].as_u64() {
+                Some(kind::BROADCAST_CLIENT_COUNT) => {
+                    let n = response.value["clientCount"].as_u64().unwrap_or(0);
+                    self.ack_requests.count(&request_id, n as usize);
                 }
-                return;
+                Some(kind::BROADCAST_ACK) => {
+                    let answer = wire::payload_from_values(
+                        vec![response.value["packet"].clone()],
+                        &response.attachments,
+                    );
+                    self.ack_requests.answer(&request_id, answer);
+                }
+                _ => {}
             }
-        }
-        let mut requests = self.requests.lock();
-        let Some(pending) = requests.get_mut(&request_id) else {
             return;
-        };
-        pending.answers.push(response);
-        pending.remaining = pending.remaining.saturating_sub(1);
-        if pending.remaining == 0 {
-            if let Some(mut pending) = requests.remove(&request_id) {
-                if let Some(done) = pending.done.take() {
-                    let _ = done.send(pending.answers);
-                }
-            }
         }
+        self.requests.answer(&request_id, response);
     }
 
     // ---- Requests to other servers. ------------------------------------------------------------------
@@ -557,32 +522,14 @@ impl RedisAdapter {
         body: Value,
         expected: usize,
     ) -> BoxFuture<'static, Result<Vec<wire::Decoded>, AdapterError>> {
-        let (done, answers) = oneshot::channel();
-        self.requests.lock().insert(
-            request_id.clone(),
-            Pending {
-                remaining: expected,
-                answers: Vec::new(),
-                done: Some(done),
-            },
-        );
+        let awaited = self.requests.open(request_id, expected);
         let this = self.clone();
         Box::pin(async move {
             if let Err(error) = this.publish_json(&this.request_channel, &body) {
-                this.requests.lock().remove(&request_id);
+                this.requests.cancel(&awaited);
                 return Err(error);
             }
-            match tokio::time::timeout(this.link.request_timeout, answers).await {
-                Ok(Ok(answers)) => Ok(answers),
-                _ => {
-                    let answered = this
-                        .requests
-                        .lock()
-                        .remove(&request_id)
-                        .map_or(0, |p| p.answers.len());
-                    Err(AdapterError::Incomplete { answered, expected })
-                }
-            }
+            this.requests.wait(awaited, this.link.request_timeout).await
         })
     }
 
@@ -628,24 +575,7 @@ impl RedisAdapter {
         Box::pin(async move {
             let fields = json!({"opts": {"rooms": raw["rooms"], "except": raw["except"]}});
             let answers = this.ask_others(kind::REMOTE_FETCH, fields).await?;
-            let mut found = local;
-            for answer in answers {
-                for socket in answer.value["sockets"].as_array().into_iter().flatten() {
-                    let Some(id) = socket["id"].as_str().and_then(Sid::parse) else {
-                        continue;
-                    };
-                    found.push(RemoteSocketData {
-                        id,
-                        handshake: socket["handshake"].clone(),
-                        rooms: socket["rooms"]
-                            .as_array()
-                            .map(|r| r.iter().filter_map(room_name).collect())
-                            .unwrap_or_default(),
-                        data: socket["data"].clone(),
-                    });
-                }
-            }
-            Ok(found)
+            Ok(requests::remote_sockets(local, answers))
         })
     }
 }
@@ -711,14 +641,11 @@ impl Adapter for RedisAdapter {
             return Box::pin(async move { Ok(count) });
         }
         let request_id = self.new_request_id();
-        let (counts_tx, mut counts) = mpsc::unbounded_channel();
-        self.ack_requests.lock().insert(
-            request_id.clone(),
-            AckRequest {
-                collector: collector.clone(),
-                counts: counts_tx,
-            },
-        );
+        let timeout = opts.timeout.unwrap_or(self.link.request_timeout);
+        // Answers may come until the broadcast's own deadline; then the request is forgotten.
+        let mut counts = self
+            .ack_requests
+            .open(request_id.clone(), collector.clone(), timeout);
         let body = json!({"uid": self.link.uid, "requestId": request_id, "type": kind::BROADCAST,
             "packet": {"type": wire::EVENT, "data": event_data(packet), "nsp": self.nsp_name,
                 "id": packet.ack_id.unwrap_or_default()},
@@ -729,30 +656,10 @@ impl Adapter for RedisAdapter {
         );
         let local = self.local.broadcast_with_ack_local(packet, opts, collector);
         let servers = self.server_count_now();
-        let forget = self.shared();
-        let timeout = opts.timeout.unwrap_or(self.link.request_timeout);
         Box::pin(async move {
-            // Answers may come until the broadcast's own deadline; then the request is forgotten.
-            let cleanup = {
-                let request_id = request_id.clone();
-                async move {
-                    tokio::time::sleep(timeout).await;
-                    if let Some(this) = forget {
-                        this.ack_requests.lock().remove(&request_id);
-                    }
-                }
-            };
-            tokio::spawn(cleanup);
             published?;
             let servers = servers.await?;
-            let mut total = local;
-            for _ in 1..servers {
-                match counts.recv().await {
-                    Some(n) => total += n,
-                    None => break,
-                }
-            }
-            Ok(total)
+            Ok(requests::total_count(local, servers, &mut counts, timeout).await)
         })
     }
 
@@ -878,12 +785,12 @@ impl RedisAdapter {
     }
 }
 
-fn rooms_json(rooms: &[Room]) -> Vec<&str> {
+pub(crate) fn rooms_json(rooms: &[Room]) -> Vec<&str> {
     rooms.iter().map(|r| &**r).collect()
 }
 
 /// `[event, ...args]` taken out of a message's `data` (left null): the name and the arguments.
-fn take_event(data: Option<&mut Value>) -> Option<(String, Vec<Value>)> {
+pub(crate) fn take_event(data: Option<&mut Value>) -> Option<(String, Vec<Value>)> {
     let Value::Array(mut data) = data?.take() else {
         return None;
     };

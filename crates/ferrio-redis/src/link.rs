@@ -18,7 +18,7 @@ use tokio_util::sync::CancellationToken;
 const PUBLISH_QUEUE: usize = 65_536;
 /// Publishes written to Redis in one pipeline.
 const PUBLISH_BATCH: usize = 256;
-const FIRST_RETRY: Duration = Duration::from_millis(100);
+pub(crate) const FIRST_RETRY: Duration = Duration::from_millis(100);
 const LAST_RETRY: Duration = Duration::from_secs(2);
 
 /// What the adapters of one process share.
@@ -210,7 +210,8 @@ pub(super) fn random_id(len: usize) -> String {
     Alphanumeric.sample_string(&mut rand::rng(), len)
 }
 
-async fn pause(stop: &CancellationToken, delay: &mut Duration) -> bool {
+/// Waits `delay` (doubling it up to the last retry's) unless stopped; false when stopped.
+pub(crate) async fn pause(stop: &CancellationToken, delay: &mut Duration) -> bool {
     let stopped = tokio::select! {
         _ = stop.cancelled() => true,
         _ = tokio::time::sleep(*delay) => false,

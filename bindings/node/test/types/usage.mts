@@ -34,6 +34,15 @@ const limited = new Server({
   rateLimit: { eventsPerSecond: 50, burst: 100 },
 });
 void limited;
+const recovering = new Server({
+  connectionStateRecovery: { maxDisconnectionDuration: 120_000, skipMiddlewares: true, maxStoredPackets: 10_000 },
+});
+const withDefaults = new Server({ connectionStateRecovery: {} });
+void withDefaults;
+recovering.on("connection", (socket) => {
+  const recovered: boolean = socket.recovered;
+  return recovered;
+});
 
 io.use((socket, next) => {
   if (!socket.handshake.auth.token) {
