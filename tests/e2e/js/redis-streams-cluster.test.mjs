@@ -417,11 +417,13 @@ describe("Redis Streams cluster: ferrio A and B, socket.io N", { skip, timeout: 
     for (const from of NAMES.filter((s) => s !== home)) {
       await step(from, { op: "broadcast", room, event: "missed", args: [`${from}-room`] }, `${from}-room`);
       await step(from, { op: "emit-to", id, event: "missed", args: [`${from}-direct`, { from }] });
+      const bytes = Buffer.from([from.charCodeAt(0), 0, 255]);
+      await step(from, { op: "broadcast", room, event: "missed", args: [`${from}-bytes`, { bytes }] });
       // Not for it: another room, and everyone but its room.
       await step(from, { op: "broadcast", room: "elsewhere", event: "missed", args: ["elsewhere"] });
       await step(from, { op: "broadcast", except: room, event: "missed", args: ["not-its-room"] });
       await step(from, { op: "broadcast", room, event: "missed", args: [`${from}-fence`] }, `${from}-fence`);
-      expected.push([`${from}-room`], [`${from}-direct`, { from }], [`${from}-fence`]);
+      expected.push([`${from}-room`], [`${from}-direct`, { from }], [`${from}-bytes`, { bytes }], [`${from}-fence`]);
     }
     await step(home, { op: "broadcast", event: "missed", args: [`${home}-all`] }, `${home}-all`);
     expected.push([`${home}-all`]);
@@ -536,6 +538,23 @@ describe("Redis Streams cluster: ferrio A and B, socket.io N", { skip, timeout: 
     } finally {
       traffic = false;
       await pump;
+    }
+
+    // Requests and answers cross again too: fetchSockets, serverSideEmit with acks, the server count.
+    const ids = NAMES.map((s) => c[s].id).sort();
+    for (const from of NAMES) {
+      await eventually(
+        async () => (await cmd(c[from], { op: "fetch" })).map((s) => s.id),
+        ids,
+        `fetchSockets from ${from} after Redis came back`,
+      );
+      const answers = await cmd(c[from], { op: "server-side-emit", event: "who", args: [] });
+      assert.deepEqual(
+        answers.map((a) => a.server).sort(),
+        NAMES.filter((s) => s !== from),
+        `serverSideEmitWithAck from ${from} after Redis came back`,
+      );
+      assert.equal(await cmd(c[from], { op: "server-count" }), 3, `server count from ${from} after Redis came back`);
     }
 
     // Then, one after the other, 50 broadcasts from each server: none lost, none twice, in order.
