@@ -434,8 +434,10 @@ describe("Redis Streams cluster: ferrio A and B, socket.io N", { skip, timeout: 
     ["A", "B"],
     ["A", "N"],
     ["N", "A"],
+    ["A", "A"], // and back on the same server, its session kept in Redis all the same
   ]) {
-    test(`recovery on another server: cut from ${home}, back on ${target}, every missed event once, in order`, async () => {
+    const where = home === target ? "the same server" : "another server";
+    test(`recovery on ${where}: cut from ${home}, back on ${target}, every missed event once, in order`, async () => {
       const { id, pid, offset, helloOffset, room, data, expected, senders } = await cutAndMiss(
         home,
         target,
