@@ -290,6 +290,21 @@ pub trait SocketEmitter: Send + Sync + 'static {
     /// the wire, where socket.io puts it and the official client reads it back. Without recovery on the
     /// namespace, the plain packet (an adapter may not know the server's options).
     fn recoverable_packet(&self, event: &str, payload: Payload, offset: &str) -> BroadcastPacket;
+    /// Whether the namespace keeps the events of other servers for connection state recovery (in
+    /// memory): an adapter must then hand every one to [`remote_event`](Self::remote_event), even one
+    /// for a room without local members (a socket that lost its connection may come back for it).
+    fn keeps_remote_events(&self) -> bool;
+    /// Encodes an event another server broadcast and hands it to `deliver`, which queues it for the
+    /// local targets. When the namespace keeps events for recovery in memory, the event is kept too,
+    /// with an offset of this server's, and `deliver` runs under the store's lock, so that a socket
+    /// being restored gets it exactly once.
+    fn remote_event(
+        &self,
+        event: &str,
+        payload: Payload,
+        opts: &BroadcastOptions,
+        deliver: &mut dyn FnMut(&BroadcastPacket),
+    );
 }
 
 /// The namespace an adapter serves, as the adapter holds it: its name and a weak handle on its

@@ -9,8 +9,9 @@ use super::handler::{
 };
 use super::{packet, BroadcastOperator, DisconnectReason, EmitError, IntoRooms, Payload, Socket};
 use crate::adapter::{
-    AckCollector, Adapter, AdapterError, AdapterFactory, BroadcastPacket, BroadcastReport,
-    LocalNamespace, RemoteSocketData, Room, RoomEvent, ServerSideEvent, SocketEmitter, Targets,
+    AckCollector, Adapter, AdapterError, AdapterFactory, BroadcastOptions, BroadcastPacket,
+    BroadcastReport, LocalNamespace, RemoteSocketData, Room, RoomEvent, ServerSideEvent,
+    SocketEmitter, Targets,
 };
 use crate::engineio::Sid;
 use parking_lot::RwLock;
@@ -146,6 +147,36 @@ impl SocketEmitter for NamespaceInner {
             return super::broadcast_packet(self.name(), event, payload, None);
         }
         super::recoverable_packet(self.name(), event, payload, offset)
+    }
+
+    fn keeps_remote_events(&self) -> bool {
+        self.recovery.is_some() && self.adapter.session_store().is_none()
+    }
+
+    fn remote_event(
+        &self,
+        event: &str,
+        payload: Payload,
+        opts: &BroadcastOptions,
+        deliver: &mut dyn FnMut(&BroadcastPacket),
+    ) {
+        let kept = self
+            .recovery
+            .as_deref()
+            .filter(|_| !opts.volatile && self.adapter.session_store().is_none());
+        let Some(recovery) = kept else {
+            return deliver(&super::broadcast_packet(self.name(), event, payload, None));
+        };
+        // As for an event emitted here: stored and queued under one lock.
+        let guard = recovery.lock();
+        let offset = guard.next_offset();
+        let packet = super::recoverable_packet(self.name(), event, payload, &offset);
+        guard.store(
+            opts.rooms.clone(),
+            opts.except.clone(),
+            packet.encoded.clone(),
+        );
+        deliver(&packet);
     }
 
     fn next_ack_id(&self) -> u64 {

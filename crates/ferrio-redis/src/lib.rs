@@ -278,9 +278,16 @@ impl RedisAdapter {
     // ---- Messages from other servers. ----------------------------------------------------------------
 
     fn on_broadcast(&self, room_suffix: &str, payload: &[u8]) {
-        // A broadcast to one room travels on that room's channel: skip it unless the room is here.
+        let Some(emitter) = self.nsp.emitter() else {
+            return;
+        };
+        // A broadcast to one room travels on that room's channel: skip it unless the room is here (or
+        // the namespace keeps events for sockets that may come back).
         if let Some(room) = room_suffix.strip_suffix('#') {
-            if !room.is_empty() && self.local.socket_count_in(room) == 0 {
+            if !room.is_empty()
+                && self.local.socket_count_in(room) == 0
+                && !emitter.keeps_remote_events()
+            {
                 return;
             }
         }
@@ -302,11 +309,10 @@ impl RedisAdapter {
         let Some((event, payload)) = self.event_of(packet, &decoded.attachments) else {
             return;
         };
-        let Some(emitter) = self.nsp.emitter() else {
-            return;
-        };
-        let packet = emitter.packet(&event, payload, None);
-        let _ = self.local.broadcast(&packet, &parse_opts(opts));
+        let opts = parse_opts(opts);
+        emitter.remote_event(&event, payload, &opts, &mut |packet| {
+            let _ = self.local.broadcast(packet, &opts);
+        });
     }
 
     /// The event name and arguments of a socket.io packet object, if it is an event of this namespace

@@ -275,3 +275,113 @@ async fn a_request_a_server_never_answers_ends_at_the_timeout_with_an_error() {
     assert!(started.elapsed() < Duration::from_secs(5));
     stop(a).await;
 }
+
+/// With connection state recovery (kept in memory by each server) on the pub/sub adapter, a socket
+/// recovering on its server gets the events the *other* servers sent its rooms meanwhile — even to a
+/// room of which it was the last local member — each once, in order, with this server's offsets.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn recovery_in_memory_keeps_what_other_servers_broadcast_meanwhile() {
+    let redis = Redis::start();
+    let mut servers = Vec::new();
+    for _ in 0..2 {
+        let factory = Arc::new(
+            RedisAdapterFactory::connect(RedisAdapterConfig::new(redis.url()), WAIT)
+                .await
+                .expect("redis reachable"),
+        );
+        let io = Server::builder()
+            .adapter(factory)
+            .connection_state_recovery(ferrio::ConnectionStateRecovery::new())
+            .build()
+            .unwrap();
+        io.on_connection(|socket| {
+            if !socket.recovered() {
+                socket.join("solo");
+            }
+        });
+        servers.push(io.listen("127.0.0.1:0").await.expect("listen"));
+    }
+    let (b, a) = (servers.pop().unwrap(), servers.pop().unwrap());
+    let io_a = a.server().of("/");
+    let io_b = b.server().of("/");
+
+    let (mut ws, _) = ws_handshake(b.local_addr()).await;
+    ws_send_text(&mut ws, "40").await;
+    let answer: serde_json::Value = serde_json::from_str(
+        ws_recv_text_skip_pings(&mut ws)
+            .await
+            .strip_prefix("40")
+            .unwrap(),
+    )
+    .unwrap();
+    let (sid, pid) = (answer["sid"].clone(), answer["pid"].clone());
+    io_b.emit("first", Payload::empty()).unwrap();
+    let first: Vec<serde_json::Value> = serde_json::from_str(
+        ws_recv_text_skip_pings(&mut ws)
+            .await
+            .strip_prefix("42")
+            .unwrap(),
+    )
+    .unwrap();
+    let offset = first.last().unwrap().clone();
+    drop(ws);
+    let deadline = tokio::time::Instant::now() + WAIT;
+    while !io_b.sockets().is_empty() {
+        assert!(tokio::time::Instant::now() < deadline, "B never noticed");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    // From A, while it is away: to its (now locally empty) room, to everyone, and not to it.
+    for i in 0..3 {
+        io_a.to("solo")
+            .emit("solo", Payload::one(&i).unwrap())
+            .unwrap();
+        io_a.emit("all", Payload::one(&i).unwrap()).unwrap();
+    }
+    io_a.to("elsewhere")
+        .emit("not-it", Payload::empty())
+        .unwrap();
+    io_a.broadcast_operator()
+        .volatile()
+        .emit("volatile", Payload::empty())
+        .unwrap();
+    // A probe on B receives the last of them: everything before it has reached B.
+    let (mut probe, _) = client(b.local_addr(), &[]).await;
+    io_a.emit("probe", Payload::empty()).unwrap();
+    while !ws_recv_text_skip_pings(&mut probe)
+        .await
+        .starts_with("42[\"probe\"")
+    {}
+
+    let (mut ws, _) = ws_handshake(b.local_addr()).await;
+    ws_send_text(
+        &mut ws,
+        &format!("40{}", serde_json::json!({"pid": pid, "offset": offset})),
+    )
+    .await;
+    let mut missed = Vec::new();
+    let answer = loop {
+        let text = ws_recv_text_skip_pings(&mut ws).await;
+        match text.strip_prefix("40") {
+            Some(answer) => break serde_json::from_str::<serde_json::Value>(answer).unwrap(),
+            None => {
+                let mut args: Vec<serde_json::Value> =
+                    serde_json::from_str(text.strip_prefix("42").unwrap()).unwrap();
+                assert!(args.pop().unwrap().is_string(), "an offset: {text}");
+                missed.push(serde_json::Value::Array(args));
+            }
+        }
+    };
+    assert_eq!(answer["sid"], sid, "recovered");
+    let expected: Vec<serde_json::Value> = (0..3)
+        .flat_map(|i| {
+            [
+                serde_json::json!(["solo", i]),
+                serde_json::json!(["all", i]),
+            ]
+        })
+        .chain([serde_json::json!(["probe"])])
+        .collect();
+    assert_eq!(missed, expected);
+    stop(a).await;
+    stop(b).await;
+}
