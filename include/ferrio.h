@@ -926,6 +926,24 @@ ferrio_status ferrio_server_options_set_rate_limit(struct ferrio_server_options 
                                                    uint32_t burst);
 
 /**
+ * Turns on connection state recovery, as socket.io 4.6+ (`connectionStateRecovery`; default off): a
+ * client whose connection was lost (transport closed or failed, ping timeout, server shutdown) and that
+ * comes back within `max_disconnection_ms` gets its socket back — same id, rooms and data
+ * (`ferrio_socket_data`), `ferrio_socket_recovered` true — and first receives the events it missed,
+ * once and in order (those to its rooms, to it, to everybody; not volatile ones, not those awaiting
+ * an ack). With `skip_middlewares` the namespace's `ferrio_namespace_use` middlewares do not run for a
+ * recovered socket (its connection callbacks do). Each namespace keeps at most `max_stored_packets`
+ * events, the oldest dropped first; a client that missed a dropped event gets a fresh socket instead.
+ * socket.io's defaults are 120000 ms, true and 10000. Checked by `ferrio_server_new`
+ * (`max_disconnection_duration` from 1 ms to about 12 days, `max_stored_packets` at least 1). Every
+ * event that may be recovered carries its offset as its last argument, as socket.io sends it.
+ */
+ferrio_status ferrio_server_options_set_connection_state_recovery(struct ferrio_server_options *options,
+                                                                  uint64_t max_disconnection_ms,
+                                                                  bool skip_middlewares,
+                                                                  size_t max_stored_packets);
+
+/**
  * Makes a server (not listening yet) with `options` (NULL: defaults; the options are copied, not
  * taken). Starts its runtime and, in the default dispatch mode, its callback thread. Checks every
  * option first: one out of range gives `FERRIO_STATUS_INVALID_ARGUMENT`, with its name and the reason
@@ -1018,6 +1036,15 @@ ferrio_status ferrio_socket_auth(const struct ferrio_socket *socket,
  * Whether the socket is still connected (false for NULL).
  */
 bool ferrio_socket_connected(const struct ferrio_socket *socket);
+
+/**
+ * Whether the socket is a session recovered by connection state recovery
+ * (`ferrio_server_options_set_connection_state_recovery`; socket.io's `socket.recovered`): its client
+ * lost its connection and came back in time, with the same id, rooms and data, after the events it
+ * missed. Readable from the middlewares (when they run for it) and connection callbacks on. False for
+ * NULL.
+ */
+bool ferrio_socket_recovered(const struct ferrio_socket *socket);
 
 /**
  * Copies the handshake as socket.io describes it (JSON object: headers, query, address, time, issued,

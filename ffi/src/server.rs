@@ -7,7 +7,8 @@ use crate::socket::SocketCallbacks;
 use crate::status::{ferrio_status, guard, guard_or, Error};
 use crate::types::{handle, str_arg, write_out, Callback};
 use ferrio_core::{
-    ConfigError, Cors, CorsOrigins, RateLimit, Server, ServerBuilder, ServerHandle, Sid,
+    ConfigError, ConnectionStateRecovery, Cors, CorsOrigins, RateLimit, Server, ServerBuilder,
+    ServerHandle, Sid,
 };
 use ferrio_host::runtime::{spawn_thread, Network};
 use ferrio_host::{BatchQueue, HostEvent, Sink, Wake};
@@ -684,6 +685,34 @@ pub extern "C" fn ferrio_server_options_set_rate_limit(
 ) -> ferrio_status {
     with_options(options, |o| {
         o.rate_limit = Some((events_per_second, burst));
+        Ok(())
+    })
+}
+
+/// Turns on connection state recovery, as socket.io 4.6+ (`connectionStateRecovery`; default off): a
+/// client whose connection was lost (transport closed or failed, ping timeout, server shutdown) and that
+/// comes back within `max_disconnection_ms` gets its socket back — same id, rooms and data
+/// (`ferrio_socket_data`), `ferrio_socket_recovered` true — and first receives the events it missed,
+/// once and in order (those to its rooms, to it, to everybody; not volatile ones, not those awaiting
+/// an ack). With `skip_middlewares` the namespace's `ferrio_namespace_use` middlewares do not run for a
+/// recovered socket (its connection callbacks do). Each namespace keeps at most `max_stored_packets`
+/// events, the oldest dropped first; a client that missed a dropped event gets a fresh socket instead.
+/// socket.io's defaults are 120000 ms, true and 10000. Checked by `ferrio_server_new`
+/// (`max_disconnection_duration` from 1 ms to about 12 days, `max_stored_packets` at least 1). Every
+/// event that may be recovered carries its offset as its last argument, as socket.io sends it.
+#[no_mangle]
+pub extern "C" fn ferrio_server_options_set_connection_state_recovery(
+    options: *mut ferrio_server_options,
+    max_disconnection_ms: u64,
+    skip_middlewares: bool,
+    max_stored_packets: usize,
+) -> ferrio_status {
+    with_options(options, |o| {
+        let recovery = ConnectionStateRecovery::new()
+            .max_disconnection_duration(Duration::from_millis(max_disconnection_ms))
+            .skip_middlewares(skip_middlewares)
+            .max_stored_packets(max_stored_packets);
+        set_builder(o, |b| b.connection_state_recovery(recovery));
         Ok(())
     })
 }

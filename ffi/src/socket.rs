@@ -291,6 +291,19 @@ pub extern "C" fn ferrio_socket_connected(socket: *const ferrio_socket) -> bool 
     })
 }
 
+/// Whether the socket is a session recovered by connection state recovery
+/// (`ferrio_server_options_set_connection_state_recovery`; socket.io's `socket.recovered`): its client
+/// lost its connection and came back in time, with the same id, rooms and data, after the events it
+/// missed. Readable from the middlewares (when they run for it) and connection callbacks on. False for
+/// NULL.
+#[no_mangle]
+pub extern "C" fn ferrio_socket_recovered(socket: *const ferrio_socket) -> bool {
+    guard_or(false, || {
+        // SAFETY: a live socket handle or NULL (contract).
+        unsafe { socket.as_ref() }.is_some_and(|s| s.socket.recovered())
+    })
+}
+
 /// Copies the handshake as socket.io describes it (JSON object: headers, query, address, time, issued,
 /// url, secure, xdomain, auth) into `buf` (see "Output buffers" in include/README.md).
 #[no_mangle]

@@ -1095,6 +1095,26 @@ fn every_limit_can_be_set_and_max_connections_takes_effect() {
         "cors origin \"\" is not an origin like \"https://example.com\" (scheme://host[:port], no path)"
     );
     assert_eq!(ferrio_server_options_set_cors_any(options, false), ok);
+    // Connection state recovery: recorded as given, checked by the core.
+    let recovery = ferrio_server_options_set_connection_state_recovery;
+    assert_eq!(recovery(options, 0, true, 10_000), ok);
+    assert_eq!(
+        refused(options),
+        "max_disconnection_duration must be positive"
+    );
+    assert_eq!(recovery(options, 120_000, true, 0), ok);
+    assert_eq!(refused(options), "max_stored_packets must be at least 1");
+    assert_eq!(recovery(options, u64::MAX, false, 1), ok);
+    assert!(
+        refused(options).starts_with("max_disconnection_duration must be at most"),
+        "{}",
+        last_error()
+    );
+    assert_eq!(recovery(options, 120_000, true, 10_000), ok);
+    assert_eq!(
+        recovery(null_mut(), 120_000, true, 10_000),
+        ferrio_status::NullArgument
+    );
     assert_eq!(
         ferrio_server_options_set_max_connections(null_mut(), 2),
         ferrio_status::NullArgument

@@ -16,7 +16,7 @@ use ferrio::{AckError, CodedError, ErrorCode, Payload, Socket};
 use ferrio_host::event::FIRST_BINDING_KIND;
 use ferrio_host::{BatchQueue, EventKind, HostEvent, Sink};
 use pyo3::prelude::*;
-use pyo3::types::{PyDict, PyList, PyTuple};
+use pyo3::types::{PyBool, PyDict, PyList, PyTuple};
 use std::collections::VecDeque;
 use std::sync::Arc;
 
@@ -87,16 +87,23 @@ impl Sink<()> for ToPython {
 }
 
 /// The dispatch thread's body: one `loop.call_soon_threadsafe(callback, batch)` per batch.
+/// `keeps_sessions`: the server has connection state recovery (departures say whether the core kept the
+/// socket's session).
 pub(crate) fn run(
     queue: Arc<Queue>,
     event_loop: Py<PyAny>,
     callback: Py<PyAny>,
     max_json_depth: usize,
+    keeps_sessions: bool,
 ) {
+    let conversion = Conversion {
+        max_json_depth,
+        keeps_sessions,
+    };
     while let Some(batch) = queue.wait() {
         let end = batch.iter().any(|item| matches!(item, Item::End));
         let delivered =
-            Python::try_attach(|py| deliver(py, batch, &event_loop, &callback, max_json_depth));
+            Python::try_attach(|py| deliver(py, batch, &event_loop, &callback, &conversion));
         // Once delivery fails, the loop is closed or the interpreter is going away: nobody can handle
         // events any more. Dropping what is queued refuses pending connects and leaves acks unanswered.
         if end || delivered != Some(true) {
@@ -106,16 +113,24 @@ pub(crate) fn run(
     }
 }
 
+/// What the conversion of items needs to know of the server.
+struct Conversion {
+    /// The server's `max_json_depth`, which what Python answers keeps to.
+    max_json_depth: usize,
+    /// Whether the server has connection state recovery.
+    keeps_sessions: bool,
+}
+
 fn deliver(
     py: Python<'_>,
     batch: VecDeque<Item>,
     event_loop: &Py<PyAny>,
     callback: &Py<PyAny>,
-    max_json_depth: usize,
+    conversion: &Conversion,
 ) -> bool {
     let list = PyList::empty(py);
     for item in batch {
-        match convert_item(py, item, max_json_depth) {
+        match convert_item(py, item, conversion) {
             Ok(Some(obj)) => {
                 if list.append(obj).is_err() {
                     return false;
@@ -150,13 +165,14 @@ pub(crate) fn log_error(py: Python<'_>, what: &str, error: &PyErr) {
 fn convert_item<'py>(
     py: Python<'py>,
     item: Item,
-    max_json_depth: usize,
+    conversion: &Conversion,
 ) -> PyResult<Option<Bound<'py, PyTuple>>> {
+    let max_json_depth = conversion.max_json_depth;
     let event = match item {
         Item::Host(event) => event,
         Item::Resolve { future, result } => {
             let (ok, value) = resolved(py, result)?;
-            let ok = pyo3::types::PyBool::new(py, ok).to_owned().into_any();
+            let ok = PyBool::new(py, ok).to_owned().into_any();
             let item = [
                 RESOLVE.into_pyobject(py)?.into_any(),
                 future.into_bound(py),
@@ -174,7 +190,7 @@ fn convert_item<'py>(
             socket, verdict, ..
         } => {
             let reply = Py::new(py, ConnectReply::new(verdict, max_json_depth))?;
-            let [nsp, sid, conn, environ, auth] = joining(py, &socket)?;
+            let [nsp, sid, conn, environ, auth, recovered] = joining(py, &socket)?;
             PyTuple::new(
                 py,
                 [
@@ -184,14 +200,15 @@ fn convert_item<'py>(
                     conn,
                     environ,
                     auth,
+                    recovered,
                     reply.into_bound(py).into_any(),
                 ],
             )
         }
-        // `always_connect`: the socket is in already.
+        // `always_connect`, or a recovered socket that skipped the middlewares: the socket is in already.
         HostEvent::Connect { socket, .. } => {
-            let [nsp, sid, conn, environ, auth] = joining(py, &socket)?;
-            PyTuple::new(py, [kind, nsp, sid, conn, environ, auth])
+            let [nsp, sid, conn, environ, auth, recovered] = joining(py, &socket)?;
+            PyTuple::new(py, [kind, nsp, sid, conn, environ, auth, recovered])
         }
         HostEvent::Event { socket, event } => {
             let args = payload_to_list(py, &event.payload)?;
@@ -217,6 +234,8 @@ fn convert_item<'py>(
             rooms,
         } => {
             let rooms: Vec<&str> = rooms.iter().map(|r| r.as_ref()).collect();
+            // The core keeps the socket's session for connection state recovery.
+            let kept = conversion.keeps_sessions && reason.is_recoverable();
             PyTuple::new(
                 py,
                 [
@@ -226,6 +245,7 @@ fn convert_item<'py>(
                     socket.conn_id().as_str().into_pyobject(py)?.into_any(),
                     reason.as_str().into_pyobject(py)?.into_any(),
                     PyList::new(py, rooms)?.into_any(),
+                    PyBool::new(py, kept).to_owned().into_any(),
                 ],
             )
         }
@@ -236,8 +256,9 @@ fn convert_item<'py>(
 }
 
 /// What the facade's connect path gets of a joining socket: namespace, sid, connection id, the
-/// handshake as a WSGI environ, and the auth payload.
-fn joining<'py>(py: Python<'py>, socket: &Socket) -> PyResult<[Bound<'py, PyAny>; 5]> {
+/// handshake as a WSGI environ, the auth payload, and whether it is a recovered session (connection
+/// state recovery).
+fn joining<'py>(py: Python<'py>, socket: &Socket) -> PyResult<[Bound<'py, PyAny>; 6]> {
     let auth = Payload::one(socket.auth())
         .map_err(|e| pyo3::exceptions::PyValueError::new_err(e.to_string()))?;
     Ok([
@@ -246,6 +267,7 @@ fn joining<'py>(py: Python<'py>, socket: &Socket) -> PyResult<[Bound<'py, PyAny>
         socket.conn_id().as_str().into_pyobject(py)?.into_any(),
         environ(py, socket)?.into_any(),
         payload_to_list(py, &auth)?.get_item(0)?,
+        PyBool::new(py, socket.recovered()).to_owned().into_any(),
     ])
 }
 

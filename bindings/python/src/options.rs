@@ -4,7 +4,8 @@
 
 use crate::errors::code_error;
 use ferrio::{
-    CodedError, ConfigError, Cors, CorsOrigins, ErrorCode, RateLimit, Server, ServerBuilder,
+    CodedError, ConfigError, ConnectionStateRecovery, Cors, CorsOrigins, ErrorCode, RateLimit,
+    Server, ServerBuilder,
 };
 use pyo3::prelude::*;
 use std::time::Duration;
@@ -26,6 +27,8 @@ fn python_option(option: &str) -> &str {
         "max_payload" => "max_http_buffer_size",
         "path" => "socketio_path",
         "cors" => "cors_allowed_origins",
+        "max_disconnection_duration" => "connection_state_recovery['max_disconnection_duration']",
+        "max_stored_packets" => "connection_state_recovery['max_stored_packets']",
         other => other,
     }
 }
@@ -58,6 +61,34 @@ pub(crate) struct Limits {
     rate_limit: Option<(f64, u32)>,
 }
 
+/// Connection state recovery's options, as `AsyncServer(connection_state_recovery=...)` passes them
+/// (None: the core's default).
+#[derive(FromPyObject)]
+#[pyo3(from_item_all)]
+pub(crate) struct Recovery {
+    max_disconnection_duration: Option<f64>,
+    skip_middlewares: Option<bool>,
+    max_stored_packets: Option<usize>,
+}
+
+impl Recovery {
+    /// The core's options; values are converted, not checked.
+    fn options(self, py: Python<'_>) -> PyResult<ConnectionStateRecovery> {
+        let mut r = ConnectionStateRecovery::new();
+        if let Some(v) = self.max_disconnection_duration {
+            let option = "connection_state_recovery['max_disconnection_duration']";
+            r = r.max_disconnection_duration(seconds(py, v, option)?);
+        }
+        if let Some(v) = self.skip_middlewares {
+            r = r.skip_middlewares(v);
+        }
+        if let Some(v) = self.max_stored_packets {
+            r = r.max_stored_packets(v);
+        }
+        Ok(r)
+    }
+}
+
 /// The server options `AsyncServer(...)` takes (seconds for durations), as it passes them to
 /// `check_options` and `NativeServer`.
 #[derive(FromPyObject)]
@@ -72,6 +103,7 @@ pub(crate) struct EngineOptions {
     cors_credentials: bool,
     connect_timeout: f64,
     limits: Option<Limits>,
+    recovery: Option<Recovery>,
 }
 
 impl EngineOptions {
@@ -90,6 +122,9 @@ impl EngineOptions {
             .max_payload(self.max_payload)
             .transports(self.polling, self.websocket)
             .cors(Cors::new(origins).credentials(self.cors_credentials));
+        if let Some(recovery) = self.recovery {
+            b = b.connection_state_recovery(recovery.options(py)?);
+        }
         let Some(limits) = self.limits else {
             return Ok(b);
         };

@@ -55,6 +55,9 @@ pub struct NativeServer {
     max_json_depth: usize,
     /// Whether a Redis adapter makes this server one of a cluster (socket ids may be remote).
     clustered: bool,
+    /// Whether the server has connection state recovery (a socket id may be one whose connection was
+    /// lost, its session kept: what is sent to it is kept for it).
+    recovering: bool,
 }
 
 impl NativeServer {
@@ -178,9 +181,11 @@ impl NativeServer {
         }
         let server = builder.build().map_err(|e| config_error(py, e))?;
         let max_json_depth = server.config().max_json_depth;
+        let recovery = server.config().connection_state_recovery;
+        let skip_middlewares = recovery.is_some_and(|r| r.skip_middlewares);
         Ok(NativeServer {
             server,
-            handlers: Arc::new(Handlers::new(always_connect)),
+            handlers: Arc::new(Handlers::new(always_connect, skip_middlewares)),
             handle: Arc::default(),
             state: Arc::new(AtomicU8::new(NEW)),
             dispatch: Mutex::new(None),
@@ -188,6 +193,20 @@ impl NativeServer {
             max_payload,
             max_json_depth,
             clustered,
+            recovering: recovery.is_some(),
+        })
+    }
+
+    /// Connection state recovery as the server does it: `(max_disconnection_duration in seconds,
+    /// skip_middlewares)`, or None when it is off. The facade keeps a departed socket's session that
+    /// long, and skips its own middlewares for a recovered socket when the core skipped them.
+    #[getter]
+    fn recovery(&self) -> Option<(f64, bool)> {
+        self.server.config().connection_state_recovery.map(|r| {
+            (
+                r.max_disconnection_duration.as_secs_f64(),
+                r.skip_middlewares,
+            )
         })
     }
 
@@ -266,10 +285,11 @@ impl NativeServer {
         }
         let queue = self.handlers.queue.clone();
         let max_json_depth = self.max_json_depth;
+        let keeps_sessions = self.server.config().connection_state_recovery.is_some();
         // Converting a payload recurses once per level of nesting (up to `MAX_JSON_DEPTH`): room to spare
         // over the 2 MiB default.
         let thread = spawn_thread_with_stack("ferrio-dispatch", 8 << 20, move || {
-            dispatch::run(queue, event_loop, callback, max_json_depth)
+            dispatch::run(queue, event_loop, callback, max_json_depth, keeps_sessions)
         })
         .map_err(|e| PyRuntimeError::new_err(format!("cannot start the dispatch thread: {e}")))?;
         *dispatch = Some(thread);
@@ -447,7 +467,8 @@ impl NativeServer {
                         };
                     }
                     // In a cluster the socket may live on another server: its room reaches it there.
-                    None if self.clustered => {}
+                    // With recovery it may be away for a while: its room keeps the event for it.
+                    None if self.clustered || self.recovering => {}
                     None => {
                         return Err(ferrio_error(
                             py,

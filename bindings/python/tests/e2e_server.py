@@ -25,6 +25,7 @@ parser.add_argument("--ping-timeout", type=int)
 parser.add_argument("--transports")
 parser.add_argument("--max-payload", type=int)
 parser.add_argument("--connect-timeout", type=int)
+parser.add_argument("--recovery", type=int)
 options = parser.parse_args()
 
 kwargs = {}
@@ -38,6 +39,10 @@ if options.max_payload is not None:
     kwargs["max_http_buffer_size"] = options.max_payload
 if options.connect_timeout is not None:
     kwargs["connect_timeout"] = options.connect_timeout / 1000  # python-socketio ignores it (no such option)
+if options.recovery is not None:
+    # ferrio's connection state recovery (socket.io's connectionStateRecovery); python-socketio has none
+    # and ignores the option.
+    kwargs["connection_state_recovery"] = {"max_disconnection_duration": options.recovery / 1000}
 
 sio = socketio.AsyncServer(async_mode="aiohttp", namespaces="*", cors_allowed_origins="*", **kwargs)
 
@@ -66,7 +71,9 @@ async def connect(ns, sid, environ, auth):
         raise socketio.exceptions.ConnectionRefusedError(
             "not authorized", {"reason": "rejected by middleware", "code": 4001})
     members.setdefault(ns, {})[sid] = {"environ": environ, "time": time.time(), "auth": auth}
-    await sio.save_session(sid, {"data": None}, namespace=ns)
+    # A socket recovered by connection state recovery has its session back: its data stays.
+    async with sio.session(sid, namespace=ns) as session:
+        session.setdefault("data", None)
     # After the connect handler returns, so that the client has its CONNECT first.
     sio.start_background_task(welcome, ns, sid, auth)
 
@@ -204,6 +211,19 @@ async def handshake(ns, sid, *args):
         "time": time.strftime("%a, %d %b %Y %H:%M:%S GMT", time.gmtime(info["time"])),
         "issued": int(info["time"] * 1000),
     }
+
+
+@sio.on("recovered", namespace="*")
+async def recovered(ns, sid, *args):
+    # `is_recovered` is ferrio's (socket.io's `socket.recovered`): python-socketio has no recovery.
+    session = await sio.get_session(sid, namespace=ns)
+    return {"recovered": sio.is_recovered(sid, namespace=ns), "id": sid, "rooms": rooms_of(ns, sid),
+            "data": session.get("data")}
+
+
+@sio.on("emit-me", namespace="*")
+async def emit_me(ns, sid, *args):
+    await sio.emit("to-me", tuple(args), to=sid, namespace=ns)
 
 
 @sio.on("set-data", namespace="*")

@@ -1,13 +1,15 @@
-// Drives ffi/tests/c/test_ffi.c with the official socket.io-client: node driver.js PORT_THREAD PORT_MANUAL.
+// Drives ffi/tests/c/test_ffi.c with the official socket.io-client:
+// node driver.js PORT_THREAD PORT_MANUAL PORT_RECOVERY.
 // Every check is reported to the C program as a "result" event (name, ok, detail); the C program counts
 // them with its own. Every wait is bounded; the script exits by itself.
 "use strict";
 const path = require("path");
 const { io } = require(path.join(__dirname, "../../../node_modules/socket.io-client"));
 
-const [portA, portB] = process.argv.slice(2);
+const [portA, portB, portC] = process.argv.slice(2);
 const urlA = `http://127.0.0.1:${portA}`;
 const urlB = `http://127.0.0.1:${portB}`;
+const urlC = `http://127.0.0.1:${portC}`;
 const WAIT = 5000;
 const results = [];
 
@@ -223,6 +225,70 @@ async function main() {
     const [err] = await once(bad, "connect_error");
     check("admin UI: wrong password refused", err.message === "invalid credentials", err.message);
     bad.close();
+  });
+
+  await step("connection state recovery", async () => {
+    // A client whose transport is cut comes back (its own reconnection, after 600 ms) as the same socket.
+    const a = io(urlC, {
+      forceNew: true,
+      reconnection: true,
+      reconnectionDelay: 600,
+      reconnectionDelayMax: 600,
+      randomizationFactor: 0,
+      autoConnect: false,
+    });
+    const log = [];
+    a.onAny((event, ...args) => log.push([event, ...args]));
+    const welcome = once(a, "welcome");
+    a.connect();
+    const [wasRecovered] = await welcome;
+    check("recovery: a first connection is not recovered", wasRecovered === false && a.recovered === false);
+    await a.timeout(WAIT).emitWithAck("join", "team");
+    await a.timeout(WAIT).emitWithAck("set-data", { name: "ann" });
+    const b = await connect(urlC);
+    const id = a.id;
+    const left = new Promise((resolve, reject) => {
+      const timer = setTimeout(() => reject(new Error("no \"left\"")), WAIT);
+      b.on("left", (who, reason) => {
+        if (who !== id) return;
+        clearTimeout(timer);
+        resolve(reason);
+      });
+    });
+    const from = log.length;
+    const back = once(a, "connect");
+    a.io.engine.close();
+    const reason = await left;
+    check("recovery: the server saw the connection lost", ["transport close", "transport error"].includes(reason), reason);
+    await b.timeout(WAIT).emitWithAck("missed", id);
+    await back;
+    check("recovery: the client recovered its socket", a.recovered === true && a.id === id, `${a.recovered} ${a.id} ${id}`);
+    const state = await a.timeout(WAIT).emitWithAck("state");
+    check(
+      "recovery: same id, rooms and data, ferrio_socket_recovered true",
+      state.recovered === true && state.id === id &&
+        JSON.stringify([...state.rooms].sort()) === JSON.stringify([id, "team"].sort()) &&
+        JSON.stringify(state.data) === '{"name":"ann"}',
+      JSON.stringify(state),
+    );
+    const live = new Promise((resolve) => a.on("room-msg", (n) => n === "live" && resolve()));
+    await a.timeout(WAIT).emitWithAck("live");
+    await live;
+    // Each missed event once and in order, before the new welcome; each carries its offset.
+    const after = log.slice(from);
+    const missed = after.filter(([event]) => ["room-msg", "direct", "all"].includes(event));
+    check(
+      "recovery: every missed event once, in order, with its offset",
+      JSON.stringify(missed.map(([event, value]) => [event, value])) ===
+        JSON.stringify([["room-msg", 1], ["direct", 2], ["all", 3], ["room-msg", 4], ["room-msg", "live"]]) &&
+        missed.every((entry) => entry.length === 3 && typeof entry[2] === "string"),
+      JSON.stringify(after),
+    );
+    const names = after.map(([event]) => event);
+    check("recovery: the missed events come before the new welcome",
+      names.indexOf("welcome") > names.indexOf("all") && after[names.indexOf("welcome")][1] === true, names.join(","));
+    a.close();
+    b.close();
   });
 
   await step("manual dispatch mode", async () => {

@@ -1,6 +1,7 @@
 /*
- * The C test of libferrio: two servers (the default callback thread, and manual dispatch from this
- * program's main loop) driven by the official socket.io-client through driver.js. Compiled with
+ * The C test of libferrio: three servers (the default callback thread, manual dispatch from this
+ * program's main loop, and one with connection state recovery) driven by the official socket.io-client
+ * through driver.js. Compiled with
  * -Wall -Wextra -Werror -fsanitize=address,undefined against the checked-in include/ferrio.h by
  * `make test-c`. Prints one line per failed check and a last line "N passed, N failed".
  *
@@ -552,6 +553,107 @@ static void on_dyn_connection(void *ud, const ferrio_socket *s) {
     check_status(ferrio_socket_on(s, FERRIO_STR("dyn-hello"), on_dyn_hello, ud_new(), ud_free), FERRIO_STATUS_OK, "dyn on");
 }
 
+/* ---- Server C: connection state recovery (the driver cuts a client's transport and it comes back). */
+
+static ferrio_namespace *nsp_c;
+static atomic_int c_connections, c_recovered_connections, c_middleware_calls, c_middleware_saw_recovered;
+
+/* Emits `json` as `event` to `room` of server C's namespace (everybody when room is NULL). */
+static void broadcast_c(const char *room, const char *event, const char *json) {
+    ferrio_broadcast *b = NULL;
+    check_status(ferrio_namespace_broadcast(nsp_c, &b), FERRIO_STATUS_OK, "recovery: broadcast");
+    if (room) check_status(ferrio_broadcast_to(b, S(room)), FERRIO_STATUS_OK, "recovery: broadcast to");
+    check_status(ferrio_broadcast_emit(b, S(event), S(json), NULL, 0), FERRIO_STATUS_OK, event);
+    ferrio_broadcast_free(b);
+}
+
+static void on_c_join(void *ud, const ferrio_socket *s, ferrio_str event, const ferrio_payload *args, ferrio_ack *ack) {
+    (void)ud, (void)event;
+    char room[64];
+    check(arg_string(args, 0, room, sizeof room), "recovery: join argument", args->json.ptr);
+    check_status(ferrio_socket_join(s, S(room)), FERRIO_STATUS_OK, "recovery: join");
+    ack_empty(ack);
+}
+
+static void on_c_set_data(void *ud, const ferrio_socket *s, ferrio_str event, const ferrio_payload *args,
+                          ferrio_ack *ack) {
+    (void)ud, (void)event;
+    ferrio_str value = {"", 0};
+    check_status(ferrio_payload_arg(args, 0, &value), FERRIO_STATUS_OK, "recovery: data argument");
+    check_status(ferrio_socket_set_data(s, value.ptr, value.len), FERRIO_STATUS_OK, "recovery: set data");
+    ack_empty(ack);
+}
+
+/* Acks with {"recovered": bool, "id", "rooms", "data"} as the C side sees the socket. */
+static void on_c_state(void *ud, const ferrio_socket *s, ferrio_str event, const ferrio_payload *args, ferrio_ack *ack) {
+    (void)ud, (void)event, (void)args;
+    ferrio_str id;
+    check_status(ferrio_socket_id(s, &id), FERRIO_STATUS_OK, "recovery: id");
+    char rooms[256], data[256], json[700];
+    check_status(ferrio_socket_rooms(s, rooms, sizeof rooms, NULL), FERRIO_STATUS_OK, "recovery: rooms");
+    check_status(ferrio_socket_data(s, data, sizeof data, NULL), FERRIO_STATUS_OK, "recovery: data");
+    int len = snprintf(json, sizeof json, "[{\"recovered\":%s,\"id\":\"%s\",\"rooms\":%s,\"data\":%s}]",
+                       ferrio_socket_recovered(s) ? "true" : "false", id.ptr, rooms, data);
+    check(len > 0 && (size_t)len < sizeof json, "recovery: state fits", NULL);
+    check_status(ferrio_ack_send(ack, json, (size_t)len, NULL, 0), FERRIO_STATUS_OK, "recovery: state ack");
+}
+
+/* While the client with id args[0] is away: to its room, to it alone, to a room it is not in, to
+ * everybody, to its room again. */
+static void on_c_missed(void *ud, const ferrio_socket *s, ferrio_str event, const ferrio_payload *args,
+                        ferrio_ack *ack) {
+    (void)ud, (void)s, (void)event;
+    char away[32];
+    check(arg_string(args, 0, away, sizeof away), "recovery: the id of the socket away", args->json.ptr);
+    broadcast_c("team", "room-msg", "[1]");
+    broadcast_c(away, "direct", "[2]");
+    broadcast_c("elsewhere", "room-msg", "[\"not for it\"]");
+    broadcast_c(NULL, "all", "[3]");
+    broadcast_c("team", "room-msg", "[4]");
+    ack_empty(ack);
+}
+
+static void on_c_live(void *ud, const ferrio_socket *s, ferrio_str event, const ferrio_payload *args, ferrio_ack *ack) {
+    (void)ud, (void)s, (void)event, (void)args;
+    broadcast_c("team", "room-msg", "[\"live\"]");
+    ack_empty(ack);
+}
+
+/* Tells the other sockets who left and why (the driver waits for it before it emits). */
+static void on_c_disconnect(void *ud, const ferrio_socket *s, ferrio_str reason) {
+    (void)ud;
+    ferrio_str id;
+    if (ferrio_socket_id(s, &id) != FERRIO_STATUS_OK) return;
+    char json[160];
+    snprintf(json, sizeof json, "[\"%s\",\"%.*s\"]", id.ptr, (int)reason.len, reason.ptr);
+    broadcast_c(NULL, "left", json);
+}
+
+static void middleware_c(void *ud, const ferrio_socket *s, ferrio_connect_request *request) {
+    (void)ud;
+    atomic_fetch_add(&c_middleware_calls, 1);
+    if (ferrio_socket_recovered(s)) atomic_fetch_add(&c_middleware_saw_recovered, 1);
+    check_status(ferrio_connect_accept(request), FERRIO_STATUS_OK, "recovery: accept");
+}
+
+static void on_connection_c(void *ud, const ferrio_socket *s) {
+    (void)ud;
+    bool recovered = ferrio_socket_recovered(s);
+    atomic_fetch_add(&c_connections, 1);
+    if (recovered) atomic_fetch_add(&c_recovered_connections, 1);
+    static const handler handlers[] = {
+        {"join", on_c_join}, {"set-data", on_c_set_data}, {"state", on_c_state},
+        {"missed", on_c_missed}, {"live", on_c_live},
+    };
+    for (size_t i = 0; i < sizeof handlers / sizeof handlers[0]; i++) {
+        check_status(ferrio_socket_on(s, S(handlers[i].name), handlers[i].cb, ud_new(), ud_free), FERRIO_STATUS_OK,
+                     "recovery: socket on");
+    }
+    check_status(ferrio_socket_on_disconnect(s, on_c_disconnect, ud_new(), ud_free), FERRIO_STATUS_OK,
+                 "recovery: on_disconnect");
+    emit1(s, "welcome", recovered ? "[true]" : "[false]");
+}
+
 /* ---- Server B: manual dispatch from the main thread. --------------------------------------------- */
 
 static void on_manual(void *ud, const ferrio_socket *s, ferrio_str event, const ferrio_payload *args, ferrio_ack *ack) {
@@ -685,6 +787,42 @@ int main(int argc, char **argv) {
                  "manual mode");
     check_status(ferrio_server_new(options, &server_b), FERRIO_STATUS_OK, "server B new");
     ferrio_server_options_free(options);
+
+    /* Server C: connection state recovery. The setter records; ferrio_server_new checks and names. */
+    ferrio_server *server_c = NULL;
+    check_status(ferrio_server_options_new(&options), FERRIO_STATUS_OK, "options C");
+    check_status(ferrio_server_options_set_connection_state_recovery(NULL, 5000, true, 100),
+                 FERRIO_STATUS_NULL_ARGUMENT, "recovery on NULL options");
+    check_status(ferrio_server_options_set_connection_state_recovery(options, 0, true, 100), FERRIO_STATUS_OK,
+                 "recovery window of 0 recorded");
+    check_status(ferrio_server_new(options, &server_c), FERRIO_STATUS_INVALID_ARGUMENT, "recovery window of 0 refused");
+    {
+        char message[512];
+        ferrio_last_error(message, sizeof message, NULL);
+        check(strcmp(message, "max_disconnection_duration must be positive") == 0 && server_c == NULL,
+              "the refusal names max_disconnection_duration", message);
+    }
+    check_status(ferrio_server_options_set_connection_state_recovery(options, 5000, true, 0), FERRIO_STATUS_OK,
+                 "no stored packets recorded");
+    check_status(ferrio_server_new(options, &server_c), FERRIO_STATUS_INVALID_ARGUMENT, "no stored packets refused");
+    {
+        char message[512];
+        ferrio_last_error(message, sizeof message, NULL);
+        check(strcmp(message, "max_stored_packets must be at least 1") == 0 && server_c == NULL,
+              "the refusal names max_stored_packets", message);
+    }
+    check_status(ferrio_server_options_set_connection_state_recovery(options, 5000, true, 100), FERRIO_STATUS_OK,
+                 "recovery");
+    check_status(ferrio_server_new(options, &server_c), FERRIO_STATUS_OK, "server C new");
+    ferrio_server_options_free(options);
+    check(!ferrio_socket_recovered(NULL), "recovered of NULL is false", NULL);
+    check_status(ferrio_server_of(server_c, FERRIO_STR("/"), &nsp_c), FERRIO_STATUS_OK, "of / (C)");
+    check_status(ferrio_namespace_use(nsp_c, middleware_c, ud_new(), ud_free), FERRIO_STATUS_OK, "use (C)");
+    check_status(ferrio_namespace_on_connection(nsp_c, on_connection_c, ud_new(), ud_free), FERRIO_STATUS_OK,
+                 "on connection (C)");
+    uint16_t port_c = 0;
+    check_status(ferrio_server_listen(server_c, FERRIO_STR("127.0.0.1"), 0, &port_c), FERRIO_STATUS_OK, "listen C");
+
     ferrio_namespace *nsp_b = NULL;
     check_status(ferrio_server_of(server_b, FERRIO_STR("/"), &nsp_b), FERRIO_STATUS_OK, "of / (B)");
     check_status(ferrio_namespace_on_connection(nsp_b, on_connection_b, ud_new(), ud_free), FERRIO_STATUS_OK,
@@ -693,15 +831,17 @@ int main(int argc, char **argv) {
     int fd = -1;
     check_status(ferrio_server_fd(server_b, &fd), FERRIO_STATUS_OK, "fd");
 
-    char pa[16], pb[16];
+    char pa[16], pb[16], pc[16];
     snprintf(pa, sizeof pa, "%u", port_a);
     snprintf(pb, sizeof pb, "%u", port_b);
-    char *child_argv[] = {"node", argv[1], pa, pb, NULL};
+    snprintf(pc, sizeof pc, "%u", port_c);
+    char *child_argv[] = {"node", argv[1], pa, pb, pc, NULL};
     pid_t pid;
     int spawned = posix_spawnp(&pid, "node", NULL, NULL, child_argv, environ) == 0;
     check(spawned, "node driver started", NULL);
 
     /* The host loop: poll the manual server's fd and dispatch; stop when the driver exits. */
+    char detail[64];
     int status = -1, exited = 0;
     size_t dispatched = 0;
     double deadline = now() + 90;
@@ -732,10 +872,20 @@ int main(int argc, char **argv) {
     check(atomic_load(&saw_client_ns_disconnect), "disconnect reason: client namespace disconnect", NULL);
     check(atomic_load(&saw_no_deadline_end), "the ack without deadline completed", NULL);
     if (atomic_load(&api_thread_started)) pthread_join(api_thread, NULL);
+    /* The recovering client and the one that stayed: three connections, one of them recovered, which the
+     * middleware did not see (skip_middlewares). */
+    snprintf(detail, sizeof detail, "connections %d, recovered %d", atomic_load(&c_connections),
+             atomic_load(&c_recovered_connections));
+    check(atomic_load(&c_connections) == 3 && atomic_load(&c_recovered_connections) == 1,
+          "recovery: one of three connections was recovered", detail);
+    check(atomic_load(&c_middleware_calls) == 2 && atomic_load(&c_middleware_saw_recovered) == 0,
+          "recovery: the middlewares were skipped for the recovered socket", NULL);
 
     check_status(ferrio_server_close(server_a), FERRIO_STATUS_OK, "close A");
     check_status(ferrio_server_free(server_a), FERRIO_STATUS_OK, "free A");
     check_status(ferrio_server_free(server_b), FERRIO_STATUS_OK, "free B");
+    check_status(ferrio_server_free(server_c), FERRIO_STATUS_OK, "free C");
+    ferrio_namespace_free(nsp_c);
     ferrio_str name;
     check_status(ferrio_namespace_name(nsp_a, &name), FERRIO_STATUS_OK, "namespace name after free");
     size_t size = 0;
@@ -745,7 +895,6 @@ int main(int argc, char **argv) {
     ferrio_namespace_free(nsp_b);
     ferrio_namespace_free(dynamic);
     check(atomic_load(&predicate_calls) >= 2, "the predicate was asked", NULL);
-    char detail[64];
     snprintf(detail, sizeof detail, "registered %d, released %d", atomic_load(&registered), atomic_load(&released));
     check(atomic_load(&registered) > 0 && atomic_load(&registered) == atomic_load(&released),
           "user_data_free called exactly once per registration", detail);

@@ -5,11 +5,6 @@ import { describe, test, before, after, afterEach } from "node:test";
 import assert from "node:assert/strict";
 import { Clients, MODES, startServer, ask, askAll, once, waitEvent, withTimeout } from "./helpers.mjs";
 
-// The Python binding's e2e server does not take `--recovery` yet (issue #17); the core, the Node
-// binding and socket.io's reference server do.
-const serverUnderTest = process.env.FERRIO_E2E_SERVER ?? "";
-const skip = serverUnderTest.endsWith(".py") ? "the Python binding does not offer connection state recovery yet" : false;
-
 // The client's own reconnection, slow enough that the missed events are sent before it comes back.
 const RECONNECT = { reconnection: true, reconnectionDelay: 600, reconnectionDelayMax: 600, randomizationFactor: 0 };
 
@@ -26,7 +21,7 @@ function reconnected(socket) {
   return once(socket, "connect", 5000);
 }
 
-describe("connection state recovery within the window", { timeout: 60_000, skip }, () => {
+describe("connection state recovery within the window", { timeout: 60_000 }, () => {
   let server;
   const clients = new Clients();
   before(async () => {
@@ -104,7 +99,7 @@ describe("connection state recovery within the window", { timeout: 60_000, skip 
   });
 });
 
-describe("connection state recovery after the window", { timeout: 30_000, skip }, () => {
+describe("connection state recovery after the window", { timeout: 30_000 }, () => {
   let server;
   const clients = new Clients();
   before(async () => {

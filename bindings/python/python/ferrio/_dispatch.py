@@ -30,12 +30,16 @@ __all__ = ["DispatchMixin", "RESERVED_EVENTS"]
 # Item kinds sent by the native dispatch thread (`dispatch.rs`), the first element of each item. Only this
 # module reads them.
 #: python-socketio's ``connect`` handler runs as a middleware: ``reply`` accepts or refuses the socket.
+#: Items ``(kind, ns, sid, conn, environ, auth, recovered, reply)``.
 MIDDLEWARE: int = EVENT_KINDS["MIDDLEWARE"]
-#: ``always_connect``: the socket is in already.
+#: ``always_connect``, or a socket recovered without its middlewares: the socket is in already.
+#: Items ``(kind, ns, sid, conn, environ, auth, recovered)``.
 CONNECT: int = EVENT_KINDS["CONNECT"]
 #: A client event.
 EVENT: int = EVENT_KINDS["EVENT"]
-#: A socket is leaving, with its rooms: runs the ``disconnecting`` and ``disconnect`` handlers.
+#: A socket is leaving, with its rooms: runs the ``disconnecting`` and ``disconnect`` handlers. Items
+#: ``(kind, ns, sid, conn, reason, rooms, kept)``, ``kept`` when the engine keeps its session for
+#: connection state recovery.
 DISCONNECTING: int = EVENT_KINDS["DISCONNECTING"]
 #: An awaitable started by a native call is done.
 RESOLVE: int = EVENT_KINDS["RESOLVE"]
@@ -106,6 +110,9 @@ class DispatchMixin:
         _sid_conn: dict[tuple[str, str], str]
         _conn_sid: dict[tuple[str, str], str]
         _leaving: dict[tuple[str, str], list[str]]
+        _recovery: tuple[float, bool] | None
+        _recovered: set[tuple[str, str]]
+        _kept_sessions: dict[tuple[str, str], tuple[dict[str, Any], asyncio.TimerHandle]]
 
     def _dispatch(self, batch: list[tuple[Any, ...]]) -> None:
         for item in batch:
@@ -116,11 +123,13 @@ class DispatchMixin:
                 elif kind == RESOLVE:
                     self._on_resolve(item[1], item[2], item[3])
                 elif kind == MIDDLEWARE:
-                    self._spawn(self._on_connect(item[1], item[2], item[3], item[4], item[5], item[6]))
+                    environ = self._joining(item[1], item[2], item[3], item[4], item[6])
+                    self._spawn(self._on_connect(item[1], item[2], environ, item[5], item[6], item[7]))
                 elif kind == CONNECT:
-                    self._spawn(self._on_connect(item[1], item[2], item[3], item[4], item[5], None))
+                    environ = self._joining(item[1], item[2], item[3], item[4], item[6])
+                    self._spawn(self._on_connect(item[1], item[2], environ, item[5], item[6], None))
                 elif kind == DISCONNECTING:
-                    self._on_disconnect(item[1], item[2], item[3], item[4], item[5])
+                    self._on_disconnect(item[1], item[2], item[3], item[4], item[5], item[6])
                 else:
                     self.logger.error("unknown dispatch item kind %r", kind)
             except Exception:
@@ -227,17 +236,51 @@ class DispatchMixin:
         except Exception:
             self.logger.exception("cannot send the acknowledgement of %r", event)
 
-    async def _on_connect(
-        self, ns: str, sid: str, conn: str, environ: dict[str, Any], auth: Any,
-        reply: ConnectReply | None,
-    ) -> None:
+    def _joining(self, ns: str, sid: str, conn: str, environ: dict[str, Any], recovered: bool) -> dict[str, Any]:
+        """A socket joins: its connection bookkeeping, done as its item arrives, before any of its events
+        is handled. A recovered one (connection state recovery) gets its session back. Returns the
+        connection's environ (one per connection, shared by its namespaces)."""
         environ = self._environs.setdefault(conn, environ)
         self._conn_refs[conn] = self._conn_refs.get(conn, 0) + 1
-        self._sid_conn[(ns, sid)] = conn
+        key = (ns, sid)
+        self._sid_conn[key] = conn
         self._conn_sid[(ns, conn)] = sid
+        if recovered:
+            self._recovered.add(key)
+            # Back in its rooms: a departure whose handlers still run reads them live from now on.
+            self._leaving.pop(key, None)
+            kept = self._kept_sessions.pop(key, None)
+            if kept is not None:
+                session, expiry = kept
+                expiry.cancel()
+                self._sessions[key] = session
+            # (else its departure is still running its handlers: the session is still in place)
+        return environ
+
+    def _keep_session(self, ns: str, sid: str) -> None:
+        """The engine keeps a departed socket's session (rooms, missed events) for connection state
+        recovery; its python-socketio session, which lives here, is kept beside it, a little longer than
+        the engine's window so that a socket recovered at its very end still finds it."""
+        key = (ns, sid)
+        session = self._sessions.pop(key, None)
+        if session is None or self._recovery is None or self._loop is None:
+            return
+        old = self._kept_sessions.pop(key, None)
+        if old is not None:
+            old[1].cancel()
+        expiry = self._loop.call_later(self._recovery[0] + 5.0, self._kept_sessions.pop, key, None)
+        self._kept_sessions[key] = (session, expiry)
+
+    async def _on_connect(
+        self, ns: str, sid: str, environ: dict[str, Any], auth: Any, recovered: bool,
+        reply: ConnectReply | None,
+    ) -> None:
         refusal: dict[str, Any] | None = None
+        # socket.io's `skipMiddlewares`: the engine skipped its middlewares for a recovered socket, and so
+        # are those of `use()`; the `connect` handler (socket.io's `connection` event) runs.
+        skip_middlewares = recovered and self._recovery is not None and self._recovery[1]
         try:
-            for key in (ns, "*"):
+            for key in (() if skip_middlewares else (ns, "*")):
                 for middleware in self._middlewares.get(key, ()):
                     result = middleware(sid, environ, auth)
                     if inspect.isawaitable(result):
@@ -279,11 +322,11 @@ class DispatchMixin:
             return await ns_handler.trigger_event("connect", *ns_args, auth_arg)
         return None
 
-    def _on_disconnect(self, ns: str, sid: str, conn: str, reason: str, rooms: list[str]) -> None:
+    def _on_disconnect(self, ns: str, sid: str, conn: str, reason: str, rooms: list[str], kept: bool) -> None:
         self._leaving[(ns, sid)] = rooms
-        self._spawn(self._run_disconnect(ns, sid, reason))
+        self._spawn(self._run_disconnect(ns, sid, conn, reason, kept))
 
-    async def _run_disconnect(self, ns: str, sid: str, reason: str) -> None:
+    async def _run_disconnect(self, ns: str, sid: str, conn: str, reason: str, kept: bool) -> None:
         try:
             for event in ("disconnecting", "disconnect"):
                 handler, args = self._get_event_handler(event, ns, (sid, reason))
@@ -304,21 +347,33 @@ class DispatchMixin:
                     except Exception:
                         self.logger.exception("error in the %s handler of %s", event, ns)
         finally:
-            self._forget(ns, sid)
+            if self._sid_conn.get((ns, sid), conn) != conn:
+                # Recovered on a new connection while these handlers ran: the sid, its session and its
+                # bookkeeping are the new socket's now; only the old connection's reference goes.
+                self._release(ns, conn)
+            else:
+                if kept:
+                    self._keep_session(ns, sid)
+                self._forget(ns, sid)
 
     def _forget(self, ns: str, sid: str) -> None:
         key = (ns, sid)
         self._leaving.pop(key, None)
         self._sessions.pop(key, None)
+        self._recovered.discard(key)
         conn = self._sid_conn.pop(key, None)
         if conn is not None:
-            self._conn_sid.pop((ns, conn), None)
-            refs = self._conn_refs.get(conn, 1) - 1
-            if refs <= 0:
-                self._conn_refs.pop(conn, None)
-                self._environs.pop(conn, None)
-            else:
-                self._conn_refs[conn] = refs
+            self._release(ns, conn)
+
+    def _release(self, ns: str, conn: str) -> None:
+        """One socket of connection ``conn`` (in namespace ``ns``) is gone."""
+        self._conn_sid.pop((ns, conn), None)
+        refs = self._conn_refs.get(conn, 1) - 1
+        if refs <= 0:
+            self._conn_refs.pop(conn, None)
+            self._environs.pop(conn, None)
+        else:
+            self._conn_refs[conn] = refs
 
 
 class _NotHandled:

@@ -79,6 +79,9 @@ class AsyncNamespace:
     def rooms(self, sid: str, namespace: str | None = None) -> list[str]:
         return self._srv().rooms(sid, namespace=namespace or self.namespace)
 
+    def is_recovered(self, sid: str, namespace: str | None = None) -> bool:
+        return self._srv().is_recovered(sid, namespace=namespace or self.namespace)
+
     async def get_session(self, sid: str, namespace: str | None = None) -> dict[str, Any]:
         return await self._srv().get_session(sid, namespace=namespace or self.namespace)
 

@@ -47,11 +47,43 @@ class Reason:
     SEND_BUFFER_FULL = "send buffer full"
 
 
+#: The keys of ``connection_state_recovery``.
+_RECOVERY_KEYS = ("max_disconnection_duration", "skip_middlewares", "max_stored_packets")
+
+
+def _recovery_options(recovery: bool | dict[str, Any] | None) -> dict[str, Any] | None:
+    """``connection_state_recovery`` in the engine's terms (None: off); the engine checks the values."""
+    if recovery is None or recovery is False:
+        return None
+    if recovery is True:
+        recovery = {}
+    if not isinstance(recovery, dict):
+        raise TypeError("connection_state_recovery must be True, False, None or a dict of options")
+    unknown = sorted(set(recovery) - set(_RECOVERY_KEYS))
+    if unknown:
+        raise TypeError(f"unknown connection_state_recovery options {unknown} (known: {list(_RECOVERY_KEYS)})")
+    window = recovery.get("max_disconnection_duration")
+    skip = recovery.get("skip_middlewares")
+    stored = recovery.get("max_stored_packets")
+    return dict(
+        max_disconnection_duration=None if window is None else float(window),
+        skip_middlewares=None if skip is None else bool(skip),
+        max_stored_packets=None if stored is None else int(stored),
+    )
+
+
 class AsyncServer(DispatchMixin, SocketOpsMixin, AdminMixin):
     """A Socket.IO server with python-socketio's ``AsyncServer`` API, on the ferrio engine.
 
     Switching from python-socketio: change the import (``import ferrio as socketio``) and replace the
     ASGI/aiohttp run call with ``sio.run(host, port)`` or ``await sio.serve(host, port)``.
+
+    ``connection_state_recovery`` (socket.io 4.6+'s ``connectionStateRecovery``, which python-socketio
+    lacks): ``True`` for the defaults, or a dict of ``max_disconnection_duration`` (seconds, default 120),
+    ``skip_middlewares`` (default True) and ``max_stored_packets`` (default 10000). A client whose
+    connection was lost and that comes back within the window is the same sid, in the same rooms, with its
+    session, and first gets the events it missed; ``is_recovered(sid)`` tells such a socket, from its
+    ``connect`` handler on.
     """
 
     reason = Reason
@@ -85,6 +117,7 @@ class AsyncServer(DispatchMixin, SocketOpsMixin, AdminMixin):
         max_namespaces_per_connection: int = 32,
         max_pending_acks: int = 1024,
         rate_limit: tuple[float, int] | None = None,
+        connection_state_recovery: bool | dict[str, Any] | None = None,
         **kwargs: Any,
     ) -> None:
         from ._manager import AsyncManager
@@ -142,6 +175,7 @@ class AsyncServer(DispatchMixin, SocketOpsMixin, AdminMixin):
                 max_pending_acks=int(max_pending_acks),
                 rate_limit=None if rate_limit is None else (float(rate_limit[0]), int(rate_limit[1])),
             ),
+            recovery=_recovery_options(connection_state_recovery),
         )
         _native.check_options(self._options)
         self.handlers: dict[str, dict[str, Handler]] = {}
@@ -160,6 +194,12 @@ class AsyncServer(DispatchMixin, SocketOpsMixin, AdminMixin):
         # (namespace, eio sid) -> sid: manager.sid_from_eio_sid.
         self._conn_sid: dict[tuple[str, str], str] = {}
         self._leaving: dict[tuple[str, str], list[str]] = {}
+        # Connection state recovery: (window in seconds, whether recovered sockets skip the middlewares)
+        # as the engine does it once started (None: off); the sockets that are recovered sessions; and
+        # the sessions of departed sockets the engine may still recover, each with its expiry.
+        self._recovery: tuple[float, bool] | None = None
+        self._recovered: set[tuple[str, str]] = set()
+        self._kept_sessions: dict[tuple[str, str], tuple[dict[str, Any], asyncio.TimerHandle]] = {}
         self.port: int | None = None
         self._admin: dict[str, Any] | None = None
         self._admin_check: Callable[[Any], Any] | None = None
@@ -303,6 +343,7 @@ class AsyncServer(DispatchMixin, SocketOpsMixin, AdminMixin):
             native.instrument(**self._admin)
         self._loop = loop
         self._stopped = asyncio.Event()
+        self._recovery = native.recovery
         native.start(loop, self._dispatch)
         self._native = native
         return native
@@ -353,6 +394,9 @@ class AsyncServer(DispatchMixin, SocketOpsMixin, AdminMixin):
         native.join_dispatch(1.0)
         if self._tasks:
             await asyncio.wait(list(self._tasks), timeout=grace)
+        for _, expiry in self._kept_sessions.values():
+            expiry.cancel()
+        self._kept_sessions.clear()
         if self._stopped is not None:
             self._stopped.set()
 

@@ -37,6 +37,7 @@ class SocketOpsMixin:
         _environs: dict[str, dict[str, Any]]
         _sid_conn: dict[tuple[str, str], str]
         _leaving: dict[tuple[str, str], list[str]]
+        _recovered: set[tuple[str, str]]
 
         def _require(self) -> NativeServer: ...
         def _loop_future(self) -> asyncio.Future[Any]: ...
@@ -143,6 +144,13 @@ class SocketOpsMixin:
     def transport(self, sid: str, namespace: str | None = None) -> str:
         """``'polling'`` or ``'websocket'``."""
         return self._require().transport(namespace or "/", sid)
+
+    def is_recovered(self, sid: str, namespace: str | None = None) -> bool:
+        """Whether ``sid`` is a session recovered by connection state recovery (ferrio; socket.io's
+        ``socket.recovered``): a client that lost its connection and came back within the window, with
+        the same sid, rooms and session, after the events it missed. True from its ``connect`` handler on;
+        False for any other sid."""
+        return (namespace or "/", sid) in self._recovered
 
     def get_environ(self, sid: str, namespace: str | None = None) -> dict[str, Any] | None:
         """The WSGI-style environ of the connection's handshake request."""

@@ -3,7 +3,9 @@
 //! go to the fallback event handler; python-socketio's `connect` handler runs as a middleware (the socket
 //! already belongs to its namespace there, and Python accepts or refuses it), or, with `always_connect`,
 //! from a connection handler. Either way the binding first makes the namespace reachable by name and
-//! watches the socket's departure (python-socketio hears of it once, with the rooms).
+//! watches the socket's departure (python-socketio hears of it once, with the rooms). A socket recovered
+//! by connection state recovery skips the middlewares (unless the options say otherwise), so with
+//! recovery its `connect` handler runs from a connection handler too, as with `always_connect`.
 
 use crate::dispatch::{Queue, ToPython};
 use ferrio::adapter::BoxFuture;
@@ -29,16 +31,19 @@ pub(super) struct Handlers {
     pub(super) queue: Arc<Queue>,
     sink: Arc<ToPython>,
     always_connect: bool,
+    /// Whether recovered sockets skip the middlewares (connection state recovery on, `skip_middlewares`).
+    recovered_skip_middlewares: bool,
     pub(super) namespaces: Namespaces,
 }
 
 impl Handlers {
-    pub(super) fn new(always_connect: bool) -> Handlers {
+    pub(super) fn new(always_connect: bool, recovered_skip_middlewares: bool) -> Handlers {
         let queue = crate::dispatch::queue();
         Handlers {
             sink: Arc::new(ToPython(queue.clone())),
             queue,
             always_connect,
+            recovered_skip_middlewares,
             namespaces: Namespaces::default(),
         }
     }
@@ -50,6 +55,14 @@ impl Handlers {
             nsp.on_connection(self.connection());
         } else {
             nsp.use_middleware(self.middleware());
+            if self.recovered_skip_middlewares {
+                let connected = self.connection();
+                nsp.on_connection(move |socket: Socket| {
+                    if socket.recovered() {
+                        connected(socket);
+                    }
+                });
+            }
         }
     }
 
@@ -69,10 +82,21 @@ impl Handlers {
             parent.on_connection(self.connection());
         } else {
             let middleware = self.middleware();
+            let set_fallback = Arc::new(set_fallback);
+            let fallback = set_fallback.clone();
             parent.use_middleware(move |socket: Socket| {
-                set_fallback(&socket);
+                fallback(&socket);
                 middleware(socket)
             });
+            if self.recovered_skip_middlewares {
+                let connected = self.connection();
+                parent.on_connection(move |socket: Socket| {
+                    if socket.recovered() {
+                        set_fallback(&socket);
+                        connected(socket);
+                    }
+                });
+            }
         }
     }
 
