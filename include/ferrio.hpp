@@ -248,6 +248,8 @@ public:
         return std::string(detail::view(s));
     }
     bool connected() const { return ferrio_socket_connected(socket_); }
+    /// Whether this socket is a session brought back by connection state recovery.
+    bool recovered() const { return ferrio_socket_recovered(socket_); }
     std::string handshake() const { return read(ferrio_socket_handshake); }
     /// The client's `auth` (JSON object text), borrowed like the socket.
     std::string_view auth() const {
@@ -571,6 +573,13 @@ public:
         return apply(ferrio_server_options_set_dispatch_mode(o_.get(), FERRIO_DISPATCH_MODE_INLINE));
     }
     Options& worker_threads(std::size_t n) { return apply(ferrio_server_options_set_worker_threads(o_.get(), n)); }
+    /// Connection state recovery (socket.io's `connectionStateRecovery`, off by default); socket.io's
+    /// defaults. See `ferrio_server_options_set_connection_state_recovery`; `Server` checks the values.
+    Options& connection_state_recovery(std::chrono::milliseconds max_disconnection = std::chrono::minutes(2),
+                                       bool skip_middlewares = true, std::size_t max_stored_packets = 10000) {
+        return apply(ferrio_server_options_set_connection_state_recovery(
+            o_.get(), static_cast<uint64_t>(max_disconnection.count()), skip_middlewares, max_stored_packets));
+    }
     const ferrio_server_options* raw() const { return o_.get(); }
 
 private:

@@ -32,13 +32,24 @@ int main(int argc, char** argv) {
         std::fprintf(stderr, "usage: %s driver.js\n", argv[0]);
         return 2;
     }
+    // Connection state recovery: checked when the server is made, with the C status and message.
+    try {
+        ferrio::Options bad;
+        bad.connection_state_recovery(std::chrono::minutes(2), true, 0);
+        ferrio::Server refused(bad);
+        check(false, "max_stored_packets 0 is refused");
+    } catch (const ferrio::Error& e) {
+        check(e.status() == FERRIO_STATUS_INVALID_ARGUMENT, "max_stored_packets 0 is refused", e.what());
+        check(std::string(e.what()).find("max_stored_packets") != std::string::npos, "the refusal names it",
+              e.what());
+    }
     for (bool inline_mode : {false, true}) {
         int status = -1;
         done = false;
         saw_client_disconnect = false;
         const std::string mode = inline_mode ? " (inline)" : " (callback thread)";
         ferrio::Options options;
-        options.ping_interval(std::chrono::milliseconds(2000));
+        options.ping_interval(std::chrono::milliseconds(2000)).connection_state_recovery();
         if (inline_mode) {
             options.inline_dispatch();
         } else {
@@ -54,6 +65,7 @@ int main(int argc, char** argv) {
             }
         });
         io.on("connection", [](ferrio::Socket socket) {
+            check(!socket.recovered(), "a new socket is not recovered");
             socket.join("room");
             socket.on("hello", [](ferrio::Socket, ferrio::Event& event) {
                 if (event.ack) event.ack->send("[\"hi\"," + std::string(event.json.substr(1)));
