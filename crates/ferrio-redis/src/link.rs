@@ -82,12 +82,16 @@ impl Link {
             stop: CancellationToken::new(),
             runtime: runtime.clone(),
         });
-        runtime.spawn(run_publisher(
+        runtime.spawn(run_writer(
             Arc::downgrade(&link),
             client.clone(),
             publish_rx,
             link.subscriber_losses.subscribe(),
             link.stop.clone(),
+            PUBLISH_BATCH,
+            |pipe, (channel, message): (String, Vec<u8>)| {
+                pipe.publish(channel, message).ignore();
+            },
         ));
         runtime.spawn(run_subscriber(
             Arc::downgrade(&link),
@@ -220,20 +224,39 @@ pub(crate) async fn pause(stop: &CancellationToken, delay: &mut Duration) -> boo
     !stopped
 }
 
-async fn run_publisher(
-    link: Weak<Link>,
+/// What a writer task reports to: its connection once up (it doubles as the command connection), `None`
+/// once lost.
+pub(crate) trait WriterOwner: Send + Sync + 'static {
+    fn writer_connected(&self, conn: Option<redis::aio::MultiplexedConnection>);
+}
+
+impl WriterOwner for Link {
+    fn writer_connected(&self, conn: Option<redis::aio::MultiplexedConnection>) {
+        let up = conn.is_some();
+        *self.command.lock() = conn;
+        self.set_up(&self.publisher_up, up);
+    }
+}
+
+/// Writes what `queue` brings to Redis in pipelines of up to `batch` commands (`add` puts one in), in
+/// order, over one connection; reconnects with a capped backoff after an error and whenever `losses`
+/// moves (another connection saw Redis go away, so this one is stale even if no write failed yet).
+/// What is queued while it is down was accepted before the connection dropped and is discarded (new
+/// writes already fail then).
+pub(crate) async fn run_writer<O: WriterOwner, T: Send>(
+    owner: Weak<O>,
     client: redis::Client,
-    mut queue: mpsc::Receiver<(String, Vec<u8>)>,
-    mut subscriber_losses: tokio::sync::watch::Receiver<u64>,
+    mut queue: mpsc::Receiver<T>,
+    mut losses: tokio::sync::watch::Receiver<u64>,
     stop: CancellationToken,
+    batch: usize,
+    mut add: impl FnMut(&mut redis::Pipeline, T) + Send,
 ) {
     let config = redis::AsyncConnectionConfig::new()
         .set_connection_timeout(Some(Duration::from_secs(2)))
         .set_response_timeout(Some(Duration::from_secs(5)));
     let mut delay = FIRST_RETRY;
     loop {
-        // Connect; what is queued meanwhile was accepted before the connection dropped and is discarded
-        // (new publishes already fail while the publisher is down).
         let connected = loop {
             tokio::select! {
                 _ = stop.cancelled() => return,
@@ -243,11 +266,11 @@ async fn run_publisher(
         };
         let mut conn = match connected {
             Ok(conn) => {
-                subscriber_losses.borrow_and_update();
+                losses.borrow_and_update();
                 conn
             }
             Err(error) => {
-                tracing::debug!(%error, "Redis publisher cannot connect");
+                tracing::debug!(%error, "a Redis writer cannot connect");
                 if !pause(&stop, &mut delay).await {
                     return;
                 }
@@ -255,51 +278,80 @@ async fn run_publisher(
             }
         };
         delay = FIRST_RETRY;
-        match link.upgrade() {
-            Some(link) => {
-                *link.command.lock() = Some(conn.clone());
-                link.set_up(&link.publisher_up, true);
-            }
+        match owner.upgrade() {
+            Some(owner) => owner.writer_connected(Some(conn.clone())),
             None => return,
         }
-        tracing::info!("Redis publisher connected");
-        let mut batch = Vec::with_capacity(PUBLISH_BATCH);
+        tracing::info!("a Redis writer connected");
+        let mut items = Vec::with_capacity(batch);
         loop {
             let first = tokio::select! {
                 _ = stop.cancelled() => return,
-                _ = subscriber_losses.changed() => {
-                    tracing::debug!("Redis publisher reconnecting with the subscriber");
+                _ = losses.changed() => {
+                    tracing::debug!("a Redis writer reconnecting with the other connections");
                     break;
                 }
                 first = queue.recv() => match first { Some(m) => m, None => return },
             };
-            batch.push(first);
-            while batch.len() < PUBLISH_BATCH {
+            items.push(first);
+            while items.len() < batch {
                 match queue.try_recv() {
-                    Ok(m) => batch.push(m),
+                    Ok(m) => items.push(m),
                     Err(_) => break,
                 }
             }
             let mut pipe = redis::pipe();
-            for (channel, message) in batch.drain(..) {
-                pipe.publish(channel, message).ignore();
+            for item in items.drain(..) {
+                add(&mut pipe, item);
             }
             if let Err(error) = pipe.query_async::<()>(&mut conn).await {
-                tracing::warn!(%error, "Redis publisher lost its connection; reconnecting");
+                tracing::warn!(%error, "a Redis writer lost its connection; reconnecting");
                 break;
             }
         }
-        match link.upgrade() {
-            Some(link) => {
-                *link.command.lock() = None;
-                link.set_up(&link.publisher_up, false);
-            }
+        match owner.upgrade() {
+            Some(owner) => owner.writer_connected(None),
             None => return,
         }
     }
 }
 
-async fn run_subscriber(link: Weak<Link>, client: redis::Client, stop: CancellationToken) {
+/// What a subscriber task serves: the patterns and channels to subscribe to (again after every
+/// reconnection), where their messages go, and whether it is up.
+pub(crate) trait SubscriberOwner: Send + Sync + 'static {
+    /// Takes the new connection's sink (for later subscriptions; `None` once lost) and returns the
+    /// patterns and channels to subscribe to now.
+    fn subscriber_sink(&self, sink: Option<redis::aio::PubSubSink>) -> (Vec<String>, Vec<String>);
+    fn subscriber_up(&self, up: bool);
+    fn route(&self, msg: &redis::Msg);
+}
+
+impl SubscriberOwner for Link {
+    fn subscriber_sink(&self, sink: Option<redis::aio::PubSubSink>) -> (Vec<String>, Vec<String>) {
+        let mut subs = self.subscriptions.lock();
+        subs.sink = sink;
+        (subs.patterns.clone(), subs.channels.clone())
+    }
+
+    fn subscriber_up(&self, up: bool) {
+        self.set_up(&self.subscriber_up, up);
+        if !up {
+            self.subscriber_losses.send_modify(|n| *n += 1);
+        }
+    }
+
+    fn route(&self, msg: &redis::Msg) {
+        Link::route(self, msg)
+    }
+}
+
+/// Keeps a pub/sub connection subscribed to what its owner names, routing every message to it;
+/// reconnects with a capped backoff.
+pub(crate) async fn run_subscriber<O: SubscriberOwner>(
+    owner: Weak<O>,
+    client: redis::Client,
+    stop: CancellationToken,
+) {
     let mut delay = FIRST_RETRY;
     loop {
         let pubsub = tokio::select! {
@@ -309,7 +361,7 @@ async fn run_subscriber(link: Weak<Link>, client: redis::Client, stop: Cancellat
         let pubsub = match pubsub {
             Ok(pubsub) => pubsub,
             Err(error) => {
-                tracing::debug!(%error, "Redis subscriber cannot connect");
+                tracing::debug!(%error, "a Redis subscriber cannot connect");
                 if !pause(&stop, &mut delay).await {
                     return;
                 }
@@ -317,11 +369,9 @@ async fn run_subscriber(link: Weak<Link>, client: redis::Client, stop: Cancellat
             }
         };
         let (mut sink, mut stream) = pubsub.split();
-        let (patterns, channels) = {
-            let Some(link) = link.upgrade() else { return };
-            let mut subs = link.subscriptions.lock();
-            subs.sink = Some(sink.clone());
-            (subs.patterns.clone(), subs.channels.clone())
+        let (patterns, channels) = match owner.upgrade() {
+            Some(owner) => owner.subscriber_sink(Some(sink.clone())),
+            None => return,
         };
         let subscribed = async {
             if !patterns.is_empty() {
@@ -333,33 +383,32 @@ async fn run_subscriber(link: Weak<Link>, client: redis::Client, stop: Cancellat
             Ok::<(), redis::RedisError>(())
         };
         if let Err(error) = subscribed.await {
-            tracing::debug!(%error, "Redis subscriber cannot subscribe");
+            tracing::debug!(%error, "a Redis subscriber cannot subscribe");
             if !pause(&stop, &mut delay).await {
                 return;
             }
             continue;
         }
         delay = FIRST_RETRY;
-        match link.upgrade() {
-            Some(link) => link.set_up(&link.subscriber_up, true),
+        match owner.upgrade() {
+            Some(owner) => owner.subscriber_up(true),
             None => return,
         }
-        tracing::info!("Redis subscriber connected");
+        tracing::info!("a Redis subscriber connected");
         loop {
             let msg = tokio::select! {
                 _ = stop.cancelled() => return,
                 msg = stream.next() => msg,
             };
             let Some(msg) = msg else { break };
-            let Some(link) = link.upgrade() else { return };
-            link.route(&msg);
+            let Some(owner) = owner.upgrade() else { return };
+            owner.route(&msg);
         }
-        tracing::warn!("Redis subscriber lost its connection; reconnecting");
-        match link.upgrade() {
-            Some(link) => {
-                link.subscriptions.lock().sink = None;
-                link.set_up(&link.subscriber_up, false);
-                link.subscriber_losses.send_modify(|n| *n += 1);
+        tracing::warn!("a Redis subscriber lost its connection; reconnecting");
+        match owner.upgrade() {
+            Some(owner) => {
+                owner.subscriber_sink(None);
+                owner.subscriber_up(false);
             }
             None => return,
         }

@@ -14,9 +14,8 @@
 //! All reconnect by themselves with a capped backoff; while the writer is down, sends fail at once.
 
 use super::StreamsAdapter;
-use crate::link::{pause, FIRST_RETRY};
+use crate::link::{pause, run_subscriber, run_writer, SubscriberOwner, WriterOwner, FIRST_RETRY};
 use ferrio::adapter::AdapterError;
-use futures_util::StreamExt;
 use parking_lot::Mutex;
 use redis::Value as Reply;
 use std::collections::HashMap;
@@ -126,6 +125,39 @@ struct Channels {
     sink: Option<redis::aio::PubSubSink>,
 }
 
+impl WriterOwner for Link {
+    fn writer_connected(&self, conn: Option<redis::aio::MultiplexedConnection>) {
+        let up = conn.is_some();
+        *self.command.lock() = conn;
+        self.set_up(&self.writer_up, up);
+    }
+}
+
+impl SubscriberOwner for Link {
+    fn subscriber_sink(&self, sink: Option<redis::aio::PubSubSink>) -> (Vec<String>, Vec<String>) {
+        let mut subs = self.channels.lock();
+        subs.sink = sink;
+        (Vec::new(), subs.names.clone())
+    }
+
+    fn subscriber_up(&self, up: bool) {
+        if up {
+            self.set_up(&self.subscriber_up, true);
+        } else {
+            self.lost(&self.subscriber_up);
+        }
+    }
+
+    fn route(&self, msg: &redis::Msg) {
+        let channel = msg.get_channel_name();
+        for adapter in self.adapters() {
+            if adapter.accepts(channel, msg.get_payload_bytes()) {
+                break;
+            }
+        }
+    }
+}
+
 impl Drop for Link {
     fn drop(&mut self) {
         self.stop.cancel();
@@ -163,12 +195,35 @@ impl Link {
             runtime: runtime.clone(),
         });
         let weak = Arc::downgrade(&link);
+        let (stream, max_len) = (link.settings.stream.clone(), link.settings.max_len);
         runtime.spawn(run_writer(
             weak.clone(),
             client.clone(),
             write_rx,
             link.losses.subscribe(),
             link.stop.clone(),
+            WRITE_BATCH,
+            move |pipe, write| match write {
+                Write::Entry(fields) => {
+                    let cmd = pipe.cmd("XADD").arg(&stream).arg("MAXLEN").arg("~");
+                    cmd.arg(max_len).arg("*");
+                    for (field, value) in fields {
+                        cmd.arg(field).arg(value);
+                    }
+                    cmd.ignore();
+                }
+                Write::Publish(channel, message) => {
+                    pipe.publish(channel, message).ignore();
+                }
+                Write::Session(key, value, ms) => {
+                    pipe.cmd("SET")
+                        .arg(key)
+                        .arg(value)
+                        .arg("PX")
+                        .arg(ms)
+                        .ignore();
+                }
+            },
         ));
         runtime.spawn(run_reader(
             weak.clone(),
@@ -333,107 +388,6 @@ fn connection_config(response_timeout: Duration) -> redis::AsyncConnectionConfig
     redis::AsyncConnectionConfig::new()
         .set_connection_timeout(Some(Duration::from_secs(2)))
         .set_response_timeout(Some(response_timeout))
-}
-
-async fn run_writer(
-    link: Weak<Link>,
-    client: redis::Client,
-    mut queue: mpsc::Receiver<Write>,
-    mut losses: tokio::sync::watch::Receiver<u64>,
-    stop: CancellationToken,
-) {
-    let (stream, max_len) = match link.upgrade() {
-        Some(link) => (link.settings.stream.clone(), link.settings.max_len),
-        None => return,
-    };
-    let config = connection_config(Duration::from_secs(5));
-    let mut delay = FIRST_RETRY;
-    loop {
-        // What is queued while the writer is down was accepted before the connection dropped and is
-        // discarded (new sends fail while it is down).
-        let connected = loop {
-            tokio::select! {
-                _ = stop.cancelled() => return,
-                conn = client.get_multiplexed_async_connection_with_config(&config) => break conn,
-                dropped = queue.recv() => if dropped.is_none() { return },
-            }
-        };
-        let mut conn = match connected {
-            Ok(conn) => {
-                losses.borrow_and_update();
-                conn
-            }
-            Err(error) => {
-                tracing::debug!(%error, "Redis streams writer cannot connect");
-                if !pause(&stop, &mut delay).await {
-                    return;
-                }
-                continue;
-            }
-        };
-        delay = FIRST_RETRY;
-        match link.upgrade() {
-            Some(link) => {
-                *link.command.lock() = Some(conn.clone());
-                link.set_up(&link.writer_up, true);
-            }
-            None => return,
-        }
-        tracing::info!("Redis streams writer connected");
-        let mut batch = Vec::with_capacity(WRITE_BATCH);
-        loop {
-            let first = tokio::select! {
-                _ = stop.cancelled() => return,
-                _ = losses.changed() => {
-                    tracing::debug!("Redis streams writer reconnecting with the others");
-                    break;
-                }
-                first = queue.recv() => match first { Some(w) => w, None => return },
-            };
-            batch.push(first);
-            while batch.len() < WRITE_BATCH {
-                match queue.try_recv() {
-                    Ok(w) => batch.push(w),
-                    Err(_) => break,
-                }
-            }
-            let mut pipe = redis::pipe();
-            for write in batch.drain(..) {
-                match write {
-                    Write::Entry(fields) => {
-                        let cmd = pipe.cmd("XADD").arg(&stream).arg("MAXLEN").arg("~");
-                        cmd.arg(max_len).arg("*");
-                        for (field, value) in fields {
-                            cmd.arg(field).arg(value);
-                        }
-                        cmd.ignore();
-                    }
-                    Write::Publish(channel, message) => {
-                        pipe.publish(channel, message).ignore();
-                    }
-                    Write::Session(key, value, ms) => {
-                        pipe.cmd("SET")
-                            .arg(key)
-                            .arg(value)
-                            .arg("PX")
-                            .arg(ms)
-                            .ignore();
-                    }
-                }
-            }
-            if let Err(error) = pipe.query_async::<()>(&mut conn).await {
-                tracing::warn!(%error, "Redis streams writer lost its connection; reconnecting");
-                break;
-            }
-        }
-        match link.upgrade() {
-            Some(link) => {
-                *link.command.lock() = None;
-                link.set_up(&link.writer_up, false);
-            }
-            None => return,
-        }
-    }
 }
 
 /// The entries of an `XRANGE` answer, or of one stream of an `XREAD` answer.
@@ -670,70 +624,6 @@ async fn run_reader(
         }
         if !pause(&stop, &mut delay).await {
             return;
-        }
-    }
-}
-
-async fn run_subscriber(link: Weak<Link>, client: redis::Client, stop: CancellationToken) {
-    let mut delay = FIRST_RETRY;
-    loop {
-        let pubsub = tokio::select! {
-            _ = stop.cancelled() => return,
-            pubsub = client.get_async_pubsub() => pubsub,
-        };
-        let pubsub = match pubsub {
-            Ok(pubsub) => pubsub,
-            Err(error) => {
-                tracing::debug!(%error, "Redis streams subscriber cannot connect");
-                if !pause(&stop, &mut delay).await {
-                    return;
-                }
-                continue;
-            }
-        };
-        let (mut sink, mut messages) = pubsub.split();
-        let channels = {
-            let Some(link) = link.upgrade() else { return };
-            let mut subs = link.channels.lock();
-            subs.sink = Some(sink.clone());
-            subs.names.clone()
-        };
-        if !channels.is_empty() {
-            if let Err(error) = sink.subscribe(&channels).await {
-                tracing::debug!(%error, "Redis streams subscriber cannot subscribe");
-                if !pause(&stop, &mut delay).await {
-                    return;
-                }
-                continue;
-            }
-        }
-        delay = FIRST_RETRY;
-        match link.upgrade() {
-            Some(link) => link.set_up(&link.subscriber_up, true),
-            None => return,
-        }
-        tracing::info!("Redis streams subscriber connected");
-        loop {
-            let msg = tokio::select! {
-                _ = stop.cancelled() => return,
-                msg = messages.next() => msg,
-            };
-            let Some(msg) = msg else { break };
-            let Some(link) = link.upgrade() else { return };
-            let channel = msg.get_channel_name();
-            for adapter in link.adapters() {
-                if adapter.accepts(channel, msg.get_payload_bytes()) {
-                    break;
-                }
-            }
-        }
-        tracing::warn!("Redis streams subscriber lost its connection; reconnecting");
-        match link.upgrade() {
-            Some(link) => {
-                link.channels.lock().sink = None;
-                link.lost(&link.subscriber_up);
-            }
-            None => return,
         }
     }
 }
