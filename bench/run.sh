@@ -283,4 +283,10 @@ if [[ ${CLUSTER:-1} != 0 ]]; then
         WARMUP_SECS=$WARMUP_SECS SERVER_CPU=$SERVER_CPU LOAD_CPU=$LOAD_CPU bash bench/cluster.sh ||
         log "WARNING: the cluster benchmark failed"
 fi
+# Connection state recovery off / on, one server, ferrio against socket.io (RECOVERY_BENCH=0 skips it).
+if [[ ${RECOVERY_BENCH:-1} != 0 ]]; then
+    OUT=$OUT RESULTS=$RESULTS BCAST_CLIENTS=$BCAST_CLIENTS BCAST_RATE=$BCAST_RATE BCAST_SECS=$BCAST_SECS \
+        BCAST_WINDOW=${BCAST_WINDOW/#0/16} WARMUP_SECS=$WARMUP_SECS SERVER_CPU=$SERVER_CPU LOAD_CPU=$LOAD_CPU \
+        bash bench/recovery.sh || log "WARNING: the connection state recovery benchmark failed"
+fi
 log "done: $RESULTS"

@@ -23,6 +23,8 @@ struct RxStats {
     out_of_order: u64,
     last: u64,
     bad_packets: u64,
+    /// Deliveries that carried connection state recovery's offset.
+    with_offset: u64,
     closed_early: bool,
     error: Option<String>,
     hist: Histogram,
@@ -34,11 +36,12 @@ impl RxStats {
         match eio::classify(msg) {
             Incoming::Event(text) => {
                 let now = eio::now_ns();
-                let Some((seq, t)) = eio::parse_two_ints(&text, "bcast") else {
+                let Some((seq, t, offset)) = eio::parse_event(&text, "bcast") else {
                     self.bad_packets += 1;
                     return (false, false);
                 };
                 self.received += 1;
+                self.with_offset += offset as u64;
                 if seq <= self.last {
                     self.out_of_order += 1;
                 } else {
@@ -164,6 +167,7 @@ pub async fn run(args: &Args) -> Result<(), String> {
         total.gaps += s.gaps;
         total.out_of_order += s.out_of_order;
         total.bad_packets += s.bad_packets;
+        total.with_offset += s.with_offset;
         total.hist.merge(&s.hist);
         missing_at_end += sent.saturating_sub(s.last);
         closed_early += s.closed_early as usize;
@@ -198,6 +202,7 @@ pub async fn run(args: &Args) -> Result<(), String> {
         "missing_at_end": missing_at_end,
         "out_of_order": total.out_of_order,
         "bad_packets": total.bad_packets,
+        "with_offset": total.with_offset,
         "closed_early": closed_early,
         "all_delivered_before_deadline": all_done,
         "first_error": total.error.or(err),

@@ -144,8 +144,19 @@ async fn next_text(ws: &mut Ws) -> Result<String, String> {
 }
 
 /// Parses the payload of `42["<name>",<u64>,<u64>]` into the two integers.
-/// `payload` is the full packet text including the leading `42`.
+/// `payload` is the full packet text including the leading `42`. A trailing
+/// string argument (connection state recovery's offset) is accepted.
 pub fn parse_two_ints(payload: &str, name: &str) -> Option<(u64, u64)> {
+    parse_event(payload, name).map(|(a, b, _)| (a, b))
+}
+
+/// Parses `42["<name>",<u64>,<u64>]` or, with connection state recovery on
+/// the server, `42["<name>",<u64>,<u64>,"<offset>"]` (socket.io appends the
+/// offset of every broadcast it keeps as the event's last argument). Returns
+/// the two integers and whether an offset was there. Anything else (another
+/// event, a missing or non-integer argument, a fourth argument that is not a
+/// string, a fifth argument) is `None`.
+pub fn parse_event(payload: &str, name: &str) -> Option<(u64, u64, bool)> {
     let rest = payload.strip_prefix("42")?;
     // Fast path: exactly the compact form the servers produce.
     if let Some(args) = rest
@@ -154,21 +165,38 @@ pub fn parse_two_ints(payload: &str, name: &str) -> Option<(u64, u64)> {
         .and_then(|r| r.strip_prefix("\","))
         .and_then(|r| r.strip_suffix(']'))
     {
-        let mut it = args.split(',');
-        if let (Some(a), Some(b), None) = (it.next(), it.next(), it.next()) {
+        let mut it = args.splitn(3, ',');
+        if let (Some(a), Some(b)) = (it.next(), it.next()) {
             if let (Ok(a), Ok(b)) = (a.parse(), b.parse()) {
-                return Some((a, b));
+                match it.next() {
+                    None => return Some((a, b, false)),
+                    // A plain JSON string: quotes at both ends, none (and no escape) inside.
+                    Some(o)
+                        if o.len() >= 2
+                            && o.starts_with('"')
+                            && o.ends_with('"')
+                            && !o[1..o.len() - 1].contains(['"', '\\']) =>
+                    {
+                        return Some((a, b, true))
+                    }
+                    Some(_) => {}
+                }
             }
         }
     }
-    // Slow path: any valid JSON spelling (whitespace, namespace prefix, ack id).
+    // Slow path: any valid JSON spelling (whitespace, namespace prefix, ack id, escapes).
     let start = rest.find('[')?;
     let v: serde_json::Value = serde_json::from_str(&rest[start..]).ok()?;
     let arr = v.as_array()?;
-    if arr.len() != 3 || arr[0].as_str()? != name {
+    let offset = match arr.len() {
+        3 => false,
+        4 if arr[3].is_string() => true,
+        _ => return None,
+    };
+    if arr[0].as_str()? != name {
         return None;
     }
-    Some((arr[1].as_u64()?, arr[2].as_u64()?))
+    Some((arr[1].as_u64()?, arr[2].as_u64()?, offset))
 }
 
 /// Builds the text of `42["<name>",a,b]`.
@@ -186,6 +214,44 @@ mod tests {
         assert_eq!(parse_two_ints("42[\"echo\", 3, 4]", "echo"), Some((3, 4)));
         assert_eq!(parse_two_ints("42[\"bcast\",3,4]", "echo"), None);
         assert_eq!(parse_two_ints("42[\"echo\",3]", "echo"), None);
+    }
+
+    #[test]
+    fn accepts_a_trailing_offset() {
+        // ferrio's and socket.io's in-memory offsets, a Redis stream id.
+        for offset in ["f3a1c2-17", "OqHn3TQ", "1733412345678-0"] {
+            let text = format!("42[\"bcast\",5,6,\"{offset}\"]");
+            assert_eq!(parse_event(&text, "bcast"), Some((5, 6, true)), "{text}");
+            assert_eq!(parse_two_ints(&text, "bcast"), Some((5, 6)), "{text}");
+        }
+        assert_eq!(
+            parse_event("42[\"bcast\",5,6]", "bcast"),
+            Some((5, 6, false))
+        );
+        // The slow path: spacing, escapes.
+        assert_eq!(
+            parse_event("42[\"bcast\", 5, 6, \"a\\\"b\"]", "bcast"),
+            Some((5, 6, true))
+        );
+        assert_eq!(
+            parse_event("42[\"bcast\",5,6,\"a,b\"]", "bcast"),
+            Some((5, 6, true))
+        );
+    }
+
+    #[test]
+    fn rejects_what_is_not_an_offset() {
+        for text in [
+            "42[\"bcast\",5,6,7]",
+            "42[\"bcast\",5,6,\"o\",\"p\"]",
+            "42[\"bcast\",5,6,null]",
+            "42[\"bcast\",5,6,\"o]",
+            "42[\"bcast\",5,\"o\"]",
+            "42[\"bcast\",5,6,{\"o\":1}]",
+            "42[\"echo\",5,6,\"o\"]",
+        ] {
+            assert_eq!(parse_event(text, "bcast"), None, "{text}");
+        }
     }
 
     #[test]
