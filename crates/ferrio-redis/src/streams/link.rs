@@ -575,8 +575,26 @@ async fn run_reader(
             match outcome {
                 None => {}
                 Some(Ok(reply)) => {
+                    let mut entries = read_entries(reply);
+                    // A blocked read answers as soon as the first entry of a burst lands: the rest of
+                    // the burst is usually there by now. Taking it before delivering lets every socket
+                    // get the burst in one write instead of one per entry.
+                    if (1..count).contains(&entries.len()) {
+                        let last = entries.last().map(|e| e.id.clone()).unwrap_or_default();
+                        let more = redis::cmd("XREAD")
+                            .arg("COUNT")
+                            .arg(count - entries.len())
+                            .arg("STREAMS")
+                            .arg(&stream)
+                            .arg(last)
+                            .query_async::<Reply>(&mut conn)
+                            .await;
+                        if let Ok(more) = more {
+                            entries.extend(read_entries(more));
+                        }
+                    }
                     let Some(link) = link.upgrade() else { return };
-                    for entry in read_entries(reply) {
+                    for entry in entries {
                         let Some(id) = StreamId::parse(&entry.id) else {
                             continue;
                         };
