@@ -225,6 +225,20 @@ async fn two_ferrio_servers_act_as_one_over_the_stream() {
     assert_eq!(acks.expected, 2);
     assert_eq!(acks.answers.len(), 2);
 
+    // sockets_leave from A: B's blue socket leaves red.
+    io_a.to("blue").sockets_leave("red");
+    let deadline = tokio::time::Instant::now() + WAIT;
+    while io_a.room_size("red").await.unwrap() != 1 {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "sockets_leave never crossed"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let red = io_b.to("red").fetch_sockets().await.unwrap();
+    assert_eq!(red.len(), 1);
+    assert_eq!(red[0].id.as_str(), a_id);
+
     // disconnect_sockets from A disconnects B's blue socket.
     io_a.to("blue").disconnect_sockets(false);
     assert_eq!(recv(&mut on_b).await, "41");
