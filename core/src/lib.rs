@@ -42,7 +42,7 @@ mod serve;
 pub mod socketio;
 
 pub use adapter::{Adapter, AdapterFactory, MemoryAdapter, Room};
-pub use engineio::{CloseReason, Cors, CorsOrigins, Sid, TransportKind};
+pub use engineio::{CloseReason, Cors, CorsOrigins, HttpCompression, Sid, TransportKind};
 pub use error::{CodedError, ConfigError, ErrorCode};
 pub use serve::{ServerHandle, SocketIoService};
 pub use socketio::{

@@ -189,6 +189,38 @@ pub struct EngineConfig {
     /// handshake is answered 503 as for `max_connections`. Behind a proxy every client has the proxy's
     /// address, so leave it off there.
     pub max_connections_per_ip: usize,
+    /// Compression of long-polling responses (engine.io's `httpCompression`; default on, from 1024
+    /// bytes); `None` turns it off.
+    pub http_compression: Option<HttpCompression>,
+}
+
+/// gzip/deflate of long-polling responses, as engine.io's `httpCompression`: a response of at least
+/// `threshold` bytes is compressed when the request's `Accept-Encoding` takes gzip (preferred) or
+/// deflate. WebSocket messages are not affected.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct HttpCompression {
+    /// The smallest response compressed, in bytes (default 1024, engine.io's).
+    pub threshold: usize,
+}
+
+impl Default for HttpCompression {
+    fn default() -> Self {
+        HttpCompression { threshold: 1024 }
+    }
+}
+
+impl HttpCompression {
+    /// engine.io's defaults.
+    pub fn new() -> HttpCompression {
+        HttpCompression::default()
+    }
+
+    /// Sets the smallest response compressed.
+    pub fn threshold(mut self, bytes: usize) -> HttpCompression {
+        self.threshold = bytes;
+        self
+    }
 }
 
 impl Default for EngineConfig {
@@ -210,6 +242,7 @@ impl Default for EngineConfig {
             header_read_timeout: Duration::from_secs(10),
             max_connections: 100_000,
             max_connections_per_ip: 0,
+            http_compression: Some(HttpCompression::default()),
         }
     }
 }
@@ -233,6 +266,7 @@ impl std::fmt::Debug for EngineConfig {
             .field("header_read_timeout", &self.header_read_timeout)
             .field("max_connections", &self.max_connections)
             .field("max_connections_per_ip", &self.max_connections_per_ip)
+            .field("http_compression", &self.http_compression)
             .finish()
     }
 }

@@ -7,6 +7,7 @@
 //! engine decides what to answer; this layer owns everything HTTP — hyper, request parsing, bodies,
 //! upgrades, status codes and headers.
 
+mod compression;
 mod files;
 mod service;
 
@@ -100,8 +101,31 @@ impl<H: EngineHandler> HttpState<H> {
 
 /// Writes the engine's answer to a polling request.
 fn reply(reply: Reply) -> Response {
+    reply_coded(reply, None)
+}
+
+/// Writes the engine's answer to a polling request, its payload compressed with `coding` when it has at
+/// least the given number of bytes (`httpCompression`).
+fn reply_coded(reply: Reply, coding: Option<(compression::Coding, usize)>) -> Response {
     let (content_type, body) = match reply {
-        Reply::Payload(payload) => ("text/plain; charset=UTF-8", Bytes::from(payload)),
+        Reply::Payload(payload) => match coding {
+            Some((coding, threshold)) if payload.len() >= threshold => {
+                let body = compression::compress(coding, payload.as_bytes());
+                let mut response = http::Response::new(Full::new(Bytes::from(body)));
+                let headers = response.headers_mut();
+                headers.insert(
+                    header::CONTENT_TYPE,
+                    HeaderValue::from_static("text/plain; charset=UTF-8"),
+                );
+                headers.insert(
+                    header::CONTENT_ENCODING,
+                    HeaderValue::from_static(coding.name()),
+                );
+                headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+                return response;
+            }
+            _ => ("text/plain; charset=UTF-8", Bytes::from(payload)),
+        },
         Reply::Ok => ("text/html", Bytes::from_static(b"ok")),
         Reply::Error(code) => return engine_error(code),
         Reply::PayloadTooLarge => {
@@ -323,6 +347,13 @@ where
         _ => return engine_error(EngineErrorCode::UnknownTransport),
     };
     let upgrade = is_websocket_upgrade(&req);
+    // How a polling response to this request may be compressed (GET and handshake answers).
+    let coding = match (transport, &engine.config.http_compression) {
+        (TransportKind::Polling, Some(compression)) => {
+            compression::negotiate(req.headers()).map(|coding| (coding, compression.threshold))
+        }
+        _ => None,
+    };
 
     if let Some(sid) = sid {
         let Some(session) = Sid::parse(&sid)
@@ -337,7 +368,7 @@ where
                     return engine_error(EngineErrorCode::BadRequest);
                 }
                 match *req.method() {
-                    Method::GET => reply(polling::poll(engine, &session).await),
+                    Method::GET => reply_coded(polling::poll(engine, &session).await, coding),
                     Method::POST => {
                         let guard = match polling::begin_post(&session) {
                             Ok(guard) => guard,
@@ -405,7 +436,7 @@ where
         }
     };
     match transport {
-        TransportKind::Polling => reply(polling::handshake(engine, info, slot).await),
+        TransportKind::Polling => reply_coded(polling::handshake(engine, info, slot).await, coding),
         TransportKind::WebSocket => {
             let tasks = engine.tasks.clone();
             let engine = engine.clone();

@@ -408,6 +408,13 @@ impl ServerBuilder {
         self
     }
 
+    /// Compression of long-polling responses (default on from 1024 bytes, as engine.io's
+    /// `httpCompression`); `None` turns it off. See [`HttpCompression`](crate::HttpCompression).
+    pub fn http_compression(mut self, compression: Option<crate::HttpCompression>) -> Self {
+        self.config.engine.http_compression = compression;
+        self
+    }
+
     /// The most namespaces one connection may join (default 32); beyond it the CONNECT is answered
     /// with CONNECT_ERROR "Too many namespaces".
     pub fn max_namespaces_per_connection(mut self, namespaces: usize) -> Self {
