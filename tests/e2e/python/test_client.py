@@ -494,3 +494,57 @@ async def test_large_payload(connect, kind):
     assert got[0] == "big" and len(got[1]) == len(big) and got[1] == big
     back = await c.call("ack", {"nested": [big]}, timeout=20)
     assert back == {"nested": [big]}
+
+
+# --------------------------------------------------------------------------------------------------
+# HTTP compression of long-polling responses (engine.io's httpCompression, on by default from 1024 bytes)
+# --------------------------------------------------------------------------------------------------
+
+async def test_polling_responses_are_compressed_as_engine_io_does(server):
+    """Raw polling requests show the coding on the wire; python-socketio's client (aiohttp) sends
+    `Accept-Encoding: gzip, deflate` and inflates transparently, which every polling-mode test above
+    (test_large_payload among them) exercises."""
+    import gzip
+    import json
+    import zlib
+
+    import aiohttp
+
+    big = "y" * 5000
+    async with aiohttp.ClientSession(auto_decompress=False) as http:
+        async def get(url, accept):
+            if accept is None:
+                response = await http.get(url, skip_auto_headers=["Accept-Encoding"])
+            else:
+                response = await http.get(url, headers={"Accept-Encoding": accept})
+            async with response:
+                return response.headers.get("Content-Encoding"), await response.read()
+
+        coding, body = await get(f"{server}/socket.io/?EIO=4&transport=polling", "gzip")
+        assert coding is None  # the open packet is under the threshold
+        sid = json.loads(body.decode()[1:])["sid"]
+        url = f"{server}/socket.io/?EIO=4&transport=polling&sid={sid}"
+
+        async def echo_big():
+            async with http.post(url, data='42["echo","' + big + '"]') as response:
+                assert (await response.text()).lower() == "ok"
+
+        async with http.post(url, data="40") as response:
+            assert (await response.text()).lower() == "ok"
+        await get(url, "gzip")  # the CONNECT answer and `welcome`
+
+        await echo_big()
+        coding, body = await get(url, "gzip, deflate")
+        assert coding == "gzip"
+        assert len(body) < 1000
+        assert big in gzip.decompress(body).decode()
+
+        await echo_big()
+        coding, body = await get(url, "deflate")
+        assert coding == "deflate"
+        assert big in zlib.decompress(body).decode()
+
+        await echo_big()
+        coding, body = await get(url, None)
+        assert coding is None
+        assert big in body.decode()
