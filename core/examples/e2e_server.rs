@@ -258,8 +258,8 @@ async fn main() -> std::io::Result<()> {
         Some("off") => builder = builder.http_compression(None),
         Some(threshold) => {
             let threshold = threshold.parse().expect("--http-compression off|BYTES");
-            builder = builder
-                .http_compression(Some(ferrio::HttpCompression::new().threshold(threshold)));
+            builder =
+                builder.http_compression(Some(ferrio::HttpCompression::new().threshold(threshold)));
         }
         None => {}
     }
