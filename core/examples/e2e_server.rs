@@ -254,6 +254,15 @@ async fn main() -> std::io::Result<()> {
     if let Some(bytes) = arg(&args, "--max-payload").and_then(|v| v.parse().ok()) {
         builder = builder.max_payload(bytes);
     }
+    match arg(&args, "--http-compression").as_deref() {
+        Some("off") => builder = builder.http_compression(None),
+        Some(threshold) => {
+            let threshold = threshold.parse().expect("--http-compression off|BYTES");
+            builder = builder
+                .http_compression(Some(ferrio::HttpCompression::new().threshold(threshold)));
+        }
+        None => {}
+    }
     if let Some(window) = ms(&args, "--recovery") {
         builder = builder.connection_state_recovery(
             ferrio::ConnectionStateRecovery::new().max_disconnection_duration(window),
