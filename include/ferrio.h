@@ -944,6 +944,17 @@ ferrio_status ferrio_server_options_set_connection_state_recovery(struct ferrio_
                                                                   size_t max_stored_packets);
 
 /**
+ * Compression of long-polling responses, as engine.io's `httpCompression` (default on, from 1024
+ * bytes): with `enabled`, a polling response (the handshake's too) of at least `threshold` bytes is sent
+ * gzip- or deflate-compressed, with `Content-Encoding`, when the request's `Accept-Encoding` takes one
+ * (gzip preferred; `q=0` refuses). Without it, every response is sent as is and `threshold` is ignored.
+ * WebSocket messages are not affected.
+ */
+ferrio_status ferrio_server_options_set_http_compression(struct ferrio_server_options *options,
+                                                         bool enabled,
+                                                         size_t threshold);
+
+/**
  * Makes a server (not listening yet) with `options` (NULL: defaults; the options are copied, not
  * taken). Starts its runtime and, in the default dispatch mode, its callback thread. Checks every
  * option first: one out of range gives `FERRIO_STATUS_INVALID_ARGUMENT`, with its name and the reason

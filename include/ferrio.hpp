@@ -580,6 +580,12 @@ public:
         return apply(ferrio_server_options_set_connection_state_recovery(
             o_.get(), static_cast<uint64_t>(max_disconnection.count()), skip_middlewares, max_stored_packets));
     }
+    /// Compression of long-polling responses (engine.io's `httpCompression`, on from 1024 bytes by
+    /// default): gzip or deflate from `threshold` bytes when the request accepts one; `false` turns it
+    /// off. See `ferrio_server_options_set_http_compression`.
+    Options& http_compression(bool enabled, std::size_t threshold = 1024) {
+        return apply(ferrio_server_options_set_http_compression(o_.get(), enabled, threshold));
+    }
     const ferrio_server_options* raw() const { return o_.get(); }
 
 private:

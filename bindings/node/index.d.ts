@@ -172,6 +172,19 @@ export interface ServerOptions {
    * `data`; `socket.recovered` true) and first gets the events it missed. In memory, per server.
    */
   connectionStateRecovery?: ConnectionStateRecoveryOptions;
+  /**
+   * Compression of long-polling responses, as engine.io's (default on): a response of at least
+   * `threshold` bytes (default 1024) is sent gzip- or deflate-compressed when the request's
+   * `Accept-Encoding` takes one. `false` turns it off; `true` or `{}` takes the default threshold.
+   * WebSocket messages are not affected.
+   */
+  httpCompression?: boolean | HttpCompressionOptions;
+}
+
+/** The options of `httpCompression`. */
+export interface HttpCompressionOptions {
+  /** The smallest response compressed, in bytes (default 1024). */
+  threshold?: number;
 }
 
 /** The options of `connectionStateRecovery`. */

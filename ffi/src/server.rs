@@ -7,8 +7,8 @@ use crate::socket::SocketCallbacks;
 use crate::status::{ferrio_status, guard, guard_or, Error};
 use crate::types::{handle, str_arg, write_out, Callback};
 use ferrio_core::{
-    ConfigError, ConnectionStateRecovery, Cors, CorsOrigins, RateLimit, Server, ServerBuilder,
-    ServerHandle, Sid,
+    ConfigError, ConnectionStateRecovery, Cors, CorsOrigins, HttpCompression, RateLimit, Server,
+    ServerBuilder, ServerHandle, Sid,
 };
 use ferrio_host::runtime::{spawn_thread, Network};
 use ferrio_host::{BatchQueue, HostEvent, Sink, Wake};
@@ -713,6 +713,24 @@ pub extern "C" fn ferrio_server_options_set_connection_state_recovery(
             .skip_middlewares(skip_middlewares)
             .max_stored_packets(max_stored_packets);
         set_builder(o, |b| b.connection_state_recovery(recovery));
+        Ok(())
+    })
+}
+
+/// Compression of long-polling responses, as engine.io's `httpCompression` (default on, from 1024
+/// bytes): with `enabled`, a polling response (the handshake's too) of at least `threshold` bytes is sent
+/// gzip- or deflate-compressed, with `Content-Encoding`, when the request's `Accept-Encoding` takes one
+/// (gzip preferred; `q=0` refuses). Without it, every response is sent as is and `threshold` is ignored.
+/// WebSocket messages are not affected.
+#[no_mangle]
+pub extern "C" fn ferrio_server_options_set_http_compression(
+    options: *mut ferrio_server_options,
+    enabled: bool,
+    threshold: usize,
+) -> ferrio_status {
+    with_options(options, |o| {
+        let compression = enabled.then(|| HttpCompression::new().threshold(threshold));
+        set_builder(o, |b| b.http_compression(compression));
         Ok(())
     })
 }

@@ -1131,6 +1131,42 @@ fn every_limit_can_be_set_and_max_connections_takes_effect() {
     assert_eq!(ferrio_server_free(server), ok);
 }
 
+#[test]
+fn http_compression_is_recorded_as_given() {
+    let config = |set: &dyn Fn(*mut ferrio_server_options)| {
+        let mut options = null_mut();
+        assert_eq!(ferrio_server_options_new(&mut options), ferrio_status::Ok);
+        set(options);
+        let mut server = null_mut();
+        assert_eq!(ferrio_server_new(options, &mut server), ferrio_status::Ok);
+        ferrio_server_options_free(options);
+        // SAFETY: a live server made just above.
+        let compression = unsafe { &*server }
+            .shared
+            .server
+            .config()
+            .engine
+            .http_compression;
+        assert_eq!(ferrio_server_free(server), ferrio_status::Ok);
+        compression
+    };
+    let set = ferrio_server_options_set_http_compression;
+    assert_eq!(
+        config(&|_| ()),
+        Some(ferrio_core::HttpCompression::new()),
+        "on by default"
+    );
+    assert_eq!(
+        config(&|o| assert_eq!(set(o, true, 64), ferrio_status::Ok)),
+        Some(ferrio_core::HttpCompression::new().threshold(64))
+    );
+    assert_eq!(
+        config(&|o| assert_eq!(set(o, false, 64), ferrio_status::Ok)),
+        None
+    );
+    assert_eq!(set(null_mut(), true, 1024), ferrio_status::NullArgument);
+}
+
 unsafe extern "C" fn on_limited_connection(user_data: *mut c_void, socket: *const ferrio_socket) {
     let ctx = ctx_of(user_data);
     // SAFETY: the Arc behind `user_data` lives during the callback.

@@ -53,6 +53,12 @@ function nativeOptions(opts) {
     if (r.maxStoredPackets !== undefined) recovery.maxStoredPackets = Number(r.maxStoredPackets);
     o.connectionStateRecovery = recovery;
   }
+  if (opts.httpCompression !== undefined) {
+    // engine.io: `false` turns it off; anything else is on, with the threshold of an object if it has one.
+    o.httpCompression = opts.httpCompression !== false;
+    const threshold = opts.httpCompression?.threshold;
+    if (o.httpCompression && threshold !== undefined) o.httpCompressionThreshold = Number(threshold);
+  }
   if (opts.transports !== undefined) {
     const t = roomList(opts.transports);
     o.polling = t.includes("polling");

@@ -9,8 +9,8 @@ use crate::{coded_error, runtime};
 use ferrio::socketio::{ConnectError, DynamicNamespaceParent};
 use ferrio::SocketIoService as HttpService;
 use ferrio::{
-    CodedError, ConfigError, ConnectionStateRecovery, Cors, CorsOrigins, ErrorCode, Server,
-    ServerHandle,
+    CodedError, ConfigError, ConnectionStateRecovery, Cors, CorsOrigins, ErrorCode,
+    HttpCompression, Server, ServerHandle,
 };
 use ferrio_host::{attach, Watch};
 use napi::bindgen_prelude::{Buffer, Function, Unknown};
@@ -83,6 +83,10 @@ pub struct NativeOptions {
     pub rate_limit_burst: Option<f64>,
     /// Connection state recovery (`connectionStateRecovery`); absent: off.
     pub connection_state_recovery: Option<NativeRecovery>,
+    /// Whether long-polling responses may be compressed (`httpCompression`); absent: on.
+    pub http_compression: Option<bool>,
+    /// The smallest response compressed, in bytes (`httpCompression.threshold`); absent: the core's.
+    pub http_compression_threshold: Option<f64>,
 }
 
 /// Connection state recovery's options (absent ones: the core's defaults).
@@ -300,6 +304,14 @@ impl NativeServer {
                 r = r.max_stored_packets(v);
             }
             builder = builder.connection_state_recovery(r);
+        }
+        if options.http_compression == Some(false) {
+            builder = builder.http_compression(None);
+        } else if let Some(v) = count(
+            options.http_compression_threshold,
+            "httpCompression.threshold",
+        )? {
+            builder = builder.http_compression(Some(HttpCompression::new().threshold(v)));
         }
         if let Some(origins) = options.cors_origins {
             let origins = if origins.iter().any(|o| o == "*") {

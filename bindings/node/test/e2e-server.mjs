@@ -27,6 +27,10 @@ if (opt["ping-timeout"]) serverOpts.pingTimeout = Number(opt["ping-timeout"]);
 if (opt["max-payload"]) serverOpts.maxHttpBufferSize = Number(opt["max-payload"]);
 if (opt["connect-timeout"]) serverOpts.connectTimeout = Number(opt["connect-timeout"]);
 if (opt.transports) serverOpts.transports = opt.transports.split(",");
+if (opt["http-compression"]) {
+  serverOpts.httpCompression =
+    opt["http-compression"] === "off" ? false : { threshold: Number(opt["http-compression"]) };
+}
 if (opt.recovery) serverOpts.connectionStateRecovery = { maxDisconnectionDuration: Number(opt.recovery) };
 
 const httpServer = createServer();

@@ -4,8 +4,8 @@
 
 use crate::errors::code_error;
 use ferrio::{
-    CodedError, ConfigError, ConnectionStateRecovery, Cors, CorsOrigins, ErrorCode, RateLimit,
-    Server, ServerBuilder,
+    CodedError, ConfigError, ConnectionStateRecovery, Cors, CorsOrigins, ErrorCode,
+    HttpCompression, RateLimit, Server, ServerBuilder,
 };
 use pyo3::prelude::*;
 use std::time::Duration;
@@ -104,6 +104,9 @@ pub(crate) struct EngineOptions {
     connect_timeout: f64,
     limits: Option<Limits>,
     recovery: Option<Recovery>,
+    /// The smallest long-polling response compressed, in bytes (`compression_threshold`); None when
+    /// `http_compression` is off.
+    http_compression: Option<usize>,
 }
 
 impl EngineOptions {
@@ -122,6 +125,10 @@ impl EngineOptions {
             .max_payload(self.max_payload)
             .transports(self.polling, self.websocket)
             .cors(Cors::new(origins).credentials(self.cors_credentials));
+        let compression = self
+            .http_compression
+            .map(|threshold| HttpCompression::new().threshold(threshold));
+        b = b.http_compression(compression);
         if let Some(recovery) = self.recovery {
             b = b.connection_state_recovery(recovery.options(py)?);
         }

@@ -26,6 +26,7 @@ parser.add_argument("--transports")
 parser.add_argument("--max-payload", type=int)
 parser.add_argument("--connect-timeout", type=int)
 parser.add_argument("--recovery", type=int)
+parser.add_argument("--http-compression")
 options = parser.parse_args()
 
 kwargs = {}
@@ -39,6 +40,10 @@ if options.max_payload is not None:
     kwargs["max_http_buffer_size"] = options.max_payload
 if options.connect_timeout is not None:
     kwargs["connect_timeout"] = options.connect_timeout / 1000  # python-socketio ignores it (no such option)
+if options.http_compression == "off":
+    kwargs["http_compression"] = False
+elif options.http_compression is not None:
+    kwargs["compression_threshold"] = int(options.http_compression)
 if options.recovery is not None:
     # ferrio's connection state recovery (socket.io's connectionStateRecovery); python-socketio has none
     # and ignores the option.

@@ -1,12 +1,14 @@
 // Drives ffi/tests/c/test_ffi.c with the official socket.io-client:
-// node driver.js PORT_THREAD PORT_MANUAL PORT_RECOVERY.
+// node driver.js PORT_THREAD PORT_MANUAL PORT_RECOVERY PORT_COMPRESS64.
 // Every check is reported to the C program as a "result" event (name, ok, detail); the C program counts
 // them with its own. Every wait is bounded; the script exits by itself.
 "use strict";
+const http = require("http");
 const path = require("path");
+const zlib = require("zlib");
 const { io } = require(path.join(__dirname, "../../../node_modules/socket.io-client"));
 
-const [portA, portB, portC] = process.argv.slice(2);
+const [portA, portB, portC, portD] = process.argv.slice(2);
 const urlA = `http://127.0.0.1:${portA}`;
 const urlB = `http://127.0.0.1:${portB}`;
 const urlC = `http://127.0.0.1:${portC}`;
@@ -56,6 +58,72 @@ async function step(name, fn) {
   } catch (e) {
     check(name, false, e.message);
   }
+}
+
+// One HTTP request (no keep-alive): its status, Content-Encoding, the bytes as sent and the text they
+// decode to.
+function request(port, method, url, { body, acceptEncoding } = {}) {
+  return new Promise((resolve, reject) => {
+    const headers = {};
+    if (acceptEncoding !== undefined) headers["accept-encoding"] = acceptEncoding;
+    if (body !== undefined) headers["content-type"] = "text/plain;charset=UTF-8";
+    const timer = setTimeout(() => reject(new Error(`${method} ${url}: no answer within ${WAIT} ms`)), WAIT);
+    const req = http.request({ host: "127.0.0.1", port, method, path: url, headers, agent: false }, (res) => {
+      const chunks = [];
+      res.on("data", (c) => chunks.push(c));
+      res.on("end", () => {
+        clearTimeout(timer);
+        const raw = Buffer.concat(chunks);
+        const encoding = res.headers["content-encoding"];
+        try {
+          let text = raw.toString();
+          if (encoding === "gzip") text = zlib.gunzipSync(raw).toString();
+          else if (encoding === "deflate") text = zlib.inflateSync(raw).toString();
+          resolve({ status: res.statusCode, encoding, raw, text });
+        } catch (e) {
+          reject(new Error(`${method} ${url}: ${encoding} body does not decode: ${e.message}`));
+        }
+      });
+    });
+    req.on("error", (e) => {
+      clearTimeout(timer);
+      reject(e);
+    });
+    req.end(body);
+  });
+}
+
+// A raw polling session in the namespace "/compress" (whose sockets answer `big` (n) with a `big` event of
+// n x's), every GET with Accept-Encoding `acceptEncoding` (undefined: none).
+const NSP = "/compress";
+const bigPacket = (n) => `42${NSP},["big","${"x".repeat(n)}"]`; // n + 22 bytes
+async function compressSession(port, acceptEncoding) {
+  const handshake = await request(port, "GET", "/socket.io/?EIO=4&transport=polling", { acceptEncoding });
+  if (handshake.status !== 200 || handshake.text[0] !== "0") {
+    throw new Error(`handshake: ${handshake.status} ${handshake.text}`);
+  }
+  const { sid } = JSON.parse(handshake.text.slice(1));
+  const url = `/socket.io/?EIO=4&transport=polling&sid=${encodeURIComponent(sid)}`;
+  const post = async (packet) => {
+    const r = await request(port, "POST", url, { body: packet });
+    if (r.status !== 200) throw new Error(`POST ${packet.slice(0, 30)}: ${r.status} ${r.text}`);
+  };
+  const poll = () => request(port, "GET", url, { acceptEncoding });
+  await post(`40${NSP},`);
+  const connect = await poll();
+  if (!connect.text.startsWith(`40${NSP},{"sid":`)) throw new Error(`CONNECT answer: ${connect.text}`);
+  return {
+    handshake,
+    connect,
+    // Has the server emit `big` with n x's; the poll that carries it, which must be that event whole.
+    async big(n) {
+      await post(`42${NSP},["big",${n}]`);
+      const r = await poll();
+      if (r.text !== bigPacket(n)) throw new Error(`big ${n}: ${r.encoding} ${r.text.slice(0, 80)}`);
+      return r;
+    },
+    close: () => post("1"),
+  };
 }
 
 async function main() {
@@ -289,6 +357,63 @@ async function main() {
       names.indexOf("welcome") > names.indexOf("all") && after[names.indexOf("welcome")][1] === true, names.join(","));
     a.close();
     b.close();
+  });
+
+  await step("compression: on by default (server A)", async () => {
+    const s = await compressSession(portA, "gzip, deflate, br");
+    check("compression: the handshake and CONNECT answer are under 1024 bytes, not compressed",
+      s.handshake.encoding === undefined && s.connect.encoding === undefined, `${s.handshake.encoding} ${s.connect.encoding}`);
+    const big = await s.big(4000);
+    check("compression: a 4022-byte poll is gzipped and inflates to the event",
+      big.encoding === "gzip" && big.raw.length < 200 && zlib.gunzipSync(big.raw).toString() === bigPacket(4000),
+      `${big.encoding} ${big.raw.length} bytes`);
+    const at = await s.big(1002);
+    const below = await s.big(1001);
+    check("compression: 1024 bytes are compressed, 1023 are not",
+      at.encoding === "gzip" && below.encoding === undefined && below.raw.toString() === bigPacket(1001),
+      `${at.encoding} ${below.encoding}`);
+    await s.close();
+  });
+
+  await step("compression: deflate (server A)", async () => {
+    const s = await compressSession(portA, "deflate");
+    const big = await s.big(2000);
+    check("compression: deflate when the request takes only deflate",
+      big.encoding === "deflate" && zlib.inflateSync(big.raw).toString() === bigPacket(2000), String(big.encoding));
+    await s.close();
+  });
+
+  await step("compression: no Accept-Encoding (server A)", async () => {
+    for (const accept of [undefined, "gzip;q=0"]) {
+      const s = await compressSession(portA, accept);
+      const big = await s.big(4000);
+      check(`compression: nothing compressed with Accept-Encoding ${accept}`,
+        big.encoding === undefined && big.raw.toString() === bigPacket(4000), String(big.encoding));
+      await s.close();
+    }
+  });
+
+  await step("compression: off (server B)", async () => {
+    const s = await compressSession(portB, "gzip, deflate");
+    const big = await s.big(4000);
+    check("compression: off, a 4022-byte poll is sent as is",
+      big.encoding === undefined && big.raw.length === 4022, `${big.encoding} ${big.raw.length} bytes`);
+    await s.close();
+  });
+
+  await step("compression: from 64 bytes (server D)", async () => {
+    const s = await compressSession(portD, "gzip");
+    const open = JSON.parse(s.handshake.text.slice(1));
+    check("compression: the handshake, over 64 bytes, is gzipped",
+      s.handshake.encoding === "gzip" && typeof open.sid === "string", `${s.handshake.encoding} ${s.handshake.text}`);
+    check("compression: the CONNECT answer, under 64 bytes, is not", s.connect.encoding === undefined,
+      `${s.connect.encoding} ${s.connect.text}`);
+    const at = await s.big(42);
+    const below = await s.big(41);
+    check("compression: 64 bytes are compressed, 63 are not",
+      at.encoding === "gzip" && zlib.gunzipSync(at.raw).toString() === bigPacket(42) && below.encoding === undefined,
+      `${at.encoding} ${below.encoding}`);
+    await s.close();
   });
 
   await step("manual dispatch mode", async () => {

@@ -1,7 +1,8 @@
 /*
- * The C test of libferrio: three servers (the default callback thread, manual dispatch from this
- * program's main loop, and one with connection state recovery) driven by the official socket.io-client
- * through driver.js. Compiled with
+ * The C test of libferrio: four servers (the default callback thread, manual dispatch from this
+ * program's main loop without HTTP compression, one with connection state recovery, and one compressing
+ * polling responses from 64 bytes) driven by the official socket.io-client, and by raw HTTP requests for
+ * the compression, through driver.js. Compiled with
  * -Wall -Wextra -Werror -fsanitize=address,undefined against the checked-in include/ferrio.h by
  * `make test-c`. Prints one line per failed check and a last line "N passed, N failed".
  *
@@ -654,6 +655,42 @@ static void on_connection_c(void *ud, const ferrio_socket *s) {
     emit1(s, "welcome", recovered ? "[true]" : "[false]");
 }
 
+/* ---- httpCompression: namespace "/compress" on servers A (default: on, from 1024 bytes), B (off) and
+ * D (from 64 bytes). The driver polls it with raw HTTP requests and reads Content-Encoding. */
+
+/* `big` (n): emits `big` with a string of n x's. */
+static void on_big(void *ud, const ferrio_socket *s, ferrio_str event, const ferrio_payload *args, ferrio_ack *ack) {
+    (void)ud, (void)event;
+    if (ack) ferrio_ack_free(ack);
+    ferrio_str arg = {"", 0};
+    check_status(ferrio_payload_arg(args, 0, &arg), FERRIO_STATUS_OK, "compression: size argument");
+    long n = strtol(arg.ptr, NULL, 10);
+    check(n > 0 && n <= 100000, "compression: size in range", arg.ptr);
+    if (n <= 0 || n > 100000) return;
+    size_t len = (size_t)n + 4; /* ["x…x"] */
+    char *json = malloc(len + 1);
+    json[0] = '[', json[1] = '"';
+    memset(json + 2, 'x', (size_t)n);
+    json[len - 2] = '"', json[len - 1] = ']', json[len] = 0;
+    check_status(ferrio_socket_emit(s, FERRIO_STR("big"), json, len, NULL, 0), FERRIO_STATUS_OK, "compression: emit");
+    free(json);
+}
+
+static void on_connection_compress(void *ud, const ferrio_socket *s) {
+    (void)ud;
+    check_status(ferrio_socket_on(s, FERRIO_STR("big"), on_big, ud_new(), ud_free), FERRIO_STATUS_OK,
+                 "compression: socket on");
+}
+
+/* The namespace "/compress" of `server`, whose sockets answer `big`; free it with ferrio_namespace_free. */
+static ferrio_namespace *compress_namespace(ferrio_server *server) {
+    ferrio_namespace *nsp = NULL;
+    check_status(ferrio_server_of(server, FERRIO_STR("/compress"), &nsp), FERRIO_STATUS_OK, "of /compress");
+    check_status(ferrio_namespace_on_connection(nsp, on_connection_compress, ud_new(), ud_free), FERRIO_STATUS_OK,
+                 "on connection (/compress)");
+    return nsp;
+}
+
 /* ---- Server B: manual dispatch from the main thread. --------------------------------------------- */
 
 static void on_manual(void *ud, const ferrio_socket *s, ferrio_str event, const ferrio_payload *args, ferrio_ack *ack) {
@@ -782,9 +819,13 @@ int main(int argc, char **argv) {
     uint16_t port_a = 0, port_b = 0;
     check_status(ferrio_server_listen(server_a, FERRIO_STR("127.0.0.1"), 0, &port_a), FERRIO_STATUS_OK, "listen A");
 
-    /* Server B: manual dispatch. */
+    /* Server B: manual dispatch, and no compression of polling responses. */
     check_status(ferrio_server_options_set_dispatch_mode(options, FERRIO_DISPATCH_MODE_MANUAL), FERRIO_STATUS_OK,
                  "manual mode");
+    check_status(ferrio_server_options_set_http_compression(NULL, false, 1024), FERRIO_STATUS_NULL_ARGUMENT,
+                 "http compression on NULL options");
+    check_status(ferrio_server_options_set_http_compression(options, false, 1024), FERRIO_STATUS_OK,
+                 "http compression off");
     check_status(ferrio_server_new(options, &server_b), FERRIO_STATUS_OK, "server B new");
     ferrio_server_options_free(options);
 
@@ -823,6 +864,18 @@ int main(int argc, char **argv) {
     uint16_t port_c = 0;
     check_status(ferrio_server_listen(server_c, FERRIO_STR("127.0.0.1"), 0, &port_c), FERRIO_STATUS_OK, "listen C");
 
+    /* Server D: polling responses compressed from 64 bytes. */
+    ferrio_server *server_d = NULL;
+    check_status(ferrio_server_options_new(&options), FERRIO_STATUS_OK, "options D");
+    check_status(ferrio_server_options_set_http_compression(options, true, 64), FERRIO_STATUS_OK,
+                 "http compression from 64 bytes");
+    check_status(ferrio_server_new(options, &server_d), FERRIO_STATUS_OK, "server D new");
+    ferrio_server_options_free(options);
+    ferrio_namespace *compress_a = compress_namespace(server_a), *compress_b = compress_namespace(server_b),
+                     *compress_d = compress_namespace(server_d);
+    uint16_t port_d = 0;
+    check_status(ferrio_server_listen(server_d, FERRIO_STR("127.0.0.1"), 0, &port_d), FERRIO_STATUS_OK, "listen D");
+
     ferrio_namespace *nsp_b = NULL;
     check_status(ferrio_server_of(server_b, FERRIO_STR("/"), &nsp_b), FERRIO_STATUS_OK, "of / (B)");
     check_status(ferrio_namespace_on_connection(nsp_b, on_connection_b, ud_new(), ud_free), FERRIO_STATUS_OK,
@@ -831,11 +884,12 @@ int main(int argc, char **argv) {
     int fd = -1;
     check_status(ferrio_server_fd(server_b, &fd), FERRIO_STATUS_OK, "fd");
 
-    char pa[16], pb[16], pc[16];
+    char pa[16], pb[16], pc[16], pd[16];
     snprintf(pa, sizeof pa, "%u", port_a);
     snprintf(pb, sizeof pb, "%u", port_b);
     snprintf(pc, sizeof pc, "%u", port_c);
-    char *child_argv[] = {"node", argv[1], pa, pb, pc, NULL};
+    snprintf(pd, sizeof pd, "%u", port_d);
+    char *child_argv[] = {"node", argv[1], pa, pb, pc, pd, NULL};
     pid_t pid;
     int spawned = posix_spawnp(&pid, "node", NULL, NULL, child_argv, environ) == 0;
     check(spawned, "node driver started", NULL);
@@ -885,7 +939,11 @@ int main(int argc, char **argv) {
     check_status(ferrio_server_free(server_a), FERRIO_STATUS_OK, "free A");
     check_status(ferrio_server_free(server_b), FERRIO_STATUS_OK, "free B");
     check_status(ferrio_server_free(server_c), FERRIO_STATUS_OK, "free C");
+    check_status(ferrio_server_free(server_d), FERRIO_STATUS_OK, "free D");
     ferrio_namespace_free(nsp_c);
+    ferrio_namespace_free(compress_a);
+    ferrio_namespace_free(compress_b);
+    ferrio_namespace_free(compress_d);
     ferrio_str name;
     check_status(ferrio_namespace_name(nsp_a, &name), FERRIO_STATUS_OK, "namespace name after free");
     size_t size = 0;

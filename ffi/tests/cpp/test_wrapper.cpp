@@ -1,7 +1,9 @@
 // The C++ wrapper's test: a server written with ferrio.hpp (RAII, lambdas, socket.io's verbs) driven by
 // socket.io-client through driver.js, once with the callbacks on ferrio's callback thread and once inline
-// on the network thread. Compiled with -Wall -Wextra -Werror by `make test-cpp`; the last line is
-// "N passed, N failed".
+// on the network thread. HTTP compression: the first round's server compresses polling responses from 64
+// bytes, the second's from the default 1024, and a second server in each round not at all; the driver
+// reads them with raw HTTP requests. Compiled with -Wall -Wextra -Werror by `make test-cpp`; the last line
+// is "N passed, N failed".
 #include "ferrio.hpp"
 
 #include <atomic>
@@ -27,6 +29,16 @@ static void check(bool ok, const std::string& name, const std::string& detail = 
     }
 }
 
+// The namespace "/compress" of `io`: `big` (n) is acked with a string of n x's.
+static void answer_big(const ferrio::Server& io) {
+    io.of("/compress").on("connection", [](ferrio::Socket socket) {
+        socket.on("big", [](ferrio::Socket, ferrio::Event& event) {
+            const std::size_t n = std::stoul(std::string(event.args.arg(0)));
+            if (event.ack) event.ack->send("[\"" + std::string(n, 'x') + "\"]");
+        });
+    });
+}
+
 int main(int argc, char** argv) {
     if (argc < 2) {
         std::fprintf(stderr, "usage: %s driver.js\n", argv[0]);
@@ -50,12 +62,18 @@ int main(int argc, char** argv) {
         const std::string mode = inline_mode ? " (inline)" : " (callback thread)";
         ferrio::Options options;
         options.ping_interval(std::chrono::milliseconds(2000)).connection_state_recovery();
+        ferrio::Options uncompressed;
+        uncompressed.http_compression(false);
+        const std::size_t threshold = inline_mode ? 1024 : 64;
         if (inline_mode) {
             options.inline_dispatch();
+            uncompressed.inline_dispatch();
         } else {
-            options.worker_threads(2);
+            options.worker_threads(2).http_compression(true, threshold);
         }
-        ferrio::Server io(options);
+        ferrio::Server io(options), off(uncompressed);
+        answer_big(io);
+        answer_big(off);
         io.use([](ferrio::Socket socket, ferrio::ConnectRequest request) {
             check(socket.auth().front() == '{', "auth() is a JSON object", std::string(socket.auth()));
             if (socket.auth().find("\"token\":\"bad\"") != std::string::npos) {
@@ -128,12 +146,12 @@ int main(int argc, char** argv) {
                 check(e.status() == FERRIO_STATUS_RESERVED_EVENT, "reserved event throws", e.what());
             }
         });
-        uint16_t port = io.listen("127.0.0.1", 0);
-        check(port != 0, "listening");
+        uint16_t port = io.listen("127.0.0.1", 0), port_off = off.listen("127.0.0.1", 0);
+        check(port != 0 && port_off != 0, "listening");
 
-        std::string p = std::to_string(port);
+        std::string p = std::to_string(port), t = std::to_string(threshold), p_off = std::to_string(port_off);
         char node[] = "node";
-        char* child_argv[] = {node, argv[1], p.data(), nullptr};
+        char* child_argv[] = {node, argv[1], p.data(), t.data(), p_off.data(), nullptr};
         pid_t pid;
         bool spawned = posix_spawnp(&pid, "node", nullptr, nullptr, child_argv, environ) == 0;
         check(spawned, "node driver started");

@@ -39,6 +39,12 @@ const recovering = new Server({
 });
 const withDefaults = new Server({ connectionStateRecovery: {} });
 void withDefaults;
+const compressing = new Server({ httpCompression: { threshold: 2048 } });
+const uncompressed = new Server({ httpCompression: false });
+const compressionDefaults = new Server({ httpCompression: true });
+void [compressing, uncompressed, compressionDefaults];
+// @ts-expect-error: the threshold is a number of bytes
+void new Server({ httpCompression: { threshold: "1kb" } });
 recovering.on("connection", (socket) => {
   const recovered: boolean = socket.recovered;
   return recovered;

@@ -84,6 +84,10 @@ class AsyncServer(DispatchMixin, SocketOpsMixin, AdminMixin):
     connection was lost and that comes back within the window is the same sid, in the same rooms, with its
     session, and first gets the events it missed; ``is_recovered(sid)`` tells such a socket, from its
     ``connect`` handler on.
+
+    ``http_compression`` and ``compression_threshold`` (python-engineio's): long-polling responses of at
+    least ``compression_threshold`` bytes (default 1024) are sent gzip- or deflate-compressed when the
+    request's ``Accept-Encoding`` takes one; on by default, ``http_compression=False`` turns it off.
     """
 
     reason = Reason
@@ -118,6 +122,8 @@ class AsyncServer(DispatchMixin, SocketOpsMixin, AdminMixin):
         max_pending_acks: int = 1024,
         rate_limit: tuple[float, int] | None = None,
         connection_state_recovery: bool | dict[str, Any] | None = None,
+        http_compression: bool = True,
+        compression_threshold: int = 1024,
         **kwargs: Any,
     ) -> None:
         from ._manager import AsyncManager
@@ -176,6 +182,8 @@ class AsyncServer(DispatchMixin, SocketOpsMixin, AdminMixin):
                 rate_limit=None if rate_limit is None else (float(rate_limit[0]), int(rate_limit[1])),
             ),
             recovery=_recovery_options(connection_state_recovery),
+            # python-engineio's pair, as the engine takes it: the threshold, or None for no compression.
+            http_compression=int(compression_threshold) if http_compression else None,
         )
         _native.check_options(self._options)
         self.handlers: dict[str, dict[str, Handler]] = {}
