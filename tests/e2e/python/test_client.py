@@ -500,17 +500,17 @@ async def test_large_payload(connect, kind):
 # HTTP compression of long-polling responses (engine.io's httpCompression, on by default from 1024 bytes)
 # --------------------------------------------------------------------------------------------------
 
-async def test_polling_responses_are_compressed_as_engine_io_does(server):
-    """Raw polling requests show the coding on the wire; python-socketio's client (aiohttp) sends
-    `Accept-Encoding: gzip, deflate` and inflates transparently, which every polling-mode test above
-    (test_large_payload among them) exercises."""
+async def _polling_codings(server, big):
+    """Raw polling requests (aiohttp, inflating nothing) to the e2e server: the open packet's coding with
+    `Accept-Encoding: gzip`, then the codings of three polls each carrying the echo of `big`, asked with
+    "gzip, deflate", "deflate" and no Accept-Encoding at all; every body checked to carry `big`."""
     import gzip
     import json
     import zlib
 
     import aiohttp
 
-    big = "y" * 5000
+    inflate = {"gzip": gzip.decompress, "deflate": zlib.decompress, None: lambda body: body}
     async with aiohttp.ClientSession(auto_decompress=False) as http:
         async def get(url, accept):
             if accept is None:
@@ -518,33 +518,53 @@ async def test_polling_responses_are_compressed_as_engine_io_does(server):
             else:
                 response = await http.get(url, headers={"Accept-Encoding": accept})
             async with response:
-                return response.headers.get("Content-Encoding"), await response.read()
+                coding = response.headers.get("Content-Encoding")
+                return coding, inflate[coding](await response.read()).decode()
 
-        coding, body = await get(f"{server}/socket.io/?EIO=4&transport=polling", "gzip")
-        assert coding is None  # the open packet is under the threshold
-        sid = json.loads(body.decode()[1:])["sid"]
+        open_coding, body = await get(f"{server}/socket.io/?EIO=4&transport=polling", "gzip")
+        sid = json.loads(body[1:])["sid"]
         url = f"{server}/socket.io/?EIO=4&transport=polling&sid={sid}"
-
-        async def echo_big():
-            async with http.post(url, data='42["echo","' + big + '"]') as response:
-                assert (await response.text()).lower() == "ok"
-
-        async with http.post(url, data="40") as response:
+        # POSTs ask for no coding: engine.io answers them as is, python-engineio compresses even those.
+        post = {"skip_auto_headers": ["Accept-Encoding"]}
+        async with http.post(url, data="40", **post) as response:
             assert (await response.text()).lower() == "ok"
         await get(url, "gzip")  # the CONNECT answer and `welcome`
+        codings = []
+        for accept in ("gzip, deflate", "deflate", None):
+            async with http.post(url, data='42["echo","' + big + '"]', **post) as response:
+                assert (await response.text()).lower() == "ok"
+            coding, body = await get(url, accept)
+            assert big in body
+            codings.append(coding)
+        return open_coding, codings
 
-        await echo_big()
-        coding, body = await get(url, "gzip, deflate")
-        assert coding == "gzip"
-        assert len(body) < 1000
-        assert big in gzip.decompress(body).decode()
 
-        await echo_big()
-        coding, body = await get(url, "deflate")
-        assert coding == "deflate"
-        assert big in zlib.decompress(body).decode()
+async def test_polling_responses_are_compressed_as_engine_io_does(server):
+    """On by default from 1024 bytes. python-socketio's client (aiohttp) sends `Accept-Encoding: gzip,
+    deflate` and inflates transparently, which every polling-mode test above exercises."""
+    open_coding, codings = await _polling_codings(server, "y" * 5000)
+    assert open_coding is None  # the open packet is under the threshold
+    assert codings == ["gzip", "deflate", None]
+    # Under the threshold: as is.
+    _, codings = await _polling_codings(server, "y" * 100)
+    assert codings == [None, None, None]
 
-        await echo_big()
-        coding, body = await get(url, None)
-        assert coding is None
-        assert big in body.decode()
+
+@pytest.mark.server_args("--http-compression", "0")
+async def test_polling_compression_threshold(server):
+    open_coding, codings = await _polling_codings(server, "y" * 100)
+    assert open_coding == "gzip"
+    assert codings == ["gzip", "deflate", None]
+
+
+@pytest.mark.server_args("--http-compression", "off")
+async def test_polling_compression_off(server):
+    open_coding, codings = await _polling_codings(server, "y" * 5000)
+    assert open_coding is None
+    assert codings == [None, None, None]
+
+
+@pytest.mark.server_args("--http-compression", "off")
+@pytest.mark.parametrize("kind", ["str", "bytes"])
+async def test_large_payload_without_compression(connect, kind):
+    await test_large_payload(connect, kind)
