@@ -51,10 +51,6 @@ pub use socketio::{
     ServerBuilder, ServerConfig, Socket,
 };
 
-// The decoders are crate-private: their randomised harness runs inside the crate.
-#[cfg(test)]
-mod fuzz_decoders;
-
 // The decoders are crate-private: the fuzz targets (fuzz/, `make fuzz`) reach them through these entry
 // points, compiled only with the `fuzzing` feature.
 #[cfg(feature = "fuzzing")]
