@@ -409,8 +409,11 @@ impl ServerBuilder {
     }
 
     /// Compression of long-polling responses (default on from 1024 bytes, as engine.io's
-    /// `httpCompression`); `None` turns it off. See [`HttpCompression`](crate::HttpCompression).
-    pub fn http_compression(mut self, compression: Option<crate::HttpCompression>) -> Self {
+    /// `httpCompression`); `None` turns it off. See [`HttpCompression`](crate::engineio::HttpCompression).
+    pub fn http_compression(
+        mut self,
+        compression: Option<crate::engineio::HttpCompression>,
+    ) -> Self {
         self.config.engine.http_compression = compression;
         self
     }
