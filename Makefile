@@ -5,7 +5,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 CARGO ?= cargo
 
-.PHONY: fuzz help run test deps deps-system deps-node deps-python build fmt fmt-check lint test-rust test-js test-python bench clean \
+.PHONY: fuzz test-fuzz help run test deps deps-system deps-node deps-python build fmt fmt-check lint test-rust test-js test-python bench clean \
 	python test-python-binding node test-node \
 	tools header header-check header-check-selftest ffi-lib test-c test-cpp install examples \
 	dist dist-python dist-node test-dist sync-version
@@ -74,6 +74,7 @@ fmt-check:
 lint:
 	$(CARGO) clippy --workspace --all-targets -- -D warnings
 	$(CARGO) clippy -p ferrio --no-default-features -- -D warnings -D clippy::incompatible_msrv
+	$(CARGO) clippy -p ferrio --features fuzzing -- -D warnings
 	@msrv=$$(sed -n 's/^rust-version = "\(.*\)"/\1/p' Cargo.toml | head -n1); \
 	if rustup toolchain list 2>/dev/null | grep -q "^$$msrv"; then \
 	  $(CARGO) +$$msrv check -p ferrio -p ferrio-redis -p ferrio-admin; \
@@ -92,17 +93,22 @@ test-js: deps-node build
 test-python: deps-python
 	$(PY) -m pytest tests/e2e/python -q
 
-test: deps fmt-check lint build header-check header-check-selftest test-rust test-js test-python test-c test-cpp \
+test: deps fmt-check lint build header-check header-check-selftest test-rust test-fuzz test-js test-python test-c test-cpp \
 	test-python-binding test-node test-dist
 
 bench: deps-node
 	bash bench/run.sh
 
-# Randomised fuzzing of every decoder (core/src/fuzz_decoders.rs), FUZZ_SECS per target; `make test` runs
-# the same targets for a second each. FERRIO_FUZZ_SEED=N reproduces a run.
+# Coverage-guided fuzzing of every decoder (fuzz/: libFuzzer targets built on the stable toolchain, a
+# workspace of their own): each target runs FUZZ_SECS from its checked-in seeds and prints executions and
+# coverage; a crash fails with its reproducer. `make test` runs each for FUZZ_TEST_SECS.
 FUZZ_SECS ?= 60
+FUZZ_TEST_SECS ?= 3
 fuzz:
-	FERRIO_FUZZ_SECS=$(FUZZ_SECS) $(CARGO) test --release -p ferrio --lib fuzz_decoders -- --nocapture --test-threads=1
+	CARGO=$(CARGO) bash fuzz/run.sh $(FUZZ_SECS)
+
+test-fuzz:
+	CARGO=$(CARGO) bash fuzz/run.sh $(FUZZ_TEST_SECS)
 
 clean:
 	$(CARGO) clean

@@ -58,6 +58,7 @@ allow core/src/socketio socketio engineio adapter payload mounts error
 allow core/src/payload.rs payload error
 allow core/src/mounts.rs mounts
 allow core/src/error.rs error
+allow core/src/fuzzing.rs engineio socketio payload
 
 if code $(find core/src/engineio -name '*.rs') | grep -nE '\b(hyper|hyper_util|http_body|http_body_util)::'; then
     complain "the Engine.IO layer names HTTP server types (above)"

@@ -51,9 +51,11 @@ pub use socketio::{
     ServerBuilder, ServerConfig, Socket,
 };
 
-// The decoders are crate-private: their fuzzing harness runs inside the crate (`make fuzz`).
-#[cfg(test)]
-mod fuzz_decoders;
+// The decoders are crate-private: the fuzz targets (fuzz/, `make fuzz`) reach them through these entry
+// points, compiled only with the `fuzzing` feature.
+#[cfg(feature = "fuzzing")]
+#[doc(hidden)]
+pub mod fuzzing;
 
 /// The README's Rust example, compiled as a doc test so it cannot drift from the API.
 #[cfg(doctest)]

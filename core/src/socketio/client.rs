@@ -16,7 +16,7 @@ use std::sync::{Arc, Weak};
 pub(crate) type Conn = Session<SioHandler>;
 
 /// A binary packet waiting for its attachments.
-struct PendingBinary {
+pub(crate) struct PendingBinary {
     kind: PacketKind,
     nsp: String,
     id: Option<u64>,
@@ -24,6 +24,123 @@ struct PendingBinary {
     args: String,
     expected: usize,
     attachments: Vec<Bytes>,
+}
+
+impl PendingBinary {
+    /// Whether every attachment the packet announced has arrived.
+    pub(crate) fn is_complete(&self) -> bool {
+        self.attachments.len() == self.expected
+    }
+
+    /// Adds the next attachment; true once the packet is complete.
+    pub(crate) fn push(&mut self, data: Bytes) -> bool {
+        self.attachments.push(data);
+        self.is_complete()
+    }
+
+    /// The arguments with their attachments.
+    pub(crate) fn into_payload(self) -> Payload {
+        Payload::from_parts(self.args, self.attachments)
+    }
+}
+
+/// A text packet from a client, decoded and checked: what [`SioHandler`] acts on.
+pub(crate) enum Decoded<'a> {
+    /// CONNECT to `nsp` with the auth object (`{}` when absent).
+    Connect { nsp: &'a str, auth: Value },
+    /// DISCONNECT from `nsp`.
+    Disconnect { nsp: &'a str },
+    /// An EVENT: its name and the JSON array text of its arguments.
+    Event {
+        nsp: &'a str,
+        id: Option<u64>,
+        name: String,
+        args: String,
+    },
+    /// An ACK and the JSON array text of its arguments.
+    Ack { nsp: &'a str, id: u64, args: String },
+    /// A BINARY_EVENT or BINARY_ACK, waiting for its attachments (complete when it announced none).
+    Binary(PendingBinary),
+}
+
+/// Why a client's text packet was refused (the connection closes with a parse error).
+#[derive(Debug)]
+pub(crate) enum Refused {
+    /// The packet's header or data did not decode.
+    Packet(packet::ParseError),
+    /// It decoded, but is not something a client may send.
+    Invalid(&'static str),
+}
+
+impl std::fmt::Display for Refused {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Refused::Packet(error) => error.fmt(f),
+            Refused::Invalid(why) => f.write_str(why),
+        }
+    }
+}
+
+/// Decodes a client's text packet: the header, the JSON depth limit, and the data each type requires.
+pub(crate) fn decode_text(
+    text: &str,
+    max_attachments: usize,
+    max_json_depth: usize,
+) -> Result<Decoded<'_>, Refused> {
+    let packet = packet::decode(text, max_attachments).map_err(Refused::Packet)?;
+    if packet::nesting_exceeds(packet.data, max_json_depth) {
+        return Err(Refused::Invalid("JSON nested too deep"));
+    }
+    let nsp = packet.nsp;
+    Ok(match packet.kind {
+        PacketKind::Connect => {
+            let auth = if packet.data.is_empty() {
+                Value::Object(Default::default())
+            } else {
+                match serde_json::from_str::<Value>(packet.data) {
+                    Ok(auth @ Value::Object(_)) => auth,
+                    _ => return Err(Refused::Invalid("CONNECT payload must be an object")),
+                }
+            };
+            Decoded::Connect { nsp, auth }
+        }
+        PacketKind::Disconnect => Decoded::Disconnect { nsp },
+        PacketKind::Event => {
+            let (name, args) = packet::split_event(packet.data).map_err(Refused::Packet)?;
+            Decoded::Event {
+                nsp,
+                id: packet.id,
+                name,
+                args,
+            }
+        }
+        PacketKind::Ack => {
+            let (Some(id), Ok(args)) = (packet.id, packet::ack_args(packet.data)) else {
+                return Err(Refused::Invalid("invalid ACK"));
+            };
+            Decoded::Ack { nsp, id, args }
+        }
+        PacketKind::BinaryEvent | PacketKind::BinaryAck => {
+            let (name, args) = if packet.kind == PacketKind::BinaryEvent {
+                packet::split_event(packet.data).map_err(Refused::Packet)?
+            } else {
+                match (packet.id, packet::ack_args(packet.data)) {
+                    (Some(_), Ok(args)) => (String::new(), args),
+                    _ => return Err(Refused::Invalid("invalid BINARY_ACK")),
+                }
+            };
+            Decoded::Binary(PendingBinary {
+                kind: packet.kind,
+                nsp: nsp.to_owned(),
+                id: packet.id,
+                name,
+                args,
+                expected: packet.attachments,
+                attachments: Vec::with_capacity(packet.attachments),
+            })
+        }
+        PacketKind::ConnectError => return Err(Refused::Invalid("CONNECT_ERROR from a client")),
+    })
 }
 
 /// Per-connection Socket.IO state.
@@ -94,95 +211,60 @@ impl SioHandler {
         if conn.data.pending.lock().is_some() {
             return self.parse_error(conn, "text packet while attachments were expected");
         }
-        let packet = match packet::decode(text, server.config.max_attachments) {
-            Ok(packet) => packet,
+        let config = &server.config;
+        let decoded = match decode_text(text, config.max_attachments, config.max_json_depth) {
+            Ok(decoded) => decoded,
             Err(error) => return self.parse_error(conn, error),
         };
-        if packet::nesting_exceeds(packet.data, server.config.max_json_depth) {
-            return self.parse_error(conn, "JSON nested too deep");
-        }
-        match packet.kind {
-            PacketKind::Connect => {
-                let auth = if packet.data.is_empty() {
-                    Value::Object(Default::default())
-                } else {
-                    match serde_json::from_str::<Value>(packet.data) {
-                        Ok(auth @ Value::Object(_)) => auth,
-                        _ => return self.parse_error(conn, "CONNECT payload must be an object"),
-                    }
-                };
-                if socket_for(conn, packet.nsp).is_some() {
-                    tracing::debug!(nsp = packet.nsp, "already connected to this namespace");
+        match decoded {
+            Decoded::Connect { nsp, auth } => {
+                if socket_for(conn, nsp).is_some() {
+                    tracing::debug!(nsp, "already connected to this namespace");
                     return;
                 }
                 // Sockets still in their middlewares count: CONNECTs cannot pile up behind slow ones.
                 let joined = conn.data.sockets.lock().len();
                 if joined >= server.config.max_namespaces_per_connection {
-                    tracing::debug!(sid = %conn.sid(), nsp = packet.nsp, "too many namespaces");
-                    let text =
-                        packet::encode_connect_error(packet.nsp, "Too many namespaces", None);
+                    tracing::debug!(sid = %conn.sid(), nsp, "too many namespaces");
+                    let text = packet::encode_connect_error(nsp, "Too many namespaces", None);
                     let _ = conn.push(super::socket::frames(text, Vec::new()));
                     return;
                 }
-                match server.namespace_for(packet.nsp, &auth) {
-                    Some(nsp) => nsp.connect(conn, auth),
+                match server.namespace_for(nsp, &auth) {
+                    Some(namespace) => namespace.connect(conn, auth),
                     None => {
-                        let text =
-                            packet::encode_connect_error(packet.nsp, "Invalid namespace", None);
+                        let text = packet::encode_connect_error(nsp, "Invalid namespace", None);
                         let _ = conn.push(super::socket::frames(text, Vec::new()));
                     }
                 }
             }
-            PacketKind::Disconnect => {
-                if let Some(socket) = socket_for(conn, packet.nsp) {
+            Decoded::Disconnect { nsp } => {
+                if let Some(socket) = socket_for(conn, nsp) {
                     socket.on_close(DisconnectReason::ClientNamespaceDisconnect);
                 }
             }
-            PacketKind::Event => {
-                let (name, args) = match packet::split_event(packet.data) {
-                    Ok(parts) => parts,
-                    Err(error) => return self.parse_error(conn, error),
-                };
-                if let Some(socket) = connected_socket_for(conn, packet.nsp) {
-                    socket.dispatch_event(name, Payload::from_parts(args, Vec::new()), packet.id);
+            Decoded::Event {
+                nsp,
+                id,
+                name,
+                args,
+            } => {
+                if let Some(socket) = connected_socket_for(conn, nsp) {
+                    socket.dispatch_event(name, Payload::from_parts(args, Vec::new()), id);
                 }
             }
-            PacketKind::Ack => {
-                let (Some(id), Ok(args)) = (packet.id, packet::ack_args(packet.data)) else {
-                    return self.parse_error(conn, "invalid ACK");
-                };
-                if let Some(socket) = connected_socket_for(conn, packet.nsp) {
+            Decoded::Ack { nsp, id, args } => {
+                if let Some(socket) = connected_socket_for(conn, nsp) {
                     socket.dispatch_ack(id, Payload::from_parts(args, Vec::new()));
                 }
             }
-            PacketKind::BinaryEvent | PacketKind::BinaryAck => {
-                let (name, args) = if packet.kind == PacketKind::BinaryEvent {
-                    match packet::split_event(packet.data) {
-                        Ok(parts) => parts,
-                        Err(error) => return self.parse_error(conn, error),
-                    }
-                } else {
-                    match (packet.id, packet::ack_args(packet.data)) {
-                        (Some(_), Ok(args)) => (String::new(), args),
-                        _ => return self.parse_error(conn, "invalid BINARY_ACK"),
-                    }
-                };
-                let pending = PendingBinary {
-                    kind: packet.kind,
-                    nsp: packet.nsp.to_owned(),
-                    id: packet.id,
-                    name,
-                    args,
-                    expected: packet.attachments,
-                    attachments: Vec::with_capacity(packet.attachments),
-                };
-                if pending.expected == 0 {
+            Decoded::Binary(pending) => {
+                if pending.is_complete() {
                     self.complete(conn, pending);
                 } else {
                     *conn.data.pending.lock() = Some(pending);
                 }
             }
-            PacketKind::ConnectError => self.parse_error(conn, "CONNECT_ERROR from a client"),
         }
     }
 
@@ -193,8 +275,7 @@ impl SioHandler {
                 drop(slot);
                 return self.parse_error(conn, "unexpected binary message");
             };
-            pending.attachments.push(data);
-            if pending.attachments.len() == pending.expected {
+            if pending.push(data) {
                 slot.take()
             } else {
                 None
@@ -205,14 +286,15 @@ impl SioHandler {
         }
     }
 
-    fn complete(&self, conn: &Arc<Conn>, pending: PendingBinary) {
+    fn complete(&self, conn: &Arc<Conn>, mut pending: PendingBinary) {
         let Some(socket) = connected_socket_for(conn, &pending.nsp) else {
             return;
         };
-        let payload = Payload::from_parts(pending.args, pending.attachments);
-        match pending.kind {
-            PacketKind::BinaryEvent => socket.dispatch_event(pending.name, payload, pending.id),
-            _ => socket.dispatch_ack(pending.id.unwrap_or_default(), payload),
+        let (kind, name, id) = (pending.kind, std::mem::take(&mut pending.name), pending.id);
+        let payload = pending.into_payload();
+        match kind {
+            PacketKind::BinaryEvent => socket.dispatch_event(name, payload, id),
+            _ => socket.dispatch_ack(id.unwrap_or_default(), payload),
         }
     }
 }

@@ -1,7 +1,7 @@
 //! The Socket.IO v5 layer on top of Engine.IO: namespaces, sockets, events with JSON and binary
 //! arguments, acknowledgements, rooms and broadcasts.
 
-mod client;
+pub(crate) mod client;
 mod handler;
 mod namespace;
 mod observer;
