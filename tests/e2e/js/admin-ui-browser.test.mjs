@@ -5,19 +5,14 @@
 // target/admin-ui.png. Every request the page makes outside 127.0.0.1 (web fonts, icon CSS) is aborted.
 import { after, before, describe, test } from "node:test";
 import assert from "node:assert/strict";
-import { existsSync, mkdirSync } from "node:fs";
+import { mkdirSync } from "node:fs";
 import path from "node:path";
-import { Clients, REPO, startServer, withTimeout } from "./helpers.mjs";
+import { Clients, REPO, browserSkip, launchChromium, startServer, withTimeout } from "./helpers.mjs";
 
 const ADMIN_BIN = path.join(REPO, "target/debug/examples/admin_server");
-const CHROMIUM = "/usr/bin/chromium";
 const UI_DIR = path.join(REPO, "node_modules/@socket.io/admin-ui/ui/dist");
 const SCREENSHOT = path.join(REPO, "target/admin-ui.png");
-const skip = process.env.FERRIO_E2E_SERVER
-  ? "runs against the core's admin_server only"
-  : !existsSync(CHROMIUM)
-    ? `${CHROMIUM} is missing (make deps-system installs it)`
-    : false;
+const skip = browserSkip("runs against the core's admin_server only");
 
 describe("admin UI in headless Chromium", { skip, timeout: 120_000 }, () => {
   let server;
@@ -25,12 +20,7 @@ describe("admin UI in headless Chromium", { skip, timeout: 120_000 }, () => {
   const clients = new Clients();
   before(async () => {
     server = await startServer(["--ui-dir", UI_DIR, "--stats-interval", "1000"], { bin: ADMIN_BIN });
-    const { chromium } = await import("playwright-core");
-    browser = await chromium.launch({
-      executablePath: CHROMIUM,
-      args: ["--no-sandbox", "--disable-gpu", "--disable-background-networking"],
-      timeout: 30_000,
-    });
+    browser = await launchChromium();
   });
   after(async () => {
     clients.closeAll();

@@ -440,3 +440,23 @@ export class RawWs {
     if (this.ws.readyState !== WebSocket.CLOSED) this.ws.terminate();
   }
 }
+
+/** Debian's Chromium, driven through playwright-core (no browser is ever downloaded). */
+export const CHROMIUM = "/usr/bin/chromium";
+
+/** Why a browser test of the core's servers is skipped here, or false: it needs Chromium, and runs once,
+ * not in the bindings' runs of this suite (FERRIO_E2E_SERVER set). */
+export function browserSkip(why = "runs against the core's servers only") {
+  if (process.env.FERRIO_E2E_SERVER) return why;
+  return existsSync(CHROMIUM) ? false : `${CHROMIUM} is missing (make deps-system installs it)`;
+}
+
+/** Headless Chromium, sandbox off (tests run as root in CI), no background traffic. */
+export async function launchChromium() {
+  const { chromium } = await import("playwright-core");
+  return chromium.launch({
+    executablePath: CHROMIUM,
+    args: ["--no-sandbox", "--disable-gpu", "--disable-background-networking"],
+    timeout: 30_000,
+  });
+}

@@ -6,27 +6,16 @@
 // socket.io-client sends no Accept-Encoding, so the rest of this suite never sees a compressed response.
 import { describe, test, before, after } from "node:test";
 import assert from "node:assert/strict";
-import { existsSync } from "node:fs";
-import { startServer } from "./helpers.mjs";
+import { browserSkip, launchChromium, startServer } from "./helpers.mjs";
 
-const CHROMIUM = "/usr/bin/chromium";
-const skip = process.env.FERRIO_E2E_SERVER
-  ? "runs against the core's e2e server only (the bindings' own suites test their option)"
-  : !existsSync(CHROMIUM)
-    ? `${CHROMIUM} is missing (make deps-system installs it)`
-    : false;
+const skip = browserSkip("runs against the core's e2e server only (the bindings' own suites test their option)");
 
 describe("long-polling compression with the browser client", { skip, timeout: 90_000 }, () => {
   let server;
   let browser;
   before(async () => {
     server = await startServer();
-    const { chromium } = await import("playwright-core");
-    browser = await chromium.launch({
-      executablePath: CHROMIUM,
-      args: ["--no-sandbox", "--disable-gpu", "--disable-background-networking"],
-      timeout: 30_000,
-    });
+    browser = await launchChromium();
   });
   after(async () => {
     if (browser) await browser.close().catch(() => {});
