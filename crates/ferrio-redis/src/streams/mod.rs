@@ -769,9 +769,9 @@ impl StreamsAdapter {
         let mut missed = Vec::new();
         for entry in entries {
             let field = |name: &str| entry.fields.get(name).map(String::as_str);
-            if field("nsp") != Some(self.name())
-                || field("type") != Some(&kind::BROADCAST.to_string())
-            {
+            let is_broadcast =
+                field("type").and_then(|t| t.parse::<u64>().ok()) == Some(kind::BROADCAST);
+            if field("nsp") != Some(self.name()) || !is_broadcast {
                 continue;
             }
             let Some(mut data) = field("data").and_then(decode_entry_data) else {
